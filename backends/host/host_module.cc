@@ -1,0 +1,121 @@
+#include "host_module.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace accel::host {
+namespace {
+
+#if defined(__x86_64__)
+constexpr uint16_t kMachine = EM_X86_64;
+constexpr const char* kArch = "x86_64";
+#elif defined(__aarch64__)
+constexpr uint16_t kMachine = EM_AARCH64;
+constexpr const char* kArch = "aarch64";
+#else
+#error "host backend: unsupported host architecture"
+#endif
+
+// Checks the ELF header before handing the bytes to the dynamic loader, so a
+// wrong image gets a clear error.
+absl::Status CheckElf(absl::string_view image) {
+  if (image.size() < sizeof(Elf64_Ehdr) || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0) {
+    return absl::InvalidArgumentError("host-elf image is not an ELF file");
+  }
+  Elf64_Ehdr header;
+  std::memcpy(&header, image.data(), sizeof(header));
+  if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_type != ET_DYN) {
+    return absl::InvalidArgumentError("host-elf image is not a 64-bit shared object");
+  }
+  if (header.e_machine != kMachine) {
+    return absl::InvalidArgumentError(absl::StrCat("host-elf image is for ELF machine ",
+                                                   header.e_machine, ", not ", kArch));
+  }
+  return absl::OkStatus();
+}
+
+// A memory file holding the image, closed when done.
+class MemoryFile {
+ public:
+  MemoryFile() : fd_(memfd_create("accel-host-module", MFD_CLOEXEC)) {}
+  ~MemoryFile() {
+    if (fd_ >= 0) close(fd_);
+  }
+  absl::Status Write(absl::string_view data) {
+    if (fd_ < 0) return absl::InternalError(absl::StrCat("memfd_create: ", std::strerror(errno)));
+    while (!data.empty()) {
+      ssize_t n = write(fd_, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return absl::InternalError(absl::StrCat("memfd write: ", std::strerror(errno)));
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+const char* HostArch() { return kArch; }
+
+LoadedLibrary::~LoadedLibrary() { dlclose(handle_); }
+
+absl::StatusOr<std::unique_ptr<HostModule>> HostModule::Load(absl::string_view image) {
+  if (absl::Status s = CheckElf(image); !s.ok()) return s;
+  MemoryFile file;
+  if (absl::Status s = file.Write(image); !s.ok()) return s;
+  // RTLD_LOCAL: two modules may export kernels of the same name.
+  void* handle = dlopen(file.path().c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* error = dlerror();
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load host-elf image: ", error != nullptr ? error : "unknown"));
+  }
+  auto library = std::make_shared<LoadedLibrary>(handle);
+  auto version = reinterpret_cast<uint32_t (*)()>(
+      dlsym(handle, ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL));
+  auto kernels = reinterpret_cast<const AccelHostKernelDesc* (*)(size_t*)>(
+      dlsym(handle, ACCEL_HOST_MODULE_KERNELS_SYMBOL));
+  if (version == nullptr || kernels == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("host-elf image does not export ",
+                                                   ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL, " and ",
+                                                   ACCEL_HOST_MODULE_KERNELS_SYMBOL));
+  }
+  if (version() != ACCEL_HOST_KERNEL_ABI_VERSION) {
+    return absl::InvalidArgumentError(absl::StrCat("host-elf image speaks kernel ABI ", version(),
+                                                   "; this backend speaks ",
+                                                   ACCEL_HOST_KERNEL_ABI_VERSION));
+  }
+  auto module = std::unique_ptr<HostModule>(new HostModule());
+  module->library_ = library;
+  size_t count = 0;
+  const AccelHostKernelDesc* descs = kernels(&count);
+  for (size_t i = 0; i < count; ++i) {
+    if (descs[i].name == nullptr || descs[i].fn == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("host-elf kernel table entry ", i,
+                                                     " has no name or function"));
+    }
+    module->kernels_[descs[i].name] = std::make_unique<HostKernel>(library, &descs[i]);
+  }
+  return module;
+}
+
+absl::StatusOr<hal::plugin::KernelImpl*> HostModule::GetKernel(absl::string_view name) {
+  auto it = kernels_.find(name);
+  if (it == kernels_.end()) {
+    return absl::NotFoundError(absl::StrCat("module has no kernel named '", name, "'"));
+  }
+  return it->second.get();
+}
+
+}  // namespace accel::host

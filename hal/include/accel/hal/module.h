@@ -1,0 +1,64 @@
+// Modules (loaded kernel images) and the kernels they contain.
+#ifndef ACCEL_HAL_MODULE_H_
+#define ACCEL_HAL_MODULE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "accel/hal/types.h"
+
+namespace accel::hal {
+
+namespace internal {
+struct ModuleState;
+struct KernelState;
+}  // namespace internal
+
+class Device;
+
+// An entry point of a loaded module. Holds its module alive.
+class Kernel {
+ public:
+  Kernel() = default;
+
+  bool valid() const { return state_ != nullptr; }
+  const std::string& name() const;
+  // The argument kinds, when the image or its bundle declares them. Launches
+  // of a kernel with a signature are checked against it.
+  const std::optional<std::vector<ArgKind>>& signature() const;
+  Device device() const;
+
+  const std::shared_ptr<internal::KernelState>& state() const { return state_; }
+  explicit Kernel(std::shared_ptr<internal::KernelState> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<internal::KernelState> state_;
+};
+
+// A kernel image loaded on one device. Unloaded when the last handle (module
+// or kernel) goes away.
+class Module {
+ public:
+  Module() = default;
+
+  bool valid() const { return state_ != nullptr; }
+  ImageFormat format() const;
+  Device device() const;
+
+  // NOT_FOUND when the image has no kernel of that name.
+  absl::StatusOr<Kernel> GetKernel(absl::string_view name) const;
+
+  const std::shared_ptr<internal::ModuleState>& state() const { return state_; }
+  explicit Module(std::shared_ptr<internal::ModuleState> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<internal::ModuleState> state_;
+};
+
+}  // namespace accel::hal
+
+#endif  // ACCEL_HAL_MODULE_H_

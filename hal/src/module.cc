@@ -1,0 +1,60 @@
+#include "accel/hal/module.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "accel/hal/device.h"
+#include "objects.h"
+
+namespace accel::hal {
+
+const std::string& Kernel::name() const {
+  static const std::string* const kEmpty = new std::string();
+  return state_ != nullptr ? state_->name : *kEmpty;
+}
+
+const std::optional<std::vector<ArgKind>>& Kernel::signature() const {
+  static const auto* const kNone = new std::optional<std::vector<ArgKind>>();
+  return state_ != nullptr ? state_->signature : *kNone;
+}
+
+Device Kernel::device() const {
+  return state_ != nullptr ? Device(state_->module->device) : Device();
+}
+
+ImageFormat Module::format() const {
+  return state_ != nullptr ? state_->format : ImageFormat::kHostElf;
+}
+
+Device Module::device() const { return state_ != nullptr ? Device(state_->device) : Device(); }
+
+absl::StatusOr<Kernel> Module::GetKernel(absl::string_view name) const {
+  if (state_ == nullptr) return absl::InvalidArgumentError("empty module handle");
+  std::string name_string(name);
+  internal::DeviceState& device = *state_->device;
+  AccelKernel* handle = nullptr;
+  const char* image_signature = nullptr;
+  absl::Status s = device.TakeError(device.api().module_get_kernel(
+      state_->handle, name_string.c_str(), &handle, &image_signature));
+  if (!s.ok()) return s;
+
+  auto kernel = std::make_shared<internal::KernelState>();
+  kernel->module = state_;
+  kernel->handle = handle;
+  kernel->name = std::move(name_string);
+  // A bundle's declaration wins: it is the one source for every format.
+  if (auto it = state_->bundle_signatures.find(kernel->name);
+      it != state_->bundle_signatures.end()) {
+    kernel->signature = it->second;
+  } else if (image_signature != nullptr) {
+    absl::StatusOr<std::vector<ArgKind>> parsed = ParseSignature(image_signature);
+    if (!parsed.ok()) {
+      return absl::InternalError(absl::StrCat("backend reported a malformed signature for '",
+                                              kernel->name, "': ", parsed.status().message()));
+    }
+    kernel->signature = *std::move(parsed);
+  }
+  return Kernel(std::move(kernel));
+}
+
+}  // namespace accel::hal

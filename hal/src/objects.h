@@ -1,0 +1,91 @@
+// The state behind the public handle classes. Each holds what keeps its
+// parents alive (device -> backend -> plugin library), never the reverse, so
+// there are no reference cycles.
+#ifndef ACCEL_HAL_SRC_OBJECTS_H_
+#define ACCEL_HAL_SRC_OBJECTS_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "accel/hal/backend.h"
+#include "accel/hal/device.h"
+#include "plugin_library.h"
+
+namespace accel::hal::internal {
+
+// The opened plugin backend; closed when the last device or backend goes.
+struct BackendCore {
+  std::shared_ptr<PluginLibrary> library;
+  AccelBackend* handle = nullptr;
+  const AccelBackendApi& api() const { return library->api(); }
+  ~BackendCore() {
+    if (handle != nullptr) api().backend_close(handle);
+  }
+};
+
+struct BackendState {
+  std::shared_ptr<BackendCore> core;
+  std::string name;
+  std::string unavailable_reason;
+  std::vector<Device> devices;
+};
+
+struct DeviceState {
+  std::shared_ptr<BackendCore> core;
+  AccelDevice* handle = nullptr;
+  DeviceProperties properties;
+
+  // The stream behind the synchronous Device calls, made on first use.
+  absl::Mutex sync_mu;
+  AccelStream* sync_stream ABSL_GUARDED_BY(sync_mu) = nullptr;
+
+  const AccelBackendApi& api() const { return core->api(); }
+  absl::Status TakeError(AccelError* error) const { return core->library->TakeError(error); }
+  ~DeviceState();
+};
+
+struct BufferState {
+  std::shared_ptr<DeviceState> device;
+  uint64_t size = 0;
+  // Readers: operations that pass the handle to the plugin. Writer: Free().
+  absl::Mutex mu;
+  AccelBuffer* handle ABSL_GUARDED_BY(mu) = nullptr;  // null once freed
+  ~BufferState();
+};
+
+struct StreamState {
+  std::shared_ptr<DeviceState> device;
+  AccelStream* handle = nullptr;
+  ~StreamState() { device->api().stream_destroy(handle); }
+};
+
+struct EventState {
+  std::shared_ptr<DeviceState> device;
+  AccelEvent* handle = nullptr;
+  ~EventState() { device->api().event_destroy(handle); }
+};
+
+struct ModuleState {
+  std::shared_ptr<DeviceState> device;
+  AccelModule* handle = nullptr;
+  ImageFormat format = ImageFormat::kHostElf;
+  // Signatures declared by the bundle the module came from, if any.
+  std::map<std::string, std::vector<ArgKind>> bundle_signatures;
+  ~ModuleState() { device->api().module_destroy(handle); }
+};
+
+struct KernelState {
+  std::shared_ptr<ModuleState> module;
+  AccelKernel* handle = nullptr;
+  std::string name;
+  std::optional<std::vector<ArgKind>> signature;
+};
+
+}  // namespace accel::hal::internal
+
+#endif  // ACCEL_HAL_SRC_OBJECTS_H_
