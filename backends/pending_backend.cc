@@ -31,8 +31,7 @@ absl::StatusOr<std::unique_ptr<accel::hal::plugin::BackendImpl>> CreatePendingBa
   std::string reason;
   if (handle == nullptr) {
     const char* error = dlerror();
-    reason = absl::StrCat("no driver: cannot load ", library, " (", error ? error : "unknown",
-                          ")");
+    reason = absl::StrCat("no driver: cannot load ", library, " (", error ? error : "unknown", ")");
   } else {
     dlclose(handle);
     reason = absl::StrCat("driver library ", library,

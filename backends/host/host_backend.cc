@@ -23,8 +23,7 @@ namespace {
 constexpr uint32_t kMaxDevices = 64;
 
 // The option if given, else the environment variable, else "".
-std::string Setting(const hal::plugin::BackendOptions& options, const char* key,
-                    const char* env) {
+std::string Setting(const hal::plugin::BackendOptions& options, const char* key, const char* env) {
   if (auto it = options.find(key); it != options.end()) return it->second;
   const char* value = std::getenv(env);
   return value != nullptr ? value : "";
@@ -35,8 +34,8 @@ absl::StatusOr<uint32_t> ParseCount(const std::string& text, const char* what, u
   if (text.empty()) return fallback;
   uint32_t value = 0;
   if (!absl::SimpleAtoi(text, &value) || value > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("host backend: ", what, " must be a number from 0 to ", max, ", not '", text, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host backend: ", what, " must be a number from 0 to ", max, ", not '", text, "'"));
   }
   return value;
 }

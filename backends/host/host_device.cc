@@ -13,23 +13,28 @@
 namespace accel::host {
 namespace {
 
-// FNV-1a: a stable hash, so a device keeps its UUID across restarts.
-uint64_t Fnv1a(absl::string_view data, uint64_t seed) {
+// FNV-1a then a splitmix64 finaliser: a stable, well-mixed hash, so a device
+// keeps its UUID across restarts and neighbours' UUIDs look unrelated.
+uint64_t StableHash(absl::string_view data, uint64_t seed) {
   uint64_t h = seed;
   for (unsigned char c : data) {
     h ^= c;
     h *= 0x100000001b3ull;
   }
-  return h;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
 }
 
 std::string StableUuid(uint32_t index) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   std::string key = absl::StrCat("accelpool-host-device/", host, "/", index);
-  uint64_t hi = Fnv1a(key, 0xcbf29ce484222325ull);
-  uint64_t lo = Fnv1a(key, 0x84222325cbf29ce4ull);
-  hi = (hi & ~0xf000ull) | 0x5000ull;                          // version 5 style
+  uint64_t hi = StableHash(key, 0xcbf29ce484222325ull);
+  uint64_t lo = StableHash(key, 0x84222325cbf29ce4ull);
+  hi = (hi & ~0xf000ull) | 0x5000ull;                         // version 5 style
   lo = (lo & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // RFC 4122 variant
   char out[40];
   std::snprintf(out, sizeof(out), "%08x-%04x-%04x-%04x-%012llx", static_cast<uint32_t>(hi >> 32),
@@ -41,8 +46,7 @@ std::string StableUuid(uint32_t index) {
 
 }  // namespace
 
-HostDevice::HostDevice(uint32_t index, uint64_t capacity, ThreadPool& pool,
-                       uint32_t compute_units)
+HostDevice::HostDevice(uint32_t index, uint64_t capacity, ThreadPool& pool, uint32_t compute_units)
     : index_(index), memory_(std::make_shared<MemoryPool>(capacity)), pool_(pool), properties_{} {
   using hal::plugin::CopyProperty;
   properties_.struct_size = sizeof(properties_);
@@ -75,10 +79,10 @@ int32_t HostDevice::ImageScore(AccelImageFormat format, absl::string_view arch) 
 absl::StatusOr<std::unique_ptr<hal::plugin::BufferImpl>> HostDevice::Allocate(uint64_t size) {
   std::shared_ptr<HostMemory> memory = HostMemory::Allocate(memory_, size);
   if (memory == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "host:", index_, " out of memory: requested ", hal::FormatByteSize(size), ", free ",
-        hal::FormatByteSize(memory_->capacity() - memory_->used()), " of ",
-        hal::FormatByteSize(memory_->capacity())));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("host:", index_, " out of memory: requested ", hal::FormatByteSize(size),
+                     ", free ", hal::FormatByteSize(memory_->capacity() - memory_->used()), " of ",
+                     hal::FormatByteSize(memory_->capacity())));
   }
   return std::make_unique<HostBuffer>(std::move(memory));
 }

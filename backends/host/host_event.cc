@@ -17,9 +17,8 @@ void EventCore::Complete(uint64_t generation) {
 
 void EventCore::WaitFor(uint64_t generation) {
   absl::MutexLock lock(&mu_);
-  auto reached = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return completed_ >= generation;
-  };
+  auto reached = [this, generation]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return completed_ >= generation; };
   mu_.Await(absl::Condition(&reached));
 }
 
@@ -50,8 +49,7 @@ absl::StatusOr<bool> HostEvent::IsComplete() { return core_->IsComplete(); }
 absl::StatusOr<float> HostEvent::ElapsedMillisecondsSince(hal::plugin::EventImpl& start) {
   std::chrono::steady_clock::time_point begin, end;
   if (!static_cast<HostEvent&>(start).core_->CompletedAt(&begin) || !core_->CompletedAt(&end)) {
-    return absl::FailedPreconditionError(
-        "elapsed time needs both events recorded and complete");
+    return absl::FailedPreconditionError("elapsed time needs both events recorded and complete");
   }
   return std::chrono::duration<float, std::milli>(end - begin).count();
 }

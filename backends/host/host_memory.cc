@@ -16,8 +16,7 @@ bool MemoryPool::Reserve(uint64_t bytes) {
   return true;
 }
 
-std::shared_ptr<HostMemory> HostMemory::Allocate(std::shared_ptr<MemoryPool> pool,
-                                                 uint64_t size) {
+std::shared_ptr<HostMemory> HostMemory::Allocate(std::shared_ptr<MemoryPool> pool, uint64_t size) {
   if (!pool->Reserve(size)) return nullptr;
   uint64_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
   void* data = std::aligned_alloc(kAlignment, rounded);

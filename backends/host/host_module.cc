@@ -35,8 +35,26 @@ absl::Status CheckElf(absl::string_view image) {
     return absl::InvalidArgumentError("host-elf image is not a 64-bit shared object");
   }
   if (header.e_machine != kMachine) {
-    return absl::InvalidArgumentError(absl::StrCat("host-elf image is for ELF machine ",
-                                                   header.e_machine, ", not ", kArch));
+    return absl::InvalidArgumentError(
+        absl::StrCat("host-elf image is for ELF machine ", header.e_machine, ", not ", kArch));
+  }
+  // Every table and loaded segment must lie inside the image: the loader maps
+  // a truncated file without complaint and the process dies of SIGBUS later.
+  auto inside = [&](uint64_t offset, uint64_t size) {
+    return offset <= image.size() && size <= image.size() - offset;
+  };
+  if (header.e_phentsize != sizeof(Elf64_Phdr) ||
+      !inside(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr)) ||
+      !inside(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize)) {
+    return absl::InvalidArgumentError("host-elf image is truncated (header tables)");
+  }
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment;
+    std::memcpy(&segment, image.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof(segment));
+    if (segment.p_type == PT_LOAD && !inside(segment.p_offset, segment.p_filesz)) {
+      return absl::InvalidArgumentError(absl::StrCat("host-elf image is truncated (segment ", i,
+                                                     " ends past ", image.size(), " bytes)"));
+    }
   }
   return absl::OkStatus();
 }
@@ -82,8 +100,8 @@ absl::StatusOr<std::unique_ptr<HostModule>> HostModule::Load(absl::string_view i
         absl::StrCat("cannot load host-elf image: ", error != nullptr ? error : "unknown"));
   }
   auto library = std::make_shared<LoadedLibrary>(handle);
-  auto version = reinterpret_cast<uint32_t (*)()>(
-      dlsym(handle, ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL));
+  auto version =
+      reinterpret_cast<uint32_t (*)()>(dlsym(handle, ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL));
   auto kernels = reinterpret_cast<const AccelHostKernelDesc* (*)(size_t*)>(
       dlsym(handle, ACCEL_HOST_MODULE_KERNELS_SYMBOL));
   if (version == nullptr || kernels == nullptr) {
@@ -102,8 +120,8 @@ absl::StatusOr<std::unique_ptr<HostModule>> HostModule::Load(absl::string_view i
   const AccelHostKernelDesc* descs = kernels(&count);
   for (size_t i = 0; i < count; ++i) {
     if (descs[i].name == nullptr || descs[i].fn == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("host-elf kernel table entry ", i,
-                                                     " has no name or function"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("host-elf kernel table entry ", i, " has no name or function"));
     }
     module->kernels_[descs[i].name] = std::make_unique<HostKernel>(library, &descs[i]);
   }

@@ -30,7 +30,9 @@ class LoadedLibrary {
 class HostKernel : public hal::plugin::KernelImpl {
  public:
   HostKernel(std::shared_ptr<LoadedLibrary> library, const AccelHostKernelDesc* desc)
-      : library_(std::move(library)), desc_(desc), signature_(desc->signature ? desc->signature : "") {}
+      : library_(std::move(library)),
+        desc_(desc),
+        signature_(desc->signature ? desc->signature : "") {}
   const std::string& signature() const override { return signature_; }
   const std::shared_ptr<LoadedLibrary>& module() const { return library_; }
   const AccelHostKernelDesc* desc() const { return desc_; }

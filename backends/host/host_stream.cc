@@ -43,9 +43,8 @@ void HostStream::WorkerLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](HostStream* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->queue_.empty();
-          },
+          +[](HostStream* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stopping_ || !s->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping and drained
       op = std::move(queue_.front());
@@ -64,9 +63,8 @@ void HostStream::WorkerLoop() {
 absl::Status HostStream::Synchronize() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](HostStream* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-        return s->queue_.empty() && !s->running_;
-      },
+      +[](HostStream* s)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->queue_.empty() && !s->running_; },
       this));
   return sticky_;
 }
@@ -139,47 +137,47 @@ absl::Status HostStream::Launch(hal::plugin::KernelImpl& kernel, const AccelLaun
       std::memcpy(&c.value, a.data, a.size);
     }
   }
-  return Enqueue([this, module = host_kernel.module(), desc = host_kernel.desc(), config,
-                  captured] {
-    const AccelHostDim3 grid{config.grid[0], config.grid[1], config.grid[2]};
-    const AccelHostDim3 block{config.block[0], config.block[1], config.block[2]};
-    const uint64_t blocks = uint64_t{grid.x} * grid.y * grid.z;
-    absl::Mutex error_mu;
-    absl::Status error;
-    std::atomic<bool> failed{false};
-    pool_.ParallelFor(blocks, [&](uint64_t begin, uint64_t end) {
-      std::vector<std::byte> shared(config.shared_memory_bytes);
-      AccelHostKernelContext ctx{};
-      ctx.struct_size = sizeof(ctx);
-      ctx.grid_dim = grid;
-      ctx.block_dim = block;
-      ctx.shared_memory = shared.empty() ? nullptr : shared.data();
-      ctx.shared_memory_bytes = shared.size();
-      ctx.args = captured->args.data();
-      ctx.num_args = captured->args.size();
-      for (uint64_t b = begin; b < end && !failed.load(std::memory_order_relaxed); ++b) {
-        ctx.block_idx = {static_cast<uint32_t>(b % grid.x),
-                         static_cast<uint32_t>(b / grid.x % grid.y),
-                         static_cast<uint32_t>(b / (uint64_t{grid.x} * grid.y))};
-        if (!shared.empty()) std::memset(shared.data(), 0, shared.size());
-        int32_t code = desc->fn(&ctx);
-        if (code != 0) {
-          failed.store(true);
-          absl::MutexLock lock(&error_mu);
-          if (error.ok()) {
-            if (code < 0 || code > 16) code = static_cast<int32_t>(absl::StatusCode::kUnknown);
-            error = absl::Status(
-                static_cast<absl::StatusCode>(code),
-                absl::StrFormat("host kernel '%s' failed in block (%u, %u, %u) with code %d",
-                                desc->name, ctx.block_idx.x, ctx.block_idx.y, ctx.block_idx.z,
-                                code));
+  return Enqueue(
+      [this, module = host_kernel.module(), desc = host_kernel.desc(), config, captured] {
+        const AccelHostDim3 grid{config.grid[0], config.grid[1], config.grid[2]};
+        const AccelHostDim3 block{config.block[0], config.block[1], config.block[2]};
+        const uint64_t blocks = uint64_t{grid.x} * grid.y * grid.z;
+        absl::Mutex error_mu;
+        absl::Status error;
+        std::atomic<bool> failed{false};
+        pool_.ParallelFor(blocks, [&](uint64_t begin, uint64_t end) {
+          std::vector<std::byte> shared(config.shared_memory_bytes);
+          AccelHostKernelContext ctx{};
+          ctx.struct_size = sizeof(ctx);
+          ctx.grid_dim = grid;
+          ctx.block_dim = block;
+          ctx.shared_memory = shared.empty() ? nullptr : shared.data();
+          ctx.shared_memory_bytes = shared.size();
+          ctx.args = captured->args.data();
+          ctx.num_args = captured->args.size();
+          for (uint64_t b = begin; b < end && !failed.load(std::memory_order_relaxed); ++b) {
+            ctx.block_idx = {static_cast<uint32_t>(b % grid.x),
+                             static_cast<uint32_t>(b / grid.x % grid.y),
+                             static_cast<uint32_t>(b / (uint64_t{grid.x} * grid.y))};
+            if (!shared.empty()) std::memset(shared.data(), 0, shared.size());
+            int32_t code = desc->fn(&ctx);
+            if (code != 0) {
+              failed.store(true);
+              absl::MutexLock lock(&error_mu);
+              if (error.ok()) {
+                if (code < 0 || code > 16) code = static_cast<int32_t>(absl::StatusCode::kUnknown);
+                error = absl::Status(
+                    static_cast<absl::StatusCode>(code),
+                    absl::StrFormat("host kernel '%s' failed in block (%u, %u, %u) with code %d",
+                                    desc->name, ctx.block_idx.x, ctx.block_idx.y, ctx.block_idx.z,
+                                    code));
+              }
+            }
           }
-        }
-      }
-    });
-    absl::MutexLock lock(&error_mu);
-    return error;
-  });
+        });
+        absl::MutexLock lock(&error_mu);
+        return error;
+      });
 }
 
 absl::Status HostStream::RecordEvent(hal::plugin::EventImpl& event) {

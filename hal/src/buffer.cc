@@ -10,9 +10,8 @@ namespace {
 absl::Status CheckRange(uint64_t offset, uint64_t size, uint64_t limit) {
   // Written so that offset + size cannot overflow.
   if (offset > limit || size > limit - offset) {
-    return absl::InvalidArgumentError(absl::StrCat("range [", offset, ", +", size,
-                                                   ") is outside a buffer range of ", limit,
-                                                   " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "range [", offset, ", +", size, ") is outside a buffer range of ", limit, " bytes"));
   }
   return absl::OkStatus();
 }

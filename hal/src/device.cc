@@ -22,7 +22,8 @@ template <typename F>
 absl::Status RunSynchronously(internal::DeviceState& device, F&& enqueue) {
   absl::MutexLock lock(&device.sync_mu);
   if (device.sync_stream == nullptr) {
-    absl::Status s = device.TakeError(device.api().stream_create(device.handle, &device.sync_stream));
+    absl::Status s =
+        device.TakeError(device.api().stream_create(device.handle, &device.sync_stream));
     if (!s.ok()) return s;
   }
   absl::Status status = enqueue(device.sync_stream);
@@ -52,6 +53,8 @@ absl::StatusOr<MemoryInfo> Device::GetMemoryInfo() const {
 
 absl::StatusOr<Buffer> Device::Allocate(uint64_t size) const {
   if (state_ == nullptr) return absl::InvalidArgumentError("empty device handle");
+  // GPU drivers reject empty allocations; every backend does the same.
+  if (size == 0) return absl::InvalidArgumentError("cannot allocate a buffer of 0 bytes");
   AccelBuffer* handle = nullptr;
   absl::Status s = state_->TakeError(state_->api().buffer_allocate(state_->handle, size, &handle));
   if (!s.ok()) return s;
@@ -94,9 +97,9 @@ absl::StatusOr<Module> Device::LoadModule(ImageFormat format, absl::string_view 
         absl::StrCat("unknown image format ", static_cast<int32_t>(format)));
   }
   if (state_->api().device_image_score(state_->handle, static_cast<int32_t>(format), "") < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("device ", id(), " (", state_->properties.backend,
-                                                   ") cannot run ", ImageFormatName(format),
-                                                   " images"));
+    return absl::InvalidArgumentError(absl::StrCat("device ", id(), " (",
+                                                   state_->properties.backend, ") cannot run ",
+                                                   ImageFormatName(format), " images"));
   }
   AccelModule* handle = nullptr;
   absl::Status s = state_->TakeError(state_->api().module_load(
@@ -140,9 +143,9 @@ absl::StatusOr<Module> Device::LoadModule(const ModuleBundle& bundle) const {
       absl::StrAppend(&formats, formats.empty() ? "" : ", ", ImageFormatName(i.format), "/",
                       i.arch);
     }
-    return absl::NotFoundError(absl::StrCat("no image in the bundle runs on ", id(), " (",
-                                            state_->properties.arch, "); bundle has: ",
-                                            formats.empty() ? "nothing" : formats));
+    return absl::NotFoundError(
+        absl::StrCat("no image in the bundle runs on ", id(), " (", state_->properties.arch,
+                     "); bundle has: ", formats.empty() ? "nothing" : formats));
   }
   absl::StatusOr<Module> module = LoadModule(image->format, image->bytes);
   if (!module.ok()) return module.status();
@@ -152,9 +155,8 @@ absl::StatusOr<Module> Device::LoadModule(const ModuleBundle& bundle) const {
 
 absl::Status Device::CopyToDevice(absl::Span<const std::byte> src, const BufferView& dst) const {
   if (state_ == nullptr) return absl::InvalidArgumentError("empty device handle");
-  return RunSynchronously(*state_, [&](AccelStream* s) {
-    return internal::EnqueueCopyToDevice(*state_, s, src, dst);
-  });
+  return RunSynchronously(
+      *state_, [&](AccelStream* s) { return internal::EnqueueCopyToDevice(*state_, s, src, dst); });
 }
 
 absl::Status Device::CopyToHost(const BufferView& src, absl::Span<std::byte> dst) const {

@@ -95,7 +95,8 @@ absl::StatusOr<ModuleBundle> ModuleBundle::ReadFile(const std::string& path) {
   contents << in.rdbuf();
   absl::StatusOr<ModuleBundle> bundle = Parse(contents.str());
   if (!bundle.ok()) {
-    return absl::Status(bundle.status().code(), absl::StrCat(path, ": ", bundle.status().message()));
+    return absl::Status(bundle.status().code(),
+                        absl::StrCat(path, ": ", bundle.status().message()));
   }
   return bundle;
 }

@@ -25,7 +25,8 @@ class BufferLocks {
   absl::StatusOr<AccelBuffer*> Acquire(const DeviceState& device, const BufferView& view,
                                        const char* what) {
     BufferState* b = view.buffer().state().get();
-    if (b == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, ": empty buffer handle"));
+    if (b == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat(what, ": empty buffer handle"));
     if (absl::Status s = CheckSameDevice(device, *b->device, what); !s.ok()) return s;
     if (std::find(locked_.begin(), locked_.end(), b) == locked_.end()) {
       b->mu.ReaderLock();
@@ -60,9 +61,9 @@ absl::Status CheckDim(const char* what, const Dim3& d, const Dim3& max) {
         absl::StrFormat("%s (%u, %u, %u) has a zero dimension", what, d.x, d.y, d.z));
   }
   if (d.x > max.x || d.y > max.y || d.z > max.z) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s (%u, %u, %u) exceeds the device limit (%u, %u, %u)", what, d.x, d.y, d.z, max.x,
-        max.y, max.z));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s (%u, %u, %u) exceeds the device limit (%u, %u, %u)", what, d.x, d.y,
+                        d.z, max.x, max.y, max.z));
   }
   return absl::OkStatus();
 }
@@ -87,15 +88,15 @@ absl::Status CheckSignature(const KernelState& kernel, absl::Span<const KernelAr
   if (!kernel.signature.has_value()) return absl::OkStatus();
   const std::vector<ArgKind>& expected = *kernel.signature;
   if (args.size() != expected.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel '", kernel.name, "' takes ", expected.size(), " arguments (",
-        FormatSignature(expected), "), got ", args.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kernel '", kernel.name, "' takes ", expected.size(), " arguments (",
+                     FormatSignature(expected), "), got ", args.size()));
   }
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i].kind() != expected[i]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kernel '", kernel.name, "' argument ", i, " must be ", ArgKindName(expected[i]),
-          ", got ", ArgKindName(args[i].kind())));
+      return absl::InvalidArgumentError(absl::StrCat("kernel '", kernel.name, "' argument ", i,
+                                                     " must be ", ArgKindName(expected[i]),
+                                                     ", got ", ArgKindName(args[i].kind())));
     }
   }
   return absl::OkStatus();
@@ -106,9 +107,8 @@ absl::Status CheckSignature(const KernelState& kernel, absl::Span<const KernelAr
 absl::Status CheckSameDevice(const DeviceState& expected, const DeviceState& actual,
                              const char* what) {
   if (&expected != &actual) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " belongs to device ",
-                                                   actual.properties.id, ", not ",
-                                                   expected.properties.id));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " belongs to device ", actual.properties.id, ", not ", expected.properties.id));
   }
   return absl::OkStatus();
 }
@@ -120,8 +120,8 @@ absl::Status EnqueueCopyToDevice(DeviceState& device, AccelStream* stream,
   if (!d.ok()) return d.status();
   if (absl::Status s = CheckHostSize(src.size(), dst); !s.ok()) return s;
   if (dst.size() == 0) return absl::OkStatus();
-  return device.TakeError(device.api().stream_copy_host_to_device(stream, src.data(), *d,
-                                                                  dst.offset(), dst.size()));
+  return device.TakeError(
+      device.api().stream_copy_host_to_device(stream, src.data(), *d, dst.offset(), dst.size()));
 }
 
 absl::Status EnqueueCopyToHost(DeviceState& device, AccelStream* stream, const BufferView& src,
@@ -131,8 +131,8 @@ absl::Status EnqueueCopyToHost(DeviceState& device, AccelStream* stream, const B
   if (!s.ok()) return s.status();
   if (absl::Status st = CheckHostSize(dst.size(), src); !st.ok()) return st;
   if (src.size() == 0) return absl::OkStatus();
-  return device.TakeError(device.api().stream_copy_device_to_host(stream, *s, src.offset(),
-                                                                  dst.data(), src.size()));
+  return device.TakeError(
+      device.api().stream_copy_device_to_host(stream, *s, src.offset(), dst.data(), src.size()));
 }
 
 absl::Status EnqueueCopy(DeviceState& device, AccelStream* stream, const BufferView& src,
@@ -148,8 +148,8 @@ absl::Status EnqueueCopy(DeviceState& device, AccelStream* stream, const BufferV
                                                    dst.size(), " bytes"));
   }
   if (src.size() == 0) return absl::OkStatus();
-  return device.TakeError(device.api().stream_copy_device_to_device(
-      stream, *s, src.offset(), *d, dst.offset(), src.size()));
+  return device.TakeError(device.api().stream_copy_device_to_device(stream, *s, src.offset(), *d,
+                                                                    dst.offset(), src.size()));
 }
 
 absl::Status EnqueueFill(DeviceState& device, AccelStream* stream, const BufferView& dst,
@@ -162,9 +162,8 @@ absl::Status EnqueueFill(DeviceState& device, AccelStream* stream, const BufferV
         absl::StrCat("fill pattern must be 1, 2 or 4 bytes, got ", pattern_size));
   }
   if (dst.size() % pattern_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("fill of ", dst.size(),
-                                                   " bytes is not a multiple of the ",
-                                                   pattern_size, "-byte pattern"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fill of ", dst.size(), " bytes is not a multiple of the ", pattern_size, "-byte pattern"));
   }
   if (dst.size() == 0) return absl::OkStatus();
   return device.TakeError(device.api().stream_fill(stream, *d, dst.offset(), dst.size(), pattern,
@@ -213,8 +212,8 @@ absl::Status EnqueueLaunch(DeviceState& device, AccelStream* stream, const Kerne
   c.block[1] = config.block.y;
   c.block[2] = config.block.z;
   c.shared_memory_bytes = config.shared_memory_bytes;
-  return device.TakeError(device.api().stream_launch(stream, k->handle, &c, converted.data(),
-                                                     converted.size()));
+  return device.TakeError(
+      device.api().stream_launch(stream, k->handle, &c, converted.data(), converted.size()));
 }
 
 }  // namespace accel::hal::internal

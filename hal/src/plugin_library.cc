@@ -16,8 +16,7 @@ absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Open(const std::st
     return absl::FailedPreconditionError(
         absl::StrCat("cannot load backend ", path, ": ", error != nullptr ? error : "unknown"));
   }
-  auto get_api =
-      reinterpret_cast<AccelGetBackendApiFn>(dlsym(handle, ACCEL_PLUGIN_ENTRY_POINT));
+  auto get_api = reinterpret_cast<AccelGetBackendApiFn>(dlsym(handle, ACCEL_PLUGIN_ENTRY_POINT));
   if (get_api == nullptr) {
     dlclose(handle);
     return absl::FailedPreconditionError(
@@ -59,9 +58,9 @@ absl::Status PluginLibrary::TakeError(AccelError* error) const {
 }
 
 absl::Status CheckRequiredFunctions(const PluginLibrary& library) {
-#define ACCEL_REQUIRE(field)                                                             \
-  if (!library.Has(offsetof(AccelBackendApi, field))) {                                  \
-    return absl::FailedPreconditionError(                                                \
+#define ACCEL_REQUIRE(field)                                                          \
+  if (!library.Has(offsetof(AccelBackendApi, field))) {                               \
+    return absl::FailedPreconditionError(                                             \
         absl::StrCat(library.path(), " does not provide required function " #field)); \
   }
   ACCEL_REQUIRE(error_code)

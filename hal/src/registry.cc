@@ -89,7 +89,8 @@ DeviceProperties ConvertProperties(const AccelDeviceProperties& p, const std::st
   return out;
 }
 
-absl::StatusOr<Backend> OpenBackend(const std::string& name, std::shared_ptr<internal::PluginLibrary> library,
+absl::StatusOr<Backend> OpenBackend(const std::string& name,
+                                    std::shared_ptr<internal::PluginLibrary> library,
                                     const std::map<std::string, std::string>& options) {
   const AccelBackendApi& api = library->api();
   std::vector<AccelOption> c_options;
@@ -196,18 +197,19 @@ absl::StatusOr<Device> Registry::GetDevice(absl::string_view id) const {
     if (all.empty()) return absl::NotFoundError("no accelerator device is available");
     return all.front();
   }
-  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(id, absl::MaxSplits(':', 1));
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits(':', 1));
   absl::StatusOr<Backend> backend = GetBackend(parts.first);
   if (!backend.ok()) return backend.status();
   uint32_t index = 0;
   if (!parts.second.empty() && !absl::SimpleAtoi(parts.second, &index)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad device id '", id, "' (want backend:index)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad device id '", id, "' (want backend:index)"));
   }
   if (index >= backend->devices().size()) {
-    return absl::NotFoundError(absl::StrCat("backend '", parts.first, "' has ",
-                                            backend->devices().size(), " devices; no device ",
-                                            index, backend->available() ? "" : ": ",
-                                            backend->unavailable_reason()));
+    return absl::NotFoundError(absl::StrCat(
+        "backend '", parts.first, "' has ", backend->devices().size(), " devices; no device ",
+        index, backend->available() ? "" : ": ", backend->unavailable_reason()));
   }
   return backend->devices()[index];
 }

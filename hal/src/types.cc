@@ -28,8 +28,8 @@ struct KindName {
   absl::string_view name;
 };
 constexpr KindName kKinds[] = {
-    {ArgKind::kBuffer, "buffer"}, {ArgKind::kI32, "i32"}, {ArgKind::kU32, "u32"},
-    {ArgKind::kI64, "i64"},       {ArgKind::kU64, "u64"}, {ArgKind::kF32, "f32"},
+    {ArgKind::kBuffer, "buffer"}, {ArgKind::kI32, "i32"},     {ArgKind::kU32, "u32"},
+    {ArgKind::kI64, "i64"},       {ArgKind::kU64, "u64"},     {ArgKind::kF32, "f32"},
     {ArgKind::kF64, "f64"},       {ArgKind::kBytes, "bytes"},
 };
 
@@ -46,8 +46,8 @@ absl::StatusOr<ImageFormat> ParseImageFormat(absl::string_view name) {
   for (const FormatName& f : kFormats) {
     if (f.name == name) return f.format;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown image format '", name, "' (host-elf, ptx, cubin, fatbin, hsaco, spirv)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown image format '", name,
+                                                 "' (host-elf, ptx, cubin, fatbin, hsaco, spirv)"));
 }
 
 bool IsKnownImageFormat(int32_t value) {
@@ -83,15 +83,15 @@ absl::StatusOr<std::vector<ArgKind>> ParseSignature(absl::string_view signature)
 }
 
 std::string FormatSignature(absl::Span<const ArgKind> kinds) {
-  return absl::StrJoin(kinds, ",", [](std::string* out, ArgKind k) {
-    absl::StrAppend(out, ArgKindName(k));
-  });
+  return absl::StrJoin(kinds, ",",
+                       [](std::string* out, ArgKind k) { absl::StrAppend(out, ArgKindName(k)); });
 }
 
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
   absl::string_view s = absl::StripAsciiWhitespace(text);
   size_t digits = 0;
-  while (digits < s.size() && (std::isdigit(static_cast<unsigned char>(s[digits])) || s[digits] == '.')) {
+  while (digits < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[digits])) || s[digits] == '.')) {
     ++digits;
   }
   double number = 0;
@@ -111,8 +111,8 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
   } else if (unit == "t" || unit == "tb" || unit == "tib") {
     scale = uint64_t{1} << 40;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown size unit '", unit, "' in '", text,
-                                                   "' (B, KiB, MiB, GiB, TiB)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown size unit '", unit, "' in '", text, "' (B, KiB, MiB, GiB, TiB)"));
   }
   double bytes = number * static_cast<double>(scale);
   if (!(bytes < 18446744073709551615.0)) {

@@ -35,7 +35,8 @@ bool ReadFile(const std::string& path, std::string* out) {
 
 absl::Status AddSignaturesFrom(const std::string& path, accel::hal::ModuleBundle* bundle) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) return absl::NotFoundError(std::string("cannot load ") + path + ": " + dlerror());
+  if (handle == nullptr)
+    return absl::NotFoundError(std::string("cannot load ") + path + ": " + dlerror());
   auto table = reinterpret_cast<const AccelHostKernelDesc* (*)(size_t*)>(
       dlsym(handle, ACCEL_HOST_MODULE_KERNELS_SYMBOL));
   absl::Status status;
@@ -45,7 +46,8 @@ absl::Status AddSignaturesFrom(const std::string& path, accel::hal::ModuleBundle
     size_t count = 0;
     const AccelHostKernelDesc* kernels = table(&count);
     for (size_t i = 0; i < count && status.ok(); ++i) {
-      if (kernels[i].signature != nullptr) status = bundle->AddKernel(kernels[i].name, kernels[i].signature);
+      if (kernels[i].signature != nullptr)
+        status = bundle->AddKernel(kernels[i].name, kernels[i].signature);
     }
   }
   dlclose(handle);
@@ -81,7 +83,10 @@ int main(int argc, char** argv) {
       return Fail("unknown flag " + flag);
     }
   }
-  if (output.empty()) return Fail("usage: accel-bundle -o OUT [--image FORMAT:ARCH:PATH]... [--kernel NAME=SIG]... [--signatures-from HOST_ELF]");
+  if (output.empty())
+    return Fail(
+        "usage: accel-bundle -o OUT [--image FORMAT:ARCH:PATH]... [--kernel NAME=SIG]... "
+        "[--signatures-from HOST_ELF]");
   std::ofstream out(output, std::ios::binary | std::ios::trunc);
   std::string bytes = bundle.Serialize();
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

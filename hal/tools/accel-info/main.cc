@@ -18,10 +18,18 @@ std::string JsonString(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
@@ -42,9 +50,8 @@ std::string DeviceJson(const Device& device) {
       "\"free_memory\": %u, \"max_threads_per_block\": %u, "
       "\"max_shared_memory_per_block\": %u}",
       JsonString(p.id), JsonString(p.name), JsonString(p.vendor), JsonString(p.arch),
-      JsonString(p.uuid), JsonString(p.pci_bus_id), p.numa_node, p.compute_units,
-      p.total_memory, memory.ok() ? memory->free_bytes : 0, p.max_threads_per_block,
-      p.max_shared_memory_per_block);
+      JsonString(p.uuid), JsonString(p.pci_bus_id), p.numa_node, p.compute_units, p.total_memory,
+      memory.ok() ? memory->free_bytes : 0, p.max_threads_per_block, p.max_shared_memory_per_block);
 }
 
 void PrintJson(const Registry& registry) {

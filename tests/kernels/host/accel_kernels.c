@@ -173,7 +173,8 @@ static int32_t spin(const AccelHostKernelContext* ctx) {
   do {
     clock_gettime(CLOCK_MONOTONIC, &now);
   } while ((uint64_t)(now.tv_sec - start.tv_sec) * 1000000000u + (uint64_t)now.tv_nsec -
-               (uint64_t)start.tv_nsec < wait_ns);
+               (uint64_t)start.tv_nsec <
+           wait_ns);
   return 0;
 }
 

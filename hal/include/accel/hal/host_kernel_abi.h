@@ -75,9 +75,9 @@ typedef struct AccelHostKernelDesc {
 #define ACCEL_HOST_MODULE_KERNELS_SYMBOL "accel_host_module_kernels"
 
 /* Loops over the threads of the current block, binding tx, ty, tz. */
-#define ACCEL_HOST_FOR_EACH_THREAD(ctx, tx, ty, tz)           \
-  for (uint32_t tz = 0; tz < (ctx)->block_dim.z; ++tz)        \
-    for (uint32_t ty = 0; ty < (ctx)->block_dim.y; ++ty)      \
+#define ACCEL_HOST_FOR_EACH_THREAD(ctx, tx, ty, tz)      \
+  for (uint32_t tz = 0; tz < (ctx)->block_dim.z; ++tz)   \
+    for (uint32_t ty = 0; ty < (ctx)->block_dim.y; ++ty) \
       for (uint32_t tx = 0; tx < (ctx)->block_dim.x; ++tx)
 
 #ifdef __cplusplus

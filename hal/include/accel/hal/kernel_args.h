@@ -17,14 +17,14 @@ class KernelArg {
  public:
   // Implicit conversions let a launch read naturally:
   //   stream.Launch(saxpy, config, {x, y, 2.0f, uint32_t{n}});
-  KernelArg(const Buffer& buffer) : kind_(ArgKind::kBuffer), view_(buffer) {}  // NOLINT
+  KernelArg(const Buffer& buffer) : kind_(ArgKind::kBuffer), view_(buffer) {}      // NOLINT
   KernelArg(BufferView view) : kind_(ArgKind::kBuffer), view_(std::move(view)) {}  // NOLINT
-  KernelArg(int32_t v) : kind_(ArgKind::kI32) { SetScalar(v); }   // NOLINT
-  KernelArg(uint32_t v) : kind_(ArgKind::kU32) { SetScalar(v); }  // NOLINT
-  KernelArg(int64_t v) : kind_(ArgKind::kI64) { SetScalar(v); }   // NOLINT
-  KernelArg(uint64_t v) : kind_(ArgKind::kU64) { SetScalar(v); }  // NOLINT
-  KernelArg(float v) : kind_(ArgKind::kF32) { SetScalar(v); }     // NOLINT
-  KernelArg(double v) : kind_(ArgKind::kF64) { SetScalar(v); }    // NOLINT
+  KernelArg(int32_t v) : kind_(ArgKind::kI32) { SetScalar(v); }                    // NOLINT
+  KernelArg(uint32_t v) : kind_(ArgKind::kU32) { SetScalar(v); }                   // NOLINT
+  KernelArg(int64_t v) : kind_(ArgKind::kI64) { SetScalar(v); }                    // NOLINT
+  KernelArg(uint64_t v) : kind_(ArgKind::kU64) { SetScalar(v); }                   // NOLINT
+  KernelArg(float v) : kind_(ArgKind::kF32) { SetScalar(v); }                      // NOLINT
+  KernelArg(double v) : kind_(ArgKind::kF64) { SetScalar(v); }                     // NOLINT
 
   // Raw bytes passed by value, e.g. a small struct. The bytes are copied.
   static KernelArg Bytes(const void* data, size_t size) {
@@ -40,10 +40,10 @@ class KernelArg {
   }
 
   ArgKind kind() const { return kind_; }
-  const BufferView& view() const { return view_; }         // kBuffer
-  const void* scalar_data() const { return &scalar_; }     // scalars
-  uint64_t scalar_bits() const { return scalar_; }         // scalars, little-endian
-  const std::string& bytes() const { return bytes_; }      // kBytes
+  const BufferView& view() const { return view_; }      // kBuffer
+  const void* scalar_data() const { return &scalar_; }  // scalars
+  uint64_t scalar_bits() const { return scalar_; }      // scalars, little-endian
+  const std::string& bytes() const { return bytes_; }   // kBytes
 
  private:
   KernelArg() = default;

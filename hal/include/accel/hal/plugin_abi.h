@@ -216,8 +216,8 @@ typedef struct AccelBackendApi {
   AccelError* (*event_elapsed_ms)(AccelEvent* start, AccelEvent* end, float* milliseconds);
 
   /* Modules and kernels. */
-  AccelError* (*module_load)(AccelDevice* device, int32_t format, const void* image,
-                             uint64_t size, AccelModule** out);
+  AccelError* (*module_load)(AccelDevice* device, int32_t format, const void* image, uint64_t size,
+                             AccelModule** out);
   void (*module_destroy)(AccelModule* module);
   /* The kernel lives as long as its module. *signature is the kernel's
    * argument kinds ("buffer,f32,u32") when the image says, else NULL. */

@@ -116,10 +116,10 @@ void CopyProperty(absl::string_view value, char (&field)[N]) {
 }  // namespace accel::hal::plugin
 
 // Defines the plugin's exported entry point.
-#define ACCEL_DEFINE_BACKEND(name, factory)                                            \
-  extern "C" __attribute__((visibility("default"))) const AccelBackendApi*             \
-  accel_backend_get_api(uint32_t hal_abi_major, uint32_t /*hal_abi_minor*/) {          \
-    return ::accel::hal::plugin::ExportBackend(name, factory, hal_abi_major);          \
+#define ACCEL_DEFINE_BACKEND(name, factory)                                                       \
+  extern "C" __attribute__((visibility("default"))) const AccelBackendApi* accel_backend_get_api( \
+      uint32_t hal_abi_major, uint32_t /*hal_abi_minor*/) {                                       \
+    return ::accel::hal::plugin::ExportBackend(name, factory, hal_abi_major);                     \
   }
 
 #endif  // ACCEL_HAL_PLUGIN_BACKEND_INTERFACE_H_
