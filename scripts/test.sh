@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build, run every test with
+# ctest, then run the conformance and unit tests again under AddressSanitizer
+# and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+scripts/build.sh build
+(cd build && ctest -j 2 --output-on-failure --timeout 600)
+
+# The sanitizer build skips benchmarks; its ctest runs what the sanitizers
+# can see into: the HAL, the backends and the conformance suite.
+scripts/build.sh build-asan -DACCEL_SANITIZE=ON -DACCEL_BUILD_BENCHMARKS=OFF
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest -j 2 --output-on-failure --timeout 900 -L 'conformance|unit')
