@@ -36,7 +36,19 @@ absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Open(const std::st
   return library;
 }
 
-PluginLibrary::~PluginLibrary() { dlclose(handle_); }
+absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Linked(const AccelBackendApi* api) {
+  if (api == nullptr || api->abi_major != ACCEL_PLUGIN_ABI_MAJOR) {
+    return absl::FailedPreconditionError("linked backend speaks another plugin ABI");
+  }
+  std::shared_ptr<PluginLibrary> library(
+      new PluginLibrary(nullptr, api, absl::StrCat("(linked) ", api->name)));
+  if (absl::Status status = CheckRequiredFunctions(*library); !status.ok()) return status;
+  return library;
+}
+
+PluginLibrary::~PluginLibrary() {
+  if (handle_ != nullptr) dlclose(handle_);
+}
 
 bool PluginLibrary::Has(size_t offset) const {
   if (api_->struct_size < offset + sizeof(void*)) return false;

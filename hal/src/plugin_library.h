@@ -17,6 +17,8 @@ class PluginLibrary {
   // Loads the library and negotiates the ABI: FAILED_PRECONDITION when it is
   // not a backend or speaks another major version.
   static absl::StatusOr<std::shared_ptr<PluginLibrary>> Open(const std::string& path);
+  // A backend table linked into this process: checked the same way, never unloaded.
+  static absl::StatusOr<std::shared_ptr<PluginLibrary>> Linked(const AccelBackendApi* api);
   ~PluginLibrary();
 
   const AccelBackendApi& api() const { return *api_; }

@@ -214,6 +214,14 @@ absl::StatusOr<Device> Registry::GetDevice(absl::string_view id) const {
   return backend->devices()[index];
 }
 
+absl::StatusOr<Backend> Registry::OpenLinkedBackend(
+    const AccelBackendApi* api, const std::map<std::string, std::string>& options) {
+  absl::StatusOr<std::shared_ptr<internal::PluginLibrary>> library =
+      internal::PluginLibrary::Linked(api);
+  if (!library.ok()) return library.status();
+  return OpenBackend(api->name, *library, options);
+}
+
 std::string Registry::DataDirectory() { return OwnLibraryDirectory() + "/../share/accelpool"; }
 
 }  // namespace accel::hal

@@ -48,6 +48,11 @@ class Registry {
   // "host:1" (backend:index), or "" / "any" for the first device.
   absl::StatusOr<Device> GetDevice(absl::string_view id) const;
 
+  // Opens a backend linked into this process rather than loaded from a
+  // plugin file (the client SDK's remote backend, a statically linked one).
+  static absl::StatusOr<Backend> OpenLinkedBackend(
+      const AccelBackendApi* api, const std::map<std::string, std::string>& options);
+
   // The directory holding accelpool's data (kernel bundles):
   // <directory of libaccel_hal.so>/../share/accelpool.
   static std::string DataDirectory();

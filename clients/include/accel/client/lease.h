@@ -1,0 +1,62 @@
+// Leasing accelerators from an accelpool pool. The lease's devices are
+// ordinary HAL devices: everything in accel/hal works on them unchanged.
+//
+//   auto lease = accel::client::AcquireLease("127.0.0.1:7070", {.devices = 1});
+//   accel::hal::Device device = (*lease)->devices()[0];
+#ifndef ACCEL_CLIENT_LEASE_H_
+#define ACCEL_CLIENT_LEASE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "accel/hal/backend.h"
+#include "accel/hal/device.h"
+
+namespace accel::client {
+
+struct LeaseRequest {
+  uint32_t devices = 1;
+  std::string backend;  // "" = any; else "cuda", "rocm", "levelzero", "host"
+  std::string vendor;
+  std::string arch;
+  uint64_t min_memory = 0;  // bytes per device
+  std::map<std::string, std::string> labels;
+  uint32_t ttl_seconds = 0;  // 0 = the pool's default
+  std::string holder;        // "" = user@host pid
+};
+
+class Lease {
+ public:
+  const std::string& id() const { return id_; }
+  const std::vector<hal::Device>& devices() const { return backend_.devices(); }
+  // Ends the lease now: the node frees everything, and later calls on its
+  // devices fail with FAILED_PRECONDITION. Otherwise the lease ends when the
+  // last handle to its devices goes.
+  absl::Status Release();
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string&,
+                                                             const LeaseRequest&);
+  Lease(std::string id, std::string token, std::string pool, hal::Backend backend)
+      : id_(std::move(id)),
+        token_(std::move(token)),
+        pool_(std::move(pool)),
+        backend_(std::move(backend)) {}
+  std::string id_;
+  std::string token_;
+  std::string pool_;
+  hal::Backend backend_;
+};
+
+// NOT_FOUND when no devices match, RESOURCE_EXHAUSTED when all matching
+// devices are leased, UNAVAILABLE when the pool cannot be reached.
+absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
+                                                    const LeaseRequest& request);
+
+}  // namespace accel::client
+
+#endif  // ACCEL_CLIENT_LEASE_H_

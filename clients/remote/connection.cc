@@ -1,0 +1,366 @@
+#include "clients/remote/connection.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "pool/common/status_convert.h"
+#include "pool/common/version.h"
+
+namespace accel::client {
+namespace {
+
+using pool::FromGrpc;
+using pool::FromProto;
+
+// A batch is written when it reaches this size or when the queue runs dry.
+constexpr uint64_t kBatchBytes = 4ull << 20;
+// Queued bytes beyond which Send waits for the writer: bounds client memory.
+constexpr uint64_t kMaxQueuedBytes = 64ull << 20;
+
+std::chrono::system_clock::time_point Deadline(int seconds) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+uint32_t RenewMillis(uint32_t ttl_seconds) {
+  // Three renewals per TTL: one lost heartbeat never loses the lease.
+  return std::max<uint32_t>(100, ttl_seconds * 1000 / 3);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
+                                               const v1::LeaseRequest& request) {
+  auto stub =
+      v1::Coordinator::NewStub(grpc::CreateChannel(pool, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(10));
+  v1::LeaseResponse response;
+  grpc::Status status = stub->Lease(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, absl::StrCat("lease from ", pool));
+  return response;
+}
+
+absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& pool,
+                                                             v1::LeaseResponse lease) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(pool::kMaxMessageBytes);
+  args.SetMaxSendMessageSize(pool::kMaxMessageBytes);
+  // Keepalive pings notice a cut network (no RST) within a few seconds.
+  const int ping_ms =
+      static_cast<int>(std::min<uint32_t>(RenewMillis(lease.lease().ttl_seconds()), 5000));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, std::max(ping_ms, 1000));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  const std::string node_address = lease.lease().node_address();
+  auto channel = grpc::CreateCustomChannel(node_address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<Connection> connection(new Connection(pool, std::move(lease), channel));
+  if (absl::Status s = connection->Start(); !s.ok()) return s;
+  return connection;
+}
+
+Connection::Connection(std::string pool, v1::LeaseResponse lease,
+                       std::shared_ptr<grpc::Channel> channel)
+    : pool_(std::move(pool)),
+      lease_(std::move(lease)),
+      channel_(std::move(channel)),
+      coordinator_(
+          v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()))),
+      node_(v1::Node::NewStub(channel_)) {}
+
+absl::Status Connection::Start() {
+  if (!channel_->WaitForConnected(Deadline(10))) {
+    return absl::UnavailableError(
+        absl::StrCat("node ", lease().node(), " at ", lease().node_address(), " is unreachable"));
+  }
+  stream_ = node_->Session(&session_context_);
+  v1::SessionRequest hello;
+  hello.set_lease_id(lease().lease_id());
+  hello.set_token(lease_.token());
+  hello.set_client_major(pool::kProtocolMajor);
+  hello.set_client_minor(pool::kProtocolMinor);
+  v1::SessionResponse answer;
+  if (!stream_->Write(hello) || !stream_->Read(&answer)) {
+    return FromGrpc(stream_->Finish(), "open session");
+  }
+  if (answer.server_major() != pool::kProtocolMajor) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node speaks protocol ", answer.server_major(), ".x; this client speaks ",
+                     pool::kProtocolMajor, ".", pool::kProtocolMinor));
+  }
+  writer_ = std::thread([this] { WriterLoop(); });
+  reader_ = std::thread([this] { ReaderLoop(); });
+  renewer_ = std::thread([this] { RenewLoop(); });
+  return absl::OkStatus();
+}
+
+Connection::~Connection() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_.join();  // flushes what is queued, then half-closes
+  // The node ends the session when the lease goes; releasing also makes the
+  // node free everything at once instead of waiting for the TTL.
+  Release().IgnoreError();  // already gone is fine: the TTL reclaims it anyway
+  session_context_.TryCancel();
+  reader_.join();
+  renewer_.join();
+}
+
+absl::Status Connection::Alive() {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+absl::Status Connection::HandleStatus(uint64_t handle) {
+  absl::MutexLock lock(&mu_);
+  auto it = failed_handles_.find(handle);
+  return it == failed_handles_.end() ? absl::OkStatus() : it->second;
+}
+
+bool Connection::NodeHasImage(const std::string& sha256) {
+  absl::MutexLock lock(&mu_);
+  return node_images_.count(sha256) != 0;
+}
+
+void Connection::NoteNodeHasImage(const std::string& sha256, bool has) {
+  absl::MutexLock lock(&mu_);
+  if (has) {
+    node_images_.insert(sha256);
+  } else {
+    node_images_.erase(sha256);
+  }
+}
+
+absl::Status Connection::Enqueue(v1::Command command) {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+        return c->outgoing_bytes_ < kMaxQueuedBytes || !c->ended_.ok();
+      },
+      this));
+  if (!ended_.ok()) return ended_;
+  outgoing_bytes_ += command.ByteSizeLong();
+  outgoing_.push_back(std::move(command));
+  return absl::OkStatus();
+}
+
+absl::Status Connection::Send(v1::Command command) { return Enqueue(std::move(command)); }
+
+absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
+  Pending pending;
+  const uint64_t id = next_reply_.fetch_add(1);
+  command.set_reply_id(id);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ended_.ok()) return ended_;
+    pending_[id] = &pending;
+  }
+  if (absl::Status s = Enqueue(std::move(command)); !s.ok()) {
+    absl::MutexLock lock(&mu_);
+    pending_.erase(id);
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&pending.done));
+  if (!pending.status.ok()) return pending.status;
+  return std::move(pending.reply);
+}
+
+absl::Status Connection::SendCopyToHost(v1::Command command, void* dst, uint64_t size,
+                                        std::function<void(const absl::Status&)> done) {
+  const uint64_t id = next_reply_.fetch_add(1);
+  command.set_reply_id(id);
+  auto* pending = new Pending();
+  pending->dst = static_cast<char*>(dst);
+  pending->size = size;
+  pending->on_done = std::move(done);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ended_.ok()) {
+      delete pending;
+      return ended_;
+    }
+    pending_[id] = pending;
+  }
+  absl::Status queued = Enqueue(std::move(command));
+  if (!queued.ok()) {
+    // End() may already have completed and freed it; only erase if still ours.
+    absl::MutexLock lock(&mu_);
+    if (auto it = pending_.find(id); it != pending_.end()) {
+      pending_.erase(it);
+      delete pending;
+    }
+  }
+  return queued;
+}
+
+void Connection::WriterLoop() {
+  for (;;) {
+    v1::SessionRequest batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+            return c->stopping_ || !c->outgoing_.empty() || !c->ended_.ok();
+          },
+          this));
+      if (!ended_.ok() || (outgoing_.empty() && stopping_)) break;
+      uint64_t bytes = 0;
+      while (!outgoing_.empty() && bytes < kBatchBytes) {
+        bytes += outgoing_.front().ByteSizeLong();
+        *batch.add_commands() = std::move(outgoing_.front());
+        outgoing_.pop_front();
+      }
+      outgoing_bytes_ -= std::min(outgoing_bytes_, bytes);
+    }
+    if (!stream_->Write(batch)) {
+      End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(),
+                                              " unreachable (session write failed)")));
+      break;
+    }
+  }
+  stream_->WritesDone();
+}
+
+void Connection::ReaderLoop() {
+  v1::SessionResponse response;
+  while (stream_->Read(&response)) {
+    for (const v1::SessionEvent& event : response.events()) {
+      switch (event.event_case()) {
+        case v1::SessionEvent::kReply: {
+          absl::MutexLock lock(&mu_);
+          auto it = pending_.find(event.reply().reply_id());
+          if (it == pending_.end()) break;
+          Pending* p = it->second;
+          pending_.erase(it);
+          p->status = FromProto(event.reply().status());
+          if (p->on_done) {
+            auto done = std::move(p->on_done);
+            absl::Status status = p->status;
+            delete p;  // copies to the host are owned by the table
+            mu_.Unlock();
+            done(status);
+            mu_.Lock();
+          } else {
+            p->reply = event.reply();
+            p->done = true;
+          }
+          break;
+        }
+        case v1::SessionEvent::kCopyData: {
+          const v1::CopyData& chunk = event.copy_data();
+          absl::MutexLock lock(&mu_);
+          auto it = pending_.find(chunk.reply_id());
+          if (it == pending_.end() || it->second->dst == nullptr) break;
+          Pending* p = it->second;
+          // Never trust the node's offsets with the caller's memory.
+          if (chunk.offset() <= p->size && chunk.data().size() <= p->size - chunk.offset()) {
+            std::memcpy(p->dst + chunk.offset(), chunk.data().data(), chunk.data().size());
+          }
+          break;
+        }
+        case v1::SessionEvent::kHandleFailed: {
+          absl::MutexLock lock(&mu_);
+          failed_handles_[event.handle_failed().handle()] =
+              FromProto(event.handle_failed().status());
+          break;
+        }
+        case v1::SessionEvent::kSessionEnded: {
+          // The holder released it (CANCELLED): a usage error from now on.
+          // Anything else (expired, revoked, node shutting down): lost.
+          absl::Status why = FromProto(event.session_ended());
+          End(why.code() == absl::StatusCode::kCancelled
+                  ? absl::FailedPreconditionError(absl::StrCat("the lease was released"))
+                  : absl::UnavailableError(absl::StrCat("lease lost: ", why.message())));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  grpc::Status finished = stream_->Finish();
+  End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(), " unreachable (",
+                                          finished.error_message(), ")")));
+}
+
+void Connection::RenewLoop() {
+  const auto period = absl::Milliseconds(RenewMillis(lease().ttl_seconds()));
+  int failures = 0;
+  absl::MutexLock lock(&mu_);
+  while (!stopping_ && ended_.ok()) {
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+                               return c->stopping_ || !c->ended_.ok();
+                             },
+                             this),
+                         period);
+    if (stopping_ || !ended_.ok()) break;
+    mu_.Unlock();
+    v1::RenewRequest request;
+    request.set_lease_id(lease().lease_id());
+    request.set_token(lease_.token());
+    v1::RenewResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(Deadline(5));
+    grpc::Status status = coordinator_->Renew(&context, request, &response);
+    mu_.Lock();
+    if (status.ok()) {
+      failures = 0;
+    } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      mu_.Unlock();
+      End(absl::UnavailableError(absl::StrCat("lease lost: ", status.error_message())));
+      mu_.Lock();
+    } else if (++failures >= 2) {
+      // Two missed heartbeats: the pool is gone as far as we can tell.
+      mu_.Unlock();
+      End(absl::UnavailableError(
+          absl::StrCat("lease lost: pool unreachable (", status.error_message(), ")")));
+      mu_.Lock();
+    }
+  }
+}
+
+void Connection::End(absl::Status why) {
+  std::vector<std::function<void(const absl::Status&)>> copies;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ended_.ok()) return;
+    ended_ = why;
+    for (auto& [id, p] : pending_) {
+      p->status = why;
+      if (p->on_done) {
+        copies.push_back(std::move(p->on_done));
+        delete p;
+      } else {
+        p->done = true;
+      }
+    }
+    pending_.clear();
+  }
+  for (auto& done : copies) done(why);
+  session_context_.TryCancel();
+}
+
+absl::Status Connection::Release() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (released_) return absl::OkStatus();
+    released_ = true;
+  }
+  v1::ReleaseRequest request;
+  request.set_lease_id(lease().lease_id());
+  request.set_token(lease_.token());
+  v1::ReleaseResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(5));
+  absl::Status status = FromGrpc(coordinator_->Release(&context, request, &response), "Release");
+  End(absl::FailedPreconditionError("the lease was released"));
+  return status;
+}
+
+}  // namespace accel::client

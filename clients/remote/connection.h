@@ -1,0 +1,115 @@
+// The client end of one lease: the session stream to the node, pipelined.
+//
+// Commands are queued and written by a writer thread in batches, so creating
+// handles, uploads, fills and launches never wait for the network; only
+// calls that need an answer (synchronization, copies to the host, queries)
+// wait for their reply, which a reader thread delivers. A renewal thread
+// keeps the lease alive. When the node or the lease goes away, every waiting
+// and later call fails with UNAVAILABLE ("lease lost: ...") instead of hanging.
+#ifndef ACCEL_CLIENTS_REMOTE_CONNECTION_H_
+#define ACCEL_CLIENTS_REMOTE_CONNECTION_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "pool/common/wire.h"
+
+namespace accel::client {
+
+namespace v1 = ::accelpool::v1;
+
+// Asks the pool's coordinator for a lease.
+absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
+                                               const v1::LeaseRequest& request);
+
+class Connection {
+ public:
+  // Opens the session for a granted lease. The connection renews the lease
+  // and releases it when destroyed.
+  static absl::StatusOr<std::shared_ptr<Connection>> Open(const std::string& pool,
+                                                          v1::LeaseResponse lease);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const v1::LeaseInfo& lease() const { return lease_.lease(); }
+  uint64_t NewHandle() { return next_handle_.fetch_add(1); }
+
+  // Queues a command that needs no answer.
+  absl::Status Send(v1::Command command);
+  // Sends a command and waits for its reply; a non-OK reply is the status.
+  absl::StatusOr<v1::Reply> Call(v1::Command command);
+  // Queues a copy to the host: the data lands in `dst` (which must stay valid
+  // until `done` runs) and `done` gets the outcome, on the reader thread.
+  absl::Status SendCopyToHost(v1::Command command, void* dst, uint64_t size,
+                              std::function<void(const absl::Status&)> done);
+
+  // Why a handle could not be created on the node, if it could not.
+  absl::Status HandleStatus(uint64_t handle);
+  // OK while the lease and the session are alive.
+  absl::Status Alive();
+
+  // Module images the node is known to hold, by SHA-256.
+  bool NodeHasImage(const std::string& sha256);
+  void NoteNodeHasImage(const std::string& sha256, bool has);
+
+  // Releases the lease now; later calls fail with FAILED_PRECONDITION.
+  absl::Status Release();
+
+ private:
+  struct Pending {
+    bool done = false;
+    absl::Status status;
+    v1::Reply reply;
+    char* dst = nullptr;  // copies to the host
+    uint64_t size = 0;
+    std::function<void(const absl::Status&)> on_done;
+  };
+
+  Connection(std::string pool, v1::LeaseResponse lease, std::shared_ptr<grpc::Channel> channel);
+  absl::Status Start();
+  void WriterLoop();
+  void ReaderLoop();
+  void RenewLoop();
+  // Marks the session over with `why`, fails every pending call, stops I/O.
+  void End(absl::Status why);
+  absl::Status Enqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string pool_;
+  const v1::LeaseResponse lease_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  std::unique_ptr<v1::Node::Stub> node_;
+  grpc::ClientContext session_context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
+  std::atomic<uint64_t> next_handle_{1};
+  std::atomic<uint64_t> next_reply_{1};
+
+  absl::Mutex mu_;
+  std::deque<v1::Command> outgoing_ ABSL_GUARDED_BY(mu_);
+  uint64_t outgoing_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, absl::Status> failed_handles_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> node_images_ ABSL_GUARDED_BY(mu_);
+  absl::Status ended_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread writer_;
+  std::thread reader_;
+  std::thread renewer_;
+};
+
+}  // namespace accel::client
+
+#endif  // ACCEL_CLIENTS_REMOTE_CONNECTION_H_

@@ -1,0 +1,125 @@
+#include "clients/remote/remote_backend.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "accel/hal/plugin/backend_interface.h"
+#include "accel/hal/types.h"
+#include "clients/remote/connection.h"
+#include "clients/remote/remote_objects.h"
+#include "pool/common/status_convert.h"
+
+namespace accel::client {
+namespace {
+
+std::string Setting(const plugin::BackendOptions& options, const char* key, const char* env) {
+  if (auto it = options.find(key); it != options.end()) return it->second;
+  const char* value = env != nullptr ? std::getenv(env) : nullptr;
+  return value != nullptr ? value : "";
+}
+
+std::string DefaultHolder() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  const char* user = std::getenv("USER");
+  return absl::StrCat(user != nullptr ? user : "unknown", "@", host, " pid ", getpid());
+}
+
+absl::StatusOr<v1::LeaseRequest> BuildRequest(const plugin::BackendOptions& options) {
+  v1::LeaseRequest request;
+  if (std::string n = Setting(options, "devices", "ACCEL_POOL_DEVICES"); !n.empty()) {
+    uint32_t count = 0;
+    if (!absl::SimpleAtoi(n, &count) || count == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device count '", n, "' is not a positive number"));
+    }
+    request.set_device_count(count);
+  }
+  request.set_backend(Setting(options, "backend", "ACCEL_POOL_BACKEND"));
+  request.set_vendor(Setting(options, "vendor", nullptr));
+  request.set_arch(Setting(options, "arch", nullptr));
+  if (std::string m = Setting(options, "min_memory", nullptr); !m.empty()) {
+    absl::StatusOr<uint64_t> bytes = hal::ParseByteSize(m);
+    if (!bytes.ok()) return bytes.status();
+    request.set_min_free_memory(*bytes);
+  }
+  for (absl::string_view pair :
+       absl::StrSplit(Setting(options, "labels", "ACCEL_POOL_LABELS"), ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.size() != 2) return absl::InvalidArgumentError(absl::StrCat("bad label '", pair, "'"));
+    (*request.mutable_labels())[kv[0]] = kv[1];
+  }
+  if (std::string t = Setting(options, "ttl", nullptr); !t.empty()) {
+    uint32_t ttl = 0;
+    if (!absl::SimpleAtoi(t, &ttl)) return absl::InvalidArgumentError("ttl must be seconds");
+    request.set_ttl_seconds(ttl);
+  }
+  std::string holder = Setting(options, "holder", nullptr);
+  request.set_holder(holder.empty() ? DefaultHolder() : holder);
+  return request;
+}
+
+class RemoteBackend : public plugin::BackendImpl {
+ public:
+  explicit RemoteBackend(std::string reason) : reason_(std::move(reason)) {}
+  explicit RemoteBackend(std::shared_ptr<Connection> connection)
+      : connection_(std::move(connection)) {
+    for (int i = 0; i < connection_->lease().devices_size(); ++i) {
+      devices_.push_back(std::make_unique<RemoteDevice>(connection_, static_cast<uint32_t>(i),
+                                                        connection_->lease().devices(i)));
+    }
+  }
+  ~RemoteBackend() override {
+    devices_.clear();
+    connection_.reset();  // releases the lease once the last object is gone
+  }
+  const std::string& unavailable_reason() const override { return reason_; }
+  uint32_t device_count() const override { return static_cast<uint32_t>(devices_.size()); }
+  plugin::DeviceImpl& device(uint32_t index) override { return *devices_[index]; }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+  std::vector<std::unique_ptr<RemoteDevice>> devices_;
+  std::string reason_;
+};
+
+absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
+    const plugin::BackendOptions& options) {
+  const std::string pool = Setting(options, "pool", "ACCEL_POOL");
+  if (pool.empty()) {
+    return std::make_unique<RemoteBackend>("no pool configured (set ACCEL_POOL=host:port)");
+  }
+  v1::LeaseResponse lease;
+  if (std::string granted = Setting(options, "lease", nullptr); !granted.empty()) {
+    // Handed over by accel::client::AcquireLease, which already asked the pool.
+    if (!lease.ParseFromString(absl::HexStringToBytes(granted))) {
+      return absl::InvalidArgumentError("malformed 'lease' option");
+    }
+  } else {
+    absl::StatusOr<v1::LeaseRequest> request = BuildRequest(options);
+    if (!request.ok()) return request.status();
+    absl::StatusOr<v1::LeaseResponse> granted_now = RequestLease(pool, *request);
+    // An unreachable or full pool is a reason to have no devices, not a crash.
+    if (!granted_now.ok()) return std::make_unique<RemoteBackend>(granted_now.status().ToString());
+    lease = *std::move(granted_now);
+  }
+  absl::StatusOr<std::shared_ptr<Connection>> connection = Connection::Open(pool, lease);
+  if (!connection.ok()) return connection.status();
+  return std::make_unique<RemoteBackend>(*std::move(connection));
+}
+
+}  // namespace
+
+const AccelBackendApi* RemoteBackendApi(uint32_t hal_abi_major) {
+  return plugin::ExportBackend("remote", CreateRemoteBackend, hal_abi_major);
+}
+
+}  // namespace accel::client

@@ -1,0 +1,25 @@
+// The `remote` backend: devices leased from an accelpool pool, used through
+// the HAL exactly like local ones.
+//
+// Options (or environment when absent):
+//   pool / ACCEL_POOL                 coordinator address, host:port
+//   devices / ACCEL_POOL_DEVICES      how many devices to lease (default 1)
+//   backend, vendor, arch             constraints on the devices
+//   min_memory                        e.g. "8GiB": each device at least this large
+//   labels                            "zone=a,team=risk": every label must match
+//   ttl                               lease TTL in seconds (default: the pool's)
+//   holder                            who holds the lease (default user@host pid)
+//   lease                             an already granted lease (hex of LeaseResponse)
+#ifndef ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_
+#define ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_
+
+#include "accel/hal/plugin_abi.h"
+
+namespace accel::client {
+
+// The backend's C table, for the plugin library and for in-process use.
+const AccelBackendApi* RemoteBackendApi(uint32_t hal_abi_major);
+
+}  // namespace accel::client
+
+#endif  // ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_

@@ -1,0 +1,136 @@
+// The remote backend's objects: HAL backend interfaces whose every call
+// becomes a command on the lease's session. Handles are numbered here, so
+// creating an object costs no round trip.
+#ifndef ACCEL_CLIENTS_REMOTE_REMOTE_OBJECTS_H_
+#define ACCEL_CLIENTS_REMOTE_REMOTE_OBJECTS_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "accel/hal/plugin/backend_interface.h"
+#include "clients/remote/connection.h"
+
+namespace accel::client {
+
+namespace plugin = ::accel::hal::plugin;
+
+class RemoteDevice;
+
+// Base of every remote object: its connection and its handle.
+class RemoteHandle {
+ public:
+  RemoteHandle(std::shared_ptr<Connection> connection, uint64_t handle)
+      : connection_(std::move(connection)), handle_(handle) {}
+  uint64_t handle() const { return handle_; }
+  Connection& connection() const { return *connection_; }
+
+ protected:
+  // Tells the node to drop the handle.
+  void SendDestroy();
+  std::shared_ptr<Connection> connection_;
+  const uint64_t handle_;
+};
+
+class RemoteBuffer : public plugin::BufferImpl, public RemoteHandle {
+ public:
+  RemoteBuffer(std::shared_ptr<Connection> connection, uint64_t handle, uint64_t size,
+               std::atomic<uint64_t>& used)
+      : RemoteHandle(std::move(connection), handle), size_(size), used_(used) {}
+  ~RemoteBuffer() override;
+
+ private:
+  const uint64_t size_;
+  std::atomic<uint64_t>& used_;  // the device's local quota accounting
+};
+
+class RemoteEvent : public plugin::EventImpl, public RemoteHandle {
+ public:
+  using RemoteHandle::RemoteHandle;
+  ~RemoteEvent() override { SendDestroy(); }
+  absl::Status Synchronize() override;
+  absl::StatusOr<bool> IsComplete() override;
+  absl::StatusOr<float> ElapsedMillisecondsSince(plugin::EventImpl& start) override;
+};
+
+class RemoteKernel : public plugin::KernelImpl, public RemoteHandle {
+ public:
+  RemoteKernel(std::shared_ptr<Connection> connection, uint64_t handle, std::string signature)
+      : RemoteHandle(std::move(connection), handle), signature_(std::move(signature)) {}
+  ~RemoteKernel() override { SendDestroy(); }
+  const std::string& signature() const override { return signature_; }
+
+ private:
+  std::string signature_;
+};
+
+class RemoteModule : public plugin::ModuleImpl, public RemoteHandle {
+ public:
+  using RemoteHandle::RemoteHandle;
+  ~RemoteModule() override;
+  absl::StatusOr<plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<RemoteKernel>, std::less<>> kernels_ ABSL_GUARDED_BY(mu_);
+};
+
+class RemoteStream : public plugin::StreamImpl, public RemoteHandle {
+ public:
+  using RemoteHandle::RemoteHandle;
+  ~RemoteStream() override;
+
+  absl::Status CopyHostToDevice(const void* src, plugin::BufferImpl& dst, uint64_t dst_offset,
+                                uint64_t size) override;
+  absl::Status CopyDeviceToHost(plugin::BufferImpl& src, uint64_t src_offset, void* dst,
+                                uint64_t size) override;
+  absl::Status CopyDeviceToDevice(plugin::BufferImpl& src, uint64_t src_offset,
+                                  plugin::BufferImpl& dst, uint64_t dst_offset,
+                                  uint64_t size) override;
+  absl::Status Fill(plugin::BufferImpl& dst, uint64_t offset, uint64_t size, uint32_t pattern,
+                    uint32_t pattern_size) override;
+  absl::Status Launch(plugin::KernelImpl& kernel, const AccelLaunchConfig& config,
+                      absl::Span<const plugin::LaunchArg> args) override;
+  absl::Status RecordEvent(plugin::EventImpl& event) override;
+  absl::Status WaitEvent(plugin::EventImpl& event) override;
+  absl::Status Synchronize() override;
+
+ private:
+  // The stream's sticky error as last reported by the node, the connection's
+  // end, or a failed handle this command names: any makes the command fail now.
+  absl::Status Check(std::initializer_list<const plugin::BufferImpl*> buffers);
+  absl::Status Submit(v1::Command command);
+  void SetSticky(const absl::Status& status);
+
+  absl::Mutex mu_;
+  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
+};
+
+class RemoteDevice : public plugin::DeviceImpl {
+ public:
+  RemoteDevice(std::shared_ptr<Connection> connection, uint32_t index,
+               const v1::LeasedDevice& leased);
+
+  AccelDeviceProperties Properties() override { return properties_; }
+  absl::StatusOr<std::pair<uint64_t, uint64_t>> MemoryInfo() override;
+  int32_t ImageScore(AccelImageFormat format, absl::string_view arch) override;
+  absl::StatusOr<std::unique_ptr<plugin::BufferImpl>> Allocate(uint64_t size) override;
+  absl::StatusOr<std::unique_ptr<plugin::StreamImpl>> CreateStream() override;
+  absl::StatusOr<std::unique_ptr<plugin::EventImpl>> CreateEvent() override;
+  absl::StatusOr<std::unique_ptr<plugin::ModuleImpl>> LoadModule(AccelImageFormat format,
+                                                                 absl::string_view image) override;
+
+ private:
+  std::shared_ptr<Connection> connection_;
+  const uint32_t index_;       // in the lease
+  const std::string backend_;  // the node's backend serving it
+  const uint64_t quota_;
+  std::atomic<uint64_t> used_{0};
+  AccelDeviceProperties properties_;
+};
+
+}  // namespace accel::client
+
+#endif  // ACCEL_CLIENTS_REMOTE_REMOTE_OBJECTS_H_

@@ -1,0 +1,61 @@
+#include "accel/client/lease.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "accel/hal/registry.h"
+#include "clients/remote/connection.h"
+#include "clients/remote/remote_backend.h"
+#include "pool/common/status_convert.h"
+
+namespace accel::client {
+
+absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
+                                                    const LeaseRequest& request) {
+  if (request.devices == 0) return absl::InvalidArgumentError("a lease needs at least 1 device");
+  v1::LeaseRequest wire;
+  wire.set_device_count(request.devices);
+  wire.set_backend(request.backend);
+  wire.set_vendor(request.vendor);
+  wire.set_arch(request.arch);
+  wire.set_min_free_memory(request.min_memory);
+  for (const auto& [key, value] : request.labels) (*wire.mutable_labels())[key] = value;
+  wire.set_ttl_seconds(request.ttl_seconds);
+  if (request.holder.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    const char* user = std::getenv("USER");
+    wire.set_holder(absl::StrCat(user != nullptr ? user : "unknown", "@", host, " pid ", getpid()));
+  } else {
+    wire.set_holder(request.holder);
+  }
+  absl::StatusOr<v1::LeaseResponse> granted = RequestLease(pool, wire);
+  if (!granted.ok()) return granted.status();
+
+  // The granted lease goes to an in-process remote backend, which opens the
+  // session and renews the lease; its devices are plain HAL devices.
+  std::map<std::string, std::string> options = {
+      {"pool", pool}, {"lease", absl::BytesToHexString(granted->SerializeAsString())}};
+  absl::StatusOr<hal::Backend> backend =
+      hal::Registry::OpenLinkedBackend(RemoteBackendApi(ACCEL_PLUGIN_ABI_MAJOR), options);
+  if (!backend.ok()) return backend.status();
+  return std::unique_ptr<Lease>(
+      new Lease(granted->lease().lease_id(), granted->token(), pool, *std::move(backend)));
+}
+
+absl::Status Lease::Release() {
+  auto stub =
+      v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ReleaseRequest request;
+  request.set_lease_id(id_);
+  request.set_token(token_);
+  v1::ReleaseResponse response;
+  return pool::FromGrpc(stub->Release(&context, request, &response), "Release");
+}
+
+}  // namespace accel::client

@@ -1,0 +1,269 @@
+#include "pool/coordinator/coordinator.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "pool/common/random_token.h"
+
+namespace accel::pool {
+
+Coordinator::Coordinator(Options options) : options_(options), reaper_([this] { ReapLoop(); }) {}
+
+Coordinator::~Coordinator() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  reaper_.join();
+}
+
+int64_t Coordinator::NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Coordinator::AddNode(const std::string& name, const std::string& address,
+                          std::vector<v1::DeviceInfo> devices, LeaseListener* listener) {
+  absl::MutexLock lock(&mu_);
+  Node& node = nodes_[name];
+  node.info.set_name(name);
+  node.info.set_address(address);
+  node.info.set_state("ready");
+  node.info.set_devices(static_cast<uint32_t>(devices.size()));
+  node.info.set_last_heartbeat_unix_ms(NowUnixMs());
+  for (v1::DeviceInfo& d : devices) {
+    d.set_node(name);
+    d.set_id(absl::StrCat(name, "/", d.backend(), ":", d.index()));
+  }
+  node.devices = std::move(devices);
+  node.listener = listener;
+}
+
+namespace {
+
+bool Matches(const v1::DeviceInfo& d, const v1::LeaseRequest& r) {
+  if (!r.backend().empty() && d.backend() != r.backend()) return false;
+  if (!r.vendor().empty() && d.vendor() != r.vendor()) return false;
+  if (!r.arch().empty() && d.arch() != r.arch()) return false;
+  if (d.total_memory() < r.min_free_memory()) return false;
+  for (const auto& [key, value] : r.labels()) {
+    auto it = d.labels().find(key);
+    if (it == d.labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& request) {
+  const uint32_t count = request.device_count() == 0 ? 1 : request.device_count();
+  if (count > 1024) return absl::InvalidArgumentError("device_count above 1024");
+  if (request.ttl_seconds() > options_.max_ttl_seconds) {
+    return absl::InvalidArgumentError(absl::StrCat("ttl_seconds ", request.ttl_seconds(),
+                                                   " exceeds the pool's maximum of ",
+                                                   options_.max_ttl_seconds));
+  }
+  if (request.holder().size() > 256) return absl::InvalidArgumentError("holder longer than 256");
+  const uint32_t ttl =
+      request.ttl_seconds() == 0 ? options_.default_ttl_seconds : request.ttl_seconds();
+
+  absl::MutexLock lock(&mu_);
+  // All devices of one lease come from one node: one session serves them.
+  uint32_t matching = 0;
+  for (auto& [name, node] : nodes_) {
+    if (node.info.state() != "ready") continue;
+    std::vector<const v1::DeviceInfo*> free;
+    for (const v1::DeviceInfo& d : node.devices) {
+      if (!Matches(d, request)) continue;
+      ++matching;
+      if (device_holder_.count(d.id()) == 0) free.push_back(&d);
+    }
+    if (free.size() < count) continue;
+
+    LeaseRecord record;
+    v1::LeaseInfo& info = record.info;
+    info.set_lease_id(absl::StrCat("l-", RandomHex(8)));
+    info.set_holder(request.holder());
+    info.set_node(name);
+    info.set_node_address(node.info.address());
+    info.set_created_unix_ms(NowUnixMs());
+    info.set_ttl_seconds(ttl);
+    info.set_expires_unix_ms(info.created_unix_ms() + int64_t{ttl} * 1000);
+    for (uint32_t i = 0; i < count; ++i) {
+      v1::LeasedDevice* leased = info.add_devices();
+      *leased->mutable_device() = *free[i];
+      leased->set_memory_quota(free[i]->total_memory());
+      device_holder_[free[i]->id()] = info.lease_id();
+    }
+    record.token = RandomHex(16);
+    record.expires = std::chrono::steady_clock::now() + std::chrono::seconds(ttl);
+    v1::LeaseResponse response;
+    *response.mutable_lease() = info;
+    response.set_token(record.token);
+    node.info.set_leases(node.info.leases() + 1);
+    leases_[info.lease_id()] = std::move(record);
+    return response;
+  }
+  if (matching < count) {
+    return absl::NotFoundError(absl::StrCat("no node has ", count,
+                                            " device(s) matching the request (", matching,
+                                            " match in the whole pool)"));
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("all ", matching, " matching device(s) are leased; try again later"));
+}
+
+absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const std::string& token) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
+    // Same answer for unknown and wrong token: no probing for lease ids.
+    return absl::NotFoundError(
+        absl::StrCat("lease ", lease_id, " not found (expired or released)"));
+  }
+  LeaseRecord& r = it->second;
+  r.expires = std::chrono::steady_clock::now() + std::chrono::seconds(r.info.ttl_seconds());
+  r.info.set_expires_unix_ms(NowUnixMs() + int64_t{r.info.ttl_seconds()} * 1000);
+  return r.info.expires_unix_ms();
+}
+
+LeaseListener* Coordinator::EndLocked(const std::string& lease_id) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return nullptr;
+  for (const v1::LeasedDevice& d : it->second.info.devices()) device_holder_.erase(d.device().id());
+  LeaseListener* listener = nullptr;
+  if (auto node = nodes_.find(it->second.info.node()); node != nodes_.end()) {
+    node->second.info.set_leases(node->second.info.leases() - 1);
+    listener = node->second.listener;
+  }
+  leases_.erase(it);
+  return listener;
+}
+
+absl::Status Coordinator::Release(const std::string& lease_id, const std::string& token) {
+  LeaseListener* listener = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = leases_.find(lease_id);
+    if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
+      return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
+    }
+    listener = EndLocked(lease_id);
+  }
+  if (listener != nullptr) listener->OnLeaseEnded(lease_id, absl::CancelledError("lease released"));
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::AdminRelease(const std::string& lease_id) {
+  LeaseListener* listener = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (leases_.count(lease_id) == 0) {
+      return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
+    }
+    listener = EndLocked(lease_id);
+  }
+  if (listener != nullptr) {
+    listener->OnLeaseEnded(lease_id, absl::UnavailableError("lease revoked by an operator"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
+                                                 const std::string& token,
+                                                 const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("no live lease ", lease_id, " with that token"));
+  }
+  if (it->second.info.node() != node) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("lease ", lease_id, " is on node ", it->second.info.node(), ", not ", node));
+  }
+  return it->second.info;
+}
+
+void Coordinator::ReportUsage(const std::string& lease_id, uint64_t memory_in_use) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(lease_id);
+  if (it != leases_.end()) it->second.info.set_memory_in_use(memory_in_use);
+}
+
+void Coordinator::ReportSession(const std::string& lease_id, bool open) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(lease_id);
+  if (it != leases_.end()) it->second.info.set_session_open(open);
+}
+
+std::vector<v1::NodeInfo> Coordinator::ListNodes() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::NodeInfo> out;
+  for (const auto& [name, node] : nodes_) out.push_back(node.info);
+  return out;
+}
+
+std::vector<v1::DeviceInfo> Coordinator::ListDevices() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::DeviceInfo> out;
+  for (const auto& [name, node] : nodes_) {
+    for (v1::DeviceInfo d : node.devices) {
+      if (auto h = device_holder_.find(d.id()); h != device_holder_.end()) {
+        d.set_leases(1);
+        d.set_leased_memory(d.total_memory());
+        if (auto l = leases_.find(h->second); l != leases_.end()) {
+          // A lease's usage is reported per session; attribute it to its first device.
+          if (l->second.info.devices(0).device().id() == d.id()) {
+            d.set_used_memory(l->second.info.memory_in_use());
+          }
+        }
+      }
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+std::vector<v1::LeaseInfo> Coordinator::ListLeases() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::LeaseInfo> out;
+  for (const auto& [id, lease] : leases_) out.push_back(lease.info);
+  return out;
+}
+
+absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return absl::NotFoundError(absl::StrCat("no node named ", node));
+  it->second.info.set_state(undrain ? "ready" : "draining");
+  return absl::OkStatus();
+}
+
+void Coordinator::ReapLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(options_.reap_interval));
+    if (stopping_) break;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, LeaseListener*>> ended;
+    for (auto it = leases_.begin(); it != leases_.end();) {
+      std::string id = it->first;
+      bool lapsed = it->second.expires < now;
+      ++it;  // EndLocked erases the current entry
+      if (lapsed) ended.emplace_back(id, EndLocked(id));
+    }
+    if (ended.empty()) continue;
+    mu_.Unlock();
+    for (auto& [id, listener] : ended) {
+      if (listener != nullptr) {
+        listener->OnLeaseEnded(
+            id, absl::DeadlineExceededError("lease expired: no heartbeat within its TTL"));
+      }
+    }
+    mu_.Lock();
+  }
+}
+
+}  // namespace accel::pool

@@ -1,0 +1,37 @@
+// The Coordinator gRPC service: a thin translation onto Coordinator.
+#ifndef ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
+#define ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
+
+#include "pool/common/wire.h"
+#include "pool/coordinator/coordinator.h"
+
+namespace accel::pool {
+
+class CoordinatorService final : public v1::Coordinator::Service {
+ public:
+  explicit CoordinatorService(Coordinator& coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status GetVersion(grpc::ServerContext*, const v1::VersionRequest*,
+                          v1::VersionResponse*) override;
+  grpc::Status Lease(grpc::ServerContext*, const v1::LeaseRequest*, v1::LeaseResponse*) override;
+  grpc::Status Renew(grpc::ServerContext*, const v1::RenewRequest*, v1::RenewResponse*) override;
+  grpc::Status Release(grpc::ServerContext*, const v1::ReleaseRequest*,
+                       v1::ReleaseResponse*) override;
+  grpc::Status AdminRelease(grpc::ServerContext*, const v1::AdminReleaseRequest*,
+                            v1::ReleaseResponse*) override;
+  grpc::Status ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+                         v1::ListNodesResponse*) override;
+  grpc::Status ListDevices(grpc::ServerContext*, const v1::ListDevicesRequest*,
+                           v1::ListDevicesResponse*) override;
+  grpc::Status ListLeases(grpc::ServerContext*, const v1::ListLeasesRequest*,
+                          v1::ListLeasesResponse*) override;
+  grpc::Status DrainNode(grpc::ServerContext*, const v1::DrainNodeRequest*,
+                         v1::DrainNodeResponse*) override;
+
+ private:
+  Coordinator& coordinator_;
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_

@@ -1,0 +1,104 @@
+#include "pool/node/node_agent.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace accel::pool {
+
+NodeAgent::NodeAgent(Options options, std::vector<hal::Device> devices, Coordinator& coordinator)
+    : options_(std::move(options)),
+      devices_(std::move(devices)),
+      coordinator_(coordinator),
+      cache_(options_.module_cache_bytes) {}
+
+std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
+  std::vector<v1::DeviceInfo> out;
+  for (const hal::Device& device : devices_) {
+    const hal::DeviceProperties& p = device.properties();
+    v1::DeviceInfo d;
+    d.set_node(options_.name);
+    d.set_backend(p.backend);
+    d.set_index(p.index);
+    d.set_name(p.name);
+    d.set_vendor(p.vendor);
+    d.set_arch(p.arch);
+    d.set_uuid(p.uuid);
+    d.set_pci_bus_id(p.pci_bus_id);
+    d.set_numa_node(p.numa_node);
+    d.set_compute_units(p.compute_units);
+    d.set_total_memory(p.total_memory);
+    d.set_max_threads_per_block(p.max_threads_per_block);
+    auto set_dim = [](v1::Dim3* out, const hal::Dim3& in) {
+      out->set_x(in.x);
+      out->set_y(in.y);
+      out->set_z(in.z);
+    };
+    set_dim(d.mutable_max_grid(), p.max_grid);
+    set_dim(d.mutable_max_block(), p.max_block);
+    d.set_max_shared_memory_per_block(p.max_shared_memory_per_block);
+    for (const auto& [key, value] : options_.labels) (*d.mutable_labels())[key] = value;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& lease_id,
+                                                         const std::string& token,
+                                                         Session::Sender sender,
+                                                         std::function<void()> cancel) {
+  absl::StatusOr<v1::LeaseInfo> lease = coordinator_.Admit(lease_id, token, options_.name);
+  if (!lease.ok()) return lease.status();
+
+  Session::Config config;
+  config.lease = *lease;
+  config.allow_host_kernels = options_.allow_host_kernels;
+  for (const v1::LeasedDevice& leased : lease->devices()) {
+    const hal::Device* local = nullptr;
+    for (const hal::Device& d : devices_) {
+      if (d.properties().backend == leased.device().backend() &&
+          d.properties().index == leased.device().index()) {
+        local = &d;
+      }
+    }
+    if (local == nullptr) {
+      return absl::InternalError(absl::StrCat("lease names device ", leased.device().id(),
+                                              " that this node does not serve"));
+    }
+    config.devices.push_back(*local);
+    config.quotas.push_back(leased.memory_quota());
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (sessions_.count(lease_id) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " already has an open session"));
+  }
+  auto session = std::make_shared<Session>(
+      std::move(config), cache_, std::move(sender),
+      [this, lease_id](uint64_t bytes) { coordinator_.ReportUsage(lease_id, bytes); });
+  sessions_[lease_id] = Open_{session, std::move(cancel)};
+  coordinator_.ReportSession(lease_id, true);
+  return session;
+}
+
+void NodeAgent::Close(const std::shared_ptr<Session>& session) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session->lease_id());
+  if (it != sessions_.end() && it->second.session == session) sessions_.erase(it);
+  coordinator_.ReportSession(session->lease_id(), false);
+}
+
+void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& why) {
+  Open_ open;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(lease_id);
+    if (it == sessions_.end()) return;
+    open = it->second;
+  }
+  // Tell the client why, then break the connection; the session's handler
+  // then drops it, which frees every buffer, stream and module.
+  open.session->End(why);
+  open.cancel();
+}
+
+}  // namespace accel::pool

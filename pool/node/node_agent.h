@@ -1,0 +1,62 @@
+// The node agent: serves this host's HAL devices to lease holders. It admits
+// sessions (checking the lease with the coordinator), maps the lease's
+// devices to local ones, and ends sessions whose lease ends.
+#ifndef ACCEL_POOL_NODE_NODE_AGENT_H_
+#define ACCEL_POOL_NODE_NODE_AGENT_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "accel/hal/hal.h"
+#include "pool/coordinator/coordinator.h"
+#include "pool/node/module_cache.h"
+#include "pool/node/session.h"
+
+namespace accel::pool {
+
+class NodeAgent : public LeaseListener {
+ public:
+  struct Options {
+    std::string name = "node";
+    bool allow_host_kernels = false;
+    uint64_t module_cache_bytes = 1ull << 30;
+    std::map<std::string, std::string> labels;  // applied to every device
+  };
+
+  NodeAgent(Options options, std::vector<hal::Device> devices, Coordinator& coordinator);
+
+  // The devices this node offers, for registration with the coordinator.
+  std::vector<v1::DeviceInfo> DeviceInfos() const;
+
+  // Admits a session for the lease. `cancel` breaks the connection; it is
+  // called when the lease ends while the session is open.
+  absl::StatusOr<std::shared_ptr<Session>> Open(const std::string& lease_id,
+                                                const std::string& token, Session::Sender sender,
+                                                std::function<void()> cancel);
+  // The connection is gone: drop the session (its destructor frees everything).
+  void Close(const std::shared_ptr<Session>& session);
+
+  void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override;
+
+ private:
+  struct Open_ {
+    std::shared_ptr<Session> session;
+    std::function<void()> cancel;
+  };
+
+  const Options options_;
+  const std::vector<hal::Device> devices_;
+  Coordinator& coordinator_;
+  ModuleCache cache_;
+  absl::Mutex mu_;
+  std::map<std::string, Open_> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_NODE_NODE_AGENT_H_

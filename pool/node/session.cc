@@ -1,0 +1,520 @@
+#include "pool/node/session.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "pool/common/status_convert.h"
+#include "pool/common/version.h"
+
+namespace accel::pool {
+namespace {
+
+hal::Dim3 ToDim3(const v1::Dim3& d) { return {d.x(), d.y(), d.z()}; }
+
+}  // namespace
+
+Session::Session(Config config, ModuleCache& cache, Sender sender, UsageReporter usage)
+    : config_(std::move(config)),
+      cache_(cache),
+      sender_(std::move(sender)),
+      usage_(std::move(usage)),
+      used_(new std::atomic<uint64_t>[config_.devices.size()]),
+      waits_(std::make_unique<SerialQueue>()) {
+  for (size_t i = 0; i < config_.devices.size(); ++i) used_[i] = 0;
+}
+
+Session::~Session() {
+  // Blocking waits first (they may reference handles), then every handle:
+  // stream workers drain their queued work before they go.
+  waits_.reset();
+  handles_.clear();
+  failed_.clear();
+  if (usage_) usage_(0);
+}
+
+uint64_t Session::memory_in_use() const {
+  uint64_t total = 0;
+  for (size_t i = 0; i < config_.devices.size(); ++i) total += used_[i].load();
+  return total;
+}
+
+void Session::Reply(uint64_t reply_id, const absl::Status& status,
+                    const std::function<void(v1::Reply&)>& fill) {
+  if (reply_id == 0) return;
+  v1::SessionResponse response;
+  v1::Reply* reply = response.add_events()->mutable_reply();
+  reply->set_reply_id(reply_id);
+  ToProto(status, reply->mutable_status());
+  if (fill && status.ok()) fill(*reply);
+  sender_(response);
+}
+
+void Session::HandleFailed(uint64_t handle, const absl::Status& status) {
+  v1::SessionResponse response;
+  v1::HandleFailed* failed = response.add_events()->mutable_handle_failed();
+  failed->set_handle(handle);
+  ToProto(status, failed->mutable_status());
+  sender_(response);
+}
+
+void Session::End(const absl::Status& why) {
+  v1::SessionResponse response;
+  ToProto(why, response.add_events()->mutable_session_ended());
+  sender_(response);
+}
+
+absl::StatusOr<hal::Device> Session::DeviceAt(uint32_t index) {
+  if (index >= config_.devices.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("device ", index, " is not in the lease (",
+                                                   config_.devices.size(), " devices)"));
+  }
+  return config_.devices[index];
+}
+
+template <typename T>
+absl::StatusOr<T> Session::Lookup(uint64_t handle, const char* kind) {
+  auto it = handles_.find(handle);
+  if (it == handles_.end()) {
+    if (auto f = failed_.find(handle); f != failed_.end()) {
+      return absl::Status(
+          f->second.code(),
+          absl::StrCat(kind, " ", handle, " was never created: ", f->second.message()));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("unknown ", kind, " handle ", handle));
+  }
+  if (const T* value = std::get_if<T>(&it->second)) return *value;
+  return absl::InvalidArgumentError(absl::StrCat("handle ", handle, " is not a ", kind));
+}
+
+absl::StatusOr<hal::BufferView> Session::Resolve(const v1::BufferRange& range) {
+  absl::StatusOr<BufferEntry> entry = Lookup<BufferEntry>(range.buffer(), "buffer");
+  if (!entry.ok()) return entry.status();
+  return entry->buffer.View(range.offset(), range.size());
+}
+
+absl::Status Session::AddHandle(uint64_t handle, Entry entry) {
+  if (handle == 0) return absl::InvalidArgumentError("handle 0 is reserved");
+  if (handles_.size() + failed_.size() >= config_.max_handles) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("session holds the maximum of ", config_.max_handles, " handles"));
+  }
+  if (!handles_.emplace(handle, std::move(entry)).second) {
+    return absl::AlreadyExistsError(absl::StrCat("handle ", handle, " is already in use"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
+  absl::StatusOr<hal::Device> device = DeviceAt(op.device());
+  if (!device.ok()) return device.status();
+  if (handles_.count(op.handle()) != 0) {
+    return absl::AlreadyExistsError(absl::StrCat("handle ", op.handle(), " is already in use"));
+  }
+  // Enforce the lease's quota exactly: reserve before allocating.
+  std::atomic<uint64_t>& used = used_[op.device()];
+  const uint64_t quota = config_.quotas[op.device()];
+  uint64_t before = used.load();
+  do {
+    if (op.size() > quota - before) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("lease ", lease_id(), " memory quota on device ", op.device(),
+                       ": requested ", hal::FormatByteSize(op.size()), ", in use ",
+                       hal::FormatByteSize(before), " of ", hal::FormatByteSize(quota)));
+    }
+  } while (!used.compare_exchange_weak(before, before + op.size()));
+  absl::StatusOr<hal::Buffer> buffer = device->Allocate(op.size());
+  absl::Status added =
+      buffer.ok() ? AddHandle(op.handle(), BufferEntry{*buffer, op.device()}) : buffer.status();
+  if (!added.ok()) {
+    used -= op.size();
+    return added;
+  }
+  if (usage_) usage_(memory_in_use());
+  return absl::OkStatus();
+}
+
+absl::Status Session::CreateStream(const v1::CreateStream& op) {
+  absl::StatusOr<hal::Device> device = DeviceAt(op.device());
+  if (!device.ok()) return device.status();
+  absl::StatusOr<hal::Stream> stream = device->CreateStream();
+  if (!stream.ok()) return stream.status();
+  return AddHandle(op.handle(), std::make_shared<StreamWorker>(*std::move(stream)));
+}
+
+absl::Status Session::CreateEvent(const v1::CreateEvent& op) {
+  absl::StatusOr<hal::Device> device = DeviceAt(op.device());
+  if (!device.ok()) return device.status();
+  absl::StatusOr<hal::Event> event = device->CreateEvent();
+  if (!event.ok()) return event.status();
+  return AddHandle(op.handle(), *std::move(event));
+}
+
+absl::Status Session::LoadModule(v1::LoadModule& op) {
+  absl::StatusOr<hal::Device> device = DeviceAt(op.device());
+  if (!device.ok()) return device.status();
+  if (!hal::IsKnownImageFormat(op.format())) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown image format ", op.format()));
+  }
+  const auto format = static_cast<hal::ImageFormat>(op.format());
+  if (format == hal::ImageFormat::kHostElf && !config_.allow_host_kernels) {
+    // host-elf images are native code that would run inside poold.
+    return absl::PermissionDeniedError(
+        "this node does not run host-elf kernels from clients (poold --allow_host_kernels)");
+  }
+  std::shared_ptr<const std::string> image;
+  if (op.image().empty()) {
+    image = cache_.Get(op.sha256());
+    if (image == nullptr) {
+      return absl::NotFoundError(absl::StrCat("module image ",
+                                              absl::BytesToHexString(op.sha256()).substr(0, 16),
+                                              " is not cached on this node"));
+    }
+  } else {
+    std::string digest = cache_.Put(std::move(*op.mutable_image()));
+    if (!op.sha256().empty() && digest != op.sha256()) {
+      return absl::InvalidArgumentError("module image does not match its SHA-256");
+    }
+    image = cache_.Get(digest);
+    if (image == nullptr) return absl::InternalError("module cache lost a fresh image");
+  }
+  absl::StatusOr<hal::Module> module = device->LoadModule(format, *image);
+  if (!module.ok()) return module.status();
+  return AddHandle(op.handle(), *std::move(module));
+}
+
+absl::StatusOr<hal::Kernel> Session::GetKernel(const v1::GetKernel& op) {
+  absl::StatusOr<hal::Module> module = Lookup<hal::Module>(op.module(), "module");
+  if (!module.ok()) return module.status();
+  absl::StatusOr<hal::Kernel> kernel = module->GetKernel(op.name());
+  if (!kernel.ok()) return kernel.status();
+  if (absl::Status s = AddHandle(op.handle(), *kernel); !s.ok()) return s;
+  return kernel;
+}
+
+absl::Status Session::Destroy(const v1::Destroy& op) {
+  if (failed_.erase(op.handle()) != 0) return absl::OkStatus();
+  auto it = handles_.find(op.handle());
+  if (it == handles_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown handle ", op.handle()));
+  }
+  if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
+    // Queued work holds its own reference; the quota is returned now.
+    used_[b->device] -= b->buffer.size();
+    if (usage_) usage_(memory_in_use());
+  }
+  handles_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command& command) {
+  using Op = StreamWorker::Operation;
+  const uint64_t reply_id = command.reply_id();
+  switch (command.op_case()) {
+    case v1::Command::kCopyToDevice: {
+      v1::CopyToDevice& op = *command.mutable_copy_to_device();
+      absl::StatusOr<hal::BufferView> dst = Resolve(op.dst());
+      if (!dst.ok()) return dst.status();
+      if (op.data().size() != dst->size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("copy of ", op.data().size(), " bytes into a range of ", dst->size()));
+      }
+      auto data = std::make_shared<const std::string>(std::move(*op.mutable_data()));
+      return Op([data, view = *dst](StreamWorker& w, const absl::Status& sticky) {
+        if (!sticky.ok()) return sticky;
+        w.Retain(data);
+        return w.stream().CopyToDevice(
+            {reinterpret_cast<const std::byte*>(data->data()), data->size()}, view);
+      });
+    }
+    case v1::Command::kCopyToHost: {
+      absl::StatusOr<hal::BufferView> src = Resolve(command.copy_to_host().src());
+      if (!src.ok()) return src.status();
+      return Op([this, reply_id, view = *src](StreamWorker& w, const absl::Status& sticky) {
+        absl::Status status = sticky;
+        std::string staging;
+        if (status.ok()) {
+          staging.resize(view.size());
+          status = w.stream().CopyToHost(
+              view, {reinterpret_cast<std::byte*>(staging.data()), staging.size()});
+          if (status.ok()) status = w.Synchronize();
+        }
+        if (status.ok()) {
+          for (uint64_t offset = 0; offset < staging.size(); offset += kCopyChunkBytes) {
+            v1::SessionResponse response;
+            v1::CopyData* chunk = response.add_events()->mutable_copy_data();
+            chunk->set_reply_id(reply_id);
+            chunk->set_offset(offset);
+            chunk->set_data(staging.substr(offset, kCopyChunkBytes));
+            sender_(response);
+          }
+        }
+        Reply(reply_id, status);
+        return status;
+      });
+    }
+    case v1::Command::kCopyDeviceToDevice: {
+      absl::StatusOr<hal::BufferView> src = Resolve(command.copy_device_to_device().src());
+      if (!src.ok()) return src.status();
+      absl::StatusOr<hal::BufferView> dst = Resolve(command.copy_device_to_device().dst());
+      if (!dst.ok()) return dst.status();
+      return Op([src = *src, dst = *dst](StreamWorker& w, const absl::Status& sticky) {
+        return sticky.ok() ? w.stream().Copy(src, dst) : sticky;
+      });
+    }
+    case v1::Command::kFill: {
+      const v1::Fill& op = command.fill();
+      absl::StatusOr<hal::BufferView> dst = Resolve(op.dst());
+      if (!dst.ok()) return dst.status();
+      uint32_t pattern = op.pattern();
+      size_t size = op.pattern_size();
+      return Op([dst = *dst, pattern, size](StreamWorker& w, const absl::Status& sticky) {
+        return sticky.ok() ? w.stream().Fill(dst, &pattern, size) : sticky;
+      });
+    }
+    case v1::Command::kLaunch: {
+      const v1::Launch& op = command.launch();
+      absl::StatusOr<hal::Kernel> kernel = Lookup<hal::Kernel>(op.kernel(), "kernel");
+      if (!kernel.ok()) return kernel.status();
+      std::vector<hal::KernelArg> args;
+      args.reserve(op.args_size());
+      for (const v1::KernelArg& a : op.args()) {
+        switch (a.value_case()) {
+          case v1::KernelArg::kBuffer: {
+            absl::StatusOr<hal::BufferView> view = Resolve(a.buffer());
+            if (!view.ok()) return view.status();
+            args.emplace_back(*view);
+            break;
+          }
+          case v1::KernelArg::kI32:
+            args.emplace_back(a.i32());
+            break;
+          case v1::KernelArg::kU32:
+            args.emplace_back(a.u32());
+            break;
+          case v1::KernelArg::kI64:
+            args.emplace_back(a.i64());
+            break;
+          case v1::KernelArg::kU64:
+            args.emplace_back(a.u64());
+            break;
+          case v1::KernelArg::kF32:
+            args.emplace_back(a.f32());
+            break;
+          case v1::KernelArg::kF64:
+            args.emplace_back(a.f64());
+            break;
+          case v1::KernelArg::kRaw:
+            args.push_back(hal::KernelArg::Bytes(a.raw().data(), a.raw().size()));
+            break;
+          default:
+            return absl::InvalidArgumentError("kernel argument without a value");
+        }
+      }
+      hal::LaunchConfig config{ToDim3(op.grid()), ToDim3(op.block()), op.shared_memory_bytes()};
+      return Op([kernel = *kernel, config, args = std::move(args)](StreamWorker& w,
+                                                                   const absl::Status& sticky) {
+        return sticky.ok() ? w.stream().Launch(kernel, config, args) : sticky;
+      });
+    }
+    case v1::Command::kRecordEvent: {
+      absl::StatusOr<hal::Event> event =
+          Lookup<hal::Event>(command.record_event().event(), "event");
+      if (!event.ok()) return event.status();
+      return Op([event = *event](StreamWorker& w, const absl::Status& sticky) {
+        return sticky.ok() ? w.stream().Record(event) : sticky;
+      });
+    }
+    case v1::Command::kWaitEvent: {
+      absl::StatusOr<hal::Event> event = Lookup<hal::Event>(command.wait_event().event(), "event");
+      if (!event.ok()) return event.status();
+      return Op([event = *event](StreamWorker& w, const absl::Status& sticky) {
+        return sticky.ok() ? w.stream().Wait(event) : sticky;
+      });
+    }
+    case v1::Command::kSynchronizeStream:
+      return Op([this, reply_id](StreamWorker& w, const absl::Status& sticky) {
+        absl::Status status = sticky.ok() ? w.Synchronize() : sticky;
+        Reply(reply_id, status);
+        return status;
+      });
+    default:
+      return absl::InternalError("not a stream command");
+  }
+}
+
+void Session::ExecuteStreamCommand(v1::Command& command) {
+  uint64_t stream_handle = 0;
+  switch (command.op_case()) {
+    case v1::Command::kCopyToDevice:
+      stream_handle = command.copy_to_device().stream();
+      break;
+    case v1::Command::kCopyToHost:
+      stream_handle = command.copy_to_host().stream();
+      break;
+    case v1::Command::kCopyDeviceToDevice:
+      stream_handle = command.copy_device_to_device().stream();
+      break;
+    case v1::Command::kFill:
+      stream_handle = command.fill().stream();
+      break;
+    case v1::Command::kLaunch:
+      stream_handle = command.launch().stream();
+      break;
+    case v1::Command::kRecordEvent:
+      stream_handle = command.record_event().stream();
+      break;
+    case v1::Command::kWaitEvent:
+      stream_handle = command.wait_event().stream();
+      break;
+    case v1::Command::kSynchronizeStream:
+      stream_handle = command.synchronize_stream().stream();
+      break;
+    default:
+      break;
+  }
+  absl::StatusOr<std::shared_ptr<StreamWorker>> worker =
+      Lookup<std::shared_ptr<StreamWorker>>(stream_handle, "stream");
+  if (!worker.ok()) {
+    // No stream to be sticky on: answer directly, or flag the stream handle.
+    if (command.reply_id() != 0) {
+      Reply(command.reply_id(), worker.status());
+    } else {
+      HandleFailed(stream_handle, worker.status());
+    }
+    return;
+  }
+  absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command);
+  if (!op.ok()) {
+    // A bad command becomes the stream's sticky error, in its place in order.
+    absl::Status error = op.status();
+    uint64_t reply_id = command.reply_id();
+    (*worker)->Enqueue([this, error, reply_id](StreamWorker&, const absl::Status& sticky) {
+      absl::Status status = sticky.ok() ? error : sticky;
+      Reply(reply_id, status);
+      return status;
+    });
+    return;
+  }
+  (*worker)->Enqueue(*std::move(op));
+}
+
+void Session::Execute(v1::Command& command) {
+  const uint64_t reply_id = command.reply_id();
+  // A handle-creating command without a reply reports failure as HandleFailed.
+  auto created = [&](uint64_t handle, const absl::Status& status) {
+    if (status.ok()) {
+      Reply(reply_id, status);
+      return;
+    }
+    if (handle != 0 && handles_.count(handle) == 0) failed_[handle] = status;
+    if (reply_id != 0) {
+      Reply(reply_id, status);
+    } else {
+      HandleFailed(handle, status);
+    }
+  };
+  switch (command.op_case()) {
+    case v1::Command::kAllocateBuffer:
+      created(command.allocate_buffer().handle(), Allocate(command.allocate_buffer()));
+      break;
+    case v1::Command::kCreateStream:
+      created(command.create_stream().handle(), CreateStream(command.create_stream()));
+      break;
+    case v1::Command::kCreateEvent:
+      created(command.create_event().handle(), CreateEvent(command.create_event()));
+      break;
+    case v1::Command::kLoadModule: {
+      uint64_t handle = command.load_module().handle();
+      absl::Status status = LoadModule(*command.mutable_load_module());
+      // A cache miss is not a failed handle: the client resends the image.
+      if (!status.ok() && status.code() == absl::StatusCode::kNotFound) {
+        Reply(reply_id, status);
+      } else {
+        created(handle, status);
+      }
+      break;
+    }
+    case v1::Command::kGetKernel: {
+      absl::StatusOr<hal::Kernel> kernel = GetKernel(command.get_kernel());
+      if (!kernel.ok()) {
+        created(command.get_kernel().handle(), kernel.status());
+        break;
+      }
+      Reply(reply_id, absl::OkStatus(), [&](v1::Reply& r) {
+        if (kernel->signature().has_value()) {
+          r.set_has_signature(true);
+          r.set_signature(hal::FormatSignature(*kernel->signature()));
+        }
+      });
+      break;
+    }
+    case v1::Command::kDestroy: {
+      absl::Status status = Destroy(command.destroy());
+      if (reply_id != 0) Reply(reply_id, status);
+      break;
+    }
+    case v1::Command::kSynchronizeEvent: {
+      absl::StatusOr<hal::Event> event =
+          Lookup<hal::Event>(command.synchronize_event().event(), "event");
+      if (!event.ok()) {
+        Reply(reply_id, event.status());
+        break;
+      }
+      // Blocking: wait off the reader, so later commands keep flowing.
+      waits_->Post([this, reply_id, event = *event] { Reply(reply_id, event.Synchronize()); });
+      break;
+    }
+    case v1::Command::kQueryEvent: {
+      absl::StatusOr<hal::Event> event = Lookup<hal::Event>(command.query_event().event(), "event");
+      absl::StatusOr<bool> complete = event.ok() ? event->IsComplete() : event.status();
+      Reply(reply_id, complete.status(),
+            [&](v1::Reply& r) { r.set_event_complete(complete.value_or(false)); });
+      break;
+    }
+    case v1::Command::kElapsedTime: {
+      absl::StatusOr<hal::Event> start =
+          Lookup<hal::Event>(command.elapsed_time().start(), "event");
+      absl::StatusOr<hal::Event> end = Lookup<hal::Event>(command.elapsed_time().end(), "event");
+      absl::StatusOr<float> ms = !start.ok() ? start.status()
+                                 : !end.ok() ? end.status()
+                                             : hal::Event::ElapsedMilliseconds(*start, *end);
+      Reply(reply_id, ms.status(), [&](v1::Reply& r) { r.set_elapsed_ms(ms.value_or(0)); });
+      break;
+    }
+    case v1::Command::kMemoryInfo: {
+      uint32_t index = command.memory_info().device();
+      absl::StatusOr<hal::Device> device = DeviceAt(index);
+      absl::StatusOr<hal::MemoryInfo> info =
+          device.ok() ? device->GetMemoryInfo() : device.status();
+      Reply(reply_id, info.status(), [&](v1::Reply& r) {
+        // The lease sees its quota, less what it uses, capped by the device.
+        const uint64_t quota = config_.quotas[index];
+        const uint64_t used = used_[index].load();
+        r.set_total_bytes(quota);
+        r.set_free_bytes(std::min(quota - std::min(quota, used), info->free_bytes));
+      });
+      break;
+    }
+    case v1::Command::kCopyToDevice:
+    case v1::Command::kCopyToHost:
+    case v1::Command::kCopyDeviceToDevice:
+    case v1::Command::kFill:
+    case v1::Command::kLaunch:
+    case v1::Command::kRecordEvent:
+    case v1::Command::kWaitEvent:
+    case v1::Command::kSynchronizeStream:
+      ExecuteStreamCommand(command);
+      break;
+    default: {
+      absl::Status bad = absl::InvalidArgumentError("unknown or empty command");
+      if (reply_id != 0) {
+        Reply(reply_id, bad);
+      } else {
+        HandleFailed(0, bad);
+      }
+    }
+  }
+}
+
+}  // namespace accel::pool

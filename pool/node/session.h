@@ -1,0 +1,103 @@
+// One lease's session on a node: the handle table and the execution of the
+// client's ordered command stream against the local HAL devices.
+//
+// Isolation: handles live in this session's table only, so a client can
+// never name another session's objects; memory is counted against the
+// lease's per-device quota exactly, whatever the client does.
+#ifndef ACCEL_POOL_NODE_SESSION_H_
+#define ACCEL_POOL_NODE_SESSION_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "accel/hal/hal.h"
+#include "pool/common/wire.h"
+#include "pool/node/module_cache.h"
+#include "pool/node/serial_queue.h"
+#include "pool/node/stream_worker.h"
+
+namespace accel::pool {
+
+class Session {
+ public:
+  // Writes a response to the client; safe from any thread, a no-op once the
+  // connection is gone.
+  using Sender = std::function<void(const v1::SessionResponse&)>;
+  // Told the lease's memory in use whenever it changes.
+  using UsageReporter = std::function<void(uint64_t bytes)>;
+
+  struct Config {
+    v1::LeaseInfo lease;
+    std::vector<hal::Device> devices;  // the lease's devices, in lease order
+    std::vector<uint64_t> quotas;      // bytes allocatable on each
+    bool allow_host_kernels = false;
+    size_t max_handles = 1 << 20;
+  };
+
+  Session(Config config, ModuleCache& cache, Sender sender, UsageReporter usage);
+  // Frees everything the session holds: handles, streams (after their queued
+  // work), memory.
+  ~Session();
+
+  // Executes one command, in order. Called from the session's reader only.
+  void Execute(v1::Command& command);
+  // Tells the client the session is over, and why.
+  void End(const absl::Status& why);
+
+  const std::string& lease_id() const { return config_.lease.lease_id(); }
+  uint64_t memory_in_use() const;
+
+ private:
+  struct BufferEntry {
+    hal::Buffer buffer;
+    uint32_t device = 0;
+  };
+  using Entry = std::variant<BufferEntry, std::shared_ptr<StreamWorker>, hal::Event, hal::Module,
+                             hal::Kernel>;
+
+  // Handle creation.
+  absl::Status Allocate(const v1::AllocateBuffer& op);
+  absl::Status CreateStream(const v1::CreateStream& op);
+  absl::Status CreateEvent(const v1::CreateEvent& op);
+  absl::Status LoadModule(v1::LoadModule& op);
+  absl::StatusOr<hal::Kernel> GetKernel(const v1::GetKernel& op);
+  absl::Status Destroy(const v1::Destroy& op);
+  absl::Status AddHandle(uint64_t handle, Entry entry);
+
+  // Stream commands are queued on the stream's worker, in order.
+  void ExecuteStreamCommand(v1::Command& command);
+  absl::StatusOr<StreamWorker::Operation> MakeStreamOperation(v1::Command& command);
+
+  // Handle lookup, with the reason a handle is unusable.
+  template <typename T>
+  absl::StatusOr<T> Lookup(uint64_t handle, const char* kind);
+  absl::StatusOr<hal::BufferView> Resolve(const v1::BufferRange& range);
+  absl::StatusOr<hal::Device> DeviceAt(uint32_t index);
+
+  void Reply(uint64_t reply_id, const absl::Status& status,
+             const std::function<void(v1::Reply&)>& fill = nullptr);
+  void HandleFailed(uint64_t handle, const absl::Status& status);
+
+  const Config config_;
+  ModuleCache& cache_;
+  Sender sender_;
+  UsageReporter usage_;
+  std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
+
+  // Reader-thread state. (std::unordered_map: GCC 12 warns falsely inside
+  // flat_hash_map's slot transfer for this variant.)
+  std::unordered_map<uint64_t, Entry> handles_;
+  absl::flat_hash_map<uint64_t, absl::Status> failed_;
+  std::unique_ptr<SerialQueue> waits_;  // declared last: destroyed first
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_NODE_SESSION_H_

@@ -1,0 +1,64 @@
+#include "pool/node/stream_worker.h"
+
+namespace accel::pool {
+namespace {
+// Host bytes held for queued uploads before the worker waits for the device
+// to consume them: bounds a node's memory under a stream of uploads.
+constexpr uint64_t kMaxRetainedBytes = 256ull << 20;
+}  // namespace
+
+StreamWorker::StreamWorker(hal::Stream stream)
+    : stream_(std::move(stream)), thread_([this] { Loop(); }) {}
+
+StreamWorker::~StreamWorker() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void StreamWorker::Enqueue(Operation op) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(op));
+}
+
+void StreamWorker::Retain(std::shared_ptr<const std::string> bytes) {
+  // Called from operations, on the worker thread.
+  retained_bytes_ += bytes->size();
+  retained_.push_back(std::move(bytes));
+}
+
+void StreamWorker::Loop() {
+  for (;;) {
+    Operation op;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](StreamWorker* w)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->stopping_ || !w->queue_.empty(); },
+          this));
+      if (queue_.empty()) break;
+      op = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    absl::Status status = op(*this, sticky_);
+    if (!status.ok() && sticky_.ok()) sticky_ = status;
+    if (retained_bytes_ > kMaxRetainedBytes) {
+      absl::Status synced = Synchronize();
+      if (!synced.ok() && sticky_.ok()) sticky_ = synced;
+    }
+  }
+  // Let queued device work finish before the bytes it reads go away. The
+  // session is gone, so an error here has nobody left to be reported to.
+  Synchronize().IgnoreError();
+}
+
+absl::Status StreamWorker::Synchronize() {
+  absl::Status status = stream_.Synchronize();
+  retained_.clear();
+  retained_bytes_ = 0;
+  return status;
+}
+
+}  // namespace accel::pool

@@ -1,0 +1,59 @@
+// The node side of one remote stream: a thread that applies the stream's
+// commands to a HAL stream in order. The session's reader only queues work
+// here, so a slow stream never stalls the session or other streams.
+//
+// Errors are sticky, as on a HAL stream: the first failure (a bad command or
+// a failed device operation) is kept, later operations are skipped, and every
+// reply after it carries it.
+#ifndef ACCEL_POOL_NODE_STREAM_WORKER_H_
+#define ACCEL_POOL_NODE_STREAM_WORKER_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "accel/hal/stream.h"
+
+namespace accel::pool {
+
+class StreamWorker {
+ public:
+  // An operation gets the worker and the sticky status so far; it returns
+  // its own outcome. Replying operations reply even when the stream failed.
+  using Operation = std::function<absl::Status(StreamWorker&, const absl::Status& sticky)>;
+
+  explicit StreamWorker(hal::Stream stream);
+  ~StreamWorker();  // drains the queue, then synchronizes the HAL stream
+  StreamWorker(const StreamWorker&) = delete;
+  StreamWorker& operator=(const StreamWorker&) = delete;
+
+  void Enqueue(Operation op);
+  // For operations, on the worker thread:
+  hal::Stream& stream() { return stream_; }
+  // Keeps host bytes alive until the HAL stream has consumed them.
+  void Retain(std::shared_ptr<const std::string> bytes);
+  // Waits for the HAL stream; the retained bytes are then free to go.
+  absl::Status Synchronize();
+
+ private:
+  void Loop();
+
+  hal::Stream stream_;
+  absl::Mutex mu_;
+  std::deque<Operation> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Worker-thread state only.
+  absl::Status sticky_;
+  std::vector<std::shared_ptr<const std::string>> retained_;
+  uint64_t retained_bytes_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_NODE_STREAM_WORKER_H_

@@ -1,0 +1,176 @@
+// poold: the accelpool daemon. In standalone mode (the default) one process
+// is both the coordinator and the node serving this host's devices.
+//
+//   poold --listen 127.0.0.1:7070 [--backends auto|host,cuda,...]
+//         [--host_devices 2] [--host_device_memory 1GiB] [--lease_ttl 30]
+//         [--allow_host_kernels] [--node_name NAME] [--labels k=v,k=v]
+//
+// SIGTERM or SIGINT shuts down gracefully: every session ends and every
+// lease's memory is freed.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "accel/hal/hal.h"
+#include "pool/common/version.h"
+#include "pool/coordinator/coordinator.h"
+#include "pool/coordinator/coordinator_service.h"
+#include "pool/node/node_agent.h"
+#include "pool/node/node_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
+          "address to serve on; port 0 picks a free port (printed at start)");
+ABSL_FLAG(std::string, backends, "auto",
+          "comma-separated backends to serve; 'auto' serves every vendor backend with devices, "
+          "or the host backend when there is none");
+ABSL_FLAG(int, host_devices, 2, "virtual devices of the host backend");
+ABSL_FLAG(std::string, host_device_memory, "1GiB", "memory of each host virtual device");
+ABSL_FLAG(int, lease_ttl, 30, "default lease TTL in seconds; holders renew at a third of it");
+ABSL_FLAG(bool, allow_host_kernels, false,
+          "run host-elf kernels sent by clients: they are native code executed inside poold, "
+          "so allow them only for trusted clients or test pools");
+ABSL_FLAG(std::string, node_name, "", "this node's name (default: the host name)");
+ABSL_FLAG(std::string, labels, "", "labels for this node's devices: zone=a,team=risk");
+
+namespace {
+
+using accel::hal::Device;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "poold: %s\n", message.c_str());
+  return 1;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name[0] != '\0' ? name : "node";
+}
+
+// The devices to serve, by the --backends rule.
+absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& registry,
+                                                  const std::string& backends) {
+  std::vector<Device> devices;
+  if (backends == "auto") {
+    for (const accel::hal::Backend& b : registry.backends()) {
+      if (b.name() != "host" && b.name() != "remote") {
+        devices.insert(devices.end(), b.devices().begin(), b.devices().end());
+      }
+    }
+    if (devices.empty()) {
+      absl::StatusOr<accel::hal::Backend> host = registry.GetBackend("host");
+      if (host.ok()) devices = host->devices();
+    }
+  } else {
+    for (absl::string_view name : absl::StrSplit(backends, ',', absl::SkipEmpty())) {
+      absl::StatusOr<accel::hal::Backend> b = registry.GetBackend(name);
+      if (!b.ok()) return b.status();
+      if (!b->available()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("backend ", name, " has no devices: ", b->unavailable_reason()));
+      }
+      devices.insert(devices.end(), b->devices().begin(), b->devices().end());
+    }
+  }
+  if (devices.empty()) return absl::FailedPreconditionError("no devices to serve");
+  return devices;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("the accelpool daemon: leases this host's accelerators");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by sigwait below, never by a handler in a random thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (absl::GetFlag(FLAGS_lease_ttl) <= 0) return Fail("--lease_ttl must be positive");
+  if (absl::GetFlag(FLAGS_host_devices) < 0) return Fail("--host_devices must be >= 0");
+  std::map<std::string, std::string> labels;
+  for (absl::string_view pair :
+       absl::StrSplit(absl::GetFlag(FLAGS_labels), ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.size() != 2 || kv[0].empty()) return Fail(absl::StrCat("bad label '", pair, "'"));
+    labels[kv[0]] = kv[1];
+  }
+
+  accel::hal::RegistryOptions registry_options;
+  registry_options.backend_options["host"] = {
+      {"devices", std::to_string(absl::GetFlag(FLAGS_host_devices))},
+      {"device_memory", absl::GetFlag(FLAGS_host_device_memory)}};
+  // poold serves local devices; it never leases from another pool itself.
+  for (const char* name : {"host", "cuda", "rocm", "levelzero"}) {
+    registry_options.only.emplace_back(name);
+  }
+  absl::StatusOr<std::unique_ptr<accel::hal::Registry>> registry =
+      accel::hal::Registry::Create(registry_options);
+  if (!registry.ok()) return Fail(registry.status().ToString());
+  for (const accel::hal::PluginLoadFailure& f : (*registry)->load_failures()) {
+    std::fprintf(stderr, "poold: backend not loaded: %s: %s\n", f.library_path.c_str(),
+                 f.reason.c_str());
+  }
+  absl::StatusOr<std::vector<Device>> devices =
+      SelectDevices(**registry, absl::GetFlag(FLAGS_backends));
+  if (!devices.ok()) return Fail(devices.status().ToString());
+
+  accel::pool::Coordinator::Options coordinator_options;
+  coordinator_options.default_ttl_seconds = static_cast<uint32_t>(absl::GetFlag(FLAGS_lease_ttl));
+  accel::pool::Coordinator coordinator(coordinator_options);
+  accel::pool::NodeAgent::Options node_options;
+  node_options.name =
+      absl::GetFlag(FLAGS_node_name).empty() ? HostName() : absl::GetFlag(FLAGS_node_name);
+  node_options.allow_host_kernels = absl::GetFlag(FLAGS_allow_host_kernels);
+  node_options.labels = labels;
+  accel::pool::NodeAgent agent(node_options, *devices, coordinator);
+  accel::pool::CoordinatorService coordinator_service(coordinator);
+  accel::pool::NodeService node_service(agent);
+
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&coordinator_service);
+  builder.RegisterService(&node_service);
+  builder.SetMaxReceiveMessageSize(accel::pool::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(accel::pool::kMaxMessageBytes);
+  // Clients ping to detect a cut network; accept their keepalives.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen)));
+  }
+  std::string host = absl::GetFlag(FLAGS_listen);
+  host = host.substr(0, host.rfind(':'));
+  const std::string address = absl::StrCat(host, ":", port);
+  coordinator.AddNode(node_options.name, address, agent.DeviceInfos(), &agent);
+
+  std::printf("poold listening on %s, node %s serving %zu device(s)\n", address.c_str(),
+              node_options.name.c_str(), devices->size());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::printf("poold: %s, shutting down\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  // Ends every session (their handlers free what they hold) within 2 s.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
