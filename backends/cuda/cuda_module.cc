@@ -1,0 +1,192 @@
+#include "cuda_module.h"
+
+#include <elf.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "cuda_context.h"
+#include "cuda_device.h"
+#include "cuda_errors.h"
+
+namespace accel::cuda {
+namespace {
+
+constexpr uint16_t kElfMachineCuda = 190;  // EM_CUDA
+constexpr uint32_t kFatbinMagic = 0xBA55ED50;
+
+// The driver parses images without bounds we can give it (cuModuleLoadData
+// takes no size), so a truncated image could make it read past the end. The
+// headers are checked here first: every table an image declares must lie
+// inside it.
+absl::Status CheckCubin(absl::string_view image) {
+  if (image.size() < sizeof(Elf64_Ehdr) || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0) {
+    return absl::InvalidArgumentError("cubin image is not an ELF file");
+  }
+  Elf64_Ehdr header;
+  std::memcpy(&header, image.data(), sizeof(header));
+  if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != kElfMachineCuda) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cubin image is not 64-bit CUDA machine code (ELF machine ", header.e_machine, ")"));
+  }
+  auto inside = [&](uint64_t offset, uint64_t size) {
+    return offset <= image.size() && size <= image.size() - offset;
+  };
+  if (!inside(header.e_phoff, uint64_t{header.e_phnum} * header.e_phentsize) ||
+      !inside(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cubin image is truncated (its header tables end past ", image.size(), " bytes)"));
+  }
+  if (header.e_shentsize == sizeof(Elf64_Shdr)) {
+    for (uint16_t i = 0; i < header.e_shnum; ++i) {
+      Elf64_Shdr section;
+      std::memcpy(&section, image.data() + header.e_shoff + i * sizeof(Elf64_Shdr),
+                  sizeof(section));
+      if (section.sh_type != SHT_NOBITS && !inside(section.sh_offset, section.sh_size)) {
+        return absl::InvalidArgumentError(absl::StrCat("cubin image is truncated (section ", i,
+                                                       " ends past ", image.size(), " bytes)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFatbin(absl::string_view image) {
+  // struct { u32 magic; u16 version; u16 header_size; u64 fat_size; }
+  constexpr size_t kHeader = 16;
+  uint32_t magic = 0;
+  if (image.size() >= 4) std::memcpy(&magic, image.data(), 4);
+  if (image.size() < kHeader || magic != kFatbinMagic) {
+    return absl::InvalidArgumentError("fatbin image does not start with a fat binary header");
+  }
+  uint16_t header_size = 0;
+  uint64_t fat_size = 0;
+  std::memcpy(&header_size, image.data() + 6, 2);
+  std::memcpy(&fat_size, image.data() + 8, 8);
+  if (header_size < kHeader || header_size > image.size() ||
+      fat_size > image.size() - header_size) {
+    return absl::InvalidArgumentError(absl::StrCat("fatbin image is truncated (declares ",
+                                                   header_size, " + ", fat_size, " bytes, has ",
+                                                   image.size(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPtx(absl::string_view image) {
+  // PTX is text handed to the driver as a C string: an embedded NUL would
+  // silently cut it.
+  if (image.find('\0') != absl::string_view::npos &&
+      image.find_first_not_of('\0', image.find('\0')) != absl::string_view::npos) {
+    return absl::InvalidArgumentError("ptx image is not text (it contains NUL bytes)");
+  }
+  return absl::OkStatus();
+}
+
+// Parameter sizes of `function`, when the driver can tell them.
+bool QueryLayout(const Driver& driver, CUfunction function, std::vector<size_t>* sizes) {
+#if CUDA_VERSION >= 12040
+  if (driver.cuFuncGetParamInfo == nullptr) return false;
+  constexpr size_t kMaxParams = 4096;  // kernel parameters are at most 32 KiB
+  for (size_t i = 0; i < kMaxParams; ++i) {
+    size_t offset = 0, size = 0;
+    CUresult r = driver.cuFuncGetParamInfo(function, i, &offset, &size);
+    if (r == CUDA_ERROR_INVALID_VALUE) return true;  // past the last parameter
+    if (r != CUDA_SUCCESS) return false;             // not supported by this driver
+    sizes->push_back(size);
+  }
+  return false;
+#else
+  (void)driver;
+  (void)function;
+  (void)sizes;
+  return false;
+#endif
+}
+
+}  // namespace
+
+const std::string CudaKernel::kNoSignature;
+
+absl::Status CudaKernel::EnsureSharedMemory(const Driver& driver, uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  if (bytes <= shared_limit_) return absl::OkStatus();
+  absl::Status s =
+      ToStatus(driver,
+               driver.cuFuncSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                         static_cast<int>(bytes)),
+               "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
+  if (s.ok()) shared_limit_ = bytes;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<CudaModule>> CudaModule::Load(CudaDevice& device,
+                                                             AccelImageFormat format,
+                                                             absl::string_view image) {
+  absl::Status checked;
+  switch (format) {
+    case ACCEL_IMAGE_PTX:
+      checked = CheckPtx(image);
+      break;
+    case ACCEL_IMAGE_CUBIN:
+      checked = CheckCubin(image);
+      break;
+    case ACCEL_IMAGE_FATBIN:
+      checked = CheckFatbin(image);
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("the cuda backend runs ptx, cubin and fatbin images, not format ", format));
+  }
+  if (image.empty()) return absl::InvalidArgumentError("empty kernel image");
+  if (!checked.ok()) return checked;
+
+  // A private copy: NUL-terminated for PTX, 8-byte aligned for ELF and
+  // fatbin headers, whatever the caller's buffer was.
+  std::vector<uint64_t> copy(image.size() / sizeof(uint64_t) + 1, 0);
+  std::memcpy(copy.data(), image.data(), image.size());
+
+  const Driver& driver = device.driver();
+  ContextGuard guard(driver, device.context());
+  if (!guard.ok()) return guard.status();
+  CUmodule module = nullptr;
+  if (absl::Status s =
+          ToStatus(driver, driver.cuModuleLoadData(&module, copy.data()), "cuModuleLoadData");
+      !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<CudaModule>(new CudaModule(device, module));
+}
+
+CudaModule::~CudaModule() {
+  const Driver& driver = device_.driver();
+  ContextGuard guard(driver, device_.context());
+  // module_destroy cannot report errors; a context that cannot be made
+  // current is lost, and the module with it.
+  if (!guard.ok()) return;
+  CUmodule module = module_;
+  device_.releases().Release([&driver, module] { driver.cuModuleUnload(module); });
+}
+
+absl::StatusOr<hal::plugin::KernelImpl*> CudaModule::GetKernel(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = kernels_.find(name); it != kernels_.end()) return it->second.get();
+  if (name.empty()) return absl::NotFoundError("no kernel has an empty name");
+  const Driver& driver = device_.driver();
+  ContextGuard guard(driver, device_.context());
+  if (!guard.ok()) return guard.status();
+  std::string key(name);
+  CUfunction function = nullptr;
+  CUresult r = driver.cuModuleGetFunction(&function, module_, key.c_str());
+  if (r != CUDA_SUCCESS) {
+    absl::Status s = ToStatus(driver, r, "cuModuleGetFunction");
+    return absl::Status(s.code(), absl::StrCat("kernel '", key, "': ", s.message()));
+  }
+  std::vector<size_t> sizes;
+  bool known = QueryLayout(driver, function, &sizes);
+  auto kernel = std::make_unique<CudaKernel>(key, function, std::move(sizes), known);
+  CudaKernel* raw = kernel.get();
+  kernels_.emplace(std::move(key), std::move(kernel));
+  return raw;
+}
+
+}  // namespace accel::cuda

@@ -1,0 +1,75 @@
+// Modules: ptx, cubin and fatbin images loaded with cuModuleLoadData, and
+// their kernels. CUDA images do not declare argument kinds, so kernels have
+// no signature here (the module bundle supplies them); where the driver can
+// tell the parameter layout (cuFuncGetParamInfo, CUDA 12.4+), launches are
+// checked against it so a wrong argument list is an error, not a fault.
+#ifndef ACCEL_BACKENDS_CUDA_CUDA_MODULE_H_
+#define ACCEL_BACKENDS_CUDA_CUDA_MODULE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "accel/hal/plugin/backend_interface.h"
+#include "cuda_driver.h"
+
+namespace accel::cuda {
+
+class CudaDevice;
+
+class CudaKernel : public hal::plugin::KernelImpl {
+ public:
+  CudaKernel(std::string name, CUfunction function, std::vector<size_t> param_sizes,
+             bool layout_known)
+      : name_(std::move(name)),
+        function_(function),
+        param_sizes_(std::move(param_sizes)),
+        layout_known_(layout_known) {}
+
+  const std::string& signature() const override { return kNoSignature; }
+  const std::string& name() const { return name_; }
+  CUfunction function() const { return function_; }
+  // Byte size of each parameter; meaningful only when layout_known().
+  const std::vector<size_t>& param_sizes() const { return param_sizes_; }
+  bool layout_known() const { return layout_known_; }
+
+  // Raises the kernel's dynamic shared memory limit to `bytes` if needed:
+  // CUDA caps it at 48 KiB unless the function opts in to more.
+  absl::Status EnsureSharedMemory(const Driver& driver, uint64_t bytes);
+
+ private:
+  static const std::string kNoSignature;
+  std::string name_;
+  CUfunction function_;
+  std::vector<size_t> param_sizes_;
+  bool layout_known_;
+  absl::Mutex mu_;
+  uint64_t shared_limit_ ABSL_GUARDED_BY(mu_) = 48 * 1024;
+};
+
+class CudaModule : public hal::plugin::ModuleImpl {
+ public:
+  // INVALID_ARGUMENT for an image that is not a loadable module of `format`.
+  static absl::StatusOr<std::unique_ptr<CudaModule>> Load(CudaDevice& device,
+                                                          AccelImageFormat format,
+                                                          absl::string_view image);
+  // Unloads through the device's deferred releases: launches still queued
+  // keep running code of this module.
+  ~CudaModule() override;
+
+  absl::StatusOr<hal::plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+
+ private:
+  CudaModule(CudaDevice& device, CUmodule module) : device_(device), module_(module) {}
+
+  CudaDevice& device_;
+  CUmodule module_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<CudaKernel>, std::less<>> kernels_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace accel::cuda
+
+#endif  // ACCEL_BACKENDS_CUDA_CUDA_MODULE_H_

@@ -1,0 +1,40 @@
+#include "rocm_memory.h"
+
+#include "absl/strings/str_cat.h"
+#include "hip_error.h"
+
+namespace accel::rocm {
+
+absl::StatusOr<std::unique_ptr<RocmBuffer>> RocmBuffer::Allocate(const RocmDevice& device,
+                                                                 uint64_t size) {
+  const HipApi& api = device.api();
+  absl::Status status = device.Activate();
+  if (!status.ok()) return status;
+  void* pointer = nullptr;
+  // hipMalloc(0) succeeds with a null pointer, which is a fine empty buffer.
+  status = HipStatus(api, api.hipMalloc(&pointer, size), absl::StrCat("hipMalloc(", size, ")"));
+  if (!status.ok()) return status;
+  std::unique_ptr<RocmBuffer> buffer(new RocmBuffer(device, pointer));
+  if (size == 0) return buffer;
+  // No tenant may see another's bytes. The memset runs on the null stream;
+  // waiting for it keeps it ordered before work on our non-blocking streams.
+  status = HipStatus(api, api.hipMemset(pointer, 0, size), "hipMemset");
+  if (status.ok()) {
+    status = HipStatus(api, api.hipStreamSynchronize(nullptr), "hipStreamSynchronize(null)");
+  }
+  if (!status.ok()) return status;  // the destructor frees the allocation
+  return buffer;
+}
+
+RocmBuffer::~RocmBuffer() {
+  if (pointer_ == nullptr) return;
+  const HipApi& api = device_.api();
+  // A failure here belongs to the work that failed: its stream reports it at
+  // its own Synchronize. Freeing still goes ahead, since nothing is running.
+  (void)device_.SynchronizeAll();
+  // hipFree can only fail for a pointer it does not know, which would be a
+  // bug here; there is no caller to tell (buffer_free returns nothing).
+  (void)api.hipFree(pointer_);
+}
+
+}  // namespace accel::rocm

@@ -1,0 +1,37 @@
+// Device memory of a HIP device: one hipMalloc allocation, zero-filled when
+// made, freed only when no queued work can still touch it.
+#ifndef ACCEL_BACKENDS_ROCM_ROCM_MEMORY_H_
+#define ACCEL_BACKENDS_ROCM_ROCM_MEMORY_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "accel/hal/plugin/backend_interface.h"
+#include "rocm_device.h"
+
+namespace accel::rocm {
+
+class RocmBuffer : public hal::plugin::BufferImpl {
+ public:
+  // RESOURCE_EXHAUSTED when the device is out of memory.
+  static absl::StatusOr<std::unique_ptr<RocmBuffer>> Allocate(const RocmDevice& device,
+                                                              uint64_t size);
+  // The HAL may free a buffer that queued work still uses. hipFree only waits
+  // for the null stream, not for our non-blocking streams, so the device is
+  // synchronized first.
+  ~RocmBuffer() override;
+  RocmBuffer(const RocmBuffer&) = delete;
+  RocmBuffer& operator=(const RocmBuffer&) = delete;
+
+  // The device address `offset` bytes in.
+  hipDeviceptr_t at(uint64_t offset) const { return static_cast<char*>(pointer_) + offset; }
+
+ private:
+  RocmBuffer(const RocmDevice& device, void* pointer) : device_(device), pointer_(pointer) {}
+  const RocmDevice& device_;
+  void* pointer_;
+};
+
+}  // namespace accel::rocm
+
+#endif  // ACCEL_BACKENDS_ROCM_ROCM_MEMORY_H_

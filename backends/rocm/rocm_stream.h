@@ -1,0 +1,62 @@
+// Streams of a HIP device: a non-blocking hipStream_t (it must not serialize
+// with the legacy null stream, which other libraries in the process may use)
+// with a sticky error. The first failure on a stream, seen at enqueue or at
+// synchronize, is kept: later calls report it, as the HAL specifies.
+#ifndef ACCEL_BACKENDS_ROCM_ROCM_STREAM_H_
+#define ACCEL_BACKENDS_ROCM_ROCM_STREAM_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "accel/hal/plugin/backend_interface.h"
+#include "rocm_device.h"
+
+namespace accel::rocm {
+
+class RocmStream : public hal::plugin::StreamImpl {
+ public:
+  static absl::StatusOr<std::unique_ptr<RocmStream>> Create(const RocmDevice& device);
+  // Waits for queued work, then destroys the HIP stream.
+  ~RocmStream() override;
+  RocmStream(const RocmStream&) = delete;
+  RocmStream& operator=(const RocmStream&) = delete;
+
+  absl::Status CopyHostToDevice(const void* src, hal::plugin::BufferImpl& dst, uint64_t dst_offset,
+                                uint64_t size) override;
+  absl::Status CopyDeviceToHost(hal::plugin::BufferImpl& src, uint64_t src_offset, void* dst,
+                                uint64_t size) override;
+  absl::Status CopyDeviceToDevice(hal::plugin::BufferImpl& src, uint64_t src_offset,
+                                  hal::plugin::BufferImpl& dst, uint64_t dst_offset,
+                                  uint64_t size) override;
+  absl::Status Fill(hal::plugin::BufferImpl& dst, uint64_t offset, uint64_t size, uint32_t pattern,
+                    uint32_t pattern_size) override;
+  absl::Status Launch(hal::plugin::KernelImpl& kernel, const AccelLaunchConfig& config,
+                      absl::Span<const hal::plugin::LaunchArg> args) override;
+  absl::Status RecordEvent(hal::plugin::EventImpl& event) override;
+  absl::Status WaitEvent(hal::plugin::EventImpl& event) override;
+  absl::Status Synchronize() override;
+
+ private:
+  RocmStream(const RocmDevice& device, hipStream_t stream) : device_(device), stream_(stream) {}
+  // Runs `enqueue` (a HIP call on stream_) unless the stream already failed;
+  // returns the sticky error, or the call's error as HipStatus(`call`).
+  template <typename F>
+  absl::Status Submit(absl::string_view call, F&& enqueue);
+  // Keeps `status` as the sticky error if it says the device or earlier work
+  // failed (rather than that this request was wrong); returns what to report.
+  absl::Status Fail(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const RocmDevice& device_;
+  hipStream_t stream_;
+  absl::Mutex mu_;
+  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
+  // Kernels launched since the last successful synchronize: HIP's error does
+  // not say which kernel failed, so the report lists the suspects.
+  std::vector<std::string> recent_kernels_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace accel::rocm
+
+#endif  // ACCEL_BACKENDS_ROCM_ROCM_STREAM_H_
