@@ -1,5 +1,6 @@
 #include "clients/remote/remote_backend.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -24,13 +25,6 @@ std::string Setting(const plugin::BackendOptions& options, const char* key, cons
   if (auto it = options.find(key); it != options.end()) return it->second;
   const char* value = env != nullptr ? std::getenv(env) : nullptr;
   return value != nullptr ? value : "";
-}
-
-std::string DefaultHolder() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  const char* user = std::getenv("USER");
-  return absl::StrCat(user != nullptr ? user : "unknown", "@", host, " pid ", getpid());
 }
 
 absl::StatusOr<v1::LeaseRequest> BuildRequest(const plugin::BackendOptions& options) {
@@ -117,6 +111,18 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
 }
 
 }  // namespace
+
+std::string DefaultHolder() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  // $USER is often unset in services and containers; the password database is not.
+  const char* user = std::getenv("USER");
+  if (user == nullptr) {
+    const passwd* entry = getpwuid(getuid());
+    user = entry != nullptr ? entry->pw_name : "unknown";
+  }
+  return absl::StrCat(user, "@", host, " pid ", getpid());
+}
 
 const AccelBackendApi* RemoteBackendApi(uint32_t hal_abi_major) {
   return plugin::ExportBackend("remote", CreateRemoteBackend, hal_abi_major);

@@ -13,9 +13,14 @@
 #ifndef ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_
 #define ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_
 
+#include <string>
+
 #include "accel/hal/plugin_abi.h"
 
 namespace accel::client {
+
+// "user@host pid N": who holds a lease, for operators' listings.
+std::string DefaultHolder();
 
 // The backend's C table, for the plugin library and for in-process use.
 const AccelBackendApi* RemoteBackendApi(uint32_t hal_abi_major);

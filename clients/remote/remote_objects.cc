@@ -374,7 +374,10 @@ absl::StatusOr<std::unique_ptr<plugin::ModuleImpl>> RemoteDevice::LoadModule(
     op->set_device(index_);
     op->set_format(format);
     op->set_sha256(sha256);
-    if (with_image) op->set_image(image.data(), image.size());
+    if (with_image) {
+      op->set_has_image(true);
+      op->set_image(image.data(), image.size());
+    }
     return connection_->Call(std::move(command)).status();
   };
   // Upload each image once per node: after the first, send the digest only.

@@ -1,9 +1,5 @@
 #include "accel/client/lease.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "accel/hal/registry.h"
@@ -24,14 +20,7 @@ absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
   wire.set_min_free_memory(request.min_memory);
   for (const auto& [key, value] : request.labels) (*wire.mutable_labels())[key] = value;
   wire.set_ttl_seconds(request.ttl_seconds);
-  if (request.holder.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    const char* user = std::getenv("USER");
-    wire.set_holder(absl::StrCat(user != nullptr ? user : "unknown", "@", host, " pid ", getpid()));
-  } else {
-    wire.set_holder(request.holder);
-  }
+  wire.set_holder(request.holder.empty() ? DefaultHolder() : request.holder);
   absl::StatusOr<v1::LeaseResponse> granted = RequestLease(pool, wire);
   if (!granted.ok()) return granted.status();
 

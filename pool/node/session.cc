@@ -14,6 +14,33 @@ hal::Dim3 ToDim3(const v1::Dim3& d) { return {d.x(), d.y(), d.z()}; }
 
 }  // namespace
 
+uint64_t EventTrack::Dispatch() {
+  absl::MutexLock lock(&mu_);
+  return ++dispatched_;
+}
+
+uint64_t EventTrack::dispatched() {
+  absl::MutexLock lock(&mu_);
+  return dispatched_;
+}
+
+void EventTrack::Applied(uint64_t generation) {
+  absl::MutexLock lock(&mu_);
+  applied_ = std::max(applied_, generation);
+}
+
+void EventTrack::WaitApplied(uint64_t generation) {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, generation]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return applied_ >= generation; };
+  mu_.Await(absl::Condition(&reached));
+}
+
+bool EventTrack::AllApplied() {
+  absl::MutexLock lock(&mu_);
+  return applied_ >= dispatched_;
+}
+
 Session::Session(Config config, ModuleCache& cache, Sender sender, UsageReporter usage)
     : config_(std::move(config)),
       cache_(cache),
@@ -147,7 +174,7 @@ absl::Status Session::CreateEvent(const v1::CreateEvent& op) {
   if (!device.ok()) return device.status();
   absl::StatusOr<hal::Event> event = device->CreateEvent();
   if (!event.ok()) return event.status();
-  return AddHandle(op.handle(), *std::move(event));
+  return AddHandle(op.handle(), EventEntry{*std::move(event), std::make_shared<EventTrack>()});
 }
 
 absl::Status Session::LoadModule(v1::LoadModule& op) {
@@ -163,7 +190,7 @@ absl::Status Session::LoadModule(v1::LoadModule& op) {
         "this node does not run host-elf kernels from clients (poold --allow_host_kernels)");
   }
   std::shared_ptr<const std::string> image;
-  if (op.image().empty()) {
+  if (!op.has_image()) {
     image = cache_.Get(op.sha256());
     if (image == nullptr) {
       return absl::NotFoundError(absl::StrCat("module image ",
@@ -318,18 +345,24 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command
       });
     }
     case v1::Command::kRecordEvent: {
-      absl::StatusOr<hal::Event> event =
-          Lookup<hal::Event>(command.record_event().event(), "event");
+      absl::StatusOr<EventEntry> event =
+          Lookup<EventEntry>(command.record_event().event(), "event");
       if (!event.ok()) return event.status();
-      return Op([event = *event](StreamWorker& w, const absl::Status& sticky) {
-        return sticky.ok() ? w.stream().Record(event) : sticky;
+      const uint64_t generation = event->track->Dispatch();
+      return Op([event = *event, generation](StreamWorker& w, const absl::Status& sticky) {
+        absl::Status status = sticky.ok() ? w.stream().Record(event.event) : sticky;
+        event.track->Applied(generation);  // even when skipped: nobody may wait forever
+        return status;
       });
     }
     case v1::Command::kWaitEvent: {
-      absl::StatusOr<hal::Event> event = Lookup<hal::Event>(command.wait_event().event(), "event");
+      absl::StatusOr<EventEntry> event = Lookup<EventEntry>(command.wait_event().event(), "event");
       if (!event.ok()) return event.status();
-      return Op([event = *event](StreamWorker& w, const absl::Status& sticky) {
-        return sticky.ok() ? w.stream().Wait(event) : sticky;
+      const uint64_t generation = event->track->dispatched();
+      return Op([event = *event, generation](StreamWorker& w, const absl::Status& sticky) {
+        // The record may still sit in another stream's queue: let it land first.
+        event.track->WaitApplied(generation);
+        return sticky.ok() ? w.stream().Wait(event.event) : sticky;
       });
     }
     case v1::Command::kSynchronizeStream:
@@ -455,30 +488,44 @@ void Session::Execute(v1::Command& command) {
       break;
     }
     case v1::Command::kSynchronizeEvent: {
-      absl::StatusOr<hal::Event> event =
-          Lookup<hal::Event>(command.synchronize_event().event(), "event");
+      absl::StatusOr<EventEntry> event =
+          Lookup<EventEntry>(command.synchronize_event().event(), "event");
       if (!event.ok()) {
         Reply(reply_id, event.status());
         break;
       }
       // Blocking: wait off the reader, so later commands keep flowing.
-      waits_->Post([this, reply_id, event = *event] { Reply(reply_id, event.Synchronize()); });
+      const uint64_t generation = event->track->dispatched();
+      waits_->Post([this, reply_id, event = *event, generation] {
+        event.track->WaitApplied(generation);
+        Reply(reply_id, event.event.Synchronize());
+      });
       break;
     }
     case v1::Command::kQueryEvent: {
-      absl::StatusOr<hal::Event> event = Lookup<hal::Event>(command.query_event().event(), "event");
-      absl::StatusOr<bool> complete = event.ok() ? event->IsComplete() : event.status();
+      absl::StatusOr<EventEntry> event = Lookup<EventEntry>(command.query_event().event(), "event");
+      absl::StatusOr<bool> complete = false;  // a record still queued is not complete
+      if (!event.ok()) {
+        complete = event.status();
+      } else if (event->track->AllApplied()) {
+        complete = event->event.IsComplete();
+      }
       Reply(reply_id, complete.status(),
             [&](v1::Reply& r) { r.set_event_complete(complete.value_or(false)); });
       break;
     }
     case v1::Command::kElapsedTime: {
-      absl::StatusOr<hal::Event> start =
-          Lookup<hal::Event>(command.elapsed_time().start(), "event");
-      absl::StatusOr<hal::Event> end = Lookup<hal::Event>(command.elapsed_time().end(), "event");
-      absl::StatusOr<float> ms = !start.ok() ? start.status()
-                                 : !end.ok() ? end.status()
-                                             : hal::Event::ElapsedMilliseconds(*start, *end);
+      absl::StatusOr<EventEntry> start =
+          Lookup<EventEntry>(command.elapsed_time().start(), "event");
+      absl::StatusOr<EventEntry> end = Lookup<EventEntry>(command.elapsed_time().end(), "event");
+      absl::StatusOr<float> ms;
+      if (!start.ok() || !end.ok()) {
+        ms = !start.ok() ? start.status() : end.status();
+      } else if (!start->track->AllApplied() || !end->track->AllApplied()) {
+        ms = absl::FailedPreconditionError("elapsed time needs both events recorded and complete");
+      } else {
+        ms = hal::Event::ElapsedMilliseconds(start->event, end->event);
+      }
       Reply(reply_id, ms.status(), [&](v1::Reply& r) { r.set_elapsed_ms(ms.value_or(0)); });
       break;
     }

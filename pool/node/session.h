@@ -25,6 +25,25 @@
 
 namespace accel::pool {
 
+// Event records are applied by stream workers, out of step with the reader
+// and with each other. This keeps the client's order: a wait, query or
+// synchronization sees every record the client sent before it.
+class EventTrack {
+ public:
+  // Reader: a record was queued; returns its generation.
+  uint64_t Dispatch();
+  uint64_t dispatched();
+  // Worker: that record was applied to the HAL event (or skipped).
+  void Applied(uint64_t generation);
+  void WaitApplied(uint64_t generation);
+  bool AllApplied();
+
+ private:
+  absl::Mutex mu_;
+  uint64_t dispatched_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class Session {
  public:
   // Writes a response to the client; safe from any thread, a no-op once the
@@ -59,7 +78,11 @@ class Session {
     hal::Buffer buffer;
     uint32_t device = 0;
   };
-  using Entry = std::variant<BufferEntry, std::shared_ptr<StreamWorker>, hal::Event, hal::Module,
+  struct EventEntry {
+    hal::Event event;
+    std::shared_ptr<EventTrack> track;
+  };
+  using Entry = std::variant<BufferEntry, std::shared_ptr<StreamWorker>, EventEntry, hal::Module,
                              hal::Kernel>;
 
   // Handle creation.

@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A daemon must not die because whoever read its stdout went away.
+  signal(SIGPIPE, SIG_IGN);
 
   if (absl::GetFlag(FLAGS_lease_ttl) <= 0) return Fail("--lease_ttl must be positive");
   if (absl::GetFlag(FLAGS_host_devices) < 0) return Fail("--host_devices must be >= 0");

@@ -1,0 +1,28 @@
+// A client process for fault tests: leases one device, allocates memory,
+// prints "ready <lease id>", then holds the lease until killed (or 60 s).
+//   lease_holder POOL TTL_SECONDS BYTES
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "accel/client/lease.h"
+
+int main(int argc, char** argv) {
+  if (argc != 4) return 2;
+  accel::client::LeaseRequest request;
+  request.ttl_seconds = static_cast<uint32_t>(std::atoi(argv[2]));
+  request.holder = "lease_holder";
+  auto lease = accel::client::AcquireLease(argv[1], request);
+  if (!lease.ok()) {
+    std::fprintf(stderr, "lease: %s\n", lease.status().ToString().c_str());
+    return 1;
+  }
+  const accel::hal::Device& device = (*lease)->devices().at(0);
+  auto buffer = device.Allocate(std::strtoull(argv[3], nullptr, 10));
+  if (!buffer.ok() || !device.Fill(*buffer, "\x5a", 1).ok()) return 1;
+  std::printf("ready %s\n", (*lease)->id().c_str());
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::seconds(60));
+  return 0;
+}

@@ -1,0 +1,51 @@
+// Shared helpers of the pool tests: the coordinator's listings and bounded
+// polling.
+#ifndef ACCEL_TESTS_POOL_POOL_TEST_UTIL_H_
+#define ACCEL_TESTS_POOL_POOL_TEST_UTIL_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "pool/common/wire.h"
+
+namespace accel::testing {
+
+namespace v1 = ::accelpool::v1;
+
+inline std::unique_ptr<v1::Coordinator::Stub> CoordinatorAt(const std::string& address) {
+  return v1::Coordinator::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+inline v1::ListLeasesResponse Leases(const std::string& address) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListLeasesResponse response;
+  CoordinatorAt(address)->ListLeases(&context, {}, &response);
+  return response;
+}
+
+inline v1::ListDevicesResponse Devices(const std::string& address) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListDevicesResponse response;
+  CoordinatorAt(address)->ListDevices(&context, {}, &response);
+  return response;
+}
+
+// Polls `condition` every 50 ms for at most `seconds`.
+inline bool Eventually(const std::function<bool()>& condition, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+}  // namespace accel::testing
+
+#endif  // ACCEL_TESTS_POOL_POOL_TEST_UTIL_H_

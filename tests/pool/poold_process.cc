@@ -1,0 +1,127 @@
+#include "tests/pool/poold_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace accel::testing {
+namespace {
+
+// fork + exec with stdout on a pipe; returns {pid, read end}.
+absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
+                                            const std::vector<std::string>& args) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(program.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  return std::make_pair(pid, fds[0]);
+}
+
+// Reads from `fd` until `done(text)` or the deadline; returns what was read.
+std::string ReadUntil(int fd, int seconds, const std::function<bool(const std::string&)>& done) {
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!done(text)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[4096];
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+// Waits for `pid` at most `seconds`; nullopt-like -1 when still running.
+int WaitFor(pid_t pid, int seconds) {
+  for (int i = 0; i < seconds * 100; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PooldProcess>> PooldProcess::Start(std::vector<std::string> args) {
+  args.push_back("--listen=127.0.0.1:0");
+  absl::StatusOr<std::pair<pid_t, int>> spawned = Spawn(ACCEL_TEST_POOLD, args);
+  if (!spawned.ok()) return spawned.status();
+  auto [pid, fd] = *spawned;
+  const std::string prefix = "poold listening on ";
+  std::string out = ReadUntil(fd, 10, [&](const std::string& t) {
+    size_t at = t.find(prefix);
+    return at != std::string::npos && t.find(',', at) != std::string::npos;
+  });
+  close(fd);  // poold's later output goes nowhere (it ignores SIGPIPE via gRPC)
+  size_t at = out.find(prefix);
+  if (at == std::string::npos) {
+    kill(pid, SIGKILL);
+    WaitFor(pid, 5);
+    return absl::InternalError(absl::StrCat("poold did not start: ", out));
+  }
+  size_t begin = at + prefix.size();
+  std::string address = out.substr(begin, out.find(',', begin) - begin);
+  return std::unique_ptr<PooldProcess>(new PooldProcess(pid, address));
+}
+
+PooldProcess::~PooldProcess() { Kill(); }
+
+void PooldProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  WaitFor(pid_, 10);
+  pid_ = 0;
+}
+
+absl::StatusOr<int> PooldProcess::Stop(int seconds) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("poold is not running");
+  kill(pid_, SIGTERM);
+  int status = WaitFor(pid_, seconds);
+  if (status < 0) return absl::DeadlineExceededError("poold did not stop after SIGTERM");
+  pid_ = 0;
+  return status;
+}
+
+absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& program,
+                                                       const std::vector<std::string>& args,
+                                                       int seconds) {
+  absl::StatusOr<std::pair<pid_t, int>> spawned = Spawn(program, args);
+  if (!spawned.ok()) return spawned.status();
+  auto [pid, fd] = *spawned;
+  std::string out = ReadUntil(fd, seconds, [](const std::string&) { return false; });
+  close(fd);
+  int status = WaitFor(pid, 5);
+  if (status < 0) {
+    kill(pid, SIGKILL);
+    WaitFor(pid, 5);
+    return absl::DeadlineExceededError(absl::StrCat(program, " did not finish"));
+  }
+  return std::make_pair(status, out);
+}
+
+}  // namespace accel::testing

@@ -1,0 +1,41 @@
+// Runs a real poold on a free loopback port for a test, and stops it.
+#ifndef ACCEL_TESTS_POOL_POOLD_PROCESS_H_
+#define ACCEL_TESTS_POOL_POOLD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace accel::testing {
+
+class PooldProcess {
+ public:
+  // Starts poold with `args` plus --listen 127.0.0.1:0 and waits (at most
+  // 10 s) for it to print its address.
+  static absl::StatusOr<std::unique_ptr<PooldProcess>> Start(std::vector<std::string> args);
+  ~PooldProcess();  // SIGKILL if still running
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  // SIGTERM, then waits at most `seconds`; returns the exit status.
+  absl::StatusOr<int> Stop(int seconds = 10);
+  void Kill();  // SIGKILL, as a crash
+
+ private:
+  PooldProcess(pid_t pid, std::string address) : pid_(pid), address_(std::move(address)) {}
+  pid_t pid_;
+  std::string address_;
+};
+
+// Runs `program args...` to completion (at most `seconds`); returns its exit
+// status and stdout.
+absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& program,
+                                                       const std::vector<std::string>& args,
+                                                       int seconds = 30);
+
+}  // namespace accel::testing
+
+#endif  // ACCEL_TESTS_POOL_POOLD_PROCESS_H_

@@ -1,0 +1,270 @@
+// Bad input on the wire, from a client that speaks the protocol directly:
+// unknown handles, another session's handles, malformed and oversize
+// requests, forbidden module formats. Each gets a clear error, and a
+// well-behaved tenant on the same poold keeps working throughout.
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include "accel/client/lease.h"
+#include "accel/hal/hal.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+#include "tests/pool/pool_test_util.h"
+#include "tests/pool/poold_process.h"
+
+namespace accel::testing {
+namespace {
+
+namespace hal = ::accel::hal;
+
+// A raw session: write commands, read events.
+class RawSession {
+ public:
+  RawSession(const std::string& address, const v1::LeaseResponse& lease)
+      : stub_(v1::Node::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    stream_ = stub_->Session(&context_);
+    v1::SessionRequest hello;
+    hello.set_lease_id(lease.lease().lease_id());
+    hello.set_token(lease.token());
+    hello.set_client_major(1);
+    stream_->Write(hello);
+    v1::SessionResponse answer;
+    opened_ = stream_->Read(&answer);
+  }
+  bool opened() const { return opened_; }
+  grpc::Status Finish() {
+    stream_->WritesDone();
+    return stream_->Finish();
+  }
+  // Sends one command and returns the first event answering it (or any
+  // HandleFailed when it has no reply id).
+  v1::SessionEvent Send(v1::Command command) {
+    v1::SessionRequest request;
+    *request.add_commands() = std::move(command);
+    EXPECT_TRUE(stream_->Write(request));
+    v1::SessionResponse response;
+    while (stream_->Read(&response)) {
+      for (const v1::SessionEvent& e : response.events()) {
+        if (e.has_reply() || e.has_handle_failed()) return e;
+      }
+    }
+    ADD_FAILURE() << "session ended without an answer";
+    return {};
+  }
+  absl::Status Call(v1::Command command) {
+    command.set_reply_id(++reply_);
+    v1::SessionEvent e = Send(std::move(command));
+    EXPECT_TRUE(e.has_reply());
+    EXPECT_EQ(e.reply().reply_id(), reply_);
+    return absl::Status(static_cast<absl::StatusCode>(e.reply().status().code()),
+                        e.reply().status().message());
+  }
+
+ private:
+  std::unique_ptr<v1::Node::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
+  bool opened_ = false;
+  uint64_t reply_ = 0;
+};
+
+v1::LeaseResponse RawLease(const std::string& address) {
+  grpc::ClientContext context;
+  v1::LeaseRequest request;
+  request.set_holder("raw client");
+  v1::LeaseResponse response;
+  grpc::Status s = CoordinatorAt(address)->Lease(&context, request, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return response;
+}
+
+v1::Command Allocate(uint64_t handle, uint64_t size) {
+  v1::Command c;
+  c.mutable_allocate_buffer()->set_handle(handle);
+  c.mutable_allocate_buffer()->set_size(size);
+  return c;
+}
+
+v1::Command CreateStream(uint64_t handle) {
+  v1::Command c;
+  c.mutable_create_stream()->set_handle(handle);
+  return c;
+}
+
+v1::Command CopyToHost(uint64_t stream, uint64_t buffer, uint64_t offset, uint64_t size) {
+  v1::Command c;
+  c.mutable_copy_to_host()->set_stream(stream);
+  c.mutable_copy_to_host()->mutable_src()->set_buffer(buffer);
+  c.mutable_copy_to_host()->mutable_src()->set_offset(offset);
+  c.mutable_copy_to_host()->mutable_src()->set_size(size);
+  return c;
+}
+
+class WireBadInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // No --allow_host_kernels: clients may not run native code in poold.
+    ASSERT_OK_AND_ASSIGN(poold_,
+                         PooldProcess::Start({"--host_devices=3", "--host_device_memory=256MiB"}));
+    // The well-behaved tenant.
+    ASSERT_OK_AND_ASSIGN(good_, client::AcquireLease(poold_->address(), {}));
+  }
+  // The good tenant's device still works.
+  void ExpectGoodTenantWorks() {
+    const hal::Device& d = good_->devices()[0];
+    absl::StatusOr<hal::Buffer> b = d.Allocate(4096);
+    ASSERT_OK(b);
+    std::vector<std::byte> in(4096, std::byte{7}), out(4096);
+    ASSERT_OK(d.CopyToDevice(in, *b));
+    ASSERT_OK(d.CopyToHost(*b, absl::MakeSpan(out)));
+    EXPECT_TRUE(in == out);
+  }
+  std::unique_ptr<PooldProcess> poold_;
+  std::unique_ptr<client::Lease> good_;
+};
+
+TEST_F(WireBadInputTest, WrongTokenIsRefused) {
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  lease.set_token("not-the-token");
+  RawSession session(poold_->address(), lease);
+  EXPECT_FALSE(session.opened());
+  grpc::Status status = session.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  v1::Command sync;
+  sync.mutable_synchronize_stream()->set_stream(999);
+  EXPECT_STATUS(s.Call(sync), kInvalidArgument);
+  v1::Command query;
+  query.mutable_query_event()->set_event(12345);
+  EXPECT_STATUS(s.Call(query), kInvalidArgument);
+  v1::Command kernel;
+  kernel.mutable_get_kernel()->set_handle(3);
+  kernel.mutable_get_kernel()->set_module(777);
+  kernel.mutable_get_kernel()->set_name("saxpy");
+  EXPECT_STATUS(s.Call(kernel), kInvalidArgument);
+  // A handle of the wrong kind is as unknown as a missing one.
+  ASSERT_OK(s.Call(CreateStream(1)));
+  v1::Command wrong_kind;
+  wrong_kind.mutable_synchronize_event()->set_event(1);
+  EXPECT_STATUS(s.Call(wrong_kind), kInvalidArgument);
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, BadCommandsBecomeStickyStreamErrors) {
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  v1::SessionRequest batch;
+  v1::Command stream = CreateStream(1);
+  v1::Command buffer = Allocate(2, 4096);
+  ASSERT_OK(s.Call(stream));
+  ASSERT_OK(s.Call(buffer));
+  // Out of range, then an unknown buffer: the first is the stream's error.
+  EXPECT_STATUS(s.Call(CopyToHost(1, 2, 4000, 4096)), kInvalidArgument);
+  v1::Command sync;
+  sync.mutable_synchronize_stream()->set_stream(1);
+  absl::Status sticky = s.Call(sync);
+  EXPECT_STATUS(sticky, kInvalidArgument);
+  EXPECT_NE(sticky.message().find("outside"), std::string::npos) << sticky;
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, AnotherSessionsHandlesDoNotExistHere) {
+  // The good tenant's handles are numbered 1, 2, ...: a raw client naming
+  // them reaches nothing of the good tenant's.
+  const hal::Device& d = good_->devices()[0];
+  ASSERT_OK_AND_ASSIGN(hal::Buffer secret, d.Allocate(4096));
+  ASSERT_OK(d.Fill(secret, "\x42", 1));
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  ASSERT_OK(s.Call(CreateStream(1000)));
+  for (uint64_t handle = 1; handle < 20; ++handle) {
+    absl::Status status = s.Call(CopyToHost(1000, handle, 0, 16));
+    EXPECT_FALSE(status.ok()) << "handle " << handle << " readable across sessions";
+  }
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, MalformedAndOversizeRequests) {
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  v1::Command empty;
+  EXPECT_STATUS(s.Call(empty), kInvalidArgument);
+  // Over the lease's quota, and far over the device.
+  v1::SessionEvent failed = s.Send(Allocate(5, 300ull << 20));
+  ASSERT_TRUE(failed.has_handle_failed());
+  EXPECT_EQ(failed.handle_failed().handle(), 5u);
+  EXPECT_EQ(failed.handle_failed().status().code(),
+            static_cast<int>(absl::StatusCode::kResourceExhausted));
+  EXPECT_STATUS(s.Call(Allocate(6, ~uint64_t{0})), kResourceExhausted);
+  EXPECT_STATUS(s.Call(Allocate(0, 16)), kInvalidArgument);  // handle 0 is reserved
+  ASSERT_OK(s.Call(Allocate(7, 16)));
+  EXPECT_STATUS(s.Call(Allocate(7, 16)), kAlreadyExists);
+  v1::Command device;
+  device.mutable_create_stream()->set_handle(8);
+  device.mutable_create_stream()->set_device(42);
+  EXPECT_STATUS(s.Call(device), kInvalidArgument);
+  // Using the failed buffer says why it does not exist.
+  ASSERT_OK(s.Call(CreateStream(9)));
+  absl::Status use = s.Call(CopyToHost(9, 5, 0, 16));
+  EXPECT_STATUS(use, kResourceExhausted);
+  EXPECT_NE(use.message().find("never created"), std::string::npos) << use;
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, HostKernelsAreRefusedUnlessAllowed) {
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  v1::Command load;
+  load.mutable_load_module()->set_handle(1);
+  load.mutable_load_module()->set_format(ACCEL_IMAGE_HOST_ELF);
+  load.mutable_load_module()->set_has_image(true);
+  load.mutable_load_module()->set_image(
+      "\x7f"
+      "ELF anything");
+  EXPECT_STATUS(s.Call(load), kPermissionDenied);
+  v1::Command unknown_format = load;
+  unknown_format.mutable_load_module()->set_format(77);
+  EXPECT_STATUS(s.Call(unknown_format), kInvalidArgument);
+  v1::Command uncached = load;
+  uncached.mutable_load_module()->set_format(ACCEL_IMAGE_SPIRV);
+  uncached.mutable_load_module()->set_has_image(false);
+  uncached.mutable_load_module()->set_sha256(std::string(32, 'x'));
+  EXPECT_STATUS(s.Call(uncached), kNotFound);
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, GarbageBytesOnTheSessionEndOnlyThatSession) {
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  auto channel = grpc::CreateChannel(poold_->address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareCall(&context, "/accelpool.v1.Node/Session", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  grpc::Slice garbage(std::string("\xff\xff\xff\xff this is not a protobuf"));
+  grpc::ByteBuffer bytes(&garbage, 1);
+  call->Write(bytes, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_FALSE(status.ok());
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  ExpectGoodTenantWorks();
+}
+
+}  // namespace
+}  // namespace accel::testing
