@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<HipApi>> HipApi::Load(const std::string& library)
   required("hipGetErrorString", api->hipGetErrorString);
   required("hipDriverGetVersion", api->hipDriverGetVersion);
   required("hipGetDeviceCount", api->hipGetDeviceCount);
+  required("hipGetDevice", api->hipGetDevice);
   required("hipSetDevice", api->hipSetDevice);
   required("hipDeviceSynchronize", api->hipDeviceSynchronize);
   required("hipDeviceGetAttribute", api->hipDeviceGetAttribute);

@@ -36,6 +36,7 @@ struct HipApi {
 
   // Devices. HIP's current device is per thread: callers set it first.
   hipError_t (*hipGetDeviceCount)(int* count) = nullptr;
+  hipError_t (*hipGetDevice)(int* device) = nullptr;
   hipError_t (*hipSetDevice)(int device) = nullptr;
   hipError_t (*hipDeviceSynchronize)() = nullptr;
   hipError_t (*hipDeviceGetAttribute)(int* value, hipDeviceAttribute_t attribute,

@@ -121,20 +121,31 @@ absl::StatusOr<std::unique_ptr<RocmDevice>> RocmDevice::Open(const HipApi& api, 
   return device;
 }
 
-absl::Status RocmDevice::Activate() const {
-  return HipStatus(api_, api_.hipSetDevice(ordinal_), "hipSetDevice");
+ScopedDevice::ScopedDevice(const RocmDevice& device) : api_(device.api()) {
+  status_ = HipStatus(api_, api_.hipGetDevice(&previous_), "hipGetDevice");
+  if (!status_.ok() || previous_ == device.ordinal()) return;
+  status_ = HipStatus(api_, api_.hipSetDevice(device.ordinal()),
+                      absl::StrCat("hipSetDevice(", device.ordinal(), ")"));
+  switched_ = status_.ok();
+}
+
+ScopedDevice::~ScopedDevice() {
+  // Fails only for an ordinal HIP no longer knows, which it gave us itself;
+  // there is no caller to tell at the end of a call.
+  if (switched_) (void)api_.hipSetDevice(previous_);
 }
 
 absl::Status RocmDevice::SynchronizeAll() const {
-  absl::Status status = Activate();
-  if (!status.ok()) return status;
+  ScopedDevice scoped(*this);
+  if (!scoped.ok()) return scoped.status();
   return HipStatus(api_, api_.hipDeviceSynchronize(), "hipDeviceSynchronize");
 }
 
 absl::Status RocmDevice::ReadProperties() {
   using hal::plugin::CopyProperty;
-  absl::Status status = Activate();
-  if (!status.ok()) return status;
+  ScopedDevice scoped(*this);
+  if (!scoped.ok()) return scoped.status();
+  absl::Status status;
   properties_.struct_size = sizeof(properties_);
 
   char name[256] = {};
@@ -208,10 +219,11 @@ absl::Status RocmDevice::ReadProperties() {
 }
 
 absl::StatusOr<std::pair<uint64_t, uint64_t>> RocmDevice::MemoryInfo() {
-  absl::Status status = Activate();
-  if (!status.ok()) return status;
+  ScopedDevice scoped(*this);
+  if (!scoped.ok()) return scoped.status();
   size_t free_bytes = 0, total_bytes = 0;
-  status = HipStatus(api_, api_.hipMemGetInfo(&free_bytes, &total_bytes), "hipMemGetInfo");
+  absl::Status status =
+      HipStatus(api_, api_.hipMemGetInfo(&free_bytes, &total_bytes), "hipMemGetInfo");
   if (!status.ok()) return status;
   // The total is the one the properties report, so the two never disagree.
   const uint64_t total = properties_.total_memory;

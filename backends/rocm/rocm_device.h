@@ -17,12 +17,9 @@ class RocmDevice : public hal::plugin::DeviceImpl {
   // Reads the properties of HIP device `ordinal`.
   static absl::StatusOr<std::unique_ptr<RocmDevice>> Open(const HipApi& api, int ordinal);
 
-  // Makes this device HIP's current device on the calling thread. HIP keeps
-  // the current device per thread and the HAL calls in from any thread, so
-  // every entry point that allocates or creates objects calls this first.
-  absl::Status Activate() const;
   // Waits for all work queued on the device, on every stream. Used before a
-  // release that HIP would otherwise perform under queued work.
+  // release that HIP would otherwise perform under queued work. Restores the
+  // calling thread's current device, like every call here.
   absl::Status SynchronizeAll() const;
 
   const HipApi& api() const { return api_; }
@@ -47,6 +44,32 @@ class RocmDevice : public hal::plugin::DeviceImpl {
   const int ordinal_;
   std::string gfx_;
   AccelDeviceProperties properties_;
+};
+
+// Makes a device HIP's current device on the calling thread for the length of
+// one HAL call, and then puts back the device that was current before.
+//
+// HIP keeps the current device per thread and the HAL calls in from any
+// thread, so every entry point that touches HIP opens one of these first. The
+// application's own HIP code on the same thread must not find its device
+// changed behind its back: unlike a CUDA context, a HIP thread always has a
+// current device (0 until set), so the previous one is always restored.
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(const RocmDevice& device);
+  ~ScopedDevice();
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+
+  bool ok() const { return status_.ok(); }
+  // hipGetDevice's or hipSetDevice's error, with HIP's name and number.
+  const absl::Status& status() const { return status_; }
+
+ private:
+  const HipApi& api_;
+  int previous_ = 0;
+  bool switched_ = false;
+  absl::Status status_;
 };
 
 // "gfx90a" from "gfx90a:sramecc+:xnack-": the target without its features.

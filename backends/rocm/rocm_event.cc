@@ -6,12 +6,12 @@ namespace accel::rocm {
 
 absl::StatusOr<std::unique_ptr<RocmEvent>> RocmEvent::Create(const RocmDevice& device) {
   const HipApi& api = device.api();
-  absl::Status status = device.Activate();
-  if (!status.ok()) return status;
+  ScopedDevice scoped(device);
+  if (!scoped.ok()) return scoped.status();
   hipEvent_t event = nullptr;
   // hipEventDefault keeps timing on: the HAL measures with any event.
-  status = HipStatus(api, api.hipEventCreateWithFlags(&event, hipEventDefault),
-                     "hipEventCreateWithFlags");
+  absl::Status status = HipStatus(api, api.hipEventCreateWithFlags(&event, hipEventDefault),
+                                  "hipEventCreateWithFlags");
   if (!status.ok()) return status;
   return std::unique_ptr<RocmEvent>(new RocmEvent(device, event));
 }

@@ -8,11 +8,12 @@ namespace accel::rocm {
 absl::StatusOr<std::unique_ptr<RocmBuffer>> RocmBuffer::Allocate(const RocmDevice& device,
                                                                  uint64_t size) {
   const HipApi& api = device.api();
-  absl::Status status = device.Activate();
-  if (!status.ok()) return status;
+  ScopedDevice scoped(device);
+  if (!scoped.ok()) return scoped.status();
   void* pointer = nullptr;
   // hipMalloc(0) succeeds with a null pointer, which is a fine empty buffer.
-  status = HipStatus(api, api.hipMalloc(&pointer, size), absl::StrCat("hipMalloc(", size, ")"));
+  absl::Status status =
+      HipStatus(api, api.hipMalloc(&pointer, size), absl::StrCat("hipMalloc(", size, ")"));
   if (!status.ok()) return status;
   std::unique_ptr<RocmBuffer> buffer(new RocmBuffer(device, pointer));
   if (size == 0) return buffer;
@@ -29,6 +30,7 @@ absl::StatusOr<std::unique_ptr<RocmBuffer>> RocmBuffer::Allocate(const RocmDevic
 RocmBuffer::~RocmBuffer() {
   if (pointer_ == nullptr) return;
   const HipApi& api = device_.api();
+  ScopedDevice scoped(device_);
   // A failure here belongs to the work that failed: its stream reports it at
   // its own Synchronize. Freeing still goes ahead, since nothing is running.
   (void)device_.SynchronizeAll();

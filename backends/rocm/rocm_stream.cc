@@ -1,6 +1,7 @@
 #include "rocm_stream.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -37,22 +38,36 @@ bool IsRequestError(absl::StatusCode code) {
 
 absl::StatusOr<std::unique_ptr<RocmStream>> RocmStream::Create(const RocmDevice& device) {
   const HipApi& api = device.api();
-  absl::Status status = device.Activate();
-  if (!status.ok()) return status;
+  ScopedDevice scoped(device);
+  if (!scoped.ok()) return scoped.status();
   hipStream_t stream = nullptr;
-  status = HipStatus(api, api.hipStreamCreateWithFlags(&stream, hipStreamNonBlocking),
-                     "hipStreamCreateWithFlags");
+  absl::Status status = HipStatus(api, api.hipStreamCreateWithFlags(&stream, hipStreamNonBlocking),
+                                  "hipStreamCreateWithFlags");
   if (!status.ok()) return status;
   return std::unique_ptr<RocmStream>(new RocmStream(device, stream));
 }
 
 RocmStream::~RocmStream() {
   const HipApi& api = device_.api();
+  ScopedDevice scoped(device_);
   // The interface promises that destroying a stream waits for its work. An
   // error here has no caller to go to: the stream's owner let it go without
-  // synchronizing, and the work's results are gone with it.
-  if (device_.Activate().ok()) (void)api.hipStreamSynchronize(stream_);
+  // synchronizing, and the work's results are gone with it. A HIP stream
+  // belongs to its device, so the wait does not depend on `scoped`.
+  (void)api.hipStreamSynchronize(stream_);
+  std::vector<void*> temporaries;
+  {
+    absl::MutexLock lock(&mu_);
+    temporaries.swap(temporaries_);
+  }
+  FreeTemporaries(temporaries);
   (void)api.hipStreamDestroy(stream_);
+}
+
+void RocmStream::FreeTemporaries(const std::vector<void*>& temporaries) {
+  // hipFree fails only for a pointer it does not know, which would be a bug
+  // here, and the memory is ours alone: there is no one to tell.
+  for (void* temporary : temporaries) (void)device_.api().hipFree(temporary);
 }
 
 absl::Status RocmStream::Fail(absl::Status status) {
@@ -72,7 +87,8 @@ template <typename F>
 absl::Status RocmStream::Submit(absl::string_view call, F&& enqueue) {
   absl::MutexLock lock(&mu_);
   if (!sticky_.ok()) return sticky_;
-  absl::Status status = device_.Activate();
+  ScopedDevice scoped(device_);
+  absl::Status status = scoped.status();
   if (status.ok()) status = HipStatus(device_.api(), enqueue(), call);
   if (!status.ok()) return Fail(std::move(status));
   return absl::OkStatus();
@@ -98,11 +114,58 @@ absl::Status RocmStream::CopyDeviceToHost(hal::plugin::BufferImpl& src, uint64_t
 absl::Status RocmStream::CopyDeviceToDevice(hal::plugin::BufferImpl& src, uint64_t src_offset,
                                             hal::plugin::BufferImpl& dst, uint64_t dst_offset,
                                             uint64_t size) {
+  hipDeviceptr_t from = At(src, src_offset);
+  hipDeviceptr_t to = At(dst, dst_offset);
+  // Addresses of one device's memory compared as integers: the ranges of two
+  // different buffers never overlap, so only a copy within one buffer can.
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(from);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(to);
+  if (size != 0 && begin < end + size && end < begin + size) {
+    return CopyOverlapping(to, from, size);
+  }
   return Submit("hipMemcpyDtoDAsync", [&] {
     if (size == 0) return hipSuccess;
-    return device_.api().hipMemcpyDtoDAsync(At(dst, dst_offset), At(src, src_offset), size,
-                                            stream_);
+    return device_.api().hipMemcpyDtoDAsync(to, from, size, stream_);
   });
+}
+
+absl::Status RocmStream::CopyOverlapping(hipDeviceptr_t to, hipDeviceptr_t from, uint64_t size) {
+  const HipApi& api = device_.api();
+  absl::MutexLock lock(&mu_);
+  if (!sticky_.ok()) return sticky_;
+  if (to == from) return absl::OkStatus();  // a copy onto itself changes nothing
+  ScopedDevice scoped(device_);
+  if (!scoped.ok()) return Fail(scoped.status());
+  void* temporary = nullptr;
+  hipError_t error = api.hipMalloc(&temporary, size);
+  if (error == hipErrorOutOfMemory && !temporaries_.empty()) {
+    // Earlier overlapping copies may hold the memory: once the stream is past
+    // them, their temporaries can go. Waits under the lock, as a rare case.
+    absl::Status synced = HipStatus(api, api.hipStreamSynchronize(stream_), "hipStreamSynchronize");
+    if (!synced.ok()) {
+      // A failed wait means queued work failed, whatever the code says.
+      return Fail(
+          absl::Status(IsRequestError(synced.code()) ? absl::StatusCode::kInternal : synced.code(),
+                       synced.message()));
+    }
+    std::vector<void*> done;
+    done.swap(temporaries_);
+    FreeTemporaries(done);
+    error = api.hipMalloc(&temporary, size);
+  }
+  absl::Status status =
+      HipStatus(api, error, absl::StrCat("hipMalloc(", size, ") for an overlapping copy"));
+  if (!status.ok()) return Fail(std::move(status));
+  // Freed only after a wait for this stream: the copies below use it later.
+  temporaries_.push_back(temporary);
+  status = HipStatus(api, api.hipMemcpyDtoDAsync(temporary, from, size, stream_),
+                     "hipMemcpyDtoDAsync (to a temporary)");
+  if (status.ok()) {
+    status = HipStatus(api, api.hipMemcpyDtoDAsync(to, temporary, size, stream_),
+                       "hipMemcpyDtoDAsync (from a temporary)");
+  }
+  if (!status.ok()) return Fail(std::move(status));
+  return absl::OkStatus();
 }
 
 absl::Status RocmStream::Fill(hal::plugin::BufferImpl& dst, uint64_t offset, uint64_t size,
@@ -196,17 +259,30 @@ absl::Status RocmStream::WaitEvent(hal::plugin::EventImpl& event) {
 }
 
 absl::Status RocmStream::Synchronize() {
+  // The temporaries of copies queued so far; ones added while we wait belong
+  // to work after this point and wait for the next Synchronize.
+  std::vector<void*> temporaries;
   {
     absl::MutexLock lock(&mu_);
-    if (!sticky_.ok()) return sticky_;
+    temporaries.swap(temporaries_);
   }
-  // Not under the lock: other threads may keep queueing while we wait.
-  absl::Status status = device_.Activate();
+  // Waits even when the stream already failed: work queued before the
+  // failure may still read or write host memory, which the caller may free
+  // as soon as this returns. Not under the lock: other threads may keep
+  // queueing while we wait.
+  const HipApi& api = device_.api();
+  ScopedDevice scoped(device_);
+  absl::Status status = scoped.status();
   if (status.ok()) {
-    status = HipStatus(device_.api(), device_.api().hipStreamSynchronize(stream_),
-                       "hipStreamSynchronize");
+    status = HipStatus(api, api.hipStreamSynchronize(stream_), "hipStreamSynchronize");
   }
+  // Whether it succeeded or not, the wait returned: the stream is done with
+  // these (without a wait they must stay until the next one).
+  if (scoped.ok()) FreeTemporaries(temporaries);
   absl::MutexLock lock(&mu_);
+  if (!scoped.ok()) {
+    temporaries_.insert(temporaries_.end(), temporaries.begin(), temporaries.end());
+  }
   if (!status.ok()) {
     // Whatever the code, a failed synchronize means queued work failed, so
     // it always sticks.

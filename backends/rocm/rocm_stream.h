@@ -44,6 +44,11 @@ class RocmStream : public hal::plugin::StreamImpl {
   // returns the sticky error, or the call's error as HipStatus(`call`).
   template <typename F>
   absl::Status Submit(absl::string_view call, F&& enqueue);
+  // The memmove of CopyDeviceToDevice for ranges that overlap: HIP leaves an
+  // overlapping hipMemcpyDtoDAsync undefined, so it goes through a temporary.
+  absl::Status CopyOverlapping(hipDeviceptr_t to, hipDeviceptr_t from, uint64_t size);
+  // Frees `temporaries` (from temporaries_), which the stream has finished with.
+  void FreeTemporaries(const std::vector<void*>& temporaries);
   // Keeps `status` as the sticky error if it says the device or earlier work
   // failed (rather than that this request was wrong); returns what to report.
   absl::Status Fail(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -55,6 +60,10 @@ class RocmStream : public hal::plugin::StreamImpl {
   // Kernels launched since the last successful synchronize: HIP's error does
   // not say which kernel failed, so the report lists the suspects.
   std::vector<std::string> recent_kernels_ ABSL_GUARDED_BY(mu_);
+  // Device memory that overlapping copies staged through, freed once the
+  // stream has finished with it: at the next Synchronize, in the destructor,
+  // or when an allocation for another one runs out of memory.
+  std::vector<void*> temporaries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accel::rocm

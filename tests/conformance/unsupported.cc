@@ -25,9 +25,10 @@ const std::map<std::string, Exceptions>& AllExceptions() {
          "a trapped kernel makes the CUDA context unusable for every stream and event"}}},
       {"rocm",
        {{"StreamTest.KernelFailureIsStickyAndReportedAtSynchronize",
-         "fail_with traps (s_trap): the code is lost and ROCm may abort the process"},
+         "a trap aborts the whole process on ROCm (HSA queue callback), so fail_with is a "
+         "no-op there and a launch cannot fail with a status code"},
         {"StreamTest.WorkQueuedAfterAFailureIsSkipped",
-         "HIP does not skip work queued after a kernel fault"}}},
+         "a kernel cannot fail a launch on ROCm without aborting the process"}}},
       {"levelzero",
        {{"StreamTest.KernelFailureIsStickyAndReportedAtSynchronize",
          "SPIR-V kernels cannot fail a launch with a status code"},

@@ -9,6 +9,9 @@
 # libraries are needed: the kernels use clang's AMDGPU builtins only.
 # A missing or unable compiler drops the format with a message.
 
+# gfx942 (MI300) is not in the default list: clang-15, Debian 12's compiler,
+# rejects it ("invalid target ID 'gfx942'"). With a newer clang found below,
+# add it with -DACCEL_HSACO_TARGETS=...;gfx942.
 set(ACCEL_HSACO_TARGETS "gfx906;gfx908;gfx90a;gfx1030;gfx1100" CACHE STRING
   "GPU targets to build hsaco kernel images for (empty: none)")
 
