@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pool/common/status_convert.h"
+#include "pool/common/transport.h"
 #include "pool/common/version.h"
 
 namespace accel::client {
@@ -45,8 +46,7 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& pool,
                                                              v1::LeaseResponse lease) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(pool::kMaxMessageBytes);
-  args.SetMaxSendMessageSize(pool::kMaxMessageBytes);
+  pool::ApplyBulkTransferSettings(args);
   // Keepalive pings notice a cut network (no RST) within a few seconds.
   const int ping_ms =
       static_cast<int>(std::min<uint32_t>(RenewMillis(lease.lease().ttl_seconds()), 5000));
@@ -82,13 +82,20 @@ absl::Status Connection::Start() {
   hello.set_client_major(pool::kProtocolMajor);
   hello.set_client_minor(pool::kProtocolMinor);
   v1::SessionResponse answer;
+  absl::Status failed;
   if (!stream_->Write(hello) || !stream_->Read(&answer)) {
-    return FromGrpc(stream_->Finish(), "open session");
-  }
-  if (answer.server_major() != pool::kProtocolMajor) {
-    return absl::FailedPreconditionError(
+    failed = FromGrpc(stream_->Finish(), "open session");
+    if (failed.ok()) failed = absl::UnavailableError("open session: the node closed it");
+  } else if (answer.server_major() != pool::kProtocolMajor) {
+    failed = absl::FailedPreconditionError(
         absl::StrCat("node speaks protocol ", answer.server_major(), ".x; this client speaks ",
                      pool::kProtocolMajor, ".", pool::kProtocolMinor));
+    session_context_.TryCancel();
+    stream_->Finish().IgnoreError();  // cancelled by us: the reason is the version
+  }
+  if (!failed.ok()) {
+    stream_.reset();
+    return failed;
   }
   writer_ = std::thread([this] { WriterLoop(); });
   reader_ = std::thread([this] { ReaderLoop(); });
@@ -101,13 +108,14 @@ Connection::~Connection() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  writer_.join();  // flushes what is queued, then half-closes
-  // The node ends the session when the lease goes; releasing also makes the
-  // node free everything at once instead of waiting for the TTL.
+  // The threads exist only if the session opened.
+  if (writer_.joinable()) writer_.join();  // flushes what is queued, then half-closes
+  // Releasing makes the node free everything at once instead of after the
+  // TTL; also for a lease whose session never opened.
   Release().IgnoreError();  // already gone is fine: the TTL reclaims it anyway
   session_context_.TryCancel();
-  reader_.join();
-  renewer_.join();
+  if (reader_.joinable()) reader_.join();
+  if (renewer_.joinable()) renewer_.join();
 }
 
 absl::Status Connection::Alive() {
@@ -136,6 +144,13 @@ void Connection::NoteNodeHasImage(const std::string& sha256, bool has) {
 }
 
 absl::Status Connection::Enqueue(v1::Command command) {
+  // Leave room for the batch's framing under the message limit.
+  const uint64_t size = command.ByteSizeLong();
+  if (size > pool::kMaxMessageBytes - (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat("a ", size, "-byte request exceeds the ",
+                                                   pool::kMaxMessageBytes >> 20,
+                                                   " MiB protocol message limit"));
+  }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
@@ -143,7 +158,7 @@ absl::Status Connection::Enqueue(v1::Command command) {
       },
       this));
   if (!ended_.ok()) return ended_;
-  outgoing_bytes_ += command.ByteSizeLong();
+  outgoing_bytes_ += size;
   outgoing_.push_back(std::move(command));
   return absl::OkStatus();
 }
@@ -210,8 +225,12 @@ void Connection::WriterLoop() {
           this));
       if (!ended_.ok() || (outgoing_.empty() && stopping_)) break;
       uint64_t bytes = 0;
-      while (!outgoing_.empty() && bytes < kBatchBytes) {
-        bytes += outgoing_.front().ByteSizeLong();
+      while (!outgoing_.empty()) {
+        const uint64_t next = outgoing_.front().ByteSizeLong();
+        // Never past the message limit: a batch holds at least one command,
+        // and no more once the next would cross kBatchBytes.
+        if (bytes != 0 && bytes + next > kBatchBytes) break;
+        bytes += next;
         *batch.add_commands() = std::move(outgoing_.front());
         outgoing_.pop_front();
       }

@@ -114,16 +114,8 @@ RemoteStream::~RemoteStream() {
   SendDestroy();
 }
 
-void RemoteStream::SetSticky(const absl::Status& status) {
-  absl::MutexLock lock(&mu_);
-  if (sticky_.ok()) sticky_ = status;
-}
-
 absl::Status RemoteStream::Check(std::initializer_list<const plugin::BufferImpl*> buffers) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!sticky_.ok()) return sticky_;
-  }
+  if (absl::Status sticky = sticky_->Get(); !sticky.ok()) return sticky;
   if (absl::Status alive = connection_->Alive(); !alive.ok()) return alive;
   for (const plugin::BufferImpl* b : buffers) {
     if (absl::Status s = connection_->HandleStatus(AsRemote(*b).handle()); !s.ok()) return s;
@@ -159,9 +151,10 @@ absl::Status RemoteStream::CopyDeviceToHost(plugin::BufferImpl& src, uint64_t sr
   v1::Command command;
   command.mutable_copy_to_host()->set_stream(handle_);
   *command.mutable_copy_to_host()->mutable_src() = Range(src, src_offset, size);
-  return connection_->SendCopyToHost(std::move(command), dst, size, [this](const absl::Status& s) {
-    if (!s.ok()) SetSticky(s);
-  });
+  return connection_->SendCopyToHost(std::move(command), dst, size,
+                                     [sticky = sticky_](const absl::Status& s) {
+                                       if (!s.ok()) sticky->Set(s);
+                                     });
 }
 
 absl::Status RemoteStream::CopyDeviceToDevice(plugin::BufferImpl& src, uint64_t src_offset,
@@ -250,14 +243,11 @@ absl::Status RemoteStream::WaitEvent(plugin::EventImpl& event) {
 }
 
 absl::Status RemoteStream::Synchronize() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!sticky_.ok()) return sticky_;
-  }
+  if (absl::Status sticky = sticky_->Get(); !sticky.ok()) return sticky;
   v1::Command command;
   command.mutable_synchronize_stream()->set_stream(handle_);
   absl::Status status = connection_->Call(std::move(command)).status();
-  if (!status.ok()) SetSticky(status);
+  if (!status.ok()) sticky_->Set(status);
   return status;
 }
 

@@ -102,10 +102,22 @@ class RemoteStream : public plugin::StreamImpl, public RemoteHandle {
   // end, or a failed handle this command names: any makes the command fail now.
   absl::Status Check(std::initializer_list<const plugin::BufferImpl*> buffers);
   absl::Status Submit(v1::Command command);
-  void SetSticky(const absl::Status& status);
 
-  absl::Mutex mu_;
-  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
+  // Shared with completions of copies to the host, which may run after the
+  // stream is gone (a lost session completes them late).
+  struct Sticky {
+    absl::Mutex mu;
+    absl::Status status ABSL_GUARDED_BY(mu);
+    void Set(const absl::Status& s) {
+      absl::MutexLock lock(&mu);
+      if (status.ok()) status = s;
+    }
+    absl::Status Get() {
+      absl::MutexLock lock(&mu);
+      return status;
+    }
+  };
+  std::shared_ptr<Sticky> sticky_ = std::make_shared<Sticky>();
 };
 
 class RemoteDevice : public plugin::DeviceImpl {

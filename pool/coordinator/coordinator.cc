@@ -9,12 +9,16 @@ namespace accel::pool {
 
 Coordinator::Coordinator(Options options) : options_(options), reaper_([this] { ReapLoop(); }) {}
 
-Coordinator::~Coordinator() {
+Coordinator::~Coordinator() { Stop(); }
+
+void Coordinator::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    // Listeners are about to go: no later release may reach them either.
+    for (auto& [name, node] : nodes_) node.listener = nullptr;
   }
-  reaper_.join();
+  if (reaper_.joinable()) reaper_.join();
 }
 
 int64_t Coordinator::NowUnixMs() {

@@ -36,7 +36,10 @@ class Coordinator {
   };
 
   explicit Coordinator(Options options);
-  ~Coordinator();
+  ~Coordinator();  // Stop()s
+  // Stops the reaper: no listener is called after this returns. Call it
+  // before the listeners go away.
+  void Stop();
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 

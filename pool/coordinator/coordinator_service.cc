@@ -1,5 +1,6 @@
 #include "pool/coordinator/coordinator_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/version.h"
 
@@ -34,9 +35,25 @@ grpc::Status CoordinatorService::Release(grpc::ServerContext*, const v1::Release
   return ToGrpc(coordinator_.Release(request->lease_id(), request->token()));
 }
 
-grpc::Status CoordinatorService::AdminRelease(grpc::ServerContext*,
+namespace {
+// Operator calls are taken only from this host until tenants and operator
+// credentials exist: anyone who can reach the pool could otherwise revoke
+// other tenants' leases.
+absl::Status CheckOperator(const grpc::ServerContext* context) {
+  const std::string peer = context->peer();
+  if (peer.rfind("ipv4:127.", 0) == 0 || peer.rfind("ipv6:[::1]", 0) == 0 ||
+      peer.rfind("unix:", 0) == 0) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("operator calls are accepted from this host only, not from ", peer));
+}
+}  // namespace
+
+grpc::Status CoordinatorService::AdminRelease(grpc::ServerContext* context,
                                               const v1::AdminReleaseRequest* request,
                                               v1::ReleaseResponse*) {
+  if (absl::Status s = CheckOperator(context); !s.ok()) return ToGrpc(s);
   return ToGrpc(coordinator_.AdminRelease(request->lease_id()));
 }
 
@@ -58,9 +75,10 @@ grpc::Status CoordinatorService::ListLeases(grpc::ServerContext*, const v1::List
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::DrainNode(grpc::ServerContext*,
+grpc::Status CoordinatorService::DrainNode(grpc::ServerContext* context,
                                            const v1::DrainNodeRequest* request,
                                            v1::DrainNodeResponse*) {
+  if (absl::Status s = CheckOperator(context); !s.ok()) return ToGrpc(s);
   return ToGrpc(coordinator_.Drain(request->node(), request->undrain()));
 }
 

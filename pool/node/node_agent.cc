@@ -43,8 +43,7 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
 
 absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& lease_id,
                                                          const std::string& token,
-                                                         Session::Sender sender,
-                                                         std::function<void()> cancel) {
+                                                         std::shared_ptr<SessionLink> link) {
   absl::StatusOr<v1::LeaseInfo> lease = coordinator_.Admit(lease_id, token, options_.name);
   if (!lease.ok()) return lease.status();
 
@@ -67,38 +66,43 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
     config.quotas.push_back(leased.memory_quota());
   }
 
-  absl::MutexLock lock(&mu_);
-  if (sessions_.count(lease_id) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("lease ", lease_id, " already has an open session"));
-  }
   auto session = std::make_shared<Session>(
-      std::move(config), cache_, std::move(sender),
+      std::move(config), cache_, std::move(link),
       [this, lease_id](uint64_t bytes) { coordinator_.ReportUsage(lease_id, bytes); });
-  sessions_[lease_id] = Open_{session, std::move(cancel)};
+  {
+    absl::MutexLock lock(&mu_);
+    if (!sessions_.emplace(lease_id, session).second) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("lease ", lease_id, " already has an open session"));
+    }
+  }
+  // The lease may have ended between admission and registration, when no
+  // session was there to be told: check again now that one is.
+  if (absl::StatusOr<v1::LeaseInfo> still = coordinator_.Admit(lease_id, token, options_.name);
+      !still.ok()) {
+    Close(session);
+    return absl::FailedPreconditionError(absl::StrCat("lease ", lease_id, " ended while opening"));
+  }
   coordinator_.ReportSession(lease_id, true);
   return session;
 }
 
 void NodeAgent::Close(const std::shared_ptr<Session>& session) {
-  absl::MutexLock lock(&mu_);
-  auto it = sessions_.find(session->lease_id());
-  if (it != sessions_.end() && it->second.session == session) sessions_.erase(it);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(session->lease_id());
+    if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+  }
   coordinator_.ReportSession(session->lease_id(), false);
 }
 
 void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& why) {
-  Open_ open;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(lease_id);
-    if (it == sessions_.end()) return;
-    open = it->second;
-  }
-  // Tell the client why, then break the connection; the session's handler
-  // then drops it, which frees every buffer, stream and module.
-  open.session->End(why);
-  open.cancel();
+  // End() never blocks, so this is safe from the coordinator's reaper. The
+  // session's handler then drops it, which frees every buffer, stream and
+  // module on the handler's thread, not here.
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(lease_id);
+  if (it != sessions_.end()) it->second->End(why);
 }
 
 }  // namespace accel::pool

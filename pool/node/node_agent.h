@@ -33,28 +33,22 @@ class NodeAgent : public LeaseListener {
   // The devices this node offers, for registration with the coordinator.
   std::vector<v1::DeviceInfo> DeviceInfos() const;
 
-  // Admits a session for the lease. `cancel` breaks the connection; it is
-  // called when the lease ends while the session is open.
+  // Admits a session for the lease, talking to the client through `link`.
   absl::StatusOr<std::shared_ptr<Session>> Open(const std::string& lease_id,
-                                                const std::string& token, Session::Sender sender,
-                                                std::function<void()> cancel);
+                                                const std::string& token,
+                                                std::shared_ptr<SessionLink> link);
   // The connection is gone: drop the session (its destructor frees everything).
   void Close(const std::shared_ptr<Session>& session);
 
   void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override;
 
  private:
-  struct Open_ {
-    std::shared_ptr<Session> session;
-    std::function<void()> cancel;
-  };
-
   const Options options_;
   const std::vector<hal::Device> devices_;
   Coordinator& coordinator_;
   ModuleCache cache_;
   absl::Mutex mu_;
-  std::map<std::string, Open_> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accel::pool

@@ -8,24 +8,48 @@
 namespace accel::pool {
 namespace {
 
-// Serialises writes from the session's threads and stops them once the
-// handler returns (the gRPC stream is gone then).
-class Writer {
+// The gRPC side of a session. Writes from the session's threads are
+// serialised; once the handler returns, the stream and context are gone and
+// every call here becomes a no-op.
+class GrpcSessionLink : public SessionLink {
  public:
-  explicit Writer(grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream)
-      : stream_(stream) {}
-  void Write(const v1::SessionResponse& response) {
-    absl::MutexLock lock(&mu_);
-    if (stream_ != nullptr && !stream_->Write(response)) stream_ = nullptr;
+  GrpcSessionLink(grpc::ServerContext* context,
+                  grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream)
+      : context_(context), stream_(stream) {}
+
+  void Send(const v1::SessionResponse& response) override {
+    absl::MutexLock lock(&write_mu_);
+    Write(response);
   }
-  void Close() {
-    absl::MutexLock lock(&mu_);
+  void TrySend(const v1::SessionResponse& response) override {
+    if (!write_mu_.TryLock()) return;  // a write is in progress, perhaps blocked
+    Write(response);
+    write_mu_.Unlock();
+  }
+  void Cut() override {
+    absl::MutexLock lock(&context_mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  // The handler is returning.
+  void Detach() {
+    {
+      absl::MutexLock lock(&context_mu_);
+      context_ = nullptr;
+    }
+    absl::MutexLock lock(&write_mu_);
     stream_ = nullptr;
   }
 
  private:
-  absl::Mutex mu_;
-  grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream_ ABSL_GUARDED_BY(mu_);
+  void Write(const v1::SessionResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (stream_ != nullptr && !stream_->Write(response)) stream_ = nullptr;
+  }
+
+  absl::Mutex context_mu_;
+  grpc::ServerContext* context_ ABSL_GUARDED_BY(context_mu_);
+  absl::Mutex write_mu_;
+  grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream_
+      ABSL_GUARDED_BY(write_mu_);
 };
 
 }  // namespace
@@ -42,17 +66,18 @@ grpc::Status NodeService::Session(
         absl::StrCat("client speaks protocol ", request.client_major(), ".x; this node speaks ",
                      kProtocolMajor, ".", kProtocolMinor)));
   }
-  auto writer = std::make_shared<Writer>(stream);
-  absl::StatusOr<std::shared_ptr<pool::Session>> session = agent_.Open(
-      request.lease_id(), request.token(),
-      [writer](const v1::SessionResponse& r) { writer->Write(r); },
-      [context] { context->TryCancel(); });
-  if (!session.ok()) return ToGrpc(session.status());
+  auto link = std::make_shared<GrpcSessionLink>(context, stream);
+  absl::StatusOr<std::shared_ptr<pool::Session>> session =
+      agent_.Open(request.lease_id(), request.token(), link);
+  if (!session.ok()) {
+    link->Detach();
+    return ToGrpc(session.status());
+  }
 
   v1::SessionResponse hello;
   hello.set_server_major(kProtocolMajor);
   hello.set_server_minor(kProtocolMinor);
-  writer->Write(hello);
+  link->Send(hello);
 
   do {
     for (v1::Command& command : *request.mutable_commands()) (*session)->Execute(command);
@@ -63,7 +88,7 @@ grpc::Status NodeService::Session(
   // everything the session holds is freed here.
   agent_.Close(*session);
   session->reset();
-  writer->Close();
+  link->Detach();
   return grpc::Status::OK;
 }
 

@@ -24,9 +24,14 @@ uint64_t EventTrack::dispatched() {
   return dispatched_;
 }
 
-void EventTrack::Applied(uint64_t generation) {
+absl::Status EventTrack::Apply(uint64_t generation, const std::function<absl::Status()>& record) {
+  // Held across the HAL record (a quick enqueue), so two streams' records of
+  // one event take effect in the client's order.
   absl::MutexLock lock(&mu_);
+  absl::Status status;
+  if (record && generation > applied_) status = record();
   applied_ = std::max(applied_, generation);
+  return status;
 }
 
 void EventTrack::WaitApplied(uint64_t generation) {
@@ -41,10 +46,11 @@ bool EventTrack::AllApplied() {
   return applied_ >= dispatched_;
 }
 
-Session::Session(Config config, ModuleCache& cache, Sender sender, UsageReporter usage)
+Session::Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink> link,
+                 UsageReporter usage)
     : config_(std::move(config)),
       cache_(cache),
-      sender_(std::move(sender)),
+      link_(std::move(link)),
       usage_(std::move(usage)),
       used_(new std::atomic<uint64_t>[config_.devices.size()]),
       waits_(std::make_unique<SerialQueue>()) {
@@ -74,7 +80,7 @@ void Session::Reply(uint64_t reply_id, const absl::Status& status,
   reply->set_reply_id(reply_id);
   ToProto(status, reply->mutable_status());
   if (fill && status.ok()) fill(*reply);
-  sender_(response);
+  link_->Send(response);
 }
 
 void Session::HandleFailed(uint64_t handle, const absl::Status& status) {
@@ -82,13 +88,15 @@ void Session::HandleFailed(uint64_t handle, const absl::Status& status) {
   v1::HandleFailed* failed = response.add_events()->mutable_handle_failed();
   failed->set_handle(handle);
   ToProto(status, failed->mutable_status());
-  sender_(response);
+  link_->Send(response);
 }
 
 void Session::End(const absl::Status& why) {
   v1::SessionResponse response;
   ToProto(why, response.add_events()->mutable_session_ended());
-  sender_(response);
+  // Best effort: a client that does not read must not stall the reaper.
+  link_->TrySend(response);
+  link_->Cut();
 }
 
 absl::StatusOr<hal::Device> Session::DeviceAt(uint32_t index) {
@@ -164,9 +172,15 @@ absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
 absl::Status Session::CreateStream(const v1::CreateStream& op) {
   absl::StatusOr<hal::Device> device = DeviceAt(op.device());
   if (!device.ok()) return device.status();
+  if (streams_ >= config_.max_streams) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("session holds the maximum of ", config_.max_streams, " streams"));
+  }
   absl::StatusOr<hal::Stream> stream = device->CreateStream();
   if (!stream.ok()) return stream.status();
-  return AddHandle(op.handle(), std::make_shared<StreamWorker>(*std::move(stream)));
+  absl::Status added = AddHandle(op.handle(), std::make_shared<StreamWorker>(*std::move(stream)));
+  if (added.ok()) ++streams_;
+  return added;
 }
 
 absl::Status Session::CreateEvent(const v1::CreateEvent& op) {
@@ -225,6 +239,14 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
   if (it == handles_.end()) {
     return absl::InvalidArgumentError(absl::StrCat("unknown handle ", op.handle()));
   }
+  if (std::holds_alternative<std::shared_ptr<StreamWorker>>(it->second)) {
+    // Its queued work finishes off the reader (a wait in it may need later
+    // commands), then the worker goes.
+    waits_->Post([worker = std::get<std::shared_ptr<StreamWorker>>(it->second)]() mutable {
+      worker.reset();
+    });
+    --streams_;
+  }
   if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
     // Queued work holds its own reference; the quota is returned now.
     used_[b->device] -= b->buffer.size();
@@ -258,22 +280,28 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command
       absl::StatusOr<hal::BufferView> src = Resolve(command.copy_to_host().src());
       if (!src.ok()) return src.status();
       return Op([this, reply_id, view = *src](StreamWorker& w, const absl::Status& sticky) {
+        // Staged a piece at a time: a node's memory must not scale with
+        // what clients ask to read.
+        constexpr uint64_t kStagingBytes = 8 * kCopyChunkBytes;
         absl::Status status = sticky;
         std::string staging;
-        if (status.ok()) {
-          staging.resize(view.size());
-          status = w.stream().CopyToHost(
-              view, {reinterpret_cast<std::byte*>(staging.data()), staging.size()});
+        for (uint64_t done = 0; status.ok() && done < view.size(); done += kStagingBytes) {
+          const uint64_t n = std::min(kStagingBytes, view.size() - done);
+          absl::StatusOr<hal::BufferView> piece = view.Subview(done, n);
+          staging.resize(n);
+          status = piece.status();
+          if (status.ok()) {
+            status = w.stream().CopyToHost(
+                *piece, {reinterpret_cast<std::byte*>(staging.data()), staging.size()});
+          }
           if (status.ok()) status = w.Synchronize();
-        }
-        if (status.ok()) {
-          for (uint64_t offset = 0; offset < staging.size(); offset += kCopyChunkBytes) {
+          for (uint64_t offset = 0; status.ok() && offset < n; offset += kCopyChunkBytes) {
             v1::SessionResponse response;
             v1::CopyData* chunk = response.add_events()->mutable_copy_data();
             chunk->set_reply_id(reply_id);
-            chunk->set_offset(offset);
-            chunk->set_data(staging.substr(offset, kCopyChunkBytes));
-            sender_(response);
+            chunk->set_offset(done + offset);
+            chunk->set_data(staging.data() + offset, std::min(kCopyChunkBytes, n - offset));
+            link_->Send(response);
           }
         }
         Reply(reply_id, status);
@@ -350,9 +378,13 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command
       if (!event.ok()) return event.status();
       const uint64_t generation = event->track->Dispatch();
       return Op([event = *event, generation](StreamWorker& w, const absl::Status& sticky) {
-        absl::Status status = sticky.ok() ? w.stream().Record(event.event) : sticky;
-        event.track->Applied(generation);  // even when skipped: nobody may wait forever
-        return status;
+        // Marked applied even when skipped: nobody may wait for it forever.
+        absl::Status recorded =
+            event.track->Apply(generation, sticky.ok() ? std::function<absl::Status()>([&] {
+                                 return w.stream().Record(event.event);
+                               })
+                                                       : nullptr);
+        return sticky.ok() ? recorded : sticky;
       });
     }
     case v1::Command::kWaitEvent: {
@@ -417,6 +449,8 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     }
     return;
   }
+  const uint64_t upload_bytes =
+      command.has_copy_to_device() ? command.copy_to_device().data().size() : 0;
   absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command);
   if (!op.ok()) {
     // A bad command becomes the stream's sticky error, in its place in order.
@@ -429,7 +463,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     });
     return;
   }
-  (*worker)->Enqueue(*std::move(op));
+  (*worker)->Enqueue(*std::move(op), upload_bytes);
 }
 
 void Session::Execute(v1::Command& command) {
@@ -440,7 +474,11 @@ void Session::Execute(v1::Command& command) {
       Reply(reply_id, status);
       return;
     }
-    if (handle != 0 && handles_.count(handle) == 0) failed_[handle] = status;
+    // Remembered so later uses say why; bounded like the handle table.
+    if (handle != 0 && handles_.count(handle) == 0 &&
+        handles_.size() + failed_.size() < config_.max_handles) {
+      failed_[handle] = status;
+    }
     if (reply_id != 0) {
       Reply(reply_id, status);
     } else {

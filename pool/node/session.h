@@ -33,8 +33,10 @@ class EventTrack {
   // Reader: a record was queued; returns its generation.
   uint64_t Dispatch();
   uint64_t dispatched();
-  // Worker: that record was applied to the HAL event (or skipped).
-  void Applied(uint64_t generation);
+  // Worker: applies record `generation` with `record` unless a newer record
+  // was applied already (records on different streams can land out of
+  // order), then marks it applied; `record` is null for a skipped record.
+  absl::Status Apply(uint64_t generation, const std::function<absl::Status()>& record);
   void WaitApplied(uint64_t generation);
   bool AllApplied();
 
@@ -44,11 +46,21 @@ class EventTrack {
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// What the transport gives a session. Safe from any thread, and harmless
+// once the connection is gone.
+class SessionLink {
+ public:
+  virtual ~SessionLink() = default;
+  // Writes a response in order; may wait for the client to read.
+  virtual void Send(const v1::SessionResponse& response) = 0;
+  // Writes only if that needs no waiting; otherwise drops the response.
+  virtual void TrySend(const v1::SessionResponse& response) = 0;
+  // Breaks the connection, which ends the session's reader.
+  virtual void Cut() = 0;
+};
+
 class Session {
  public:
-  // Writes a response to the client; safe from any thread, a no-op once the
-  // connection is gone.
-  using Sender = std::function<void(const v1::SessionResponse&)>;
   // Told the lease's memory in use whenever it changes.
   using UsageReporter = std::function<void(uint64_t bytes)>;
 
@@ -58,16 +70,20 @@ class Session {
     std::vector<uint64_t> quotas;      // bytes allocatable on each
     bool allow_host_kernels = false;
     size_t max_handles = 1 << 20;
+    // Each stream has a worker thread on the node.
+    size_t max_streams = 256;
   };
 
-  Session(Config config, ModuleCache& cache, Sender sender, UsageReporter usage);
+  Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink> link,
+          UsageReporter usage);
   // Frees everything the session holds: handles, streams (after their queued
   // work), memory.
   ~Session();
 
   // Executes one command, in order. Called from the session's reader only.
   void Execute(v1::Command& command);
-  // Tells the client the session is over, and why.
+  // Tells the client the session is over, and why, and cuts the connection.
+  // Never blocks: the lease reaper calls it.
   void End(const absl::Status& why);
 
   const std::string& lease_id() const { return config_.lease.lease_id(); }
@@ -110,7 +126,7 @@ class Session {
 
   const Config config_;
   ModuleCache& cache_;
-  Sender sender_;
+  std::shared_ptr<SessionLink> link_;
   UsageReporter usage_;
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
 
@@ -118,6 +134,7 @@ class Session {
   // flat_hash_map's slot transfer for this variant.)
   std::unordered_map<uint64_t, Entry> handles_;
   absl::flat_hash_map<uint64_t, absl::Status> failed_;
+  size_t streams_ = 0;
   std::unique_ptr<SerialQueue> waits_;  // declared last: destroyed first
 };
 

@@ -5,6 +5,8 @@ namespace {
 // Host bytes held for queued uploads before the worker waits for the device
 // to consume them: bounds a node's memory under a stream of uploads.
 constexpr uint64_t kMaxRetainedBytes = 256ull << 20;
+// Upload bytes queued ahead of the device before the session's reader waits.
+constexpr uint64_t kMaxQueuedBytes = 256ull << 20;
 }  // namespace
 
 StreamWorker::StreamWorker(hal::Stream stream)
@@ -18,9 +20,14 @@ StreamWorker::~StreamWorker() {
   thread_.join();
 }
 
-void StreamWorker::Enqueue(Operation op) {
+void StreamWorker::Enqueue(Operation op, uint64_t bytes) {
   absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(op));
+  mu_.Await(absl::Condition(
+      +[](StreamWorker* w)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->queued_bytes_ < kMaxQueuedBytes; },
+      this));
+  queued_bytes_ += bytes;
+  queue_.push_back({std::move(op), bytes});
 }
 
 void StreamWorker::Retain(std::shared_ptr<const std::string> bytes) {
@@ -32,6 +39,7 @@ void StreamWorker::Retain(std::shared_ptr<const std::string> bytes) {
 void StreamWorker::Loop() {
   for (;;) {
     Operation op;
+    uint64_t bytes = 0;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -39,11 +47,17 @@ void StreamWorker::Loop() {
                ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->stopping_ || !w->queue_.empty(); },
           this));
       if (queue_.empty()) break;
-      op = std::move(queue_.front());
+      op = std::move(queue_.front().first);
+      bytes = queue_.front().second;
       queue_.pop_front();
     }
     absl::Status status = op(*this, sticky_);
     if (!status.ok() && sticky_.ok()) sticky_ = status;
+    op = nullptr;
+    if (bytes != 0) {
+      absl::MutexLock lock(&mu_);
+      queued_bytes_ -= bytes;
+    }
     if (retained_bytes_ > kMaxRetainedBytes) {
       absl::Status synced = Synchronize();
       if (!synced.ok() && sticky_.ok()) sticky_ = synced;

@@ -32,7 +32,10 @@ class StreamWorker {
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;
 
-  void Enqueue(Operation op);
+  // `bytes` is the host memory the operation carries (an upload's data):
+  // the caller waits while too much is queued, which pushes back on the
+  // client through gRPC flow control.
+  void Enqueue(Operation op, uint64_t bytes = 0);
   // For operations, on the worker thread:
   hal::Stream& stream() { return stream_; }
   // Keeps host bytes alive until the HAL stream has consumed them.
@@ -45,7 +48,8 @@ class StreamWorker {
 
   hal::Stream stream_;
   absl::Mutex mu_;
-  std::deque<Operation> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<Operation, uint64_t>> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Worker-thread state only.
   absl::Status sticky_;

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "accel/hal/hal.h"
+#include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
@@ -149,8 +150,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&coordinator_service);
   builder.RegisterService(&node_service);
-  builder.SetMaxReceiveMessageSize(accel::pool::kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(accel::pool::kMaxMessageBytes);
+  accel::pool::ApplyBulkTransferSettings(builder);
   // Clients ping to detect a cut network; accept their keepalives.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
@@ -174,5 +174,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   // Ends every session (their handlers free what they hold) within 2 s.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  coordinator.Stop();  // before the node agent it notifies is destroyed
   return 0;
 }

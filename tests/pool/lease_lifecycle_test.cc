@@ -6,8 +6,10 @@
 #include <future>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
+#include "clients/remote/remote_backend.h"
 #include "gtest/gtest.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
@@ -209,6 +211,29 @@ TEST_F(LeaseLifecycleTest, KilledNodeFailsCallsWithUnavailableNotAHang) {
   EXPECT_NE(status.message().find("lease lost"), std::string::npos) << status;
   EXPECT_STATUS(device.Allocate(16), kUnavailable);
   EXPECT_STATUS(device.GetMemoryInfo(), kUnavailable);
+}
+
+TEST_F(LeaseLifecycleTest, AdmissionRefusedIsAnErrorNotACrash) {
+  // A lease that ended before its session opened: the backend must report
+  // the node's refusal cleanly.
+  grpc::ClientContext context;
+  v1::LeaseRequest request;
+  v1::LeaseResponse granted;
+  ASSERT_TRUE(CoordinatorAt(poold_->address())->Lease(&context, request, &granted).ok());
+  grpc::ClientContext release_context;
+  v1::ReleaseRequest release;
+  release.set_lease_id(granted.lease().lease_id());
+  release.set_token(granted.token());
+  v1::ReleaseResponse released;
+  ASSERT_TRUE(CoordinatorAt(poold_->address())->Release(&release_context, release, &released).ok());
+  absl::StatusOr<hal::Backend> backend = hal::Registry::OpenLinkedBackend(
+      client::RemoteBackendApi(ACCEL_PLUGIN_ABI_MAJOR),
+      {{"pool", poold_->address()},
+       {"lease", absl::BytesToHexString(granted.SerializeAsString())}});
+  EXPECT_STATUS(backend, kPermissionDenied);
+  // The pool is unharmed.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(poold_->address(), {}));
+  EXPECT_OK(RunSaxpy(lease->devices()[0], 1000));
 }
 
 TEST_F(LeaseLifecycleTest, OperatorRevokeEndsTheSession) {

@@ -53,6 +53,12 @@ class RawSession {
     ADD_FAILURE() << "session ended without an answer";
     return {};
   }
+  // Sends without waiting for anything.
+  void Write(v1::Command command) {
+    v1::SessionRequest request;
+    *request.add_commands() = std::move(command);
+    stream_->Write(request);
+  }
   absl::Status Call(v1::Command command) {
     command.set_reply_id(++reply_);
     v1::SessionEvent e = Send(std::move(command));
@@ -70,10 +76,11 @@ class RawSession {
   uint64_t reply_ = 0;
 };
 
-v1::LeaseResponse RawLease(const std::string& address) {
+v1::LeaseResponse RawLease(const std::string& address, uint32_t ttl_seconds = 0) {
   grpc::ClientContext context;
   v1::LeaseRequest request;
   request.set_holder("raw client");
+  request.set_ttl_seconds(ttl_seconds);
   v1::LeaseResponse response;
   grpc::Status s = CoordinatorAt(address)->Lease(&context, request, &response);
   EXPECT_TRUE(s.ok()) << s.error_message();
@@ -215,6 +222,51 @@ TEST_F(WireBadInputTest, MalformedAndOversizeRequests) {
   absl::Status use = s.Call(CopyToHost(9, 5, 0, 16));
   EXPECT_STATUS(use, kResourceExhausted);
   EXPECT_NE(use.message().find("never created"), std::string::npos) << use;
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, StreamsPerSessionAreCapped) {
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  absl::Status last;
+  int created = 0;
+  for (uint64_t handle = 1; handle <= 300; ++handle) {
+    last = s.Call(CreateStream(handle));
+    if (!last.ok()) break;
+    ++created;
+  }
+  EXPECT_EQ(created, 256);
+  EXPECT_STATUS(last, kResourceExhausted);
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, AClientThatStopsReadingCannotStallLeaseExpiry) {
+  // A raw client fills its session with replies it never reads, and never
+  // renews its 1 s lease. Its lease must still end on time, and so must
+  // everyone else's: the reaper may not wait on that client.
+  v1::LeaseResponse stuck = RawLease(poold_->address(), 1);
+  RawSession s(poold_->address(), stuck);
+  ASSERT_TRUE(s.opened());
+  ASSERT_OK(s.Call(CreateStream(1)));
+  ASSERT_OK(s.Call(Allocate(2, 64 << 20)));
+  for (int i = 0; i < 8; ++i) {  // 512 MiB of replies nobody reads
+    v1::Command read = CopyToHost(1, 2, 0, 64 << 20);
+    read.set_reply_id(100 + i);
+    s.Write(read);
+  }
+  v1::LeaseResponse other = RawLease(poold_->address(), 1);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        v1::ListLeasesResponse leases = Leases(poold_->address());
+        for (const v1::LeaseInfo& l : leases.leases()) {
+          if (l.lease_id() == stuck.lease().lease_id() ||
+              l.lease_id() == other.lease().lease_id()) {
+            return false;
+          }
+        }
+        return true;
+      },
+      10));
   ExpectGoodTenantWorks();
 }
 
