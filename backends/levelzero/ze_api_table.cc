@@ -3,19 +3,39 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace accel::levelzero {
 
 constexpr char kDefaultLibrary[] = "libze_loader.so.1";
 constexpr char kLibraryEnv[] = "ACCEL_LEVEL_ZERO_LIBRARY";
 
+namespace {
+// One resolved table per loader path for the life of the process, like the
+// loader itself: reopening the backend reuses it instead of leaking another.
+struct TableCache {
+  absl::Mutex mu;
+  std::map<std::string, const ZeApi*> tables ABSL_GUARDED_BY(mu);
+};
+TableCache& Tables() {
+  static TableCache* const cache = new TableCache();
+  return *cache;
+}
+}  // namespace
+
 ZeLibrary LoadZeLibrary() {
   ZeLibrary result;
   const char* override_path = std::getenv(kLibraryEnv);
   result.path =
       override_path != nullptr && override_path[0] != '\0' ? override_path : kDefaultLibrary;
+  absl::MutexLock lock(&Tables().mu);
+  if (auto it = Tables().tables.find(result.path); it != Tables().tables.end()) {
+    result.api = it->second;
+    return result;
+  }
   // RTLD_LOCAL: the loader's symbols must not satisfy other plugins' lookups
   // (another backend may dlopen a different Level Zero loader).
   void* handle = dlopen(result.path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -25,8 +45,7 @@ ZeLibrary LoadZeLibrary() {
                                   error != nullptr ? error : "unknown dlopen error", ")");
     return result;
   }
-  // Deliberately never freed, like the library itself (see the header):
-  // device objects that hold the table may be released after the backend.
+  // Never freed, like the library itself (see the header); kept in the cache.
   auto* api = new ZeApi();
   std::string missing;
 #define ACCEL_ZE_RESOLVE_REQUIRED(name)                                  \
@@ -47,6 +66,7 @@ ZeLibrary LoadZeLibrary() {
     return result;
   }
   result.api = api;
+  Tables().tables[result.path] = api;
   return result;
 }
 

@@ -10,7 +10,9 @@ namespace accel::hal::internal {
 
 absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Open(const std::string& path) {
   // RTLD_LOCAL keeps each plugin's symbols (and its vendor runtime's) apart.
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: a plugin is never unloaded, since the vendor runtime it
+  // started (its threads, its callbacks) cannot be stopped safely.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == nullptr) {
     const char* error = dlerror();
     return absl::FailedPreconditionError(

@@ -30,6 +30,8 @@
  *    release until that work is done.
  *  - The HAL validates handles, ranges, launch shapes and argument types
  *    before calling a plugin; plugins still must not crash on bad input.
+ *  - A loaded plugin stays loaded for the life of the process (vendor
+ *    runtimes cannot be unloaded safely); backend_close still runs.
  */
 #ifndef ACCEL_HAL_PLUGIN_ABI_H_
 #define ACCEL_HAL_PLUGIN_ABI_H_
