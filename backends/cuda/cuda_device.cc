@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "accel/hal/types.h"
+#include "backends/common/pci_sysfs.h"
 #include "cuda_context.h"
 #include "cuda_errors.h"
 #include "cuda_event.h"
@@ -21,23 +22,6 @@
 
 namespace accel::cuda {
 namespace {
-
-// The first line of a sysfs file, or "" when unreadable (no sysfs in a
-// container, a device behind a virtual bus).
-std::string ReadSysfs(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return "";
-  return std::string(absl::StripAsciiWhitespace(line));
-}
-
-// PCI vendor ids of the devices a CUDA driver may present. A CUDA-compatible
-// stack from another vendor reports its own id, which is shown as a number.
-std::string VendorName(const std::string& pci_vendor) {
-  if (pci_vendor.empty()) return "unknown";
-  if (absl::AsciiStrToLower(pci_vendor) == "0x10de") return "NVIDIA";
-  return absl::StrCat("PCI vendor ", absl::AsciiStrToLower(pci_vendor));
-}
 
 // "0000:17:00.0" as sysfs spells it. Drivers print the domain with 4 or 8
 // digits and in upper case.
@@ -177,14 +161,10 @@ absl::Status CudaDevice::Init() {
       driver_.cuDeviceGetUuid(&raw_uuid, device_) == CUDA_SUCCESS) {
     uuid = FormatUuid(raw_uuid);
   }
-  int32_t numa_node = -1;
-  std::string vendor = "unknown";
-  if (!bus_id.empty()) {
-    const std::string sysfs = absl::StrCat("/sys/bus/pci/devices/", bus_id);
-    vendor = VendorName(ReadSysfs(sysfs + "/vendor"));
-    int node = -1;
-    if (absl::SimpleAtoi(ReadSysfs(sysfs + "/numa_node"), &node) && node >= 0) numa_node = node;
-  }
+  // A CUDA-compatible stack from another vendor shows its own PCI id.
+  const int32_t numa_node = backends::PciNumaNode(bus_id);
+  std::string vendor = backends::PciVendorName(backends::PciVendorId(bus_id));
+  if (vendor.empty()) vendor = "unknown";
 
   using hal::plugin::CopyProperty;
   properties_.struct_size = sizeof(properties_);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "backends/common/pci_sysfs.h"
 #include "hip_error.h"
 #include "rocm_event.h"
 #include "rocm_memory.h"
@@ -23,34 +24,13 @@
 namespace accel::rocm {
 namespace {
 
-// The first line of a sysfs file, trimmed; "" when unreadable.
-std::string ReadSysfs(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return "";
-  return std::string(absl::StripAsciiWhitespace(line));
-}
-
 // The vendor from the PCI id: the HIP runtime cannot tell an AMD card from
 // a Hygon DCU, the PCI vendor id can.
 std::string VendorOf(const std::string& pci_bus_id) {
-  std::string id =
-      pci_bus_id.empty() ? "" : ReadSysfs("/sys/bus/pci/devices/" + pci_bus_id + "/vendor");
-  absl::AsciiStrToLower(&id);
-  if (id == "0x1002") return "AMD";
-  if (id == "0x1d94") return "Hygon";
-  if (!id.empty()) return id;
+  std::string vendor = backends::PciVendorName(backends::PciVendorId(pci_bus_id));
   // No sysfs (a container without /sys/bus/pci): the loaded runtime is the
   // AMD implementation of HIP, so say that rather than nothing.
-  return "AMD";
-}
-
-int32_t NumaNodeOf(const std::string& pci_bus_id) {
-  if (pci_bus_id.empty()) return -1;
-  int32_t node = -1;
-  std::string text = ReadSysfs("/sys/bus/pci/devices/" + pci_bus_id + "/numa_node");
-  if (!absl::SimpleAtoi(text, &node) || node < 0) return -1;
-  return node;
+  return vendor.empty() ? "AMD" : vendor;
 }
 
 // The gfx target from the KFD topology, for runtimes whose property struct
@@ -200,7 +180,7 @@ absl::Status RocmDevice::ReadProperties() {
   }
   CopyProperty(pci, properties_.pci_bus_id);
   CopyProperty(VendorOf(pci), properties_.vendor);
-  properties_.numa_node = NumaNodeOf(pci);
+  properties_.numa_node = backends::PciNumaNode(pci);
 
   std::string arch = GcnArchName(api_, ordinal_);
   if (arch.empty()) arch = GfxFromKfdTopology(pci);

@@ -38,26 +38,28 @@ absl::Status Stream::Launch(const Kernel& kernel, const LaunchConfig& config,
   return internal::EnqueueLaunch(*state_->device, state_->handle, kernel, config, args);
 }
 
-absl::Status Stream::Record(const Event& event) {
-  if (state_ == nullptr) return EmptyStream();
+namespace {
+// Record and wait: the same checks, then one plugin call.
+using EventCall = AccelError* (*)(AccelStream*, AccelEvent*);
+absl::Status OnEvent(const std::shared_ptr<internal::StreamState>& stream, const Event& event,
+                     EventCall AccelBackendApi::*call) {
+  if (stream == nullptr) return EmptyStream();
   if (!event.valid()) return EmptyEvent();
-  internal::DeviceState& device = *state_->device;
+  internal::DeviceState& device = *stream->device;
   if (absl::Status s = internal::CheckSameDevice(device, *event.state()->device, "event");
       !s.ok()) {
     return s;
   }
-  return device.TakeError(device.api().stream_record_event(state_->handle, event.state()->handle));
+  return device.TakeError((device.api().*call)(stream->handle, event.state()->handle));
+}
+}  // namespace
+
+absl::Status Stream::Record(const Event& event) {
+  return OnEvent(state_, event, &AccelBackendApi::stream_record_event);
 }
 
 absl::Status Stream::Wait(const Event& event) {
-  if (state_ == nullptr) return EmptyStream();
-  if (!event.valid()) return EmptyEvent();
-  internal::DeviceState& device = *state_->device;
-  if (absl::Status s = internal::CheckSameDevice(device, *event.state()->device, "event");
-      !s.ok()) {
-    return s;
-  }
-  return device.TakeError(device.api().stream_wait_event(state_->handle, event.state()->handle));
+  return OnEvent(state_, event, &AccelBackendApi::stream_wait_event);
 }
 
 absl::Status Stream::Synchronize() {
