@@ -239,11 +239,14 @@ int main(int argc, char** argv) {
   Check(registry.status(), "registry");
   const hal::Device local = (*registry)->Devices().at(0);
   accel::pool::Coordinator coordinator({});
-  accel::pool::NodeAgent agent({"bench", true, 1ull << 30, {}}, {local}, coordinator);
+  accel::pool::NodeAgent::Options node_options;
+  node_options.name = "bench";
+  node_options.allow_host_kernels = true;
+  accel::pool::NodeAgent agent(node_options, {local}, coordinator);
   accel::pool::CoordinatorService coordinator_service(coordinator);
   accel::pool::NodeService node_service(agent);
   Server pool = StartServer({&coordinator_service, &node_service});
-  coordinator.AddNode("bench", pool.address, agent.DeviceInfos(), &agent);
+  coordinator.AddNode("bench", pool.address, {}, agent.DeviceInfos(), &agent);
 
   auto lease = accel::client::AcquireLease(pool.address, {});
   Check(lease.status(), "lease");

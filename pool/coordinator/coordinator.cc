@@ -28,12 +28,15 @@ int64_t Coordinator::NowUnixMs() {
 }
 
 void Coordinator::AddNode(const std::string& name, const std::string& address,
+                          const std::map<std::string, std::string>& labels,
                           std::vector<v1::DeviceInfo> devices, LeaseListener* listener) {
   absl::MutexLock lock(&mu_);
   Node& node = nodes_[name];
   node.info.set_name(name);
   node.info.set_address(address);
   node.info.set_state("ready");
+  node.info.mutable_labels()->clear();
+  for (const auto& [key, value] : labels) (*node.info.mutable_labels())[key] = value;
   node.info.set_devices(static_cast<uint32_t>(devices.size()));
   node.info.set_last_heartbeat_unix_ms(NowUnixMs());
   for (v1::DeviceInfo& d : devices) {

@@ -45,6 +45,7 @@ class Coordinator {
 
   // Registers a node and its devices (DeviceInfo.id/node are filled in).
   void AddNode(const std::string& name, const std::string& address,
+               const std::map<std::string, std::string>& labels,
                std::vector<v1::DeviceInfo> devices, LeaseListener* listener);
 
   absl::StatusOr<v1::LeaseResponse> Lease(const v1::LeaseRequest& request);

@@ -36,6 +36,9 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
     set_dim(d.mutable_max_block(), p.max_block);
     d.set_max_shared_memory_per_block(p.max_shared_memory_per_block);
     for (const auto& [key, value] : options_.labels) (*d.mutable_labels())[key] = value;
+    if (auto own = options_.device_labels.find(p.id); own != options_.device_labels.end()) {
+      for (const auto& [key, value] : own->second) (*d.mutable_labels())[key] = value;
+    }
     out.push_back(std::move(d));
   }
   return out;

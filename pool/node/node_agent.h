@@ -25,7 +25,9 @@ class NodeAgent : public LeaseListener {
     std::string name = "node";
     bool allow_host_kernels = false;
     uint64_t module_cache_bytes = 1ull << 30;
-    std::map<std::string, std::string> labels;  // applied to every device
+    std::map<std::string, std::string> labels;  // the node's: on every device
+    // Per device, by "<backend>:<index>"; added to (and override) the node's.
+    std::map<std::string, std::map<std::string, std::string>> device_labels;
   };
 
   NodeAgent(Options options, std::vector<hal::Device> devices, Coordinator& coordinator);

@@ -4,15 +4,21 @@
 //   poold --listen 127.0.0.1:7070 [--backends auto|host,cuda,...]
 //         [--host_devices 2] [--host_device_memory 1GiB] [--lease_ttl 30]
 //         [--allow_host_kernels] [--node_name NAME] [--labels k=v,k=v]
+//         [--config FILE] [--exclude_devices host:1,cuda:3]
+//
+// The config file (see pool/poold/node_config.h) labels the node and single
+// devices and excludes devices; the flags add to it.
 //
 // SIGTERM or SIGINT shuts down gracefully: every session ends and every
 // lease's memory is freed.
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +36,7 @@
 #include "pool/coordinator/coordinator_service.h"
 #include "pool/node/node_agent.h"
 #include "pool/node/node_service.h"
+#include "pool/poold/node_config.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "address to serve on; port 0 picks a free port (printed at start)");
@@ -44,6 +51,8 @@ ABSL_FLAG(bool, allow_host_kernels, false,
           "so allow them only for trusted clients or test pools");
 ABSL_FLAG(std::string, node_name, "", "this node's name (default: the host name)");
 ABSL_FLAG(std::string, labels, "", "labels for this node's devices: zone=a,team=risk");
+ABSL_FLAG(std::string, config, "", "node config file: node_labels, device_labels, exclude");
+ABSL_FLAG(std::string, exclude_devices, "", "devices to keep out of the pool: host:1,cuda:3");
 
 namespace {
 
@@ -60,9 +69,10 @@ std::string HostName() {
   return name[0] != '\0' ? name : "node";
 }
 
-// The devices to serve, by the --backends rule.
+// The devices to serve, by the --backends rule, less the excluded ones.
 absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& registry,
-                                                  const std::string& backends) {
+                                                  const std::string& backends,
+                                                  const std::set<std::string>& excluded) {
   std::vector<Device> devices;
   if (backends == "auto") {
     for (const accel::hal::Backend& b : registry.backends()) {
@@ -85,6 +95,14 @@ absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& re
       devices.insert(devices.end(), b->devices().begin(), b->devices().end());
     }
   }
+  for (const std::string& id : excluded) {
+    if (!registry.GetDevice(id).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot exclude ", id, ": no such device"));
+    }
+  }
+  devices.erase(std::remove_if(devices.begin(), devices.end(),
+                               [&](const Device& d) { return excluded.count(d.id()) != 0; }),
+                devices.end());
   if (devices.empty()) return absl::FailedPreconditionError("no devices to serve");
   return devices;
 }
@@ -106,12 +124,20 @@ int main(int argc, char** argv) {
 
   if (absl::GetFlag(FLAGS_lease_ttl) <= 0) return Fail("--lease_ttl must be positive");
   if (absl::GetFlag(FLAGS_host_devices) < 0) return Fail("--host_devices must be >= 0");
-  std::map<std::string, std::string> labels;
-  for (absl::string_view pair :
-       absl::StrSplit(absl::GetFlag(FLAGS_labels), ',', absl::SkipEmpty())) {
-    std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (kv.size() != 2 || kv[0].empty()) return Fail(absl::StrCat("bad label '", pair, "'"));
-    labels[kv[0]] = kv[1];
+  accel::pool::NodeConfig config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    absl::StatusOr<accel::pool::NodeConfig> read =
+        accel::pool::ReadNodeConfig(absl::GetFlag(FLAGS_config));
+    if (!read.ok()) return Fail(read.status().ToString());
+    config = *std::move(read);
+  }
+  absl::StatusOr<accel::pool::Labels> flag_labels =
+      accel::pool::ParseLabels(absl::GetFlag(FLAGS_labels));
+  if (!flag_labels.ok()) return Fail(flag_labels.status().ToString());
+  for (const auto& [key, value] : *flag_labels) config.node_labels[key] = value;
+  for (absl::string_view id :
+       absl::StrSplit(absl::GetFlag(FLAGS_exclude_devices), ',', absl::SkipEmpty())) {
+    config.excluded.emplace(id);
   }
 
   accel::hal::RegistryOptions registry_options;
@@ -130,7 +156,7 @@ int main(int argc, char** argv) {
                  f.reason.c_str());
   }
   absl::StatusOr<std::vector<Device>> devices =
-      SelectDevices(**registry, absl::GetFlag(FLAGS_backends));
+      SelectDevices(**registry, absl::GetFlag(FLAGS_backends), config.excluded);
   if (!devices.ok()) return Fail(devices.status().ToString());
 
   accel::pool::Coordinator::Options coordinator_options;
@@ -140,7 +166,8 @@ int main(int argc, char** argv) {
   node_options.name =
       absl::GetFlag(FLAGS_node_name).empty() ? HostName() : absl::GetFlag(FLAGS_node_name);
   node_options.allow_host_kernels = absl::GetFlag(FLAGS_allow_host_kernels);
-  node_options.labels = labels;
+  node_options.labels = config.node_labels;
+  node_options.device_labels = config.device_labels;
   accel::pool::NodeAgent agent(node_options, *devices, coordinator);
   accel::pool::CoordinatorService coordinator_service(coordinator);
   accel::pool::NodeService node_service(agent);
@@ -162,7 +189,7 @@ int main(int argc, char** argv) {
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);
-  coordinator.AddNode(node_options.name, address, agent.DeviceInfos(), &agent);
+  coordinator.AddNode(node_options.name, address, node_options.labels, agent.DeviceInfos(), &agent);
 
   std::printf("poold listening on %s, node %s serving %zu device(s)\n", address.c_str(),
               node_options.name.c_str(), devices->size());

@@ -128,10 +128,12 @@ TEST_F(LeaseLifecycleTest, QuotaIsEnforcedOnTheLease) {
   EXPECT_OK(device.Allocate(200 << 20));
 }
 
-TEST_F(LeaseLifecycleTest, LargeCopiesAreChunked) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(poold_->address(), {}));
+TEST_F(LeaseLifecycleTest, OneGibibyteCopiesAreChunked) {
+  ASSERT_OK_AND_ASSIGN(auto big,
+                       PooldProcess::Start({"--host_devices=1", "--host_device_memory=1100MiB"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(big->address(), {}));
   const hal::Device& device = lease->devices()[0];
-  const size_t size = 256 << 20;  // 64 times gRPC's default message limit
+  const size_t size = 1 << 30;  // 256 times gRPC's default message limit
   std::vector<std::byte> in(size), out(size);
   for (size_t i = 0; i < size; i += 4096) in[i] = std::byte(i / 4096 * 7);
   ASSERT_OK_AND_ASSIGN(hal::Buffer b, device.Allocate(size));
