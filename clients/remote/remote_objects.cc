@@ -1,8 +1,6 @@
 #include "clients/remote/remote_objects.h"
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "accel/hal/types.h"
 #include "pool/common/sha256.h"
 #include "pool/common/version.h"
@@ -26,15 +24,6 @@ void SetDim(v1::Dim3* out, const uint32_t in[3]) {
   out->set_x(in[0]);
   out->set_y(in[1]);
   out->set_z(in[2]);
-}
-
-// "sm_90" / "compute_75" -> 90 / 75; 0 when not of that form.
-int ComputeCapability(absl::string_view arch) {
-  int cc = 0;
-  if (absl::ConsumePrefix(&arch, "sm_") || absl::ConsumePrefix(&arch, "compute_")) {
-    if (!absl::SimpleAtoi(arch, &cc)) cc = 0;
-  }
-  return cc;
 }
 
 }  // namespace
@@ -257,7 +246,6 @@ RemoteDevice::RemoteDevice(std::shared_ptr<Connection> connection, uint32_t inde
                            const v1::LeasedDevice& leased)
     : connection_(std::move(connection)),
       index_(index),
-      backend_(leased.device().backend()),
       quota_(leased.memory_quota()),
       properties_{} {
   const v1::DeviceInfo& d = leased.device();
@@ -290,25 +278,21 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> RemoteDevice::MemoryInfo() {
 }
 
 int32_t RemoteDevice::ImageScore(AccelImageFormat format, absl::string_view arch) {
-  // What the serving node's backend runs, judged here so bundle selection
-  // needs no round trip.
-  const std::string device_arch = properties_.arch;
-  if (backend_ == "host") {
-    return format == ACCEL_IMAGE_HOST_ELF && (arch.empty() || arch == device_arch) ? 100 : -1;
+  // The node's backend judges by its own rules; asked once per image kind.
+  const std::pair<int32_t, std::string> key(format, std::string(arch));
+  {
+    absl::MutexLock lock(&scores_mu_);
+    if (auto it = scores_.find(key); it != scores_.end()) return it->second;
   }
-  if (backend_ == "cuda") {
-    const int device_cc = ComputeCapability(device_arch);
-    if (format == ACCEL_IMAGE_PTX) {
-      return arch.empty() || ComputeCapability(arch) <= device_cc ? 50 : -1;
-    }
-    if (format == ACCEL_IMAGE_CUBIN || format == ACCEL_IMAGE_FATBIN) {
-      return arch == device_arch ? 100 : -1;
-    }
-    return -1;
-  }
-  if (backend_ == "rocm") return format == ACCEL_IMAGE_HSACO && arch == device_arch ? 100 : -1;
-  if (backend_ == "levelzero") return format == ACCEL_IMAGE_SPIRV ? 50 : -1;
-  return -1;
+  v1::Command command;
+  command.mutable_image_score()->set_device(index_);
+  command.mutable_image_score()->set_format(format);
+  command.mutable_image_score()->set_arch(key.second);
+  absl::StatusOr<v1::Reply> reply = connection_->Call(std::move(command));
+  if (!reply.ok()) return -1;  // a lost session runs nothing; not cached
+  absl::MutexLock lock(&scores_mu_);
+  scores_[key] = reply->image_score();
+  return reply->image_score();
 }
 
 absl::StatusOr<std::unique_ptr<plugin::BufferImpl>> RemoteDevice::Allocate(uint64_t size) {

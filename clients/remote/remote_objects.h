@@ -136,11 +136,12 @@ class RemoteDevice : public plugin::DeviceImpl {
 
  private:
   std::shared_ptr<Connection> connection_;
-  const uint32_t index_;       // in the lease
-  const std::string backend_;  // the node's backend serving it
+  const uint32_t index_;  // in the lease
   const uint64_t quota_;
   std::atomic<uint64_t> used_{0};
   AccelDeviceProperties properties_;
+  absl::Mutex scores_mu_;
+  std::map<std::pair<int32_t, std::string>, int32_t> scores_ ABSL_GUARDED_BY(scores_mu_);
 };
 
 }  // namespace accel::client

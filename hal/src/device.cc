@@ -112,15 +112,20 @@ absl::StatusOr<Module> Device::LoadModule(ImageFormat format, absl::string_view 
   return Module(std::move(module));
 }
 
+int32_t Device::ImageScore(ImageFormat format, absl::string_view arch) const {
+  if (state_ == nullptr) return -1;
+  const std::string arch_string(arch);
+  return state_->api().device_image_score(state_->handle, static_cast<int32_t>(format),
+                                          arch_string.c_str());
+}
+
 namespace {
 // The bundle image this device runs best, or null.
-const ModuleBundle::Image* BestImage(const internal::DeviceState& device,
-                                     const ModuleBundle& bundle) {
+const ModuleBundle::Image* BestImage(const Device& device, const ModuleBundle& bundle) {
   const ModuleBundle::Image* best = nullptr;
   int32_t best_score = -1;
   for (const ModuleBundle::Image& image : bundle.images()) {
-    int32_t score = device.api().device_image_score(
-        device.handle, static_cast<int32_t>(image.format), image.arch.c_str());
+    int32_t score = device.ImageScore(image.format, image.arch);
     if (score > best_score) {
       best = &image;
       best_score = score;
@@ -131,12 +136,12 @@ const ModuleBundle::Image* BestImage(const internal::DeviceState& device,
 }  // namespace
 
 bool Device::CanRun(const ModuleBundle& bundle) const {
-  return state_ != nullptr && BestImage(*state_, bundle) != nullptr;
+  return state_ != nullptr && BestImage(*this, bundle) != nullptr;
 }
 
 absl::StatusOr<Module> Device::LoadModule(const ModuleBundle& bundle) const {
   if (state_ == nullptr) return absl::InvalidArgumentError("empty device handle");
-  const ModuleBundle::Image* image = BestImage(*state_, bundle);
+  const ModuleBundle::Image* image = BestImage(*this, bundle);
   if (image == nullptr) {
     std::string formats;
     for (const ModuleBundle::Image& i : bundle.images()) {

@@ -581,6 +581,19 @@ void Session::Execute(v1::Command& command) {
       });
       break;
     }
+    case v1::Command::kImageScore: {
+      const v1::ImageScore& op = command.image_score();
+      absl::StatusOr<hal::Device> device = DeviceAt(op.device());
+      absl::Status status = device.status();
+      if (status.ok() && !hal::IsKnownImageFormat(op.format())) {
+        status = absl::InvalidArgumentError(absl::StrCat("unknown image format ", op.format()));
+      }
+      Reply(reply_id, status, [&](v1::Reply& r) {
+        r.set_image_score(
+            device->ImageScore(static_cast<hal::ImageFormat>(op.format()), op.arch()));
+      });
+      break;
+    }
     case v1::Command::kCopyToDevice:
     case v1::Command::kCopyToHost:
     case v1::Command::kCopyDeviceToDevice:

@@ -117,6 +117,20 @@ TEST_P(ModuleTest, EveryTruncationOfABundleIsRejectedCleanly) {
   EXPECT_STATUS(hal::ModuleBundle::ReadFile("/nonexistent/bundle"), kNotFound);
 }
 
+TEST_P(ModuleTest, ImageScoresPickTheBundlesRunnableImage) {
+  int runnable = 0;
+  for (const hal::ModuleBundle::Image& image : bundle_.images()) {
+    const int32_t score = device_.ImageScore(image.format, image.arch);
+    // A runnable image loads; one scored below zero is refused.
+    EXPECT_EQ(score >= 0, device_.LoadModule(image.format, image.bytes).ok())
+        << hal::ImageFormatName(image.format) << "/" << image.arch;
+    runnable += score >= 0;
+  }
+  EXPECT_GT(runnable, 0);
+  EXPECT_LT(device_.ImageScore(static_cast<hal::ImageFormat>(99), ""), 0);
+  EXPECT_LT(hal::Device().ImageScore(hal::ImageFormat::kPtx, ""), 0);
+}
+
 TEST_P(ModuleTest, BundleWithoutARunnableImageIsNotFound) {
   hal::ModuleBundle none;
   none.AddImage(hal::ImageFormat::kHostElf, "no-such-arch", "x");

@@ -42,6 +42,9 @@ class Device {
   absl::StatusOr<Module> LoadModule(const ModuleBundle& bundle) const;
   // True when some image of the bundle runs here.
   bool CanRun(const ModuleBundle& bundle) const;
+  // How well an image of `format` built for `arch` ("sm_90", "" for any)
+  // runs here: < 0 not at all, larger is better.
+  int32_t ImageScore(ImageFormat format, absl::string_view arch) const;
 
   // Synchronous operations: they return when the work is done. They are not
   // ordered against other streams' queued work: synchronize those first.
