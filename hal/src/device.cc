@@ -113,7 +113,8 @@ absl::StatusOr<Module> Device::LoadModule(ImageFormat format, absl::string_view 
 }
 
 int32_t Device::ImageScore(ImageFormat format, absl::string_view arch) const {
-  if (state_ == nullptr) return -1;
+  // An unknown format never reaches a plugin: it is not a value of its enum.
+  if (state_ == nullptr || !IsKnownImageFormat(static_cast<int32_t>(format))) return -1;
   const std::string arch_string(arch);
   return state_->api().device_image_score(state_->handle, static_cast<int32_t>(format),
                                           arch_string.c_str());

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "accel/hal/plugin/backend_interface.h"
+#include "accel/hal/types.h"
 
 struct AccelError {
   absl::Status status;
@@ -109,6 +110,8 @@ AccelError* DeviceMemoryInfo(AccelDevice* d, uint64_t* free_bytes, uint64_t* tot
   });
 }
 int32_t DeviceImageScore(AccelDevice* d, int32_t format, const char* arch) {
+  // Converting an out-of-range value to the enum would be undefined.
+  if (!IsKnownImageFormat(format)) return -1;
   return Impl<DeviceImpl>(d)->ImageScore(static_cast<AccelImageFormat>(format),
                                          arch != nullptr ? arch : "");
 }
@@ -238,6 +241,9 @@ AccelError* EventElapsedMs(AccelEvent* start, AccelEvent* end, float* ms) {
 AccelError* ModuleLoad(AccelDevice* d, int32_t format, const void* image, uint64_t size,
                        AccelModule** out) {
   return Guard([&] {
+    if (!IsKnownImageFormat(format)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown image format ", format));
+    }
     absl::string_view bytes(static_cast<const char*>(image), size);
     return Emit(Impl<DeviceImpl>(d)->LoadModule(static_cast<AccelImageFormat>(format), bytes), out);
   });
