@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "pool/common/malloc_tuning.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
@@ -45,6 +46,7 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
 
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& pool,
                                                              v1::LeaseResponse lease) {
+  pool::TuneMallocForBulkTransfers();
   grpc::ChannelArguments args;
   pool::ApplyBulkTransferSettings(args);
   // Keepalive pings notice a cut network (no RST) within a few seconds.
@@ -143,7 +145,7 @@ void Connection::NoteNodeHasImage(const std::string& sha256, bool has) {
   }
 }
 
-absl::Status Connection::Enqueue(v1::Command command) {
+absl::Status Connection::CheckSize(const v1::Command& command) {
   // Leave room for the batch's framing under the message limit.
   const uint64_t size = command.ByteSizeLong();
   if (size > pool::kMaxMessageBytes - (1 << 20)) {
@@ -151,6 +153,12 @@ absl::Status Connection::Enqueue(v1::Command command) {
                                                    pool::kMaxMessageBytes >> 20,
                                                    " MiB protocol message limit"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Connection::Enqueue(v1::Command command) {
+  if (absl::Status s = CheckSize(command); !s.ok()) return s;
+  const uint64_t size = command.ByteSizeLong();
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
@@ -165,6 +173,32 @@ absl::Status Connection::Enqueue(v1::Command command) {
 
 absl::Status Connection::Send(v1::Command command) { return Enqueue(std::move(command)); }
 
+absl::Status Connection::WriteNowOrEnqueue(v1::Command command) {
+  if (absl::Status s = CheckSize(command); !s.ok()) return s;
+  bool write_now = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ended_.ok()) return ended_;
+    write_now = outgoing_.empty() && !writing_;
+    if (write_now) writing_ = true;  // nothing is ahead of this command
+  }
+  if (!write_now) return Enqueue(std::move(command));
+  v1::SessionRequest request;
+  *request.add_commands() = std::move(command);
+  const bool written = stream_->Write(request);
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+  }
+  if (!written) End(WriteFailed());
+  return absl::OkStatus();  // a failed write fails the call through End
+}
+
+absl::Status Connection::WriteFailed() const {
+  return absl::UnavailableError(
+      absl::StrCat("lease lost: node ", lease().node(), " unreachable (session write failed)"));
+}
+
 absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
   Pending pending;
   const uint64_t id = next_reply_.fetch_add(1);
@@ -174,7 +208,7 @@ absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
     if (!ended_.ok()) return ended_;
     pending_[id] = &pending;
   }
-  if (absl::Status s = Enqueue(std::move(command)); !s.ok()) {
+  if (absl::Status s = WriteNowOrEnqueue(std::move(command)); !s.ok()) {
     absl::MutexLock lock(&mu_);
     pending_.erase(id);
     return s;
@@ -220,10 +254,11 @@ void Connection::WriterLoop() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-            return c->stopping_ || !c->outgoing_.empty() || !c->ended_.ok();
+            return !c->writing_ && (c->stopping_ || !c->outgoing_.empty() || !c->ended_.ok());
           },
           this));
       if (!ended_.ok() || (outgoing_.empty() && stopping_)) break;
+      writing_ = true;
       uint64_t bytes = 0;
       while (!outgoing_.empty()) {
         const uint64_t next = outgoing_.front().ByteSizeLong();
@@ -236,9 +271,13 @@ void Connection::WriterLoop() {
       }
       outgoing_bytes_ -= std::min(outgoing_bytes_, bytes);
     }
-    if (!stream_->Write(batch)) {
-      End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(),
-                                              " unreachable (session write failed)")));
+    const bool written = stream_->Write(batch);
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    if (!written) {
+      End(WriteFailed());
       break;
     }
   }

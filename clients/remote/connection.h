@@ -84,6 +84,13 @@ class Connection {
   // Marks the session over with `why`, fails every pending call, stops I/O.
   void End(absl::Status why);
   absl::Status Enqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
+  // For calls that wait for their answer: writes from the calling thread
+  // when nothing is queued or being written (saving the hand-off to the
+  // writer thread on every synchronous round trip), else queues.
+  absl::Status WriteNowOrEnqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status WriteFailed() const;
+  // Commands must fit one session message.
+  static absl::Status CheckSize(const v1::Command& command);
 
   const std::string pool_;
   const v1::LeaseResponse lease_;
@@ -102,6 +109,7 @@ class Connection {
   std::map<uint64_t, absl::Status> failed_handles_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> node_images_ ABSL_GUARDED_BY(mu_);
   absl::Status ended_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // one thread writes the stream at a time
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool released_ ABSL_GUARDED_BY(mu_) = false;
 

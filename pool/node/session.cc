@@ -284,15 +284,15 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command
         // what clients ask to read.
         constexpr uint64_t kStagingBytes = 8 * kCopyChunkBytes;
         absl::Status status = sticky;
-        std::string staging;
+        // Not zero-filled: every byte sent is first copied from the device.
+        std::unique_ptr<char[]> staging(new char[std::min(kStagingBytes, view.size())]);
         for (uint64_t done = 0; status.ok() && done < view.size(); done += kStagingBytes) {
           const uint64_t n = std::min(kStagingBytes, view.size() - done);
           absl::StatusOr<hal::BufferView> piece = view.Subview(done, n);
-          staging.resize(n);
           status = piece.status();
           if (status.ok()) {
-            status = w.stream().CopyToHost(
-                *piece, {reinterpret_cast<std::byte*>(staging.data()), staging.size()});
+            status =
+                w.stream().CopyToHost(*piece, {reinterpret_cast<std::byte*>(staging.get()), n});
           }
           if (status.ok()) status = w.Synchronize();
           for (uint64_t offset = 0; status.ok() && offset < n; offset += kCopyChunkBytes) {
@@ -300,7 +300,7 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command
             v1::CopyData* chunk = response.add_events()->mutable_copy_data();
             chunk->set_reply_id(reply_id);
             chunk->set_offset(done + offset);
-            chunk->set_data(staging.data() + offset, std::min(kCopyChunkBytes, n - offset));
+            chunk->set_data(staging.get() + offset, std::min(kCopyChunkBytes, n - offset));
             link_->Send(response);
           }
         }
@@ -463,6 +463,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     });
     return;
   }
+  if (command.has_synchronize_stream() && (*worker)->RunIfIdle(*op)) return;
   (*worker)->Enqueue(*std::move(op), upload_bytes);
 }
 

@@ -4,9 +4,9 @@ namespace accel::pool {
 namespace {
 // Host bytes held for queued uploads before the worker waits for the device
 // to consume them: bounds a node's memory under a stream of uploads.
-constexpr uint64_t kMaxRetainedBytes = 256ull << 20;
+constexpr uint64_t kMaxRetainedBytes = 16ull << 20;
 // Upload bytes queued ahead of the device before the session's reader waits.
-constexpr uint64_t kMaxQueuedBytes = 256ull << 20;
+constexpr uint64_t kMaxQueuedBytes = 16ull << 20;
 }  // namespace
 
 StreamWorker::StreamWorker(hal::Stream stream)
@@ -30,6 +30,19 @@ void StreamWorker::Enqueue(Operation op, uint64_t bytes) {
   queue_.push_back({std::move(op), bytes});
 }
 
+bool StreamWorker::RunIfIdle(const Operation& op) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (busy_ || stopping_ || !queue_.empty() || !device_idle_) return false;
+    busy_ = true;
+  }
+  absl::Status status = op(*this, sticky_);
+  if (!status.ok() && sticky_.ok()) sticky_ = status;
+  absl::MutexLock lock(&mu_);
+  busy_ = false;
+  return true;
+}
+
 void StreamWorker::Retain(std::shared_ptr<const std::string> bytes) {
   // Called from operations, on the worker thread.
   retained_bytes_ += bytes->size();
@@ -43,10 +56,13 @@ void StreamWorker::Loop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](StreamWorker* w)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->stopping_ || !w->queue_.empty(); },
+          +[](StreamWorker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+            return !w->busy_ && (w->stopping_ || !w->queue_.empty());
+          },
           this));
       if (queue_.empty()) break;
+      busy_ = true;
+      device_idle_ = false;  // until the operation synchronizes
       op = std::move(queue_.front().first);
       bytes = queue_.front().second;
       queue_.pop_front();
@@ -54,9 +70,10 @@ void StreamWorker::Loop() {
     absl::Status status = op(*this, sticky_);
     if (!status.ok() && sticky_.ok()) sticky_ = status;
     op = nullptr;
-    if (bytes != 0) {
+    {
       absl::MutexLock lock(&mu_);
       queued_bytes_ -= bytes;
+      busy_ = false;
     }
     if (retained_bytes_ > kMaxRetainedBytes) {
       absl::Status synced = Synchronize();
@@ -72,6 +89,8 @@ absl::Status StreamWorker::Synchronize() {
   absl::Status status = stream_.Synchronize();
   retained_.clear();
   retained_bytes_ = 0;
+  absl::MutexLock lock(&mu_);
+  device_idle_ = true;
   return status;
 }
 

@@ -36,6 +36,12 @@ class StreamWorker {
   // the caller waits while too much is queued, which pushes back on the
   // client through gRPC flow control.
   void Enqueue(Operation op, uint64_t bytes = 0);
+  // Runs `op` on the calling thread instead, and returns true, when nothing
+  // is queued or running and the HAL stream has had no work since it was
+  // last synchronized, so that `op` cannot block on the device. A
+  // synchronize of an idle stream is the common round trip; this saves it a
+  // thread hand-off.
+  bool RunIfIdle(const Operation& op);
   // For operations, on the worker thread:
   hal::Stream& stream() { return stream_; }
   // Keeps host bytes alive until the HAL stream has consumed them.
@@ -51,7 +57,9 @@ class StreamWorker {
   std::deque<std::pair<Operation, uint64_t>> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Worker-thread state only.
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // an operation is running
+  bool device_idle_ ABSL_GUARDED_BY(mu_) = true;
+  // State of whichever thread runs an operation (busy_ makes it one).
   absl::Status sticky_;
   std::vector<std::shared_ptr<const std::string>> retained_;
   uint64_t retained_bytes_ = 0;

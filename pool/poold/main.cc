@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "accel/hal/hal.h"
+#include "pool/common/malloc_tuning.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/coordinator/coordinator.h"
@@ -112,6 +113,7 @@ absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& re
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("the accelpool daemon: leases this host's accelerators");
   absl::ParseCommandLine(argc, argv);
+  accel::pool::TuneMallocForBulkTransfers();
 
   // Signals are taken by sigwait below, never by a handler in a random thread.
   sigset_t signals;

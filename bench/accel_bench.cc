@@ -1,12 +1,15 @@
-// Remote transfer and launch benchmark: the pool's data plane against raw
-// baselines measured in the same run on this machine.
+// accel-bench: the pool's data plane against raw baselines measured in the
+// same run on this machine.
 //
-//   remote_transfer_bench [--mib 256] [--repeats 3]
+//   accel-bench [--short] [--repeats 3]
 //
 // Baselines: raw gRPC on loopback moving the same bytes in the same 1 MiB
-// messages with no accelpool logic (a sink/source Node service), and the
-// local host backend. The pool under test is a standalone poold started in
-// this process on 127.0.0.1 (coordinator, node agent, sessions: all real).
+// messages with no accelpool logic (a sink/source Node service, best-tuned:
+// the settings of pool/common/transport.h and malloc_tuning.h), a raw gRPC
+// bidi ping-pong, raw loopback TCP with 1 MiB writes, memcpy, and the local
+// host backend. The pool under test is a standalone poold started in this
+// process on 127.0.0.1 (coordinator, node agent, sessions: all real).
+// --short is the CI smoke run: small sizes, one repeat.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
+#include "pool/common/malloc_tuning.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/common/wire.h"
@@ -56,7 +60,7 @@ double Best(int repeats, const std::function<void()>& body) {
 
 void Check(const absl::Status& s, const char* what) {
   if (!s.ok()) {
-    std::fprintf(stderr, "remote_transfer_bench: %s: %s\n", what, s.ToString().c_str());
+    std::fprintf(stderr, "accel-bench: %s: %s\n", what, s.ToString().c_str());
     std::exit(1);
   }
 }
@@ -168,6 +172,30 @@ double RawDownload(const std::string& address, uint64_t bytes, int repeats) {
   });
 }
 
+// Synchronous round trips over one raw gRPC bidi stream: one request, one
+// answer, the shape of a remote synchronize without accelpool's logic.
+double RawPingPong(const std::string& address, int n, int repeats) {
+  grpc::ChannelArguments args;
+  accel::pool::ApplyBulkTransferSettings(args);
+  auto stub = v1::Node::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  auto stream = stub->Session(&context);
+  double best = Best(repeats, [&] {
+    for (int i = 0; i < n; ++i) {
+      v1::SessionRequest request;
+      request.add_commands()->set_reply_id(i + 1);
+      v1::SessionResponse reply;
+      if (!stream->Write(request) || !stream->Read(&reply)) {
+        Check(absl::UnavailableError("ping-pong stream broke"), "raw ping-pong");
+      }
+    }
+  });
+  stream->WritesDone();
+  stream->Finish().IgnoreError();
+  return best / n * 1e6;
+}
+
 // The ceiling: plain TCP on loopback, 1 MiB writes into a reading thread.
 double RawTcp(uint64_t bytes, int repeats) {
   int listener = socket(AF_INET, SOCK_STREAM, 0);
@@ -213,28 +241,25 @@ double Rate(uint64_t bytes, double seconds) { return static_cast<double>(bytes) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t mib = 256;
+  bool short_run = false;
   int repeats = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--mib") == 0) mib = std::strtoull(argv[i + 1], nullptr, 10);
-    if (std::strcmp(argv[i], "--repeats") == 0) repeats = std::atoi(argv[i + 1]);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--short") == 0) short_run = true;
+    if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::atoi(argv[++i]);
   }
-  const uint64_t bytes = mib << 20;
-
-  // Raw baselines.
-  RawService raw_service;
-  Server raw = StartServer({&raw_service});
-  const double raw_up = RawUpload(raw.address, bytes, repeats);
-  const double raw_down = RawDownload(raw.address, bytes, repeats);
-  const double raw_tcp = RawTcp(bytes, repeats);
-  std::vector<std::byte> host(bytes), back(bytes);
-  const double memcpy_s = Best(repeats, [&] { std::memcpy(back.data(), host.data(), bytes); });
+  if (short_run) repeats = 1;
+  const std::vector<uint64_t> sizes_mib =
+      short_run ? std::vector<uint64_t>{8} : std::vector<uint64_t>{64, 256};
+  const uint64_t max_bytes = sizes_mib.back() << 20;
+  const int launch_count = short_run ? 200 : 20000;
+  const int round_trip_count = short_run ? 50 : 2000;
+  accel::pool::TuneMallocForBulkTransfers();  // as poold and the client SDK do
 
   // The pool, in process: standalone poold on the host backend.
   hal::RegistryOptions registry_options;
   registry_options.only = {"host"};
-  registry_options.backend_options["host"] = {{"devices", "1"},
-                                              {"device_memory", absl::StrCat(mib * 2, "MiB")}};
+  registry_options.backend_options["host"] = {
+      {"devices", "1"}, {"device_memory", absl::StrCat(sizes_mib.back() * 2, "MiB")}};
   auto registry = hal::Registry::Create(registry_options);
   Check(registry.status(), "registry");
   const hal::Device local = (*registry)->Devices().at(0);
@@ -247,73 +272,88 @@ int main(int argc, char** argv) {
   accel::pool::NodeService node_service(agent);
   Server pool = StartServer({&coordinator_service, &node_service});
   coordinator.AddNode("bench", pool.address, {}, agent.DeviceInfos(), &agent);
-
   auto lease = accel::client::AcquireLease(pool.address, {});
   Check(lease.status(), "lease");
   const hal::Device remote = (*lease)->devices()[0];
 
-  auto transfer = [&](const hal::Device& d, bool up) {
-    absl::StatusOr<hal::Buffer> b = d.Allocate(bytes);
-    Check(b.status(), "allocate");
-    Check(d.CopyToDevice(host, *b), "warm up");
-    return Best(repeats, [&] {
-      Check(up ? d.CopyToDevice(host, *b) : d.CopyToHost(*b, absl::MakeSpan(back)), "copy");
-    });
-  };
-  const double local_up = transfer(local, true), local_down = transfer(local, false);
-  const double remote_up = transfer(remote, true), remote_down = transfer(remote, false);
+  RawService raw_service;
+  Server raw = StartServer({&raw_service});
 
-  // Launches: 2000 empty kernels queued, then one synchronization.
+  std::printf("accel-bench: best of %d, loopback on this machine; ratio = accelpool / baseline\n",
+              repeats);
+  std::printf("%-44s %9s %9s %7s %8s\n", "throughput (GB/s)", "accelpool", "baseline", "ratio",
+              "target");
+  auto row = [](const std::string& what, double ours, double base, const char* target) {
+    std::printf("%-44s %9.2f %9.2f %7.2f %8s\n", what.c_str(), ours, base, ours / base, target);
+  };
+  std::vector<std::byte> host(max_bytes), back(max_bytes);
+  for (uint64_t mib : sizes_mib) {
+    const uint64_t bytes = mib << 20;
+    const double raw_up = Rate(bytes, RawUpload(raw.address, bytes, repeats));
+    const double raw_down = Rate(bytes, RawDownload(raw.address, bytes, repeats));
+    const double raw_tcp = Rate(bytes, RawTcp(bytes, repeats));
+    const double memcpy_rate =
+        Rate(bytes, Best(repeats, [&] { std::memcpy(back.data(), host.data(), bytes); }));
+    auto transfer = [&](const hal::Device& d, bool up) {
+      absl::StatusOr<hal::Buffer> b = d.Allocate(bytes);
+      Check(b.status(), "allocate");
+      const auto in = absl::MakeConstSpan(host).first(bytes);
+      const auto out = absl::MakeSpan(back).first(bytes);
+      Check(d.CopyToDevice(in, *b), "warm up");
+      return Rate(bytes, Best(repeats, [&] {
+                    Check(up ? d.CopyToDevice(in, *b) : d.CopyToHost(*b, out), "copy");
+                  }));
+    };
+    const double local_up = transfer(local, true), local_down = transfer(local, false);
+    const double remote_up = transfer(remote, true), remote_down = transfer(remote, false);
+    const std::string size = absl::StrCat(mib, " MiB");
+    row(absl::StrCat("upload ", size, ": remote / raw gRPC stream"), remote_up, raw_up, ">=0.90");
+    row(absl::StrCat("download ", size, ": remote / raw gRPC stream"), remote_down, raw_down,
+        ">=0.90");
+    row(absl::StrCat("upload ", size, ": remote / raw TCP"), remote_up, raw_tcp, ">=0.50");
+    row(absl::StrCat("download ", size, ": remote / raw TCP"), remote_down, raw_tcp, ">=0.50");
+    row(absl::StrCat("upload ", size, ": local host backend / memcpy"), local_up, memcpy_rate, "-");
+    row(absl::StrCat("download ", size, ": local host backend / memcpy"), local_down, memcpy_rate,
+        "-");
+  }
+
+  // Launches: empty kernels queued, then one synchronization.
   auto bundle = hal::ModuleBundle::ReadFile(ACCEL_BENCH_KERNEL_BUNDLE);
   Check(bundle.status(), "bundle");
-  auto launches = [&](const hal::Device& d) {
+  auto launches_per_second = [&](const hal::Device& d) {
     auto module = d.LoadModule(*bundle);
     Check(module.status(), "module");
     auto kernel = module->GetKernel("empty");
+    Check(kernel.status(), "kernel");
     auto stream = d.CreateStream();
     Check(stream.status(), "stream");
-    const int n = 2000;
-    return Best(repeats,
-                [&] {
-                  for (int i = 0; i < n; ++i) {
-                    Check(stream->Launch(*kernel, {{1, 1, 1}, {1, 1, 1}, 0}, {}), "launch");
-                  }
-                  Check(stream->Synchronize(), "sync");
-                }) /
-           n * 1e6;
+    return launch_count / Best(repeats, [&] {
+             for (int i = 0; i < launch_count; ++i) {
+               Check(stream->Launch(*kernel, {{1, 1, 1}, {1, 1, 1}, 0}, {}), "launch");
+             }
+             Check(stream->Synchronize(), "sync");
+           });
   };
-  const double local_launch = launches(local), remote_launch = launches(remote);
-  auto round_trips = [&](const hal::Device& d) {
-    auto stream = d.CreateStream();
-    Check(stream.status(), "stream");
-    const int n = 500;
-    return Best(repeats,
-                [&] {
-                  for (int i = 0; i < n; ++i) Check(stream->Synchronize(), "sync");
-                }) /
-           n * 1e6;
-  };
-  const double remote_rtt = round_trips(remote);
+  const double local_launches = launches_per_second(local);
+  const double remote_launches = launches_per_second(remote);
+  auto stream = remote.CreateStream();
+  Check(stream.status(), "stream");
+  const double remote_rtt = Best(repeats,
+                                 [&] {
+                                   for (int i = 0; i < round_trip_count; ++i) {
+                                     Check(stream->Synchronize(), "sync");
+                                   }
+                                 }) /
+                            round_trip_count * 1e6;
+  const double raw_rtt = RawPingPong(raw.address, round_trip_count, repeats);
 
-  std::printf("accelpool remote data plane, %llu MiB, best of %d, loopback on this machine\n",
-              static_cast<unsigned long long>(mib), repeats);
-  // ratio = accelpool's rate / the baseline's rate (1.00 = as fast).
-  std::printf("%-38s %8s %9s %7s\n", "", "GB/s", "baseline", "ratio");
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "upload: remote vs raw gRPC", Rate(bytes, remote_up),
-              Rate(bytes, raw_up), raw_up / remote_up);
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "download: remote vs raw gRPC", Rate(bytes, remote_down),
-              Rate(bytes, raw_down), raw_down / remote_down);
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "upload: remote vs raw TCP", Rate(bytes, remote_up),
-              Rate(bytes, raw_tcp), raw_tcp / remote_up);
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "download: remote vs raw TCP", Rate(bytes, remote_down),
-              Rate(bytes, raw_tcp), raw_tcp / remote_down);
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "upload: local host backend vs memcpy",
-              Rate(bytes, local_up), Rate(bytes, memcpy_s), memcpy_s / local_up);
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "download: local host backend vs memcpy",
-              Rate(bytes, local_down), Rate(bytes, memcpy_s), memcpy_s / local_down);
-  std::printf("%-38s %8s %9s %7s\n", "", "us/op", "baseline", "ratio");
-  std::printf("%-38s %8.2f %9.2f %7.2f\n", "pipelined launch: remote vs local", remote_launch,
-              local_launch, remote_launch / local_launch);
-  std::printf("%-38s %8.2f %9s %7s\n", "synchronize round trip: remote", remote_rtt, "-", "-");
+  std::printf("%-44s %9s %9s %7s %8s\n", "launches (per second)", "accelpool", "baseline", "ratio",
+              "target");
+  std::printf("%-44s %9.0f %9.0f %7.2f %8s\n", "pipelined empty launch: remote / local host",
+              remote_launches, local_launches, remote_launches / local_launches, ">=100k/s");
+  std::printf("%-44s %9s %9s %7s %8s\n", "round trip (us)", "accelpool", "baseline", "ratio",
+              "target");
+  std::printf("%-44s %9.1f %9.1f %7.2f %8s\n", "stream synchronize: remote / gRPC ping-pong",
+              remote_rtt, raw_rtt, remote_rtt / raw_rtt, "<=1.20");
   return 0;
 }
