@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
   node_options.name = "bench";
   node_options.allow_host_kernels = true;
   accel::pool::NodeAgent agent(node_options, {local}, coordinator);
-  accel::pool::CoordinatorService coordinator_service(coordinator);
+  accel::pool::CoordinatorService coordinator_service(coordinator, std::chrono::seconds(1));
   accel::pool::NodeService node_service(agent);
   Server pool = StartServer({&coordinator_service, &node_service});
   coordinator.AddNode("bench", pool.address, {}, agent.DeviceInfos(), &agent);

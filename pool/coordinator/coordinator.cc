@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "pool/common/local_peer.h"
 #include "pool/common/random_token.h"
 
 namespace accel::pool {
@@ -11,12 +13,17 @@ Coordinator::Coordinator(Options options) : options_(options), reaper_([this] { 
 
 Coordinator::~Coordinator() { Stop(); }
 
+namespace {
+// Recently ended leases whose reason a late renewal can still learn.
+constexpr size_t kEndedLeasesKept = 4096;
+}  // namespace
+
 void Coordinator::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     // Listeners are about to go: no later release may reach them either.
-    for (auto& [name, node] : nodes_) node.listener = nullptr;
+    for (auto& [name, node] : nodes_) node.listener.reset();
   }
   if (reaper_.joinable()) reaper_.join();
 }
@@ -31,10 +38,20 @@ void Coordinator::AddNode(const std::string& name, const std::string& address,
                           const std::map<std::string, std::string>& labels,
                           std::vector<v1::DeviceInfo> devices, LeaseListener* listener) {
   absl::MutexLock lock(&mu_);
+  Node& node = AddNodeLocked(name, address, labels, std::move(devices));
+  // Not owned: the caller keeps it alive past Stop().
+  node.listener = std::shared_ptr<LeaseListener>(std::shared_ptr<void>(), listener);
+  node.remote = false;
+}
+
+Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std::string& address,
+                                              const std::map<std::string, std::string>& labels,
+                                              std::vector<v1::DeviceInfo> devices) {
   Node& node = nodes_[name];
   node.info.set_name(name);
   node.info.set_address(address);
-  node.info.set_state("ready");
+  if (node.info.state() != "draining")
+    node.info.set_state("ready");  // a drain outlives re-registering
   node.info.mutable_labels()->clear();
   for (const auto& [key, value] : labels) (*node.info.mutable_labels())[key] = value;
   node.info.set_devices(static_cast<uint32_t>(devices.size()));
@@ -44,7 +61,93 @@ void Coordinator::AddNode(const std::string& name, const std::string& address,
     d.set_id(absl::StrCat(name, "/", d.backend(), ":", d.index()));
   }
   node.devices = std::move(devices);
-  node.listener = listener;
+  return node;
+}
+
+absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
+    const v1::NodeHello& hello, const std::string& peer, std::shared_ptr<LeaseListener> listener) {
+  if (options_.join_token.empty()) {
+    if (!IsLocalPeer(peer)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "this pool has no join token, so only nodes on its own host may join, not ", peer));
+    }
+  } else if (!SecretsEqual(options_.join_token, hello.join_token())) {
+    return absl::PermissionDeniedError("wrong join token for this pool");
+  }
+  if (hello.name().empty() || hello.name().size() > 128 ||
+      hello.name().find_first_of("/ \t\n") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node name '", hello.name(), "' must be 1-128 characters without / or spaces"));
+  }
+  if (hello.address().empty()) return absl::InvalidArgumentError("node address is empty");
+  if (hello.devices_size() > 4096) return absl::InvalidArgumentError("more than 4096 devices");
+
+  std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
+  std::vector<v1::DeviceInfo> devices(hello.devices().begin(), hello.devices().end());
+  absl::MutexLock lock(&mu_);
+  if (auto old = nodes_.find(hello.name());
+      old != nodes_.end() && old->second.remote && old->second.instance != hello.instance()) {
+    // A new process under the old name: the old one's sessions are gone.
+    LoseNodeLocked(old->second, "it restarted");
+  }
+  Node& node = AddNodeLocked(hello.name(), hello.address(), labels, std::move(devices));
+  node.listener = std::move(listener);
+  node.instance = hello.instance();
+  node.remote = true;
+  node.generation = next_generation_++;
+  node.secret = RandomHex(16);
+  node.last_heartbeat = std::chrono::steady_clock::now();
+  Registration out;
+  out.generation = node.generation;
+  out.node_secret = node.secret;
+  for (const std::string& id : hello.open_leases()) {
+    auto it = leases_.find(id);
+    if (it == leases_.end() || it->second.info.node() != hello.name()) {
+      out.stale_leases.push_back(id);
+    }
+  }
+  return out;
+}
+
+void Coordinator::NodeHeartbeat(const std::string& name, uint64_t generation) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end() || it->second.generation != generation) return;
+  it->second.last_heartbeat = std::chrono::steady_clock::now();
+  it->second.info.set_last_heartbeat_unix_ms(NowUnixMs());
+}
+
+void Coordinator::NodeLinkLost(const std::string& name, uint64_t generation,
+                               const std::string& why) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(name);
+  // A newer registration of the same node is not lost with its old link.
+  if (it == nodes_.end() || it->second.generation != generation) return;
+  LoseNodeLocked(it->second, why);
+}
+
+void Coordinator::LoseNodeLocked(Node& node, const std::string& why) {
+  if (node.info.state() == "lost") return;
+  node.info.set_state("lost");
+  node.listener.reset();  // its link is gone; holders learn through their renewals
+  const absl::Status status =
+      absl::UnavailableError(absl::StrCat("node ", node.info.name(), " lost: ", why));
+  std::vector<std::string> ids;
+  for (const auto& [id, lease] : leases_) {
+    if (lease.info.node() == node.info.name()) ids.push_back(id);
+  }
+  for (const std::string& id : ids) EndLocked(id, status);
+}
+
+absl::Status Coordinator::CheckNodeSecret(const std::string& name, const std::string& secret) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end() || !it->second.remote || it->second.info.state() == "lost" ||
+      !SecretsEqual(it->second.secret, secret)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("node ", name, " is not registered with that secret"));
+  }
+  return absl::OkStatus();
 }
 
 namespace {
@@ -77,12 +180,15 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
 
   absl::MutexLock lock(&mu_);
   // All devices of one lease come from one node: one session serves them.
-  uint32_t matching = 0;
+  uint32_t matching = 0, unavailable = 0;
   for (auto& [name, node] : nodes_) {
-    if (node.info.state() != "ready") continue;
     std::vector<const v1::DeviceInfo*> free;
     for (const v1::DeviceInfo& d : node.devices) {
       if (!Matches(d, request)) continue;
+      if (node.info.state() != "ready") {
+        ++unavailable;
+        continue;
+      }
       ++matching;
       if (device_holder_.count(d.id()) == 0) free.push_back(&d);
     }
@@ -112,10 +218,15 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
     leases_[info.lease_id()] = std::move(record);
     return response;
   }
-  if (matching < count) {
+  if (matching + unavailable < count) {
     return absl::NotFoundError(absl::StrCat("no node has ", count,
-                                            " device(s) matching the request (", matching,
-                                            " match in the whole pool)"));
+                                            " device(s) matching the request (",
+                                            matching + unavailable, " match in the whole pool)"));
+  }
+  if (matching < count) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(unavailable, " of the ", matching + unavailable,
+                     " matching device(s) are on lost or draining nodes; try again later"));
   }
   return absl::ResourceExhaustedError(
       absl::StrCat("all ", matching, " matching device(s) are leased; try again later"));
@@ -126,6 +237,11 @@ absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const st
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
     // Same answer for unknown and wrong token: no probing for lease ids.
+    if (auto ended = ended_.find(lease_id);
+        ended != ended_.end() && SecretsEqual(ended->second.token, token)) {
+      return absl::NotFoundError(
+          absl::StrCat("lease ", lease_id, " ended: ", ended->second.why.message()));
+    }
     return absl::NotFoundError(
         absl::StrCat("lease ", lease_id, " not found (expired or released)"));
   }
@@ -135,45 +251,52 @@ absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const st
   return r.info.expires_unix_ms();
 }
 
-LeaseListener* Coordinator::EndLocked(const std::string& lease_id) {
+std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_id,
+                                                      const absl::Status& why) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return nullptr;
   for (const v1::LeasedDevice& d : it->second.info.devices()) device_holder_.erase(d.device().id());
-  LeaseListener* listener = nullptr;
+  std::shared_ptr<LeaseListener> listener;
   if (auto node = nodes_.find(it->second.info.node()); node != nodes_.end()) {
     node->second.info.set_leases(node->second.info.leases() - 1);
     listener = node->second.listener;
+  }
+  ended_[lease_id] = {it->second.token, why};
+  ended_order_.push_back(lease_id);
+  if (ended_order_.size() > kEndedLeasesKept) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
   }
   leases_.erase(it);
   return listener;
 }
 
 absl::Status Coordinator::Release(const std::string& lease_id, const std::string& token) {
-  LeaseListener* listener = nullptr;
+  const absl::Status why = absl::CancelledError("lease released");
+  std::shared_ptr<LeaseListener> listener;
   {
     absl::MutexLock lock(&mu_);
     auto it = leases_.find(lease_id);
     if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
-    listener = EndLocked(lease_id);
+    listener = EndLocked(lease_id, why);
   }
-  if (listener != nullptr) listener->OnLeaseEnded(lease_id, absl::CancelledError("lease released"));
+  if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
   return absl::OkStatus();
 }
 
 absl::Status Coordinator::AdminRelease(const std::string& lease_id) {
-  LeaseListener* listener = nullptr;
+  const absl::Status why = absl::UnavailableError("lease revoked by an operator");
+  std::shared_ptr<LeaseListener> listener;
   {
     absl::MutexLock lock(&mu_);
     if (leases_.count(lease_id) == 0) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
-    listener = EndLocked(lease_id);
+    listener = EndLocked(lease_id, why);
   }
-  if (listener != nullptr) {
-    listener->OnLeaseEnded(lease_id, absl::UnavailableError("lease revoked by an operator"));
-  }
+  if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
   return absl::OkStatus();
 }
 
@@ -193,16 +316,21 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
   return it->second.info;
 }
 
-void Coordinator::ReportUsage(const std::string& lease_id, uint64_t memory_in_use) {
+void Coordinator::ReportUsage(const std::string& node, const std::string& lease_id,
+                              uint64_t memory_in_use) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(lease_id);
-  if (it != leases_.end()) it->second.info.set_memory_in_use(memory_in_use);
+  if (it != leases_.end() && it->second.info.node() == node) {
+    it->second.info.set_memory_in_use(memory_in_use);
+  }
 }
 
-void Coordinator::ReportSession(const std::string& lease_id, bool open) {
+void Coordinator::ReportSession(const std::string& node, const std::string& lease_id, bool open) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(lease_id);
-  if (it != leases_.end()) it->second.info.set_session_open(open);
+  if (it != leases_.end() && it->second.info.node() == node) {
+    it->second.info.set_session_open(open);
+  }
 }
 
 std::vector<v1::NodeInfo> Coordinator::ListNodes() {
@@ -254,20 +382,26 @@ void Coordinator::ReapLoop() {
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(options_.reap_interval));
     if (stopping_) break;
     auto now = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::string, LeaseListener*>> ended;
+    const auto silence = options_.node_heartbeat * options_.node_lost_after;
+    for (auto& [name, node] : nodes_) {
+      if (node.remote && node.info.state() != "lost" && now - node.last_heartbeat > silence) {
+        LoseNodeLocked(node, absl::StrCat("no heartbeat for ",
+                                          absl::FormatDuration(absl::FromChrono(silence))));
+      }
+    }
+    const absl::Status why =
+        absl::DeadlineExceededError("lease expired: no heartbeat within its TTL");
+    std::vector<std::pair<std::string, std::shared_ptr<LeaseListener>>> ended;
     for (auto it = leases_.begin(); it != leases_.end();) {
       std::string id = it->first;
       bool lapsed = it->second.expires < now;
       ++it;  // EndLocked erases the current entry
-      if (lapsed) ended.emplace_back(id, EndLocked(id));
+      if (lapsed) ended.emplace_back(id, EndLocked(id, why));
     }
     if (ended.empty()) continue;
     mu_.Unlock();
     for (auto& [id, listener] : ended) {
-      if (listener != nullptr) {
-        listener->OnLeaseEnded(
-            id, absl::DeadlineExceededError("lease expired: no heartbeat within its TTL"));
-      }
+      if (listener != nullptr) listener->OnLeaseEnded(id, why);
     }
     mu_.Lock();
   }

@@ -7,32 +7,43 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pool/common/node_coordination.h"
 #include "pool/common/wire.h"
 
 namespace accel::pool {
 
-// Told when a lease ends (released, expired, revoked), so the node ends its
-// session and frees its memory.
-class LeaseListener {
- public:
-  virtual ~LeaseListener() = default;
-  virtual void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) = 0;
-};
-
-class Coordinator {
+class Coordinator : public LeaseAuthority {
  public:
   struct Options {
     uint32_t default_ttl_seconds = 30;
     uint32_t max_ttl_seconds = 3600;
-    // How often lapsed leases are looked for.
+    // How often lapsed leases and silent nodes are looked for.
     std::chrono::milliseconds reap_interval{200};
+    // Remote nodes heartbeat this often; one that misses `node_lost_after`
+    // heartbeats in a row is lost and its leases end.
+    std::chrono::milliseconds node_heartbeat{1000};
+    int node_lost_after = 3;
+    // Remote nodes must present this secret to register; empty: only nodes
+    // on this host (loopback) may register.
+    std::string join_token;
+  };
+
+  // What a remote node gets for registering.
+  struct Registration {
+    uint64_t generation = 0;  // names this registration in later calls
+    std::string node_secret;
+    // Leases the node reported open that the pool no longer has: the node
+    // ends their sessions.
+    std::vector<std::string> stale_leases;
   };
 
   explicit Coordinator(Options options);
@@ -43,21 +54,33 @@ class Coordinator {
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  // Registers a node and its devices (DeviceInfo.id/node are filled in).
+  // Registers the node in this process and its devices (DeviceInfo.id/node
+  // are filled in). `listener` must outlive Stop(). It never goes lost.
   void AddNode(const std::string& name, const std::string& address,
                const std::map<std::string, std::string>& labels,
                std::vector<v1::DeviceInfo> devices, LeaseListener* listener);
+
+  // A node-mode poold (re)registers over its NodeLink, from `peer`. A node
+  // that registers again under its name replaces its old registration and
+  // devices: nothing is duplicated.
+  absl::StatusOr<Registration> RegisterNode(const v1::NodeHello& hello, const std::string& peer,
+                                            std::shared_ptr<LeaseListener> listener);
+  void NodeHeartbeat(const std::string& node, uint64_t generation);
+  // The registration's link broke: the node is lost and its leases end.
+  void NodeLinkLost(const std::string& node, uint64_t generation, const std::string& why);
+  // OK if `secret` is the live registration's secret for `node`.
+  absl::Status CheckNodeSecret(const std::string& node, const std::string& secret);
 
   absl::StatusOr<v1::LeaseResponse> Lease(const v1::LeaseRequest& request);
   absl::StatusOr<int64_t> Renew(const std::string& lease_id, const std::string& token);
   absl::Status Release(const std::string& lease_id, const std::string& token);
   absl::Status AdminRelease(const std::string& lease_id);
-  // For the node opening a session: the lease if the token matches.
+  // LeaseAuthority, for nodes.
   absl::StatusOr<v1::LeaseInfo> Admit(const std::string& lease_id, const std::string& token,
-                                      const std::string& node);
-  // The node's reports on a lease's session: memory it uses, open or not.
-  void ReportUsage(const std::string& lease_id, uint64_t memory_in_use);
-  void ReportSession(const std::string& lease_id, bool open);
+                                      const std::string& node) override;
+  void ReportUsage(const std::string& node, const std::string& lease_id,
+                   uint64_t memory_in_use) override;
+  void ReportSession(const std::string& node, const std::string& lease_id, bool open) override;
 
   std::vector<v1::NodeInfo> ListNodes();
   std::vector<v1::DeviceInfo> ListDevices();
@@ -68,7 +91,12 @@ class Coordinator {
   struct Node {
     v1::NodeInfo info;
     std::vector<v1::DeviceInfo> devices;
-    LeaseListener* listener = nullptr;
+    std::shared_ptr<LeaseListener> listener;
+    bool remote = false;   // registered over a NodeLink, heartbeats
+    std::string instance;  // the registered process
+    uint64_t generation = 0;
+    std::string secret;
+    std::chrono::steady_clock::time_point last_heartbeat;
   };
   struct LeaseRecord {
     v1::LeaseInfo info;
@@ -77,16 +105,32 @@ class Coordinator {
   };
 
   void ReapLoop();
-  // Ends the lease (lock held); returns the listener to notify after unlocking.
-  LeaseListener* EndLocked(const std::string& lease_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Node& AddNodeLocked(const std::string& name, const std::string& address,
+                      const std::map<std::string, std::string>& labels,
+                      std::vector<v1::DeviceInfo> devices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the lease (lock held), remembering `why` for its holder's next
+  // renewal; returns the listener to notify after unlocking.
+  std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the node lost and ends its leases; their holders see `why`.
+  void LoseNodeLocked(Node& node, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static int64_t NowUnixMs();
 
   const Options options_;
   absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, LeaseRecord> leases_ ABSL_GUARDED_BY(mu_);
+  // Why recently ended leases ended, with their tokens (only the holder
+  // learns why), oldest first; bounded.
+  struct Ended {
+    std::string token;
+    absl::Status why;
+  };
+  std::map<std::string, Ended> ended_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
   // Pool device id -> lease id holding it.
   std::map<std::string, std::string> device_holder_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reaper_;
 };

@@ -1,6 +1,12 @@
 #include "pool/coordinator/coordinator_service.h"
 
+#include <deque>
+#include <memory>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "pool/common/local_peer.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/version.h"
 
@@ -41,10 +47,7 @@ namespace {
 // other tenants' leases.
 absl::Status CheckOperator(const grpc::ServerContext* context) {
   const std::string peer = context->peer();
-  if (peer.rfind("ipv4:127.", 0) == 0 || peer.rfind("ipv6:[::1]", 0) == 0 ||
-      peer.rfind("unix:", 0) == 0) {
-    return absl::OkStatus();
-  }
+  if (IsLocalPeer(peer)) return absl::OkStatus();
   return absl::PermissionDeniedError(
       absl::StrCat("operator calls are accepted from this host only, not from ", peer));
 }
@@ -80,6 +83,129 @@ grpc::Status CoordinatorService::DrainNode(grpc::ServerContext* context,
                                            v1::DrainNodeResponse*) {
   if (absl::Status s = CheckOperator(context); !s.ok()) return ToGrpc(s);
   return ToGrpc(coordinator_.Drain(request->node(), request->undrain()));
+}
+
+namespace {
+
+// The coordinator's end of one node's link: lease ends are queued here and
+// written by a thread of their own, so neither the reaper nor a client's
+// release ever waits on a slow node.
+class NodeLinkWriter final : public LeaseListener {
+ public:
+  explicit NodeLinkWriter(
+      grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream)
+      : stream_(stream), thread_([this] { Loop(); }) {}
+  ~NodeLinkWriter() override { Stop(); }
+
+  void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override {
+    v1::NodeLinkResponse message;
+    message.mutable_lease_ended()->set_lease_id(lease_id);
+    ToProto(why, message.mutable_lease_ended()->mutable_why());
+    Push(std::move(message));
+  }
+  void Push(v1::NodeLinkResponse message) {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) queue_.push_back(std::move(message));
+  }
+  // Flushes what is queued, then stops writing; the stream stays the handler's.
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      v1::NodeLinkResponse message;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](NodeLinkWriter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+              return w->stopping_ || !w->queue_.empty();
+            },
+            this));
+        if (queue_.empty()) return;
+        message = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (!broken_ && !stream_->Write(message)) broken_ = true;  // the reader sees the end
+    }
+  }
+
+  grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* const stream_;
+  bool broken_ = false;  // writer thread only
+  absl::Mutex mu_;
+  std::deque<v1::NodeLinkResponse> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+grpc::Status CoordinatorService::NodeLink(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream) {
+  v1::NodeLinkRequest request;
+  if (!stream->Read(&request) || !request.has_hello()) {
+    return ToGrpc(absl::InvalidArgumentError("a node link begins with the node's hello"));
+  }
+  const v1::NodeHello& hello = request.hello();
+  if (hello.node_major() != kProtocolMajor) {
+    return ToGrpc(absl::FailedPreconditionError(
+        absl::StrCat("node speaks protocol ", hello.node_major(), ".x; this coordinator speaks ",
+                     kProtocolMajor, ".", kProtocolMinor)));
+  }
+  auto writer = std::make_shared<NodeLinkWriter>(stream);
+  absl::StatusOr<Coordinator::Registration> registration =
+      coordinator_.RegisterNode(hello, context->peer(), writer);
+  if (!registration.ok()) {
+    writer->Stop();
+    return ToGrpc(registration.status());
+  }
+  const std::string name = hello.name();
+  v1::NodeLinkResponse registered;
+  registered.mutable_registered()->set_node_secret(registration->node_secret);
+  registered.mutable_registered()->set_heartbeat_ms(static_cast<uint32_t>(heartbeat_.count()));
+  writer->Push(std::move(registered));
+  for (const std::string& id : registration->stale_leases) {
+    writer->OnLeaseEnded(id, absl::UnavailableError("the pool no longer has this lease"));
+  }
+
+  while (stream->Read(&request)) {
+    switch (request.kind_case()) {
+      case v1::NodeLinkRequest::kHeartbeat:
+        coordinator_.NodeHeartbeat(name, registration->generation);
+        break;
+      case v1::NodeLinkRequest::kUsage:
+        coordinator_.ReportUsage(name, request.usage().lease_id(), request.usage().memory_in_use());
+        break;
+      case v1::NodeLinkRequest::kSession:
+        coordinator_.ReportSession(name, request.session().lease_id(), request.session().open());
+        break;
+      default:
+        break;  // a newer node's report this coordinator does not know
+    }
+  }
+  coordinator_.NodeLinkLost(name, registration->generation,
+                            context->IsCancelled() ? "its link was cut" : "it left the pool");
+  writer->Stop();
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Admit(grpc::ServerContext*, const v1::AdmitRequest* request,
+                                       v1::LeaseInfo* response) {
+  if (absl::Status s = coordinator_.CheckNodeSecret(request->node(), request->node_secret());
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  absl::StatusOr<v1::LeaseInfo> lease =
+      coordinator_.Admit(request->lease_id(), request->token(), request->node());
+  if (!lease.ok()) return ToGrpc(lease.status());
+  *response = *std::move(lease);
+  return grpc::Status::OK;
 }
 
 }  // namespace accel::pool

@@ -2,6 +2,8 @@
 #ifndef ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
 #define ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
 
+#include <chrono>
+
 #include "pool/common/wire.h"
 #include "pool/coordinator/coordinator.h"
 
@@ -9,7 +11,9 @@ namespace accel::pool {
 
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
-  explicit CoordinatorService(Coordinator& coordinator) : coordinator_(coordinator) {}
+  // `heartbeat` is what registering nodes are told to use.
+  CoordinatorService(Coordinator& coordinator, std::chrono::milliseconds heartbeat)
+      : coordinator_(coordinator), heartbeat_(heartbeat) {}
 
   grpc::Status GetVersion(grpc::ServerContext*, const v1::VersionRequest*,
                           v1::VersionResponse*) override;
@@ -27,9 +31,14 @@ class CoordinatorService final : public v1::Coordinator::Service {
                           v1::ListLeasesResponse*) override;
   grpc::Status DrainNode(grpc::ServerContext*, const v1::DrainNodeRequest*,
                          v1::DrainNodeResponse*) override;
+  grpc::Status NodeLink(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream) override;
+  grpc::Status Admit(grpc::ServerContext*, const v1::AdmitRequest*, v1::LeaseInfo*) override;
 
  private:
   Coordinator& coordinator_;
+  const std::chrono::milliseconds heartbeat_;
 };
 
 }  // namespace accel::pool

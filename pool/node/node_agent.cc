@@ -4,10 +4,10 @@
 
 namespace accel::pool {
 
-NodeAgent::NodeAgent(Options options, std::vector<hal::Device> devices, Coordinator& coordinator)
+NodeAgent::NodeAgent(Options options, std::vector<hal::Device> devices, LeaseAuthority& authority)
     : options_(std::move(options)),
       devices_(std::move(devices)),
-      coordinator_(coordinator),
+      authority_(authority),
       cache_(options_.module_cache_bytes) {}
 
 std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
@@ -47,7 +47,7 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
 absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& lease_id,
                                                          const std::string& token,
                                                          std::shared_ptr<SessionLink> link) {
-  absl::StatusOr<v1::LeaseInfo> lease = coordinator_.Admit(lease_id, token, options_.name);
+  absl::StatusOr<v1::LeaseInfo> lease = authority_.Admit(lease_id, token, options_.name);
   if (!lease.ok()) return lease.status();
 
   Session::Config config;
@@ -71,7 +71,7 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
 
   auto session = std::make_shared<Session>(
       std::move(config), cache_, std::move(link),
-      [this, lease_id](uint64_t bytes) { coordinator_.ReportUsage(lease_id, bytes); });
+      [this, lease_id](uint64_t bytes) { authority_.ReportUsage(options_.name, lease_id, bytes); });
   {
     absl::MutexLock lock(&mu_);
     if (!sessions_.emplace(lease_id, session).second) {
@@ -81,12 +81,12 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
   }
   // The lease may have ended between admission and registration, when no
   // session was there to be told: check again now that one is.
-  if (absl::StatusOr<v1::LeaseInfo> still = coordinator_.Admit(lease_id, token, options_.name);
+  if (absl::StatusOr<v1::LeaseInfo> still = authority_.Admit(lease_id, token, options_.name);
       !still.ok()) {
     Close(session);
     return absl::FailedPreconditionError(absl::StrCat("lease ", lease_id, " ended while opening"));
   }
-  coordinator_.ReportSession(lease_id, true);
+  authority_.ReportSession(options_.name, lease_id, true);
   return session;
 }
 
@@ -96,7 +96,7 @@ void NodeAgent::Close(const std::shared_ptr<Session>& session) {
     auto it = sessions_.find(session->lease_id());
     if (it != sessions_.end() && it->second == session) sessions_.erase(it);
   }
-  coordinator_.ReportSession(session->lease_id(), false);
+  authority_.ReportSession(options_.name, session->lease_id(), false);
 }
 
 void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& why) {
@@ -106,6 +106,13 @@ void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& wh
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(lease_id);
   if (it != sessions_.end()) it->second->End(why);
+}
+
+std::vector<std::string> NodeAgent::OpenLeases() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [lease_id, session] : sessions_) out.push_back(lease_id);
+  return out;
 }
 
 }  // namespace accel::pool

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/hal.h"
-#include "pool/coordinator/coordinator.h"
+#include "pool/common/node_coordination.h"
 #include "pool/node/module_cache.h"
 #include "pool/node/session.h"
 
@@ -30,7 +30,8 @@ class NodeAgent : public LeaseListener {
     std::map<std::string, std::map<std::string, std::string>> device_labels;
   };
 
-  NodeAgent(Options options, std::vector<hal::Device> devices, Coordinator& coordinator);
+  // `authority` admits sessions: the coordinator itself, or its link.
+  NodeAgent(Options options, std::vector<hal::Device> devices, LeaseAuthority& authority);
 
   // The devices this node offers, for registration with the coordinator.
   std::vector<v1::DeviceInfo> DeviceInfos() const;
@@ -43,11 +44,14 @@ class NodeAgent : public LeaseListener {
   void Close(const std::shared_ptr<Session>& session);
 
   void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override;
+  // Leases with an open session here, for re-registering with a coordinator.
+  std::vector<std::string> OpenLeases();
+  const std::string& name() const { return options_.name; }
 
  private:
   const Options options_;
   const std::vector<hal::Device> devices_;
-  Coordinator& coordinator_;
+  LeaseAuthority& authority_;
   ModuleCache cache_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);

@@ -1,10 +1,13 @@
 // poold: the accelpool daemon. In standalone mode (the default) one process
-// is both the coordinator and the node serving this host's devices.
+// is both the coordinator and the node serving this host's devices; other
+// poolds join its pool with --coordinator (node mode) and serve theirs.
 //
 //   poold --listen 127.0.0.1:7070 [--backends auto|host,cuda,...]
 //         [--host_devices 2] [--host_device_memory 1GiB] [--lease_ttl 30]
 //         [--allow_host_kernels] [--node_name NAME] [--labels k=v,k=v]
 //         [--config FILE] [--exclude_devices host:1,cuda:3]
+//         [--coordinator HOST:PORT] [--join_token_file FILE]
+//         [--advertise_address HOST:PORT]
 //
 // The config file (see pool/poold/node_config.h) labels the node and single
 // devices and excludes devices; the flags add to it.
@@ -16,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,12 +33,15 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "accel/hal/hal.h"
 #include "pool/common/malloc_tuning.h"
+#include "pool/common/random_token.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
+#include "pool/node/coordinator_link.h"
 #include "pool/node/node_agent.h"
 #include "pool/node/node_service.h"
 #include "pool/poold/node_config.h"
@@ -54,6 +61,16 @@ ABSL_FLAG(std::string, node_name, "", "this node's name (default: the host name)
 ABSL_FLAG(std::string, labels, "", "labels for this node's devices: zone=a,team=risk");
 ABSL_FLAG(std::string, config, "", "node config file: node_labels, device_labels, exclude");
 ABSL_FLAG(std::string, exclude_devices, "", "devices to keep out of the pool: host:1,cuda:3");
+ABSL_FLAG(std::string, coordinator, "",
+          "node mode: join the pool whose coordinator serves at this address instead of "
+          "running one");
+ABSL_FLAG(std::string, join_token_file, "",
+          "file holding the pool's join secret: a coordinator admits only nodes presenting it "
+          "(without it, only nodes on its own host); a node presents it");
+ABSL_FLAG(std::string, advertise_address, "",
+          "node mode: the address clients reach this node at (default: the listen address)");
+ABSL_FLAG(int, node_heartbeat_ms, 1000,
+          "coordinator: how often nodes heartbeat; three missed heartbeats mark a node lost");
 
 namespace {
 
@@ -75,6 +92,7 @@ absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& re
                                                   const std::string& backends,
                                                   const std::set<std::string>& excluded) {
   std::vector<Device> devices;
+  if (backends == "none") return devices;  // a coordinator serving no devices itself
   if (backends == "auto") {
     for (const accel::hal::Backend& b : registry.backends()) {
       if (b.name() != "host" && b.name() != "remote") {
@@ -106,6 +124,21 @@ absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& re
                 devices.end());
   if (devices.empty()) return absl::FailedPreconditionError("no devices to serve");
   return devices;
+}
+
+absl::StatusOr<std::string> ReadJoinToken(const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read a join token from ", path));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the join token in ", path, " is shorter than 16 characters"));
+  }
+  return token;
 }
 
 }  // namespace
@@ -161,23 +194,51 @@ int main(int argc, char** argv) {
       SelectDevices(**registry, absl::GetFlag(FLAGS_backends), config.excluded);
   if (!devices.ok()) return Fail(devices.status().ToString());
 
-  accel::pool::Coordinator::Options coordinator_options;
-  coordinator_options.default_ttl_seconds = static_cast<uint32_t>(absl::GetFlag(FLAGS_lease_ttl));
-  accel::pool::Coordinator coordinator(coordinator_options);
+  absl::StatusOr<std::string> join_token = ReadJoinToken(absl::GetFlag(FLAGS_join_token_file));
+  if (!join_token.ok()) return Fail(join_token.status().ToString());
+  const std::string coordinator_address = absl::GetFlag(FLAGS_coordinator);
+  const bool node_mode = !coordinator_address.empty();
+  if (node_mode && devices->empty()) return Fail("a node must serve at least one device");
+  if (absl::GetFlag(FLAGS_node_heartbeat_ms) < 50) return Fail("--node_heartbeat_ms below 50");
+  const std::chrono::milliseconds heartbeat(absl::GetFlag(FLAGS_node_heartbeat_ms));
+
+  // Standalone: the coordinator is here and admits this node's sessions
+  // itself. Node mode: the link to the pool's coordinator does.
+  std::unique_ptr<accel::pool::Coordinator> coordinator;
+  std::unique_ptr<accel::pool::CoordinatorLink> link;
+  accel::pool::LeaseAuthority* authority = nullptr;
+  if (node_mode) {
+    accel::pool::CoordinatorLink::Options link_options;
+    link_options.coordinator = coordinator_address;
+    link_options.join_token = *join_token;
+    link = std::make_unique<accel::pool::CoordinatorLink>(link_options);
+    authority = link.get();
+  } else {
+    accel::pool::Coordinator::Options coordinator_options;
+    coordinator_options.default_ttl_seconds = static_cast<uint32_t>(absl::GetFlag(FLAGS_lease_ttl));
+    coordinator_options.node_heartbeat = heartbeat;
+    coordinator_options.join_token = *join_token;
+    coordinator = std::make_unique<accel::pool::Coordinator>(coordinator_options);
+    authority = coordinator.get();
+  }
   accel::pool::NodeAgent::Options node_options;
   node_options.name =
       absl::GetFlag(FLAGS_node_name).empty() ? HostName() : absl::GetFlag(FLAGS_node_name);
   node_options.allow_host_kernels = absl::GetFlag(FLAGS_allow_host_kernels);
   node_options.labels = config.node_labels;
   node_options.device_labels = config.device_labels;
-  accel::pool::NodeAgent agent(node_options, *devices, coordinator);
-  accel::pool::CoordinatorService coordinator_service(coordinator);
+  accel::pool::NodeAgent agent(node_options, *devices, *authority);
+  std::unique_ptr<accel::pool::CoordinatorService> coordinator_service;
+  if (coordinator != nullptr) {
+    coordinator_service =
+        std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat);
+  }
   accel::pool::NodeService node_service(agent);
 
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&coordinator_service);
+  if (coordinator_service != nullptr) builder.RegisterService(coordinator_service.get());
   builder.RegisterService(&node_service);
   accel::pool::ApplyBulkTransferSettings(builder);
   // Clients ping to detect a cut network; accept their keepalives.
@@ -190,11 +251,39 @@ int main(int argc, char** argv) {
   }
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
-  const std::string address = absl::StrCat(host, ":", port);
-  coordinator.AddNode(node_options.name, address, node_options.labels, agent.DeviceInfos(), &agent);
+  const std::string address = absl::GetFlag(FLAGS_advertise_address).empty()
+                                  ? absl::StrCat(host, ":", port)
+                                  : absl::GetFlag(FLAGS_advertise_address);
+  if (node_mode) {
+    accel::pool::CoordinatorLink::NodeView view;
+    view.listener = &agent;
+    const std::string instance = accel::pool::RandomHex(8);
+    view.hello = [&agent, &node_options, address, instance] {
+      accelpool::v1::NodeHello hello;
+      hello.set_name(node_options.name);
+      hello.set_address(address);
+      hello.set_instance(instance);
+      for (const auto& [key, value] : node_options.labels) (*hello.mutable_labels())[key] = value;
+      for (accelpool::v1::DeviceInfo& d : agent.DeviceInfos()) *hello.add_devices() = std::move(d);
+      for (const std::string& id : agent.OpenLeases()) hello.add_open_leases(id);
+      return hello;
+    };
+    absl::Status joined = link->Start(std::move(view), std::chrono::seconds(5));
+    if (!joined.ok() && joined.code() != absl::StatusCode::kUnavailable) {
+      server->Shutdown();
+      link->Stop();
+      return Fail(absl::StrCat("coordinator ", coordinator_address,
+                               " refused this node: ", joined.ToString()));
+    }
+    if (!joined.ok()) std::fprintf(stderr, "poold: %s\n", joined.ToString().c_str());
+  } else {
+    coordinator->AddNode(node_options.name, address, node_options.labels, agent.DeviceInfos(),
+                         &agent);
+  }
 
-  std::printf("poold listening on %s, node %s serving %zu device(s)\n", address.c_str(),
-              node_options.name.c_str(), devices->size());
+  std::printf("poold listening on %s, node %s serving %zu device(s)%s\n", address.c_str(),
+              node_options.name.c_str(), devices->size(),
+              node_mode ? absl::StrCat(" in the pool of ", coordinator_address).c_str() : "");
   std::fflush(stdout);
 
   int signal = 0;
@@ -203,6 +292,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   // Ends every session (their handlers free what they hold) within 2 s.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  coordinator.Stop();  // before the node agent it notifies is destroyed
+  // Before the node agent they notify is destroyed.
+  if (coordinator != nullptr) coordinator->Stop();
+  if (link != nullptr) link->Stop();
   return 0;
 }

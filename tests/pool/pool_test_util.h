@@ -36,6 +36,23 @@ inline v1::ListDevicesResponse Devices(const std::string& address) {
   return response;
 }
 
+inline v1::ListNodesResponse Nodes(const std::string& address) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListNodesResponse response;
+  CoordinatorAt(address)->ListNodes(&context, {}, &response);
+  return response;
+}
+
+// The named node's state in the listing ("ready", "lost", ...), or "absent".
+inline std::string NodeState(const std::string& address, const std::string& node) {
+  v1::ListNodesResponse nodes = Nodes(address);
+  for (const v1::NodeInfo& n : nodes.nodes()) {
+    if (n.name() == node) return n.state();
+  }
+  return "absent";
+}
+
 // Polls `condition` every 50 ms for at most `seconds`.
 inline bool Eventually(const std::function<bool()>& condition, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);

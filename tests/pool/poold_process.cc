@@ -15,9 +15,11 @@
 namespace accel::testing {
 namespace {
 
-// fork + exec with stdout on a pipe; returns {pid, read end}.
+// fork + exec with stdout (and stderr, if `with_stderr`) on a pipe;
+// returns {pid, read end}.
 absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
-                                            const std::vector<std::string>& args) {
+                                            const std::vector<std::string>& args,
+                                            bool with_stderr) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   std::vector<char*> argv;
@@ -28,6 +30,7 @@ absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (with_stderr) dup2(fds[1], STDERR_FILENO);
     execv(program.c_str(), argv.data());
     _exit(127);
   }
@@ -67,9 +70,11 @@ int WaitFor(pid_t pid, int seconds) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PooldProcess>> PooldProcess::Start(std::vector<std::string> args) {
-  args.push_back("--listen=127.0.0.1:0");
-  absl::StatusOr<std::pair<pid_t, int>> spawned = Spawn(ACCEL_TEST_POOLD, args);
+absl::StatusOr<std::unique_ptr<PooldProcess>> PooldProcess::Start(std::vector<std::string> args,
+                                                                  const std::string& listen) {
+  args.push_back(absl::StrCat("--listen=", listen));
+  absl::StatusOr<std::pair<pid_t, int>> spawned =
+      Spawn(ACCEL_TEST_POOLD, args, /*with_stderr=*/false);
   if (!spawned.ok()) return spawned.status();
   auto [pid, fd] = *spawned;
   const std::string prefix = "poold listening on ";
@@ -110,7 +115,7 @@ absl::StatusOr<int> PooldProcess::Stop(int seconds) {
 absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& program,
                                                        const std::vector<std::string>& args,
                                                        int seconds) {
-  absl::StatusOr<std::pair<pid_t, int>> spawned = Spawn(program, args);
+  absl::StatusOr<std::pair<pid_t, int>> spawned = Spawn(program, args, /*with_stderr=*/true);
   if (!spawned.ok()) return spawned.status();
   auto [pid, fd] = *spawned;
   std::string out = ReadUntil(fd, seconds, [](const std::string&) { return false; });

@@ -13,9 +13,10 @@ namespace accel::testing {
 
 class PooldProcess {
  public:
-  // Starts poold with `args` plus --listen 127.0.0.1:0 and waits (at most
+  // Starts poold with `args` plus --listen `listen` and waits (at most
   // 10 s) for it to print its address.
-  static absl::StatusOr<std::unique_ptr<PooldProcess>> Start(std::vector<std::string> args);
+  static absl::StatusOr<std::unique_ptr<PooldProcess>> Start(
+      std::vector<std::string> args, const std::string& listen = "127.0.0.1:0");
   ~PooldProcess();  // SIGKILL if still running
 
   const std::string& address() const { return address_; }
@@ -31,7 +32,7 @@ class PooldProcess {
 };
 
 // Runs `program args...` to completion (at most `seconds`); returns its exit
-// status and stdout.
+// status and its stdout and stderr together.
 absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& program,
                                                        const std::vector<std::string>& args,
                                                        int seconds = 30);

@@ -1,0 +1,205 @@
+// Many nodes in one pool, on loopback: a coordinator and node-mode poolds
+// (each with its own host devices and labels) started as real processes.
+// Nodes join, leases follow labels to the right node, a node killed with
+// SIGKILL is marked lost and its leases end, a restarted node re-registers
+// without duplicating devices, a node with the wrong join token is refused,
+// and nodes rejoin a restarted coordinator.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "accel/client/lease.h"
+#include "accel/hal/hal.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+#include "tests/pool/pool_test_util.h"
+#include "tests/pool/poold_process.h"
+#include "tests/pool/saxpy_check.h"
+
+namespace accel::testing {
+namespace {
+
+namespace hal = ::accel::hal;
+using client::AcquireLease;
+using client::Lease;
+using client::LeaseRequest;
+
+// A node-mode poold joining `coordinator` as `name` with host devices.
+absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coordinator,
+                                                        const std::string& name, int devices,
+                                                        const std::string& labels,
+                                                        std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"--coordinator=" + coordinator,
+                                   "--node_name=" + name,
+                                   absl::StrCat("--host_devices=", devices),
+                                   "--host_device_memory=256MiB",
+                                   "--labels=" + labels,
+                                   "--allow_host_kernels"};
+  args.insert(args.end(), more.begin(), more.end());
+  return PooldProcess::Start(args);
+}
+
+// The node a lease was placed on, from the coordinator's listing.
+std::string LeaseNode(const std::string& pool, const std::string& lease_id) {
+  v1::ListLeasesResponse leases = Leases(pool);
+  for (const v1::LeaseInfo& l : leases.leases()) {
+    if (l.lease_id() == lease_id) return l.node();
+  }
+  return "none";
+}
+
+class MultiNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(coordinator_,
+                         PooldProcess::Start({"--backends=none", "--node_name=coordinator",
+                                              "--node_heartbeat_ms=200", "--lease_ttl=3"}));
+    ASSERT_OK_AND_ASSIGN(a_, StartNode(coordinator_->address(), "a", 1, "zone=a"));
+    ASSERT_OK_AND_ASSIGN(b_, StartNode(coordinator_->address(), "b", 2, "zone=b,vendor=domestic"));
+  }
+  const std::string& pool() const { return coordinator_->address(); }
+
+  std::unique_ptr<PooldProcess> coordinator_, a_, b_;
+};
+
+TEST_F(MultiNodeTest, NodesJoinAndLeasesFollowLabelsToTheirNode) {
+  EXPECT_EQ(NodeState(pool(), "a"), "ready");
+  EXPECT_EQ(NodeState(pool(), "b"), "ready");
+  EXPECT_EQ(Devices(pool()).devices_size(), 3);
+
+  LeaseRequest request;
+  request.labels = {{"zone", "b"}};
+  request.devices = 2;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> on_b, AcquireLease(pool(), request));
+  EXPECT_EQ(LeaseNode(pool(), on_b->id()), "b");
+  ASSERT_EQ(on_b->devices().size(), 2u);
+  EXPECT_OK(RunSaxpy(on_b->devices()[1], 4096));
+
+  request.labels = {{"zone", "a"}};
+  request.devices = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> on_a, AcquireLease(pool(), request));
+  EXPECT_EQ(LeaseNode(pool(), on_a->id()), "a");
+  EXPECT_OK(RunSaxpy(on_a->devices()[0], 4096));
+  // The pool is full now, and says so.
+  EXPECT_STATUS(AcquireLease(pool(), {}), kResourceExhausted);
+
+  // Usage reported by the nodes reaches the coordinator's listing.
+  ASSERT_OK_AND_ASSIGN(hal::Buffer held, on_a->devices()[0].Allocate(3 << 20));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        v1::ListLeasesResponse leases = Leases(pool());
+        for (const v1::LeaseInfo& l : leases.leases()) {
+          if (l.node() == "a") return l.memory_in_use() == (3u << 20) && l.session_open();
+        }
+        return false;
+      },
+      10));
+
+  ASSERT_OK(on_b->Release());
+  ASSERT_OK(on_a->Release());
+  EXPECT_TRUE(Eventually([&] { return Leases(pool()).leases_size() == 0; }, 10));
+}
+
+TEST_F(MultiNodeTest, KilledNodeIsLostItsLeasesEndAndItRejoinsWithoutDuplicates) {
+  LeaseRequest request;
+  request.labels = {{"zone", "b"}};
+  request.ttl_seconds = 3;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(pool(), request));
+  const hal::Device& device = lease->devices()[0];
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, device.CreateStream());
+  ASSERT_OK(stream.Synchronize());
+
+  b_->Kill();
+  // Lost within three heartbeats (0.6 s) at most; bounded at 10 s here.
+  EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "b") == "lost"; }, 10));
+  EXPECT_TRUE(Eventually([&] { return Leases(pool()).leases_size() == 0; }, 10));
+  // The holder's calls fail with UNAVAILABLE, never hang.
+  auto synced = std::async(std::launch::async, [&] {
+    absl::Status last;
+    for (int i = 0; i < 100 && last.ok(); ++i) {
+      last = stream.Synchronize();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return last;
+  });
+  ASSERT_EQ(synced.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "hang";
+  EXPECT_STATUS(synced.get(), kUnavailable);
+  // A lost node's devices are not offered.
+  request.ttl_seconds = 0;
+  EXPECT_STATUS(AcquireLease(pool(), request), kResourceExhausted);
+
+  // The node comes back under its name: its devices are the same three, not five.
+  ASSERT_OK_AND_ASSIGN(b_, StartNode(pool(), "b", 2, "zone=b,vendor=domestic"));
+  EXPECT_EQ(NodeState(pool(), "b"), "ready");
+  EXPECT_EQ(Devices(pool()).devices_size(), 3);
+  EXPECT_EQ(Nodes(pool()).nodes_size(), 3);  // the coordinator, a and b
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> again, AcquireLease(pool(), request));
+  EXPECT_OK(RunSaxpy(again->devices()[0], 1024));
+}
+
+TEST_F(MultiNodeTest, GracefullyStoppedNodeLeavesThePool) {
+  ASSERT_OK_AND_ASSIGN(int status, a_->Stop());
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "a") == "lost"; }, 10));
+}
+
+// A free loopback port, for a coordinator that must come back on the same one.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(MultiNodeRestartTest, NodesRejoinARestartedCoordinator) {
+  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
+                                         "--node_heartbeat_ms=200"};
+  ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start(args, listen));
+  ASSERT_OK_AND_ASSIGN(auto node, StartNode(listen, "n", 1, "zone=a"));
+  EXPECT_EQ(NodeState(listen, "n"), "ready");
+
+  coordinator->Kill();
+  ASSERT_OK_AND_ASSIGN(coordinator, PooldProcess::Start(args, listen));
+  // The node retries at most every 2 s; bounded at 15 s here.
+  EXPECT_TRUE(Eventually([&] { return NodeState(listen, "n") == "ready"; }, 15));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(listen, {}));
+  EXPECT_EQ(LeaseNode(listen, lease->id()), "n");
+  EXPECT_OK(RunSaxpy(lease->devices()[0], 1024));
+}
+
+TEST(MultiNodeJoinTokenTest, OnlyNodesWithThePoolsJoinTokenAreAdmitted) {
+  const std::string dir = ::testing::TempDir();
+  const std::string good = dir + "/join_token_good", bad = dir + "/join_token_bad";
+  std::ofstream(good) << "s3cret-join-token-0123456789\n";
+  std::ofstream(bad) << "not-the-pool-token-0123456789\n";
+  ASSERT_OK_AND_ASSIGN(auto coordinator,
+                       PooldProcess::Start({"--backends=none", "--join_token_file=" + good}));
+
+  // Refused at once, with the reason, and the process exits non-zero.
+  ASSERT_OK_AND_ASSIGN(
+      auto refused,
+      RunProgram(ACCEL_TEST_POOLD,
+                 {"--listen=127.0.0.1:0", "--coordinator=" + coordinator->address(),
+                  "--node_name=intruder", "--host_devices=1", "--join_token_file=" + bad},
+                 20));
+  EXPECT_NE(refused.first, 0);
+  EXPECT_NE(refused.second.find("wrong join token"), std::string::npos) << refused.second;
+  EXPECT_EQ(NodeState(coordinator->address(), "intruder"), "absent");
+
+  ASSERT_OK_AND_ASSIGN(auto node, StartNode(coordinator->address(), "member", 1, "zone=a",
+                                            {"--join_token_file=" + good}));
+  EXPECT_EQ(NodeState(coordinator->address(), "member"), "ready");
+}
+
+}  // namespace
+}  // namespace accel::testing
