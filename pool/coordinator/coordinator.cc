@@ -328,9 +328,15 @@ void Coordinator::ReportUsage(const std::string& node, const std::string& lease_
 void Coordinator::ReportSession(const std::string& node, const std::string& lease_id, bool open) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(lease_id);
-  if (it != leases_.end() && it->second.info.node() == node) {
-    it->second.info.set_session_open(open);
+  if (it == leases_.end() || it->second.info.node() != node) return;
+  if (open) {
+    it->second.info.set_session_open(true);
+    return;
   }
+  // A session cannot be reopened, so its lease is over: a holder that exits
+  // without releasing (or is killed) frees its devices now, not after the
+  // TTL. The TTL still covers holders cut off without their session closing.
+  EndLocked(lease_id, absl::CancelledError("the holder closed its session"));
 }
 
 std::vector<v1::NodeInfo> Coordinator::ListNodes() {

@@ -75,7 +75,7 @@ class Coordinator : public LeaseAuthority {
   absl::StatusOr<int64_t> Renew(const std::string& lease_id, const std::string& token);
   absl::Status Release(const std::string& lease_id, const std::string& token);
   absl::Status AdminRelease(const std::string& lease_id);
-  // LeaseAuthority, for nodes.
+  // LeaseAuthority, for nodes. A closed session ends its lease.
   absl::StatusOr<v1::LeaseInfo> Admit(const std::string& lease_id, const std::string& token,
                                       const std::string& node) override;
   void ReportUsage(const std::string& node, const std::string& lease_id,

@@ -143,8 +143,8 @@ TEST_F(LeaseLifecycleTest, KilledClientLosesItsLeaseAfterTheTtl) {
       10));
   kill(holder_pid, SIGKILL);
   waitpid(holder_pid, nullptr, 0);
-  // The node frees the session's memory when the connection drops; the lease
-  // itself goes when its 2 s TTL lapses without a heartbeat.
+  // The node frees the session's memory when the connection drops, and the
+  // lease ends with its session (or at the latest when its 2 s TTL lapses).
   EXPECT_TRUE(Eventually(
       [&] {
         v1::ListDevicesResponse devices = Devices(poold_->address());
@@ -158,6 +158,19 @@ TEST_F(LeaseLifecycleTest, KilledClientLosesItsLeaseAfterTheTtl) {
   // And the device is free for the next tenant.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> next, AcquireLease(poold_->address(), {}));
   EXPECT_OK(RunSaxpy(next->devices()[0], 1000));
+}
+
+TEST_F(LeaseLifecycleTest, UnmodifiedProgramsLeaseEndsWhenItExits) {
+  // accel-saxpy knows nothing of pools: ACCEL_POOL makes its "remote:0" a
+  // leased device. Its default registry is never torn down, so nothing
+  // releases the lease at exit; its closed session must end it, long before
+  // the pool's 30 s TTL.
+  ASSERT_OK_AND_ASSIGN(
+      auto run, RunProgram("/usr/bin/env", {"ACCEL_POOL=" + poold_->address(), ACCEL_TEST_SAXPY,
+                                            "--device", "remote:0", "--n", "4096"}));
+  EXPECT_EQ(run.first, 0) << run.second;
+  EXPECT_NE(run.second.find("verified"), std::string::npos) << run.second;
+  EXPECT_TRUE(Eventually([&] { return Leases(poold_->address()).leases_size() == 0; }, 5));
 }
 
 TEST_F(LeaseLifecycleTest, KilledNodeFailsCallsWithUnavailableNotAHang) {
