@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -99,10 +100,36 @@ absl::Status Connection::Start() {
     stream_.reset();
     return failed;
   }
+  ConnectBulk(answer);
   writer_ = std::thread([this] { WriterLoop(); });
   reader_ = std::thread([this] { ReaderLoop(); });
   renewer_ = std::thread([this] { RenewLoop(); });
+  if (bulk_ != nullptr) bulk_reader_ = std::thread([this] { BulkReaderLoop(); });
   return absl::OkStatus();
+}
+
+void Connection::ConnectBulk(const v1::SessionResponse& hello) {
+  if (hello.bulk_port() == 0 || hello.bulk_key().size() != pool::kBulkKeyBytes ||
+      hello.bulk_port() > 65535) {
+    return;
+  }
+  // ACCEL_POOL_BULK=off keeps every byte in the gRPC session (for networks
+  // that pass only the gRPC port, and to test that path).
+  if (const char* bulk = std::getenv("ACCEL_POOL_BULK");
+      bulk != nullptr && std::string(bulk) == "off") {
+    return;
+  }
+  // Without it, copies go in band: slower, never wrong. So failures here
+  // are not errors.
+  absl::StatusOr<std::unique_ptr<pool::BulkSocket>> socket = pool::BulkSocket::Connect(
+      pool::HostOfAddress(lease().node_address()), static_cast<uint16_t>(hello.bulk_port()), 5000);
+  if (!socket.ok()) return;
+  char attached = 0;
+  if (!(*socket)->WriteAll(hello.bulk_key().data(), hello.bulk_key().size()).ok() ||
+      !(*socket)->ReadExact(&attached, 1).ok() || attached != 1) {
+    return;
+  }
+  bulk_ = *std::move(socket);
 }
 
 Connection::~Connection() {
@@ -118,6 +145,7 @@ Connection::~Connection() {
   session_context_.TryCancel();
   if (reader_.joinable()) reader_.join();
   if (renewer_.joinable()) renewer_.join();
+  if (bulk_reader_.joinable()) bulk_reader_.join();  // End() shut its socket down
 }
 
 absl::Status Connection::Alive() {
@@ -219,6 +247,18 @@ absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
   return std::move(pending.reply);
 }
 
+absl::Status Connection::SendBulkUpload(v1::Command command, const void* src, uint64_t size) {
+  absl::MutexLock order(&bulk_write_mu_);
+  if (absl::Status s = Enqueue(std::move(command)); !s.ok()) return s;
+  if (absl::Status s = bulk_->WriteAll(src, size); !s.ok()) {
+    absl::Status lost = absl::UnavailableError(
+        absl::StrCat("lease lost: node ", lease().node(), " unreachable (", s.message(), ")"));
+    End(lost);
+    return lost;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Connection::SendCopyToHost(v1::Command command, void* dst, uint64_t size,
                                         std::function<void(const absl::Status&)> done) {
   const uint64_t id = next_reply_.fetch_add(1);
@@ -294,19 +334,14 @@ void Connection::ReaderLoop() {
           auto it = pending_.find(event.reply().reply_id());
           if (it == pending_.end()) break;
           Pending* p = it->second;
+          if (p->on_done) {  // a copy to the host
+            CompleteCopyToHost(it->first, event.reply());
+            break;
+          }
           pending_.erase(it);
           p->status = FromProto(event.reply().status());
-          if (p->on_done) {
-            auto done = std::move(p->on_done);
-            absl::Status status = p->status;
-            delete p;  // copies to the host are owned by the table
-            mu_.Unlock();
-            done(status);
-            mu_.Lock();
-          } else {
-            p->reply = event.reply();
-            p->done = true;
-          }
+          p->reply = event.reply();
+          p->done = true;
           break;
         }
         case v1::SessionEvent::kCopyData: {
@@ -344,6 +379,69 @@ void Connection::ReaderLoop() {
   grpc::Status finished = stream_->Finish();
   End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(), " unreachable (",
                                           finished.error_message(), ")")));
+}
+
+void Connection::CompleteCopyToHost(uint64_t reply_id, const v1::Reply& reply) {
+  Pending* p = pending_[reply_id];
+  // The bytes that came on the bulk channel may still be on their way: the
+  // copy is done when they are in and the bulk reader has let go of it.
+  p->awaiting_bulk = true;
+  const uint64_t expected = reply.bulk_bytes();
+  auto settled = [this, p, expected]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (p->bulk_received >= expected || !ended_.ok()) && bulk_target_ != p;
+  };
+  mu_.Await(absl::Condition(&settled));
+  pending_.erase(reply_id);  // End() may have cleared the table already
+  absl::Status status = p->bulk_received >= expected ? FromProto(reply.status()) : ended_;
+  auto done = std::move(p->on_done);
+  delete p;  // copies to the host are owned by the table
+  mu_.Unlock();
+  done(status);
+  mu_.Lock();
+}
+
+void Connection::BulkReaderLoop() {
+  for (;;) {
+    absl::StatusOr<pool::BulkFrameHeader> header = bulk_->ReadFrameHeader();
+    absl::Status read = header.status();
+    if (read.ok()) {
+      Pending* target = nullptr;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = pending_.find(header->reply_id);
+        // Never trust the node's offsets with the caller's memory.
+        if (it != pending_.end() && it->second->dst != nullptr &&
+            header->offset <= it->second->size &&
+            header->length <= it->second->size - header->offset) {
+          target = it->second;
+          bulk_target_ = target;
+        }
+      }
+      // Straight into the caller's memory: no copy beyond the kernel's.
+      read = target != nullptr ? bulk_->ReadExact(target->dst + header->offset, header->length)
+                               : bulk_->Discard(header->length);
+      absl::MutexLock lock(&mu_);
+      if (target != nullptr && read.ok()) target->bulk_received += header->length;
+      bulk_target_ = nullptr;
+    }
+    if (!read.ok()) {
+      // A node ending the session says why on the session stream and then
+      // closes this channel, which may be noticed here first: give the
+      // reader a moment to learn the reason before calling the node lost.
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+                                   return !c->ended_.ok();
+                                 },
+                                 this),
+                             absl::Seconds(2));
+      }
+      End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(), " unreachable (",
+                                              read.message(), ")")));
+      return;
+    }
+  }
 }
 
 void Connection::RenewLoop() {
@@ -389,8 +487,17 @@ void Connection::End(absl::Status why) {
     absl::MutexLock lock(&mu_);
     if (!ended_.ok()) return;
     ended_ = why;
+    if (bulk_ != nullptr) {
+      // No copy completes while the bulk reader writes into its memory.
+      bulk_->Shutdown();
+      mu_.Await(absl::Condition(
+          +[](Connection* c)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) { return c->bulk_target_ == nullptr; },
+          this));
+    }
     for (auto& [id, p] : pending_) {
       p->status = why;
+      if (p->awaiting_bulk) continue;  // the reader completes it
       if (p->on_done) {
         copies.push_back(std::move(p->on_done));
         delete p;

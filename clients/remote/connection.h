@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pool/common/bulk_socket.h"
 #include "pool/common/wire.h"
 
 namespace accel::client {
@@ -54,6 +55,13 @@ class Connection {
   absl::Status SendCopyToHost(v1::Command command, void* dst, uint64_t size,
                               std::function<void(const absl::Status&)> done);
 
+  // Whether the session has a bulk channel (fixed once opened).
+  bool has_bulk() const { return bulk_ != nullptr; }
+  // Queues a bulk upload command and writes its `size` bytes from `src` on
+  // the bulk channel, in the same order as the command among others. Returns
+  // once the bytes are handed to the kernel.
+  absl::Status SendBulkUpload(v1::Command command, const void* src, uint64_t size);
+
   // Why a handle could not be created on the node, if it could not.
   absl::Status HandleStatus(uint64_t handle);
   // OK while the lease and the session are alive.
@@ -74,6 +82,8 @@ class Connection {
     char* dst = nullptr;  // copies to the host
     uint64_t size = 0;
     std::function<void(const absl::Status&)> on_done;
+    uint64_t bulk_received = 0;  // bytes that came on the bulk channel
+    bool awaiting_bulk = false;  // the reader completes it, not End()
   };
 
   Connection(std::string pool, v1::LeaseResponse lease, std::shared_ptr<grpc::Channel> channel);
@@ -81,6 +91,13 @@ class Connection {
   void WriterLoop();
   void ReaderLoop();
   void RenewLoop();
+  void BulkReaderLoop();
+  // Connects the bulk channel the node offered in its hello, if it did.
+  void ConnectBulk(const v1::SessionResponse& hello);
+  // Reader thread: a copy to the host was answered; completes it once its
+  // bulk bytes are in too.
+  void CompleteCopyToHost(uint64_t reply_id, const v1::Reply& reply)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the session over with `why`, fails every pending call, stops I/O.
   void End(absl::Status why);
   absl::Status Enqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
@@ -113,9 +130,15 @@ class Connection {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool released_ ABSL_GUARDED_BY(mu_) = false;
 
+  // The bulk channel, if any; the pending copy its reader is writing into.
+  std::unique_ptr<pool::BulkSocket> bulk_;
+  absl::Mutex bulk_write_mu_;  // keeps uploads in command order
+  Pending* bulk_target_ ABSL_GUARDED_BY(mu_) = nullptr;
+
   std::thread writer_;
   std::thread reader_;
   std::thread renewer_;
+  std::thread bulk_reader_;
 };
 
 }  // namespace accel::client

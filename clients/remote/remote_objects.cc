@@ -119,9 +119,26 @@ absl::Status RemoteStream::Submit(v1::Command command) {
 absl::Status RemoteStream::CopyHostToDevice(const void* src, plugin::BufferImpl& dst,
                                             uint64_t dst_offset, uint64_t size) {
   if (absl::Status s = Check({&dst}); !s.ok()) return s;
-  // Chunks pipeline through the session and stay under message limits; the
-  // bytes are copied now, so the caller's memory is free at once.
   const char* bytes = static_cast<const char*>(src);
+  if (connection_->has_bulk()) {
+    // Straight from the caller's memory into the bulk channel, in pieces the
+    // node buffers one at a time; the caller's memory is free on return.
+    for (uint64_t done = 0; done < size; done += pool::kMaxBulkCommandBytes) {
+      const uint64_t n = std::min<uint64_t>(pool::kMaxBulkCommandBytes, size - done);
+      v1::Command command;
+      v1::CopyToDevice* op = command.mutable_copy_to_device();
+      op->set_stream(handle_);
+      *op->mutable_dst() = Range(dst, dst_offset + done, n);
+      op->set_bulk_size(n);
+      if (absl::Status s = connection_->SendBulkUpload(std::move(command), bytes + done, n);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  // In band: chunks pipeline through the session and stay under message
+  // limits; the bytes are copied now, so the caller's memory is free at once.
   for (uint64_t done = 0; done < size; done += pool::kCopyChunkBytes) {
     const uint64_t n = std::min<uint64_t>(pool::kCopyChunkBytes, size - done);
     v1::Command command;
@@ -139,6 +156,7 @@ absl::Status RemoteStream::CopyDeviceToHost(plugin::BufferImpl& src, uint64_t sr
   if (absl::Status s = Check({&src}); !s.ok()) return s;
   v1::Command command;
   command.mutable_copy_to_host()->set_stream(handle_);
+  command.mutable_copy_to_host()->set_bulk(connection_->has_bulk());
   *command.mutable_copy_to_host()->mutable_src() = Range(src, src_offset, size);
   return connection_->SendCopyToHost(std::move(command), dst, size,
                                      [sticky = sticky_](const absl::Status& s) {

@@ -1,6 +1,7 @@
 #include "pool/node/node_agent.h"
 
 #include "absl/strings/str_cat.h"
+#include "pool/common/random_token.h"
 
 namespace accel::pool {
 
@@ -53,6 +54,7 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
   Session::Config config;
   config.lease = *lease;
   config.allow_host_kernels = options_.allow_host_kernels;
+  if (bulk_port_ != 0) config.bulk_key = RandomHex(16);
   for (const v1::LeasedDevice& leased : lease->devices()) {
     const hal::Device* local = nullptr;
     for (const hal::Device& d : devices_) {
@@ -78,6 +80,7 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
       return absl::FailedPreconditionError(
           absl::StrCat("lease ", lease_id, " already has an open session"));
     }
+    if (!session->bulk_key().empty()) bulk_keys_[session->bulk_key()] = lease_id;
   }
   // The lease may have ended between admission and registration, when no
   // session was there to be told: check again now that one is.
@@ -95,6 +98,7 @@ void NodeAgent::Close(const std::shared_ptr<Session>& session) {
     absl::MutexLock lock(&mu_);
     auto it = sessions_.find(session->lease_id());
     if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+    bulk_keys_.erase(session->bulk_key());
   }
   authority_.ReportSession(options_.name, session->lease_id(), false);
 }
@@ -106,6 +110,28 @@ void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& wh
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(lease_id);
   if (it != sessions_.end()) it->second->End(why);
+}
+
+void NodeAgent::EndAll(const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [lease_id, session] : sessions_) session->End(why);
+}
+
+void NodeAgent::OfferBulkChannel(uint16_t port) { bulk_port_ = port; }
+
+bool NodeAgent::AttachBulk(const std::string& key, std::unique_ptr<BulkSocket>& socket) {
+  std::shared_ptr<Session> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = bulk_keys_.find(key);
+    if (it == bulk_keys_.end()) return false;
+    auto s = sessions_.find(it->second);
+    bulk_keys_.erase(it);  // one use
+    if (s == sessions_.end()) return false;
+    session = s->second;
+  }
+  session->AttachBulk(std::move(socket));
+  return true;
 }
 
 std::vector<std::string> NodeAgent::OpenLeases() {

@@ -4,6 +4,7 @@
 #ifndef ACCEL_POOL_NODE_NODE_AGENT_H_
 #define ACCEL_POOL_NODE_NODE_AGENT_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,13 @@ class NodeAgent : public LeaseListener {
   void Close(const std::shared_ptr<Session>& session);
 
   void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override;
+  // Ends every session (the node is shutting down).
+  void EndAll(const absl::Status& why);
+  // Sessions opened from now on offer a bulk channel on `port`.
+  void OfferBulkChannel(uint16_t port);
+  uint16_t bulk_port() const { return bulk_port_; }
+  // A bulk connection presented `key`: hands `socket` to its session.
+  bool AttachBulk(const std::string& key, std::unique_ptr<BulkSocket>& socket);
   // Leases with an open session here, for re-registering with a coordinator.
   std::vector<std::string> OpenLeases();
   const std::string& name() const { return options_.name; }
@@ -55,6 +63,9 @@ class NodeAgent : public LeaseListener {
   ModuleCache cache_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  // Bulk keys not yet used -> lease id.
+  std::map<std::string, std::string> bulk_keys_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint16_t> bulk_port_{0};
 };
 
 }  // namespace accel::pool

@@ -77,6 +77,10 @@ grpc::Status NodeService::Session(
   v1::SessionResponse hello;
   hello.set_server_major(kProtocolMajor);
   hello.set_server_minor(kProtocolMinor);
+  if (!(*session)->bulk_key().empty()) {
+    hello.set_bulk_port(agent_.bulk_port());
+    hello.set_bulk_key((*session)->bulk_key());
+  }
   link->Send(hello);
 
   do {

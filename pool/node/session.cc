@@ -97,6 +97,44 @@ void Session::End(const absl::Status& why) {
   // Best effort: a client that does not read must not stall the reaper.
   link_->TrySend(response);
   link_->Cut();
+  if (std::shared_ptr<BulkSocket> channel = bulk()) channel->Shutdown();
+}
+
+void Session::AttachBulk(std::unique_ptr<BulkSocket> socket) {
+  std::shared_ptr<BulkSocket> attached(std::move(socket));
+  {
+    absl::MutexLock lock(&bulk_mu_);
+    bulk_ = attached;
+  }
+  // Only now: the client sends bulk commands once it has this answer.
+  const char yes = 1;
+  attached->WriteAll(&yes, 1).IgnoreError();  // a failure ends the client's session
+}
+
+std::shared_ptr<BulkSocket> Session::bulk() {
+  absl::MutexLock lock(&bulk_mu_);
+  return bulk_;
+}
+
+absl::StatusOr<std::shared_ptr<const char[]>> Session::ReadBulkUpload(uint64_t size) {
+  std::shared_ptr<BulkSocket> channel = bulk();
+  if (channel == nullptr) {
+    return absl::FailedPreconditionError("a bulk upload, but the session has no bulk channel");
+  }
+  if (size > kMaxBulkCommandBytes) {
+    // The channel cannot be kept in step: the session is over.
+    link_->Cut();
+    channel->Shutdown();
+    return absl::InvalidArgumentError(absl::StrCat("a ", size, "-byte bulk upload exceeds the ",
+                                                   kMaxBulkCommandBytes, "-byte limit"));
+  }
+  // Not zero-filled: every byte is read from the channel.
+  std::shared_ptr<char[]> data(new char[size]);
+  if (absl::Status s = channel->ReadExact(data.get(), size); !s.ok()) {
+    link_->Cut();  // the client is gone or broke the protocol
+    return s;
+  }
+  return std::shared_ptr<const char[]>(std::move(data));
 }
 
 absl::StatusOr<hal::Device> Session::DeviceAt(uint32_t index) {
@@ -256,7 +294,8 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command& command) {
+absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
+    v1::Command& command, std::shared_ptr<const char[]> upload) {
   using Op = StreamWorker::Operation;
   const uint64_t reply_id = command.reply_id();
   switch (command.op_case()) {
@@ -264,49 +303,74 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(v1::Command
       v1::CopyToDevice& op = *command.mutable_copy_to_device();
       absl::StatusOr<hal::BufferView> dst = Resolve(op.dst());
       if (!dst.ok()) return dst.status();
-      if (op.data().size() != dst->size()) {
+      const uint64_t size = upload != nullptr ? op.bulk_size() : op.data().size();
+      if (size != dst->size()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("copy of ", op.data().size(), " bytes into a range of ", dst->size()));
+            absl::StrCat("copy of ", size, " bytes into a range of ", dst->size()));
       }
-      auto data = std::make_shared<const std::string>(std::move(*op.mutable_data()));
-      return Op([data, view = *dst](StreamWorker& w, const absl::Status& sticky) {
+      // The bytes stay alive until the HAL stream has consumed them.
+      std::shared_ptr<const void> data;
+      const std::byte* bytes = nullptr;
+      if (upload != nullptr) {
+        bytes = reinterpret_cast<const std::byte*>(upload.get());
+        data = std::move(upload);
+      } else {
+        auto in_message = std::make_shared<const std::string>(std::move(*op.mutable_data()));
+        bytes = reinterpret_cast<const std::byte*>(in_message->data());
+        data = std::move(in_message);
+      }
+      return Op([data, bytes, size, view = *dst](StreamWorker& w, const absl::Status& sticky) {
         if (!sticky.ok()) return sticky;
-        w.Retain(data);
-        return w.stream().CopyToDevice(
-            {reinterpret_cast<const std::byte*>(data->data()), data->size()}, view);
+        w.Retain(data, size);
+        return w.stream().CopyToDevice({bytes, size}, view);
       });
     }
     case v1::Command::kCopyToHost: {
       absl::StatusOr<hal::BufferView> src = Resolve(command.copy_to_host().src());
       if (!src.ok()) return src.status();
-      return Op([this, reply_id, view = *src](StreamWorker& w, const absl::Status& sticky) {
-        // Staged a piece at a time: a node's memory must not scale with
-        // what clients ask to read.
-        constexpr uint64_t kStagingBytes = 8 * kCopyChunkBytes;
-        absl::Status status = sticky;
-        // Not zero-filled: every byte sent is first copied from the device.
-        std::unique_ptr<char[]> staging(new char[std::min(kStagingBytes, view.size())]);
-        for (uint64_t done = 0; status.ok() && done < view.size(); done += kStagingBytes) {
-          const uint64_t n = std::min(kStagingBytes, view.size() - done);
-          absl::StatusOr<hal::BufferView> piece = view.Subview(done, n);
-          status = piece.status();
-          if (status.ok()) {
-            status =
-                w.stream().CopyToHost(*piece, {reinterpret_cast<std::byte*>(staging.get()), n});
-          }
-          if (status.ok()) status = w.Synchronize();
-          for (uint64_t offset = 0; status.ok() && offset < n; offset += kCopyChunkBytes) {
+      // On the bulk channel if the client asks and has one; else in band.
+      std::shared_ptr<BulkSocket> channel = command.copy_to_host().bulk() ? bulk() : nullptr;
+      return Op(
+          [this, reply_id, channel, view = *src](StreamWorker& w, const absl::Status& sticky) {
+            // Staged a piece at a time: a node's memory must not scale with
+            // what clients ask to read.
+            constexpr uint64_t kStagingBytes = 8 * kCopyChunkBytes;
+            absl::Status status = sticky;
+            uint64_t bulk_bytes = 0;
+            // Not zero-filled: every byte sent is first copied from the device.
+            std::unique_ptr<char[]> staging(new char[std::min(kStagingBytes, view.size())]);
+            for (uint64_t done = 0; status.ok() && done < view.size(); done += kStagingBytes) {
+              const uint64_t n = std::min(kStagingBytes, view.size() - done);
+              absl::StatusOr<hal::BufferView> piece = view.Subview(done, n);
+              status = piece.status();
+              if (status.ok()) {
+                status =
+                    w.stream().CopyToHost(*piece, {reinterpret_cast<std::byte*>(staging.get()), n});
+              }
+              if (status.ok()) status = w.Synchronize();
+              if (channel != nullptr) {
+                if (status.ok()) status = channel->WriteFrame({reply_id, done, n}, staging.get());
+                if (status.ok()) bulk_bytes += n;
+                continue;
+              }
+              for (uint64_t offset = 0; status.ok() && offset < n; offset += kCopyChunkBytes) {
+                v1::SessionResponse response;
+                v1::CopyData* chunk = response.add_events()->mutable_copy_data();
+                chunk->set_reply_id(reply_id);
+                chunk->set_offset(done + offset);
+                chunk->set_data(staging.get() + offset, std::min(kCopyChunkBytes, n - offset));
+                link_->Send(response);
+              }
+            }
+            // The client must know what reached it, also after a failure.
             v1::SessionResponse response;
-            v1::CopyData* chunk = response.add_events()->mutable_copy_data();
-            chunk->set_reply_id(reply_id);
-            chunk->set_offset(done + offset);
-            chunk->set_data(staging.get() + offset, std::min(kCopyChunkBytes, n - offset));
+            v1::Reply* reply = response.add_events()->mutable_reply();
+            reply->set_reply_id(reply_id);
+            ToProto(status, reply->mutable_status());
+            reply->set_bulk_bytes(bulk_bytes);
             link_->Send(response);
-          }
-        }
-        Reply(reply_id, status);
-        return status;
-      });
+            return status;
+          });
     }
     case v1::Command::kCopyDeviceToDevice: {
       absl::StatusOr<hal::BufferView> src = Resolve(command.copy_device_to_device().src());
@@ -438,6 +502,17 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     default:
       break;
   }
+  // A bulk upload's bytes come first, whatever becomes of the command.
+  std::shared_ptr<const char[]> upload;
+  if (command.has_copy_to_device() && command.copy_to_device().bulk_size() != 0) {
+    absl::StatusOr<std::shared_ptr<const char[]>> read =
+        ReadBulkUpload(command.copy_to_device().bulk_size());
+    if (!read.ok()) {
+      HandleFailed(stream_handle, read.status());
+      return;
+    }
+    upload = *std::move(read);
+  }
   absl::StatusOr<std::shared_ptr<StreamWorker>> worker =
       Lookup<std::shared_ptr<StreamWorker>>(stream_handle, "stream");
   if (!worker.ok()) {
@@ -450,8 +525,10 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     return;
   }
   const uint64_t upload_bytes =
-      command.has_copy_to_device() ? command.copy_to_device().data().size() : 0;
-  absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command);
+      command.has_copy_to_device()
+          ? command.copy_to_device().data().size() + command.copy_to_device().bulk_size()
+          : 0;
+  absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command, std::move(upload));
   if (!op.ok()) {
     // A bad command becomes the stream's sticky error, in its place in order.
     absl::Status error = op.status();

@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "accel/hal/hal.h"
+#include "pool/common/bulk_socket.h"
 #include "pool/common/wire.h"
 #include "pool/node/module_cache.h"
 #include "pool/node/serial_queue.h"
@@ -72,6 +73,8 @@ class Session {
     size_t max_handles = 1 << 20;
     // Each stream has a worker thread on the node.
     size_t max_streams = 256;
+    // Attaches the bulk channel; empty when the node offers none.
+    std::string bulk_key;
   };
 
   Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink> link,
@@ -82,11 +85,15 @@ class Session {
 
   // Executes one command, in order. Called from the session's reader only.
   void Execute(v1::Command& command);
+  // The client connected the session's bulk channel: answers it and uses it
+  // for bulk copies from now on. Once only.
+  void AttachBulk(std::unique_ptr<BulkSocket> socket);
   // Tells the client the session is over, and why, and cuts the connection.
   // Never blocks: the lease reaper calls it.
   void End(const absl::Status& why);
 
   const std::string& lease_id() const { return config_.lease.lease_id(); }
+  const std::string& bulk_key() const { return config_.bulk_key; }
   uint64_t memory_in_use() const;
 
  private:
@@ -112,7 +119,13 @@ class Session {
 
   // Stream commands are queued on the stream's worker, in order.
   void ExecuteStreamCommand(v1::Command& command);
-  absl::StatusOr<StreamWorker::Operation> MakeStreamOperation(v1::Command& command);
+  // `upload` holds a bulk upload's bytes, already read from the channel.
+  absl::StatusOr<StreamWorker::Operation> MakeStreamOperation(v1::Command& command,
+                                                              std::shared_ptr<const char[]> upload);
+  // Reads the bytes of a bulk upload, which must be consumed whether or not
+  // the command is valid, to keep the channel in step with the commands.
+  absl::StatusOr<std::shared_ptr<const char[]>> ReadBulkUpload(uint64_t size);
+  std::shared_ptr<BulkSocket> bulk();
 
   // Handle lookup, with the reason a handle is unusable.
   template <typename T>
@@ -135,6 +148,8 @@ class Session {
   std::unordered_map<uint64_t, Entry> handles_;
   absl::flat_hash_map<uint64_t, absl::Status> failed_;
   size_t streams_ = 0;
+  absl::Mutex bulk_mu_;
+  std::shared_ptr<BulkSocket> bulk_ ABSL_GUARDED_BY(bulk_mu_);
   std::unique_ptr<SerialQueue> waits_;  // declared last: destroyed first
 };
 

@@ -43,9 +43,9 @@ bool StreamWorker::RunIfIdle(const Operation& op) {
   return true;
 }
 
-void StreamWorker::Retain(std::shared_ptr<const std::string> bytes) {
+void StreamWorker::Retain(std::shared_ptr<const void> bytes, uint64_t size) {
   // Called from operations, on the worker thread.
-  retained_bytes_ += bytes->size();
+  retained_bytes_ += size;
   retained_.push_back(std::move(bytes));
 }
 

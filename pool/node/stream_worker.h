@@ -45,7 +45,7 @@ class StreamWorker {
   // For operations, on the worker thread:
   hal::Stream& stream() { return stream_; }
   // Keeps host bytes alive until the HAL stream has consumed them.
-  void Retain(std::shared_ptr<const std::string> bytes);
+  void Retain(std::shared_ptr<const void> bytes, uint64_t size);
   // Waits for the HAL stream; the retained bytes are then free to go.
   absl::Status Synchronize();
 
@@ -61,7 +61,7 @@ class StreamWorker {
   bool device_idle_ ABSL_GUARDED_BY(mu_) = true;
   // State of whichever thread runs an operation (busy_ makes it one).
   absl::Status sticky_;
-  std::vector<std::shared_ptr<const std::string>> retained_;
+  std::vector<std::shared_ptr<const void>> retained_;
   uint64_t retained_bytes_ = 0;
   std::thread thread_;
 };

@@ -41,6 +41,7 @@
 #include "pool/common/version.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
+#include "pool/node/bulk_listener.h"
 #include "pool/node/coordinator_link.h"
 #include "pool/node/node_agent.h"
 #include "pool/node/node_service.h"
@@ -69,6 +70,9 @@ ABSL_FLAG(std::string, join_token_file, "",
           "(without it, only nodes on its own host); a node presents it");
 ABSL_FLAG(std::string, advertise_address, "",
           "node mode: the address clients reach this node at (default: the listen address)");
+ABSL_FLAG(bool, bulk_channel, true,
+          "offer sessions a bulk channel: a TCP port on the listen host that carries large "
+          "copies beside gRPC, at close to raw TCP speed");
 ABSL_FLAG(int, node_heartbeat_ms, 1000,
           "coordinator: how often nodes heartbeat; three missed heartbeats mark a node lost");
 
@@ -234,6 +238,20 @@ int main(int argc, char** argv) {
         std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat);
   }
   accel::pool::NodeService node_service(agent);
+  std::string host = absl::GetFlag(FLAGS_listen);
+  host = host.substr(0, host.rfind(':'));
+  std::unique_ptr<accel::pool::BulkListener> bulk_listener;
+  if (absl::GetFlag(FLAGS_bulk_channel)) {
+    absl::StatusOr<std::unique_ptr<accel::pool::BulkListener>> started =
+        accel::pool::BulkListener::Start(
+            accel::pool::HostOfAddress(absl::GetFlag(FLAGS_listen)),
+            [&agent](const std::string& key, std::unique_ptr<accel::pool::BulkSocket>& socket) {
+              return agent.AttachBulk(key, socket);
+            });
+    if (!started.ok()) return Fail(started.status().ToString());
+    bulk_listener = *std::move(started);
+    agent.OfferBulkChannel(bulk_listener->port());
+  }
 
   int port = 0;
   grpc::ServerBuilder builder;
@@ -249,8 +267,6 @@ int main(int argc, char** argv) {
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen)));
   }
-  std::string host = absl::GetFlag(FLAGS_listen);
-  host = host.substr(0, host.rfind(':'));
   const std::string address = absl::GetFlag(FLAGS_advertise_address).empty()
                                   ? absl::StrCat(host, ":", port)
                                   : absl::GetFlag(FLAGS_advertise_address);
@@ -291,6 +307,7 @@ int main(int argc, char** argv) {
   std::printf("poold: %s, shutting down\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
   // Ends every session (their handlers free what they hold) within 2 s.
+  agent.EndAll(absl::UnavailableError(absl::StrCat("node ", node_options.name, " shut down")));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   // Before the node agent they notify is destroyed.
   if (coordinator != nullptr) coordinator->Stop();

@@ -36,6 +36,14 @@ inline v1::ListDevicesResponse Devices(const std::string& address) {
   return response;
 }
 
+inline bool HasLease(const std::string& address, const std::string& lease_id) {
+  const v1::ListLeasesResponse leases = Leases(address);
+  for (const v1::LeaseInfo& l : leases.leases()) {
+    if (l.lease_id() == lease_id) return true;
+  }
+  return false;
+}
+
 inline v1::ListNodesResponse Nodes(const std::string& address) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

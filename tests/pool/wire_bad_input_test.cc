@@ -9,6 +9,7 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
+#include "pool/common/bulk_socket.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
@@ -30,10 +31,22 @@ class RawSession {
     hello.set_token(lease.token());
     hello.set_client_major(1);
     stream_->Write(hello);
-    v1::SessionResponse answer;
-    opened_ = stream_->Read(&answer);
+    opened_ = stream_->Read(&hello_);
   }
   bool opened() const { return opened_; }
+  const v1::SessionResponse& hello() const { return hello_; }
+  // Reads until the session ends; true if the node ended it, saying why.
+  bool EndsWithin(int seconds, std::string* why) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    v1::SessionResponse response;
+    while (std::chrono::steady_clock::now() < deadline && stream_->Read(&response)) {
+      for (const v1::SessionEvent& e : response.events()) {
+        if (e.has_session_ended()) *why = e.session_ended().message();
+      }
+    }
+    return std::chrono::steady_clock::now() < deadline;
+  }
+  void Cancel() { context_.TryCancel(); }
   grpc::Status Finish() {
     stream_->WritesDone();
     return stream_->Finish();
@@ -73,8 +86,33 @@ class RawSession {
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
   bool opened_ = false;
+  v1::SessionResponse hello_;
   uint64_t reply_ = 0;
 };
+
+// Connects the session's bulk channel with `key`; the node's one-byte answer
+// (1 = attached) goes to `answer` (0 if it closed instead).
+absl::StatusOr<std::unique_ptr<pool::BulkSocket>> ConnectBulk(const std::string& address,
+                                                              const v1::SessionResponse& hello,
+                                                              const std::string& key,
+                                                              char* answer) {
+  absl::StatusOr<std::unique_ptr<pool::BulkSocket>> socket = pool::BulkSocket::Connect(
+      pool::HostOfAddress(address), static_cast<uint16_t>(hello.bulk_port()), 5000);
+  if (!socket.ok()) return socket.status();
+  if (absl::Status s = (*socket)->WriteAll(key.data(), key.size()); !s.ok()) return s;
+  *answer = 0;
+  (*socket)->ReadExact(answer, 1).IgnoreError();
+  return socket;
+}
+
+v1::Command BulkUpload(uint64_t stream, uint64_t buffer, uint64_t size) {
+  v1::Command c;
+  c.mutable_copy_to_device()->set_stream(stream);
+  c.mutable_copy_to_device()->mutable_dst()->set_buffer(buffer);
+  c.mutable_copy_to_device()->mutable_dst()->set_size(size);
+  c.mutable_copy_to_device()->set_bulk_size(size);
+  return c;
+}
 
 v1::LeaseResponse RawLease(const std::string& address, uint32_t ttl_seconds = 0) {
   grpc::ClientContext context;
@@ -315,6 +353,100 @@ TEST_F(WireBadInputTest, GarbageBytesOnTheSessionEndOnlyThatSession) {
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, BulkChannelTakesOnlyItsSessionsKeyAndOnlyOnce) {
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  RawSession session(poold_->address(), lease);
+  ASSERT_TRUE(session.opened());
+  ASSERT_NE(session.hello().bulk_port(), 0u);
+  ASSERT_EQ(session.hello().bulk_key().size(), pool::kBulkKeyBytes);
+  char answer = 0;
+  std::string wrong = session.hello().bulk_key();
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  ASSERT_OK_AND_ASSIGN(auto refused,
+                       ConnectBulk(poold_->address(), session.hello(), wrong, &answer));
+  EXPECT_EQ(answer, 0);
+  ASSERT_OK_AND_ASSIGN(auto attached, ConnectBulk(poold_->address(), session.hello(),
+                                                  session.hello().bulk_key(), &answer));
+  EXPECT_EQ(answer, 1);
+  ASSERT_OK_AND_ASSIGN(auto again, ConnectBulk(poold_->address(), session.hello(),
+                                               session.hello().bulk_key(), &answer));
+  EXPECT_EQ(answer, 0) << "a key attaches one socket only";
+  // The attached channel works: upload on it, read back in band.
+  ASSERT_OK(session.Call(CreateStream(1)));
+  ASSERT_OK(session.Call(Allocate(2, 4096)));
+  session.Write(BulkUpload(1, 2, 4096));
+  std::vector<char> bytes(4096, 'q');
+  ASSERT_OK(attached->WriteAll(bytes.data(), bytes.size()));
+  EXPECT_OK(session.Call(CopyToHost(1, 2, 0, 4096)));
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, OversizeBulkUploadEndsOnlyThatSession) {
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  RawSession session(poold_->address(), lease);
+  ASSERT_TRUE(session.opened());
+  char answer = 0;
+  ASSERT_OK_AND_ASSIGN(auto bulk, ConnectBulk(poold_->address(), session.hello(),
+                                              session.hello().bulk_key(), &answer));
+  ASSERT_EQ(answer, 1);
+  ASSERT_OK(session.Call(CreateStream(1)));
+  ASSERT_OK(session.Call(Allocate(2, 64 << 20)));
+  // The node cannot keep the channel in step after refusing it: it ends
+  // the session rather than read 64 MiB it will not buffer.
+  session.Write(BulkUpload(1, 2, 64 << 20));
+  std::string why;
+  EXPECT_TRUE(session.EndsWithin(10, &why));
+  EXPECT_TRUE(
+      Eventually([&] { return !HasLease(poold_->address(), lease.lease().lease_id()); }, 10));
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, BulkUploadWithoutAChannelFailsTheStream) {
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  RawSession session(poold_->address(), lease);
+  ASSERT_TRUE(session.opened());
+  ASSERT_OK(session.Call(CreateStream(1)));
+  ASSERT_OK(session.Call(Allocate(2, 64)));
+  v1::SessionEvent e = session.Send(BulkUpload(1, 2, 64));
+  ASSERT_TRUE(e.has_handle_failed());
+  EXPECT_EQ(e.handle_failed().handle(), 1u);
+  EXPECT_EQ(e.handle_failed().status().code(),
+            static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(e.handle_failed().status().message().find("no bulk channel"), std::string::npos);
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, ClientGoneInTheMiddleOfABulkUploadFreesItsSession) {
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  auto session = std::make_unique<RawSession>(poold_->address(), lease);
+  ASSERT_TRUE(session->opened());
+  char answer = 0;
+  ASSERT_OK_AND_ASSIGN(auto bulk, ConnectBulk(poold_->address(), session->hello(),
+                                              session->hello().bulk_key(), &answer));
+  ASSERT_EQ(answer, 1);
+  ASSERT_OK(session->Call(CreateStream(1)));
+  ASSERT_OK(session->Call(Allocate(2, 8 << 20)));
+  session->Write(BulkUpload(1, 2, 8 << 20));
+  std::vector<char> part(1 << 20, 'x');
+  ASSERT_OK(bulk->WriteAll(part.data(), part.size()));  // 1 MiB of the 8 promised
+  // The client dies: both connections close.
+  bulk.reset();
+  session->Cancel();
+  session.reset();
+  EXPECT_TRUE(
+      Eventually([&] { return !HasLease(poold_->address(), lease.lease().lease_id()); }, 10));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const v1::ListDevicesResponse devices = Devices(poold_->address());
+        for (const v1::DeviceInfo& d : devices.devices()) {
+          if (d.leases() == 0 && d.used_memory() != 0) return false;
+        }
+        return true;
+      },
+      10));
   ExpectGoodTenantWorks();
 }
 
