@@ -140,7 +140,9 @@ void CoordinatorLink::WriterLoop() {
                        (l->stream_ != nullptr && (!l->usage_.empty() || !l->sessions_.empty()));
               },
               this),
-          absl::FromChrono(heartbeat_));
+          // Twice per period: a late wake-up on a busy host must not
+          // look like a silent node.
+          absl::FromChrono(heartbeat_ / 2));
       if (stopping_) return;
       if (stream_ == nullptr) continue;  // reports wait for the next registration
       // Every wake carries a heartbeat: reports prove the node alive too.
