@@ -1,7 +1,7 @@
 // accel-bench: the pool's data plane against raw baselines measured in the
 // same run on this machine.
 //
-//   accel-bench [--short] [--repeats 3]
+//   accel-bench [--short] [--repeats 3] [--round-trips-only]
 //
 // Baselines: raw gRPC on loopback moving the same bytes in the same 1 MiB
 // messages with no accelpool logic (a sink/source Node service, best-tuned:
@@ -243,17 +243,20 @@ double Rate(uint64_t bytes, double seconds) { return static_cast<double>(bytes) 
 
 int main(int argc, char** argv) {
   bool short_run = false;
+  bool round_trips_only = false;  // for profiling the synchronous path
   int repeats = 3;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--short") == 0) short_run = true;
+    if (std::strcmp(argv[i], "--round-trips-only") == 0) round_trips_only = true;
     if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::atoi(argv[++i]);
   }
   if (short_run) repeats = 1;
-  const std::vector<uint64_t> sizes_mib =
-      short_run ? std::vector<uint64_t>{8} : std::vector<uint64_t>{64, 256};
+  const std::vector<uint64_t> sizes_mib = short_run || round_trips_only
+                                              ? std::vector<uint64_t>{8}
+                                              : std::vector<uint64_t>{64, 256};
   const uint64_t max_bytes = sizes_mib.back() << 20;
-  const int launch_count = short_run ? 200 : 20000;
-  const int round_trip_count = short_run ? 50 : 2000;
+  const int launch_count = short_run || round_trips_only ? 200 : 20000;
+  const int round_trip_count = short_run ? 50 : round_trips_only ? 50000 : 2000;
   accel::pool::TuneMallocForBulkTransfers();  // as poold and the client SDK do
 
   // The pool, in process: standalone poold on the host backend.
