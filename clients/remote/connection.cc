@@ -126,7 +126,7 @@ void Connection::ConnectBulk(const v1::SessionResponse& hello) {
   if (!socket.ok()) return;
   char attached = 0;
   if (!(*socket)->WriteAll(hello.bulk_key().data(), hello.bulk_key().size()).ok() ||
-      !(*socket)->ReadExact(&attached, 1).ok() || attached != 1) {
+      !(*socket)->ReadExactWithin(&attached, 1, 5000).ok() || attached != 1) {
     return;
   }
   bulk_ = *std::move(socket);
@@ -383,16 +383,22 @@ void Connection::ReaderLoop() {
 
 void Connection::CompleteCopyToHost(uint64_t reply_id, const v1::Reply& reply) {
   Pending* p = pending_[reply_id];
-  // The bytes that came on the bulk channel may still be on their way: the
-  // copy is done when they are in and the bulk reader has let go of it.
   p->awaiting_bulk = true;
   const uint64_t expected = reply.bulk_bytes();
+  // Settled when the bytes are in, or will never come; and the bulk reader
+  // has let go of the copy's memory either way.
   auto settled = [this, p, expected]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (p->bulk_received >= expected || !ended_.ok()) && bulk_target_ != p;
+    return (p->bulk_received >= expected || bulk_failed_ || !ended_.ok()) && bulk_target_ != p;
   };
   mu_.Await(absl::Condition(&settled));
   pending_.erase(reply_id);  // End() may have cleared the table already
-  absl::Status status = p->bulk_received >= expected ? FromProto(reply.status()) : ended_;
+  absl::Status status = FromProto(reply.status());
+  if (p->bulk_received < expected) {
+    status =
+        !ended_.ok()
+            ? ended_
+            : absl::UnavailableError("the bulk channel closed before the copy's bytes arrived");
+  }
   auto done = std::move(p->on_done);
   delete p;  // copies to the host are owned by the table
   mu_.Unlock();
@@ -430,6 +436,7 @@ void Connection::BulkReaderLoop() {
       // reader a moment to learn the reason before calling the node lost.
       {
         absl::MutexLock lock(&mu_);
+        bulk_failed_ = true;  // a copy waiting for bytes gives up, and the reader goes on
         mu_.AwaitWithTimeout(absl::Condition(
                                  +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
                                    return !c->ended_.ok();

@@ -95,7 +95,8 @@ class Connection {
   // Connects the bulk channel the node offered in its hello, if it did.
   void ConnectBulk(const v1::SessionResponse& hello);
   // Reader thread: a copy to the host was answered; completes it once its
-  // bulk bytes are in too.
+  // bulk bytes are in too. Later events wait: a synchronize answered after
+  // the copy must not return before the copy's bytes have landed.
   void CompleteCopyToHost(uint64_t reply_id, const v1::Reply& reply)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the session over with `why`, fails every pending call, stops I/O.
@@ -134,6 +135,7 @@ class Connection {
   std::unique_ptr<pool::BulkSocket> bulk_;
   absl::Mutex bulk_write_mu_;  // keeps uploads in command order
   Pending* bulk_target_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool bulk_failed_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread writer_;
   std::thread reader_;

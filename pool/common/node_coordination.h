@@ -19,6 +19,9 @@ class LeaseListener {
  public:
   virtual ~LeaseListener() = default;
   virtual void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) = 0;
+  // The coordinator declared this node lost (it went silent) while its link
+  // may still be up: a remote link should close, so the node registers anew.
+  virtual void OnNodeLost() {}
 };
 
 // Node -> coordinator: admission of sessions and reports on them.

@@ -50,8 +50,7 @@ Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std
   Node& node = nodes_[name];
   node.info.set_name(name);
   node.info.set_address(address);
-  if (node.info.state() != "draining")
-    node.info.set_state("ready");  // a drain outlives re-registering
+  node.info.set_state(node.drained ? "draining" : "ready");
   node.info.mutable_labels()->clear();
   for (const auto& [key, value] : labels) (*node.info.mutable_labels())[key] = value;
   node.info.set_devices(static_cast<uint32_t>(devices.size()));
@@ -84,29 +83,62 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
 
   std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
   std::vector<v1::DeviceInfo> devices(hello.devices().begin(), hello.devices().end());
-  absl::MutexLock lock(&mu_);
-  if (auto old = nodes_.find(hello.name());
-      old != nodes_.end() && old->second.remote && old->second.instance != hello.instance()) {
-    // A new process under the old name: the old one's sessions are gone.
-    LoseNodeLocked(old->second, "it restarted");
-  }
-  Node& node = AddNodeLocked(hello.name(), hello.address(), labels, std::move(devices));
-  node.listener = std::move(listener);
-  node.instance = hello.instance();
-  node.remote = true;
-  node.generation = next_generation_++;
-  node.secret = RandomHex(16);
-  node.last_heartbeat = std::chrono::steady_clock::now();
-  Registration out;
-  out.generation = node.generation;
-  out.node_secret = node.secret;
-  for (const std::string& id : hello.open_leases()) {
-    auto it = leases_.find(id);
-    if (it == leases_.end() || it->second.info.node() != hello.name()) {
-      out.stale_leases.push_back(id);
+  std::vector<Notice> notices;
+  absl::StatusOr<Registration> registered = [&]() -> absl::StatusOr<Registration> {
+    absl::MutexLock lock(&mu_);
+    if (auto old = nodes_.find(hello.name()); old != nodes_.end()) {
+      Node& existing = old->second;
+      if (!existing.remote) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("node name ", hello.name(),
+                         " belongs to the coordinator's own node; pick another "
+                         "--node_name"));
+      }
+      if (existing.instance != hello.instance()) {
+        const auto silence = options_.node_heartbeat * options_.node_lost_after;
+        if (existing.info.state() != "lost" &&
+            std::chrono::steady_clock::now() - existing.last_heartbeat < silence) {
+          // Either two live processes share a name, or the old one died a
+          // moment ago: refuse until it is lost (the node retries).
+          return absl::AlreadyExistsError(absl::StrCat("another live node is registered as ",
+                                                       hello.name(), "; retry once it is lost"));
+        }
+        // A new process under the old name: the old one's sessions are gone.
+        LoseNodeLocked(existing, "it restarted", notices);
+      }
+    }
+    Node& node = AddNodeLocked(hello.name(), hello.address(), labels, std::move(devices));
+    node.listener = std::move(listener);
+    node.instance = hello.instance();
+    node.remote = true;
+    node.generation = next_generation_++;
+    node.secret = RandomHex(16);
+    node.last_heartbeat = std::chrono::steady_clock::now();
+    Registration out;
+    out.generation = node.generation;
+    out.node_secret = node.secret;
+    for (const std::string& id : hello.open_leases()) {
+      auto it = leases_.find(id);
+      if (it == leases_.end() || it->second.info.node() != hello.name()) {
+        out.stale_leases.push_back(id);
+      }
+    }
+    return out;
+  }();
+  Deliver(notices);  // to an old registration's listener, if any
+  return registered;
+}
+
+void Coordinator::Deliver(std::vector<Notice>& notices) {
+  for (Notice& n : notices) {
+    if (n.listener == nullptr) continue;
+    if (n.lease_id.empty()) {
+      n.listener->OnNodeLost();
+    } else {
+      n.listener->OnLeaseEnded(n.lease_id, n.why);
     }
   }
-  return out;
+  notices.clear();
 }
 
 void Coordinator::NodeHeartbeat(const std::string& name, uint64_t generation) {
@@ -119,24 +151,32 @@ void Coordinator::NodeHeartbeat(const std::string& name, uint64_t generation) {
 
 void Coordinator::NodeLinkLost(const std::string& name, uint64_t generation,
                                const std::string& why) {
-  absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(name);
-  // A newer registration of the same node is not lost with its old link.
-  if (it == nodes_.end() || it->second.generation != generation) return;
-  LoseNodeLocked(it->second, why);
+  std::vector<Notice> notices;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = nodes_.find(name);
+    // A newer registration of the same node is not lost with its old link.
+    if (it == nodes_.end() || it->second.generation != generation) return;
+    LoseNodeLocked(it->second, why, notices);
+  }
+  Deliver(notices);
 }
 
-void Coordinator::LoseNodeLocked(Node& node, const std::string& why) {
+void Coordinator::LoseNodeLocked(Node& node, const std::string& why, std::vector<Notice>& notices) {
   if (node.info.state() == "lost") return;
   node.info.set_state("lost");
-  node.listener.reset();  // its link is gone; holders learn through their renewals
   const absl::Status status =
       absl::UnavailableError(absl::StrCat("node ", node.info.name(), " lost: ", why));
   std::vector<std::string> ids;
   for (const auto& [id, lease] : leases_) {
     if (lease.info.node() == node.info.name()) ids.push_back(id);
   }
-  for (const std::string& id : ids) EndLocked(id, status);
+  // The node hears of each ended lease (if its link still carries anything)
+  // so it ends those sessions, and then that it is lost, so a link that is
+  // still up closes and the node registers anew.
+  for (const std::string& id : ids) notices.push_back({EndLocked(id, status), id, status});
+  notices.push_back({node.listener, "", status});
+  node.listener.reset();
 }
 
 absl::Status Coordinator::CheckNodeSecret(const std::string& name, const std::string& secret) {
@@ -378,7 +418,11 @@ absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return absl::NotFoundError(absl::StrCat("no node named ", node));
-  it->second.info.set_state(undrain ? "ready" : "draining");
+  it->second.drained = !undrain;
+  // A lost node stays lost until it registers again; then the drain applies.
+  if (it->second.info.state() != "lost") {
+    it->second.info.set_state(undrain ? "ready" : "draining");
+  }
   return absl::OkStatus();
 }
 
@@ -389,11 +433,20 @@ void Coordinator::ReapLoop() {
     if (stopping_) break;
     auto now = std::chrono::steady_clock::now();
     const auto silence = options_.node_heartbeat * options_.node_lost_after;
+    std::vector<Notice> notices;
     for (auto& [name, node] : nodes_) {
       if (node.remote && node.info.state() != "lost" && now - node.last_heartbeat > silence) {
-        LoseNodeLocked(node, absl::StrCat("no heartbeat for ",
-                                          absl::FormatDuration(absl::FromChrono(silence))));
+        LoseNodeLocked(
+            node,
+            absl::StrCat("no heartbeat for ", absl::FormatDuration(absl::FromChrono(silence))),
+            notices);
       }
+    }
+    if (!notices.empty()) {
+      mu_.Unlock();
+      Deliver(notices);
+      mu_.Lock();
+      if (stopping_) break;
     }
     const absl::Status why =
         absl::DeadlineExceededError("lease expired: no heartbeat within its TTL");

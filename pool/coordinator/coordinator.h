@@ -89,7 +89,8 @@ class Coordinator : public LeaseAuthority {
 
  private:
   struct Node {
-    v1::NodeInfo info;
+    v1::NodeInfo info;     // state: "lost" if lost, else "draining" if drained, else "ready"
+    bool drained = false;  // an operator's drain outlives losing and re-registering
     std::vector<v1::DeviceInfo> devices;
     std::shared_ptr<LeaseListener> listener;
     bool remote = false;   // registered over a NodeLink, heartbeats
@@ -112,8 +113,17 @@ class Coordinator : public LeaseAuthority {
   // renewal; returns the listener to notify after unlocking.
   std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Marks the node lost and ends its leases; their holders see `why`.
-  void LoseNodeLocked(Node& node, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What to tell a listener once the lock is released.
+  struct Notice {
+    std::shared_ptr<LeaseListener> listener;
+    std::string lease_id;  // empty: the node itself was lost
+    absl::Status why;
+  };
+  static void Deliver(std::vector<Notice>& notices);
+  // Marks the node lost and ends its leases; their holders see `why`, and
+  // the node's listener hears of each lease and then of the loss.
+  void LoseNodeLocked(Node& node, const std::string& why, std::vector<Notice>& notices)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static int64_t NowUnixMs();
 
   const Options options_;

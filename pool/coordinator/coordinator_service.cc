@@ -92,10 +92,22 @@ namespace {
 // release ever waits on a slow node.
 class NodeLinkWriter final : public LeaseListener {
  public:
-  explicit NodeLinkWriter(
-      grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream)
-      : stream_(stream), thread_([this] { Loop(); }) {}
+  NodeLinkWriter(grpc::ServerContext* context,
+                 grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream)
+      : context_(context), stream_(stream), thread_([this] { Loop(); }) {}
   ~NodeLinkWriter() override { Stop(); }
+
+  // Writing starts with `first` (the registration's answer), ahead of any
+  // lease end queued since the node became the coordinator's listener.
+  void Begin(v1::NodeLinkResponse first) {
+    absl::MutexLock lock(&mu_);
+    queue_.push_front(std::move(first));
+    started_ = true;
+  }
+  void OnNodeLost() override {
+    absl::MutexLock lock(&mu_);
+    if (context_ != nullptr) context_->TryCancel();  // the node re-registers
+  }
 
   void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override {
     v1::NodeLinkResponse message;
@@ -112,6 +124,7 @@ class NodeLinkWriter final : public LeaseListener {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
+      context_ = nullptr;  // the handler, which owns it, is returning
     }
     if (thread_.joinable()) thread_.join();
   }
@@ -124,10 +137,10 @@ class NodeLinkWriter final : public LeaseListener {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](NodeLinkWriter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-              return w->stopping_ || !w->queue_.empty();
+              return w->stopping_ || (w->started_ && !w->queue_.empty());
             },
             this));
-        if (queue_.empty()) return;
+        if (!started_ || queue_.empty()) return;
         message = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -135,10 +148,12 @@ class NodeLinkWriter final : public LeaseListener {
     }
   }
 
+  absl::Mutex mu_;
+  grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_);
   grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* const stream_;
   bool broken_ = false;  // writer thread only
-  absl::Mutex mu_;
   std::deque<v1::NodeLinkResponse> queue_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
@@ -158,7 +173,7 @@ grpc::Status CoordinatorService::NodeLink(
         absl::StrCat("node speaks protocol ", hello.node_major(), ".x; this coordinator speaks ",
                      kProtocolMajor, ".", kProtocolMinor)));
   }
-  auto writer = std::make_shared<NodeLinkWriter>(stream);
+  auto writer = std::make_shared<NodeLinkWriter>(context, stream);
   absl::StatusOr<Coordinator::Registration> registration =
       coordinator_.RegisterNode(hello, context->peer(), writer);
   if (!registration.ok()) {
@@ -169,7 +184,7 @@ grpc::Status CoordinatorService::NodeLink(
   v1::NodeLinkResponse registered;
   registered.mutable_registered()->set_node_secret(registration->node_secret);
   registered.mutable_registered()->set_heartbeat_ms(static_cast<uint32_t>(heartbeat_.count()));
-  writer->Push(std::move(registered));
+  writer->Begin(std::move(registered));
   for (const std::string& id : registration->stale_leases) {
     writer->OnLeaseEnded(id, absl::UnavailableError("the pool no longer has this lease"));
   }

@@ -12,6 +12,9 @@
 #include "absl/strings/str_cat.h"
 
 namespace accel::pool {
+namespace {
+constexpr int kHandshakeMillis = 1000;
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<BulkListener>> BulkListener::Start(const std::string& host,
                                                                   Attach attach) {
@@ -62,11 +65,12 @@ void BulkListener::AcceptLoop() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // shut down
     }
-    // The key must come at once: a silent connection may not stall others.
-    pollfd p{fd, POLLIN, 0};
+    // The key must come at once, all of it: handshakes are taken one at a
+    // time, so a silent or dribbling connection may hold others up for this
+    // long and no longer.
     char key[kBulkKeyBytes];
     auto socket = std::make_unique<BulkSocket>(fd);
-    if (poll(&p, 1, 2000) != 1 || !socket->ReadExact(key, sizeof(key)).ok()) continue;
+    if (!socket->ReadExactWithin(key, sizeof(key), kHandshakeMillis).ok()) continue;
     // On success the session owns the socket and has answered on it.
     if (!attach_(std::string(key, sizeof(key)), socket)) {
       const char refused = 0;

@@ -94,7 +94,8 @@ absl::Status CoordinatorLink::RunLink(bool& registered) {
   hello.mutable_hello()->set_node_major(kProtocolMajor);
   hello.mutable_hello()->set_node_minor(kProtocolMinor);
   v1::NodeLinkResponse response;
-  if (stream->Write(hello) && stream->Read(&response) && response.has_registered()) {
+  bool answered = false;
+  if (stream->Write(hello) && (answered = stream->Read(&response)) && response.has_registered()) {
     registered = true;
     absl::MutexLock lock(&mu_);
     stream_ = stream.get();
@@ -116,12 +117,19 @@ absl::Status CoordinatorLink::RunLink(bool& registered) {
   {
     absl::MutexLock lock(&mu_);
     stream_ = nullptr;
-    context_ = nullptr;
     node_secret_.clear();
   }
   // Wait out a write in flight on this stream before it goes away.
   { absl::MutexLock wait_for_writer(&write_mu_); }
+  // An unexpected first answer leaves the call open: Finish would wait for
+  // a server that waits for us. (A refusal has ended the call already, and
+  // cancelling it now would hide its reason.)
+  if (answered && !registered) context.TryCancel();
   absl::Status finished = FromGrpc(stream->Finish(), "node link");
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+  }
   if (!finished.ok() && (!registered || finished.code() != absl::StatusCode::kCancelled)) {
     return finished;
   }

@@ -48,6 +48,8 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
 absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& lease_id,
                                                          const std::string& token,
                                                          std::shared_ptr<SessionLink> link) {
+  if (closing())
+    return absl::UnavailableError(absl::StrCat("node ", options_.name, " is shutting down"));
   absl::StatusOr<v1::LeaseInfo> lease = authority_.Admit(lease_id, token, options_.name);
   if (!lease.ok()) return lease.status();
 
@@ -83,9 +85,10 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
     if (!session->bulk_key().empty()) bulk_keys_[session->bulk_key()] = lease_id;
   }
   // The lease may have ended between admission and registration, when no
-  // session was there to be told: check again now that one is.
+  // session was there to be told: check again now that one is. (The node
+  // may have begun shutting down, too.)
   if (absl::StatusOr<v1::LeaseInfo> still = authority_.Admit(lease_id, token, options_.name);
-      !still.ok()) {
+      !still.ok() || closing()) {
     Close(session);
     return absl::FailedPreconditionError(absl::StrCat("lease ", lease_id, " ended while opening"));
   }
@@ -93,14 +96,22 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
   return session;
 }
 
-void NodeAgent::Close(const std::shared_ptr<Session>& session) {
+void NodeAgent::Close(std::shared_ptr<Session> session) {
+  const std::string lease_id = session->lease_id();
   {
     absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(session->lease_id());
+    auto it = sessions_.find(lease_id);
     if (it != sessions_.end() && it->second == session) sessions_.erase(it);
     bulk_keys_.erase(session->bulk_key());
   }
-  authority_.ReportSession(options_.name, session->lease_id(), false);
+  // The client is gone: nothing may wait for it any more (a worker blocked
+  // writing to a client that stopped reading would keep the session's
+  // memory forever).
+  session->Abort();
+  // Freed before the coordinator hears of it, which ends the lease: the
+  // next tenant of these devices must find their memory free.
+  session.reset();
+  authority_.ReportSession(options_.name, lease_id, false);
 }
 
 void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& why) {
@@ -114,7 +125,13 @@ void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& wh
 
 void NodeAgent::EndAll(const absl::Status& why) {
   absl::MutexLock lock(&mu_);
+  closing_ = true;  // and no session opens from now on
   for (auto& [lease_id, session] : sessions_) session->End(why);
+}
+
+bool NodeAgent::closing() {
+  absl::MutexLock lock(&mu_);
+  return closing_;
 }
 
 void NodeAgent::OfferBulkChannel(uint16_t port) { bulk_port_ = port; }

@@ -41,11 +41,12 @@ class NodeAgent : public LeaseListener {
   absl::StatusOr<std::shared_ptr<Session>> Open(const std::string& lease_id,
                                                 const std::string& token,
                                                 std::shared_ptr<SessionLink> link);
-  // The connection is gone: drop the session (its destructor frees everything).
-  void Close(const std::shared_ptr<Session>& session);
+  // The connection is gone: drops the session, frees everything it holds,
+  // then tells the coordinator (which ends the lease).
+  void Close(std::shared_ptr<Session> session);
 
   void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override;
-  // Ends every session (the node is shutting down).
+  // Ends every session and refuses new ones (the node is shutting down).
   void EndAll(const absl::Status& why);
   // Sessions opened from now on offer a bulk channel on `port`.
   void OfferBulkChannel(uint16_t port);
@@ -66,6 +67,8 @@ class NodeAgent : public LeaseListener {
   // Bulk keys not yet used -> lease id.
   std::map<std::string, std::string> bulk_keys_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint16_t> bulk_port_{0};
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing();
 };
 
 }  // namespace accel::pool

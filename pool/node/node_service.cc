@@ -90,8 +90,7 @@ grpc::Status NodeService::Session(
 
   // The client is gone (closed, killed or cut off) or the lease ended:
   // everything the session holds is freed here.
-  agent_.Close(*session);
-  session->reset();
+  agent_.Close(*std::move(session));
   link->Detach();
   return grpc::Status::OK;
 }

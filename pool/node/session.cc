@@ -96,6 +96,10 @@ void Session::End(const absl::Status& why) {
   ToProto(why, response.add_events()->mutable_session_ended());
   // Best effort: a client that does not read must not stall the reaper.
   link_->TrySend(response);
+  Abort();
+}
+
+void Session::Abort() {
   link_->Cut();
   if (std::shared_ptr<BulkSocket> channel = bulk()) channel->Shutdown();
 }

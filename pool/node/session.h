@@ -91,6 +91,9 @@ class Session {
   // Tells the client the session is over, and why, and cuts the connection.
   // Never blocks: the lease reaper calls it.
   void End(const absl::Status& why);
+  // The client is gone: cuts both connections, so that no operation waits
+  // on it any more.
+  void Abort();
 
   const std::string& lease_id() const { return config_.lease.lease_id(); }
   const std::string& bulk_key() const { return config_.bulk_key; }

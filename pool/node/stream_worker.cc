@@ -70,15 +70,15 @@ void StreamWorker::Loop() {
     absl::Status status = op(*this, sticky_);
     if (!status.ok() && sticky_.ok()) sticky_ = status;
     op = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      queued_bytes_ -= bytes;
-      busy_ = false;
-    }
+    // Still busy: RunIfIdle must not touch the retained bytes or the sticky
+    // status meanwhile.
     if (retained_bytes_ > kMaxRetainedBytes) {
       absl::Status synced = Synchronize();
       if (!synced.ok() && sticky_.ok()) sticky_ = synced;
     }
+    absl::MutexLock lock(&mu_);
+    queued_bytes_ -= bytes;
+    busy_ = false;
   }
   // Let queued device work finish before the bytes it reads go away. The
   // session is gone, so an error here has nobody left to be reported to.

@@ -5,6 +5,7 @@
 // without duplicating devices, a node with the wrong join token is refused,
 // and nodes rejoin a restarted coordinator.
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,6 +141,32 @@ TEST_F(MultiNodeTest, KilledNodeIsLostItsLeasesEndAndItRejoinsWithoutDuplicates)
   EXPECT_EQ(Nodes(pool()).nodes_size(), 3);  // the coordinator, a and b
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> again, AcquireLease(pool(), request));
   EXPECT_OK(RunSaxpy(again->devices()[0], 1024));
+}
+
+TEST_F(MultiNodeTest, SilentNodeIsLostAndRejoinsWhenItWakes) {
+  // SIGSTOP: the node's link stays up but it says nothing. After three
+  // silent heartbeat periods it is lost; woken, it is told so and registers
+  // again, with its drain intact.
+  grpc::ClientContext context;
+  v1::DrainNodeRequest drain;
+  drain.set_node("b");
+  v1::DrainNodeResponse drained;
+  ASSERT_TRUE(CoordinatorAt(pool())->DrainNode(&context, drain, &drained).ok());
+  kill(b_->pid(), SIGSTOP);
+  EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "b") == "lost"; }, 10));
+  kill(b_->pid(), SIGCONT);
+  EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "b") == "draining"; }, 10));
+  EXPECT_EQ(Devices(pool()).devices_size(), 3);
+}
+
+TEST_F(MultiNodeTest, ANodeCannotTakeTheCoordinatorsOwnName) {
+  ASSERT_OK_AND_ASSIGN(auto refused, RunProgram(ACCEL_TEST_POOLD,
+                                                {"--listen=127.0.0.1:0", "--coordinator=" + pool(),
+                                                 "--node_name=coordinator", "--host_devices=1"},
+                                                20));
+  EXPECT_NE(refused.first, 0);
+  EXPECT_NE(refused.second.find("coordinator's own node"), std::string::npos) << refused.second;
+  EXPECT_EQ(NodeState(pool(), "coordinator"), "ready");
 }
 
 TEST_F(MultiNodeTest, GracefullyStoppedNodeLeavesThePool) {

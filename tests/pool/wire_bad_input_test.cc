@@ -384,6 +384,28 @@ TEST_F(WireBadInputTest, BulkChannelTakesOnlyItsSessionsKeyAndOnlyOnce) {
   ExpectGoodTenantWorks();
 }
 
+TEST_F(WireBadInputTest, SilentBulkConnectionsDoNotHoldOthersUp) {
+  // Connections to the bulk port that send part of a key, or nothing, are
+  // dropped within a second each; a real client still gets its channel.
+  v1::LeaseResponse lease = RawLease(poold_->address());
+  RawSession session(poold_->address(), lease);
+  ASSERT_TRUE(session.opened());
+  std::vector<std::unique_ptr<pool::BulkSocket>> silent;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(silent.emplace_back(),
+                         pool::BulkSocket::Connect(pool::HostOfAddress(poold_->address()),
+                                                   session.hello().bulk_port(), 5000));
+    ASSERT_OK(silent.back()->WriteAll("k", 1));
+  }
+  char answer = 0;
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(auto attached, ConnectBulk(poold_->address(), session.hello(),
+                                                  session.hello().bulk_key(), &answer));
+  EXPECT_EQ(answer, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ExpectGoodTenantWorks();
+}
+
 TEST_F(WireBadInputTest, OversizeBulkUploadEndsOnlyThatSession) {
   v1::LeaseResponse lease = RawLease(poold_->address());
   RawSession session(poold_->address(), lease);
