@@ -60,6 +60,8 @@ Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std
     d.set_id(absl::StrCat(name, "/", d.backend(), ":", d.index()));
   }
   node.devices = std::move(devices);
+  node.free = 0;
+  for (const v1::DeviceInfo& d : node.devices) node.free += device_holder_.count(d.id()) == 0;
   return node;
 }
 
@@ -220,17 +222,13 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
 
   absl::MutexLock lock(&mu_);
   // All devices of one lease come from one node: one session serves them.
-  uint32_t matching = 0, unavailable = 0;
+  // Nodes without enough free devices are passed over without looking at
+  // their devices: with thousands of nodes, most of a full pool is skipped.
   for (auto& [name, node] : nodes_) {
+    if (node.free < count || node.info.state() != "ready") continue;
     std::vector<const v1::DeviceInfo*> free;
     for (const v1::DeviceInfo& d : node.devices) {
-      if (!Matches(d, request)) continue;
-      if (node.info.state() != "ready") {
-        ++unavailable;
-        continue;
-      }
-      ++matching;
-      if (device_holder_.count(d.id()) == 0) free.push_back(&d);
+      if (Matches(d, request) && device_holder_.count(d.id()) == 0) free.push_back(&d);
     }
     if (free.size() < count) continue;
 
@@ -255,8 +253,17 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
     *response.mutable_lease() = info;
     response.set_token(record.token);
     node.info.set_leases(node.info.leases() + 1);
+    node.free -= count;
     leases_[info.lease_id()] = std::move(record);
     return response;
+  }
+  // No placement: say why, which takes a look at every device.
+  uint32_t matching = 0, unavailable = 0;
+  for (const auto& [name, node] : nodes_) {
+    for (const v1::DeviceInfo& d : node.devices) {
+      if (!Matches(d, request)) continue;
+      ++(node.info.state() == "ready" ? matching : unavailable);
+    }
   }
   if (matching + unavailable < count) {
     return absl::NotFoundError(absl::StrCat("no node has ", count,
@@ -299,6 +306,10 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
   std::shared_ptr<LeaseListener> listener;
   if (auto node = nodes_.find(it->second.info.node()); node != nodes_.end()) {
     node->second.info.set_leases(node->second.info.leases() - 1);
+    node->second.free = 0;  // recounted: the node may have re-registered other devices
+    for (const v1::DeviceInfo& d : node->second.devices) {
+      node->second.free += device_holder_.count(d.id()) == 0;
+    }
     listener = node->second.listener;
   }
   ended_[lease_id] = {it->second.token, why};

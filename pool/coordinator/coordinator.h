@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "pool/common/node_coordination.h"
@@ -92,6 +93,7 @@ class Coordinator : public LeaseAuthority {
     v1::NodeInfo info;     // state: "lost" if lost, else "draining" if drained, else "ready"
     bool drained = false;  // an operator's drain outlives losing and re-registering
     std::vector<v1::DeviceInfo> devices;
+    uint32_t free = 0;  // devices no lease holds: full nodes are skipped unexamined
     std::shared_ptr<LeaseListener> listener;
     bool remote = false;   // registered over a NodeLink, heartbeats
     std::string instance;  // the registered process
@@ -139,7 +141,7 @@ class Coordinator : public LeaseAuthority {
   std::map<std::string, Ended> ended_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
   // Pool device id -> lease id holding it.
-  std::map<std::string, std::string> device_holder_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> device_holder_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reaper_;
