@@ -113,11 +113,16 @@ Server StartServer(std::vector<grpc::Service*> services) {
   return out;
 }
 
-double RawUpload(const std::string& address, uint64_t bytes, int repeats) {
+// A Node stub on a channel with the pool's bulk settings.
+std::unique_ptr<v1::Node::Stub> RawStub(const std::string& address) {
   grpc::ChannelArguments args;
   accel::pool::ApplyBulkTransferSettings(args);
-  auto stub = v1::Node::NewStub(
+  return v1::Node::NewStub(
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+}
+
+double RawUpload(const std::string& address, uint64_t bytes, int repeats) {
+  auto stub = RawStub(address);
   std::string chunk(accel::pool::kCopyChunkBytes, 'y');
   return Best(repeats, [&] {
     grpc::ClientContext context;
@@ -141,10 +146,7 @@ double RawUpload(const std::string& address, uint64_t bytes, int repeats) {
 }
 
 double RawDownload(const std::string& address, uint64_t bytes, int repeats) {
-  grpc::ChannelArguments args;
-  accel::pool::ApplyBulkTransferSettings(args);
-  auto stub = v1::Node::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  auto stub = RawStub(address);
   std::vector<char> sink(bytes);
   return Best(repeats, [&] {
     grpc::ClientContext context;
@@ -176,10 +178,7 @@ double RawDownload(const std::string& address, uint64_t bytes, int repeats) {
 // Synchronous round trips over one raw gRPC bidi stream: one request, one
 // answer, the shape of a remote synchronize without accelpool's logic.
 double RawPingPong(const std::string& address, int n, int repeats) {
-  grpc::ChannelArguments args;
-  accel::pool::ApplyBulkTransferSettings(args);
-  auto stub = v1::Node::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  auto stub = RawStub(address);
   grpc::ClientContext context;
   auto stream = stub->Session(&context);
   double best = Best(repeats, [&] {
@@ -251,9 +250,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::atoi(argv[++i]);
   }
   if (short_run) repeats = 1;
-  const std::vector<uint64_t> sizes_mib = short_run || round_trips_only
-                                              ? std::vector<uint64_t>{8}
-                                              : std::vector<uint64_t>{64, 256};
+  const std::vector<uint64_t> sizes_mib =
+      short_run || round_trips_only ? std::vector<uint64_t>{8} : std::vector<uint64_t>{64, 256};
   const uint64_t max_bytes = sizes_mib.back() << 20;
   const int launch_count = short_run || round_trips_only ? 200 : 20000;
   const int round_trip_count = short_run ? 50 : round_trips_only ? 50000 : 2000;

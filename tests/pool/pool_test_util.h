@@ -20,20 +20,24 @@ inline std::unique_ptr<v1::Coordinator::Stub> CoordinatorAt(const std::string& a
   return v1::Coordinator::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
-inline v1::ListLeasesResponse Leases(const std::string& address) {
+// One of the coordinator's listings (empty if it does not answer in 5 s).
+template <typename Response, typename Request>
+Response List(const std::string& address,
+              grpc::Status (v1::Coordinator::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                         Response*)) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  v1::ListLeasesResponse response;
-  CoordinatorAt(address)->ListLeases(&context, {}, &response);
+  Response response;
+  (*CoordinatorAt(address).*rpc)(&context, Request(), &response);
   return response;
 }
 
+inline v1::ListLeasesResponse Leases(const std::string& address) {
+  return List<v1::ListLeasesResponse>(address, &v1::Coordinator::Stub::ListLeases);
+}
+
 inline v1::ListDevicesResponse Devices(const std::string& address) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  v1::ListDevicesResponse response;
-  CoordinatorAt(address)->ListDevices(&context, {}, &response);
-  return response;
+  return List<v1::ListDevicesResponse>(address, &v1::Coordinator::Stub::ListDevices);
 }
 
 inline bool HasLease(const std::string& address, const std::string& lease_id) {
@@ -45,11 +49,7 @@ inline bool HasLease(const std::string& address, const std::string& lease_id) {
 }
 
 inline v1::ListNodesResponse Nodes(const std::string& address) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  v1::ListNodesResponse response;
-  CoordinatorAt(address)->ListNodes(&context, {}, &response);
-  return response;
+  return List<v1::ListNodesResponse>(address, &v1::Coordinator::Stub::ListNodes);
 }
 
 // The named node's state in the listing ("ready", "lost", ...), or "absent".
