@@ -176,7 +176,8 @@ void Coordinator::LoseNodeLocked(Node& node, const std::string& why, std::vector
   // The node hears of each ended lease (if its link still carries anything)
   // so it ends those sessions, and then that it is lost, so a link that is
   // still up closes and the node registers anew.
-  for (const std::string& id : ids) notices.push_back({EndLocked(id, status), id, status});
+  for (const std::string& id : ids)
+    notices.push_back({EndLocked(id, status, "node_lost"), id, status});
   notices.push_back({node.listener, "", status});
   node.listener.reset();
 }
@@ -209,6 +210,27 @@ bool Matches(const v1::DeviceInfo& d, const v1::LeaseRequest& r) {
 }  // namespace
 
 absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& request) {
+  absl::StatusOr<v1::LeaseResponse> lease = Place(request);
+  absl::MutexLock lock(&mu_);
+  if (lease.ok()) {
+    ++granted_;
+  } else {
+    ++refused_by_code_[absl::StatusCodeToString(lease.status().code())];
+  }
+  return lease;
+}
+
+Coordinator::Counts Coordinator::counts() {
+  absl::MutexLock lock(&mu_);
+  Counts c;
+  c.active_leases = leases_.size();
+  c.granted = granted_;
+  c.refused = refused_by_code_;
+  c.ended = ended_by_reason_;
+  return c;
+}
+
+absl::StatusOr<v1::LeaseResponse> Coordinator::Place(const v1::LeaseRequest& request) {
   const uint32_t count = request.device_count() == 0 ? 1 : request.device_count();
   if (count > 1024) return absl::InvalidArgumentError("device_count above 1024");
   if (request.ttl_seconds() > options_.max_ttl_seconds) {
@@ -299,7 +321,7 @@ absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const st
 }
 
 std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_id,
-                                                      const absl::Status& why) {
+                                                      const absl::Status& why, const char* reason) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return nullptr;
   for (const v1::LeasedDevice& d : it->second.info.devices()) device_holder_.erase(d.device().id());
@@ -312,6 +334,7 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
     }
     listener = node->second.listener;
   }
+  ++ended_by_reason_[reason];
   ended_[lease_id] = {it->second.token, why};
   ended_order_.push_back(lease_id);
   if (ended_order_.size() > kEndedLeasesKept) {
@@ -331,7 +354,7 @@ absl::Status Coordinator::Release(const std::string& lease_id, const std::string
     if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
-    listener = EndLocked(lease_id, why);
+    listener = EndLocked(lease_id, why, "released");
   }
   if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
   return absl::OkStatus();
@@ -345,7 +368,7 @@ absl::Status Coordinator::AdminRelease(const std::string& lease_id) {
     if (leases_.count(lease_id) == 0) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
-    listener = EndLocked(lease_id, why);
+    listener = EndLocked(lease_id, why, "revoked");
   }
   if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
   return absl::OkStatus();
@@ -387,7 +410,7 @@ void Coordinator::ReportSession(const std::string& node, const std::string& leas
   // A session cannot be reopened, so its lease is over: a holder that exits
   // without releasing (or is killed) frees its devices now, not after the
   // TTL. The TTL still covers holders cut off without their session closing.
-  EndLocked(lease_id, absl::CancelledError("the holder closed its session"));
+  EndLocked(lease_id, absl::CancelledError("the holder closed its session"), "session_closed");
 }
 
 std::vector<v1::NodeInfo> Coordinator::ListNodes() {
@@ -466,7 +489,7 @@ void Coordinator::ReapLoop() {
       std::string id = it->first;
       bool lapsed = it->second.expires < now;
       ++it;  // EndLocked erases the current entry
-      if (lapsed) ended.emplace_back(id, EndLocked(id, why));
+      if (lapsed) ended.emplace_back(id, EndLocked(id, why, "expired"));
     }
     if (ended.empty()) continue;
     mu_.Unlock();

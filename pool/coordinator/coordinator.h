@@ -83,6 +83,15 @@ class Coordinator : public LeaseAuthority {
                    uint64_t memory_in_use) override;
   void ReportSession(const std::string& node, const std::string& lease_id, bool open) override;
 
+  // For metrics.
+  struct Counts {
+    size_t active_leases = 0;
+    uint64_t granted = 0;
+    std::map<std::string, uint64_t> refused;  // by canonical code
+    std::map<std::string, uint64_t> ended;    // by reason
+  };
+  Counts counts();
+
   std::vector<v1::NodeInfo> ListNodes();
   std::vector<v1::DeviceInfo> ListDevices();
   std::vector<v1::LeaseInfo> ListLeases();
@@ -113,8 +122,12 @@ class Coordinator : public LeaseAuthority {
                       std::vector<v1::DeviceInfo> devices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the lease (lock held), remembering `why` for its holder's next
   // renewal; returns the listener to notify after unlocking.
-  std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `reason` counts the end in metrics: released, revoked, expired,
+  // session_closed, node_lost.
+  std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why,
+                                           const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lease() without the counting.
+  absl::StatusOr<v1::LeaseResponse> Place(const v1::LeaseRequest& request);
   // What to tell a listener once the lock is released.
   struct Notice {
     std::shared_ptr<LeaseListener> listener;
@@ -143,6 +156,9 @@ class Coordinator : public LeaseAuthority {
   // Pool device id -> lease id holding it.
   absl::flat_hash_map<std::string, std::string> device_holder_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t granted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, uint64_t> refused_by_code_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> ended_by_reason_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reaper_;
 };

@@ -47,6 +47,11 @@
 #include "pool/node/node_service.h"
 #include "pool/poold/node_config.h"
 
+#ifdef ACCEL_POOLD_METRICS
+#include "pool/coordinator/pool_metrics.h"
+#include "prometheus/exposer.h"
+#endif
+
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "address to serve on; port 0 picks a free port (printed at start)");
 ABSL_FLAG(std::string, backends, "auto",
@@ -73,6 +78,9 @@ ABSL_FLAG(std::string, advertise_address, "",
 ABSL_FLAG(bool, bulk_channel, true,
           "offer sessions a bulk channel: a TCP port on the listen host that carries large "
           "copies beside gRPC, at close to raw TCP speed");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "coordinator: serve Prometheus metrics at http://ADDRESS/metrics (e.g. "
+          "127.0.0.1:9464; port 0 picks a free one); empty: no metrics endpoint");
 ABSL_FLAG(int, node_heartbeat_ms, 1000,
           "coordinator: how often nodes heartbeat; three missed heartbeats mark a node lost");
 
@@ -296,6 +304,32 @@ int main(int argc, char** argv) {
     coordinator->AddNode(node_options.name, address, node_options.labels, agent.DeviceInfos(),
                          &agent);
   }
+
+#ifdef ACCEL_POOLD_METRICS
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::shared_ptr<accel::pool::PoolMetrics> metrics;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    if (coordinator == nullptr) {
+      return Fail("--metrics_listen is served by the coordinator; this poold is a node");
+    }
+    try {  // civetweb reports a port it cannot bind by throwing
+      exposer = std::make_unique<prometheus::Exposer>(absl::GetFlag(FLAGS_metrics_listen), 1);
+    } catch (const std::exception& e) {
+      return Fail(absl::StrCat("cannot serve metrics on ", absl::GetFlag(FLAGS_metrics_listen),
+                               ": ", e.what()));
+    }
+    metrics = std::make_shared<accel::pool::PoolMetrics>(*coordinator);
+    exposer->RegisterCollectable(metrics);
+    const std::string metrics_host =
+        accel::pool::HostOfAddress(absl::GetFlag(FLAGS_metrics_listen));
+    std::printf("poold metrics on http://%s:%d/metrics\n", metrics_host.c_str(),
+                exposer->GetListeningPorts().at(0));
+  }
+#else
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    return Fail("this poold was built without prometheus-cpp: no --metrics_listen");
+  }
+#endif
 
   std::printf("poold listening on %s, node %s serving %zu device(s)%s\n", address.c_str(),
               node_options.name.c_str(), devices->size(),

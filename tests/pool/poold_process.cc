@@ -94,7 +94,7 @@ absl::StatusOr<std::unique_ptr<PooldProcess>> PooldProcess::Start(std::vector<st
   }
   size_t begin = at + prefix.size();
   std::string address = out.substr(begin, out.find(',', begin) - begin);
-  return std::unique_ptr<PooldProcess>(new PooldProcess(pid, address));
+  return std::unique_ptr<PooldProcess>(new PooldProcess(pid, address, out));
 }
 
 PooldProcess::~PooldProcess() { Kill(); }

@@ -20,15 +20,19 @@ class PooldProcess {
   ~PooldProcess();  // SIGKILL if still running
 
   const std::string& address() const { return address_; }
+  // What poold printed up to its "listening" line.
+  const std::string& startup_output() const { return startup_output_; }
   pid_t pid() const { return pid_; }
   // SIGTERM, then waits at most `seconds`; returns the exit status.
   absl::StatusOr<int> Stop(int seconds = 10);
   void Kill();  // SIGKILL, as a crash
 
  private:
-  PooldProcess(pid_t pid, std::string address) : pid_(pid), address_(std::move(address)) {}
+  PooldProcess(pid_t pid, std::string address, std::string startup_output)
+      : pid_(pid), address_(std::move(address)), startup_output_(std::move(startup_output)) {}
   pid_t pid_;
   std::string address_;
+  std::string startup_output_;
 };
 
 // Runs `program args...` to completion (at most `seconds`); returns its exit

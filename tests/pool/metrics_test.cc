@@ -1,0 +1,142 @@
+// poold's Prometheus endpoint, scraped over HTTP as Prometheus would and
+// parsed as the text exposition format: every sample line is well formed,
+// and the values follow the pool's state (nodes, device memory, leases,
+// grants, refusals, ends).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "accel/client/lease.h"
+#include "accel/hal/hal.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+#include "tests/pool/pool_test_util.h"
+#include "tests/pool/poold_process.h"
+
+namespace accel::testing {
+namespace {
+
+// GET http://127.0.0.1:port/metrics; returns the body.
+std::string Scrape(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, n);
+  close(fd);
+  size_t body = response.find("\r\n\r\n");
+  EXPECT_EQ(response.rfind("HTTP/1.", 0), 0u) << response;
+  EXPECT_NE(response.find(" 200 "), std::string::npos) << response.substr(0, 200);
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+// Parses the text exposition format: "name{labels} value" per sample,
+// "# HELP" / "# TYPE" comments. Fails the test on a malformed line.
+// Returns sample -> value, keyed by the line's name and labels as written.
+std::map<std::string, double> Parse(const std::string& text) {
+  static const std::regex sample(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})?) )"
+      R"(([-+]?([0-9.]+([eE][-+]?[0-9]+)?|Nan|NaN|[+-]?Inf))$)");
+  static const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");
+  std::map<std::string, double> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    std::smatch m;
+    if (line[0] == '#') {
+      EXPECT_TRUE(std::regex_match(line, comment)) << "malformed comment: " << line;
+      continue;
+    }
+    if (!std::regex_match(line, m, sample)) {
+      ADD_FAILURE() << "malformed sample: " << line;
+      continue;
+    }
+    out[m[1]] = std::strtod(m[5].str().c_str(), nullptr);
+  }
+  return out;
+}
+
+// The value of the first sample whose key starts with `name{` (or is
+// `name`) and contains every fragment; -1 if there is none.
+double Value(const std::map<std::string, double>& samples, const std::string& name,
+             std::vector<std::string> fragments = {}) {
+  for (const auto& [key, value] : samples) {
+    if (key != name && key.rfind(name + "{", 0) != 0) continue;
+    bool all = true;
+    for (const std::string& f : fragments) all &= key.find(f) != std::string::npos;
+    if (all) return value;
+  }
+  return -1;
+}
+
+TEST(MetricsTest, ScrapedMetricsFollowThePool) {
+  ASSERT_OK_AND_ASSIGN(auto poold,
+                       PooldProcess::Start({"--host_devices=2", "--host_device_memory=64MiB",
+                                            "--node_name=m", "--metrics_listen=127.0.0.1:0"}));
+  std::smatch m;
+  const std::string& out = poold->startup_output();
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)")))
+      << out;
+  const int port = std::stoi(m[1]);
+
+  auto samples = Parse(Scrape(port));
+  EXPECT_EQ(Value(samples, "accelpool_node_up", {"node=\"m\""}), 1);
+  EXPECT_EQ(Value(samples, "accelpool_device_memory_total_bytes", {"device=\"m/host:1\""}),
+            64 << 20);
+  EXPECT_EQ(Value(samples, "accelpool_leases_active"), 0);
+
+  client::LeaseRequest too_many;
+  too_many.devices = 5;
+  EXPECT_STATUS(client::AcquireLease(poold->address(), too_many), kNotFound);
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
+                         client::AcquireLease(poold->address(), {}));
+    ASSERT_OK_AND_ASSIGN(hal::Buffer b, lease->devices()[0].Allocate(3 << 20));
+    ASSERT_TRUE(Eventually(
+        [&] {
+          samples = Parse(Scrape(port));
+          return Value(samples, "accelpool_device_memory_used_bytes", {"device=\"m/host:0\""}) ==
+                 (3 << 20);
+        },
+        10));
+    EXPECT_EQ(Value(samples, "accelpool_device_memory_leased_bytes", {"device=\"m/host:0\""}),
+              64 << 20);
+    EXPECT_EQ(Value(samples, "accelpool_device_leases", {"device=\"m/host:0\""}), 1);
+    EXPECT_EQ(Value(samples, "accelpool_leases_active"), 1);
+    EXPECT_EQ(Value(samples, "accelpool_leases_granted_total"), 1);
+    EXPECT_EQ(Value(samples, "accelpool_lease_requests_refused_total", {"code=\"NOT_FOUND\""}), 1);
+    ASSERT_OK(lease->Release());
+  }
+  samples = Parse(Scrape(port));
+  EXPECT_EQ(Value(samples, "accelpool_leases_active"), 0);
+  EXPECT_EQ(Value(samples, "accelpool_leases_ended_total", {"reason=\"released\""}), 1);
+  EXPECT_EQ(Value(samples, "accelpool_device_leases", {"device=\"m/host:0\""}), 0);
+}
+
+TEST(MetricsTest, AnUnusableMetricsAddressIsAClearStartupError) {
+  ASSERT_OK_AND_ASSIGN(auto run, RunProgram(ACCEL_TEST_POOLD, {"--listen=127.0.0.1:0",
+                                                               "--metrics_listen=256.0.0.1:1"}));
+  EXPECT_NE(run.first, 0);
+  EXPECT_NE(run.second.find("cannot serve metrics on 256.0.0.1:1"), std::string::npos)
+      << run.second;
+}
+
+}  // namespace
+}  // namespace accel::testing
