@@ -130,6 +130,10 @@ int main(int argc, char** argv) {
     // Some memory in use, so the operator's view has something to show.
     absl::StatusOr<hal::Buffer> held = device.Allocate(64 << 20);
     if (!held.ok()) return Fail(held.status(), "allocate");
+    // Allocation is pipelined; this query is answered after it, so the pool
+    // reports the memory in use by the time the line below is printed.
+    absl::StatusOr<hal::MemoryInfo> memory = device.GetMemoryInfo();
+    if (!memory.ok()) return Fail(memory.status(), "memory info");
     std::printf("holding the lease with 64 MiB allocated for %d s\n", hold_seconds);
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::seconds(hold_seconds));
