@@ -3,15 +3,20 @@
 //   poolctl [--pool ADDR] [-o table|json] nodes
 //   poolctl ... devices
 //   poolctl ... leases
-//   poolctl ... lease release ID
-//   poolctl ... drain NODE | undrain NODE
+//   poolctl ... lease revoke ID        (also: lease release ID)
+//   poolctl ... cordon NODE | uncordon NODE   no new leases there / again
+//   poolctl ... drain NODE                    cordon, then revoke its leases
+//   poolctl ... top [--interval S] [--iterations N]   devices, refreshed
 //
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -31,7 +36,8 @@ using Table = std::vector<std::vector<std::string>>;
 int Usage() {
   std::fprintf(stderr,
                "usage: poolctl [--pool ADDR] [-o table|json] "
-               "nodes | devices | leases | lease release ID | drain NODE | undrain NODE\n");
+               "nodes | devices | leases | lease revoke ID | cordon NODE | uncordon NODE | "
+               "drain NODE | top [--interval S] [--iterations N]\n");
   return 2;
 }
 
@@ -115,28 +121,20 @@ int main(int argc, char** argv) {
 
   auto stub =
       v1::Coordinator::NewStub(grpc::CreateChannel(pool, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  auto check = [&](const grpc::Status& s) {
-    return accel::pool::FromGrpc(s, absl::StrCat("pool ", pool));
+  // One call on the pool, with a deadline of its own.
+  auto call = [&](auto method, const auto& request, auto* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return accel::pool::FromGrpc(((*stub).*method)(&context, request, response),
+                                 absl::StrCat("pool ", pool));
   };
-
-  const std::string& command = words[0];
-  if (command == "nodes" && words.size() == 1) {
-    v1::ListNodesResponse r;
-    if (absl::Status s = check(stub->ListNodes(&context, {}, &r)); !s.ok()) return Fail(s);
-    if (json) return PrintJson(r);
-    Table t = {{"NAME", "ADDRESS", "STATE", "DEVICES", "LEASES", "LABELS"}};
-    for (const v1::NodeInfo& n : r.nodes()) {
-      t.push_back({n.name(), n.address(), n.state(), absl::StrCat(n.devices()),
-                   absl::StrCat(n.leases()), Labels(n.labels())});
-    }
-    PrintTable(t);
-  } else if (command == "devices" && words.size() == 1) {
+  auto devices_table = [&](Table& t) -> absl::Status {
     v1::ListDevicesResponse r;
-    if (absl::Status s = check(stub->ListDevices(&context, {}, &r)); !s.ok()) return Fail(s);
-    if (json) return PrintJson(r);
-    Table t = {{"ID", "NAME", "VENDOR", "ARCH", "MEMORY USED/LEASED/TOTAL", "LEASES", "LABELS"}};
+    if (absl::Status s = call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
+        !s.ok()) {
+      return s;
+    }
+    t = {{"ID", "NAME", "VENDOR", "ARCH", "MEMORY USED/LEASED/TOTAL", "LEASES", "LABELS"}};
     for (const v1::DeviceInfo& d : r.devices()) {
       using accel::hal::FormatByteSize;
       t.push_back(
@@ -145,10 +143,54 @@ int main(int argc, char** argv) {
                         " / ", FormatByteSize(d.total_memory())),
            absl::StrCat(d.leases()), Labels(d.labels())});
     }
+    return absl::OkStatus();
+  };
+  auto cordon = [&](const std::string& node, bool on) {
+    v1::DrainNodeRequest request;
+    request.set_node(node);
+    request.set_undrain(!on);
+    v1::DrainNodeResponse r;
+    return call(&v1::Coordinator::Stub::DrainNode, request, &r);
+  };
+  auto revoke = [&](const std::string& lease_id) {
+    v1::AdminReleaseRequest request;
+    request.set_lease_id(lease_id);
+    v1::ReleaseResponse r;
+    return call(&v1::Coordinator::Stub::AdminRelease, request, &r);
+  };
+
+  const std::string& command = words[0];
+  if (command == "nodes" && words.size() == 1) {
+    v1::ListNodesResponse r;
+    if (absl::Status s = call(&v1::Coordinator::Stub::ListNodes, v1::ListNodesRequest(), &r);
+        !s.ok()) {
+      return Fail(s);
+    }
+    if (json) return PrintJson(r);
+    Table t = {{"NAME", "ADDRESS", "STATE", "DEVICES", "LEASES", "LABELS"}};
+    for (const v1::NodeInfo& n : r.nodes()) {
+      t.push_back({n.name(), n.address(), n.state(), absl::StrCat(n.devices()),
+                   absl::StrCat(n.leases()), Labels(n.labels())});
+    }
+    PrintTable(t);
+  } else if (command == "devices" && words.size() == 1) {
+    if (json) {
+      v1::ListDevicesResponse r;
+      if (absl::Status s = call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
+          !s.ok()) {
+        return Fail(s);
+      }
+      return PrintJson(r);
+    }
+    Table t;
+    if (absl::Status s = devices_table(t); !s.ok()) return Fail(s);
     PrintTable(t);
   } else if (command == "leases" && words.size() == 1) {
     v1::ListLeasesResponse r;
-    if (absl::Status s = check(stub->ListLeases(&context, {}, &r)); !s.ok()) return Fail(s);
+    if (absl::Status s = call(&v1::Coordinator::Stub::ListLeases, v1::ListLeasesRequest(), &r);
+        !s.ok()) {
+      return Fail(s);
+    }
     if (json) return PrintJson(r);
     Table t = {{"ID", "HOLDER", "DEVICES", "MEMORY IN USE", "AGE", "EXPIRES IN", "SESSION"}};
     const int64_t now = NowMs();
@@ -161,19 +203,53 @@ int main(int argc, char** argv) {
                    l.session_open() ? "open" : "-"});
     }
     PrintTable(t);
-  } else if (command == "lease" && words.size() == 3 && words[1] == "release") {
-    v1::AdminReleaseRequest request;
-    request.set_lease_id(words[2]);
-    v1::ReleaseResponse r;
-    if (absl::Status s = check(stub->AdminRelease(&context, request, &r)); !s.ok()) return Fail(s);
-    std::printf("released %s\n", words[2].c_str());
-  } else if ((command == "drain" || command == "undrain") && words.size() == 2) {
-    v1::DrainNodeRequest request;
-    request.set_node(words[1]);
-    request.set_undrain(command == "undrain");
-    v1::DrainNodeResponse r;
-    if (absl::Status s = check(stub->DrainNode(&context, request, &r)); !s.ok()) return Fail(s);
-    std::printf("%s %s\n", command == "drain" ? "draining" : "undrained", words[1].c_str());
+  } else if (command == "lease" && words.size() == 3 &&
+             (words[1] == "revoke" || words[1] == "release")) {
+    if (absl::Status s = revoke(words[2]); !s.ok()) return Fail(s);
+    std::printf("revoked %s\n", words[2].c_str());
+  } else if ((command == "cordon" || command == "uncordon" || command == "undrain") &&
+             words.size() == 2) {
+    if (absl::Status s = cordon(words[1], command == "cordon"); !s.ok()) return Fail(s);
+    std::printf("%s %s\n", command == "cordon" ? "cordoned" : "uncordoned", words[1].c_str());
+  } else if (command == "drain" && words.size() == 2) {
+    // Cordoned first, so that nothing new lands there while its leases go.
+    if (absl::Status s = cordon(words[1], true); !s.ok()) return Fail(s);
+    v1::ListLeasesResponse r;
+    if (absl::Status s = call(&v1::Coordinator::Stub::ListLeases, v1::ListLeasesRequest(), &r);
+        !s.ok()) {
+      return Fail(s);
+    }
+    int revoked = 0;
+    for (const v1::LeaseInfo& l : r.leases()) {
+      if (l.node() != words[1]) continue;
+      absl::Status s = revoke(l.lease_id());
+      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(s);  // gone already: fine
+      revoked += s.ok();
+    }
+    std::printf("drained %s: cordoned, %d lease(s) revoked\n", words[1].c_str(), revoked);
+  } else if (command == "top" && words.size() % 2 == 1) {
+    double interval = 2;
+    long iterations = -1;  // until interrupted
+    for (size_t i = 1; i + 1 < words.size(); i += 2) {
+      if (words[i] == "--interval") {
+        interval = std::atof(words[i + 1].c_str());
+      } else if (words[i] == "--iterations") {
+        iterations = std::atol(words[i + 1].c_str());
+      } else {
+        return Usage();
+      }
+    }
+    if (interval <= 0) return Usage();
+    const bool terminal = isatty(STDOUT_FILENO);
+    for (long n = 0; iterations < 0 || n < iterations; ++n) {
+      if (n > 0) std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+      Table t;
+      if (absl::Status s = devices_table(t); !s.ok()) return Fail(s);
+      if (terminal) std::printf("\033[H\033[2J");  // redraw in place
+      std::printf("poolctl top: %s, every %gs\n", pool.c_str(), interval);
+      PrintTable(t);
+      std::fflush(stdout);
+    }
   } else {
     return Usage();
   }

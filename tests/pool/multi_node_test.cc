@@ -244,6 +244,49 @@ TEST_F(MultiNodeTest, AThousandLeaseCyclesLeakNothingOnAnyNode) {
   }
 }
 
+TEST_F(MultiNodeTest, OperatorsCordonDrainAndWatchNodes) {
+  auto poolctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--pool", pool()});
+    return RunProgram(ACCEL_TEST_POOLCTL, args);
+  };
+  LeaseRequest on_b;
+  on_b.labels = {{"zone", "b"}};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(pool(), on_b));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, lease->devices()[0].CreateStream());
+
+  // Cordoned: no new lease there, the live one keeps working.
+  ASSERT_OK_AND_ASSIGN(auto cordoned, poolctl({"cordon", "b"}));
+  EXPECT_EQ(cordoned.first, 0) << cordoned.second;
+  EXPECT_EQ(NodeState(pool(), "b"), "draining");
+  EXPECT_STATUS(AcquireLease(pool(), on_b), kResourceExhausted);
+  EXPECT_OK(stream.Synchronize());
+
+  // Drained: its leases are revoked too, and their holders told so.
+  ASSERT_OK_AND_ASSIGN(auto drained, poolctl({"drain", "b"}));
+  EXPECT_EQ(drained.first, 0) << drained.second;
+  EXPECT_NE(drained.second.find("1 lease(s) revoked"), std::string::npos) << drained.second;
+  ASSERT_TRUE(Eventually([&] { return !stream.Synchronize().ok(); }, 10));
+  absl::Status revoked = stream.Synchronize();
+  EXPECT_STATUS(revoked, kUnavailable);
+  EXPECT_NE(revoked.message().find("revoked"), std::string::npos) << revoked;
+
+  ASSERT_OK_AND_ASSIGN(auto uncordoned, poolctl({"uncordon", "b"}));
+  EXPECT_EQ(uncordoned.first, 0) << uncordoned.second;
+  EXPECT_EQ(NodeState(pool(), "b"), "ready");
+  EXPECT_OK(AcquireLease(pool(), on_b));
+
+  // top redraws the devices a bounded number of times.
+  ASSERT_OK_AND_ASSIGN(auto top, poolctl({"top", "--interval", "0.1", "--iterations", "2"}));
+  EXPECT_EQ(top.first, 0) << top.second;
+  size_t frames = 0;
+  for (size_t at = top.second.find("poolctl top:"); at != std::string::npos;
+       at = top.second.find("poolctl top:", at + 1)) {
+    ++frames;
+  }
+  EXPECT_EQ(frames, 2u) << top.second;
+  EXPECT_NE(top.second.find("b/host:1"), std::string::npos) << top.second;
+}
+
 TEST_F(MultiNodeTest, GracefullyStoppedNodeLeavesThePool) {
   ASSERT_OK_AND_ASSIGN(int status, a_->Stop());
   EXPECT_EQ(status, 0);
