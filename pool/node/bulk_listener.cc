@@ -7,13 +7,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace accel::pool {
 namespace {
 constexpr int kHandshakeMillis = 1000;
+constexpr size_t kMaxHandshakes = 64;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BulkListener>> BulkListener::Start(const std::string& host,
@@ -59,24 +64,70 @@ BulkListener::~BulkListener() {
 }
 
 void BulkListener::AcceptLoop() {
+  // Handshakes proceed side by side in this one thread: each connection
+  // has a second to send its whole key, so a silent or dribbling one holds
+  // nobody else up, and at most kMaxHandshakes wait at once.
+  struct Handshake {
+    int fd;
+    std::string key;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::vector<Handshake> pending;
+  auto drop = [&](size_t i) {
+    close(pending[i].fd);
+    pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
+  };
   for (;;) {
-    int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;  // shut down
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = pending.size(); i-- > 0;) {
+      if (pending[i].deadline <= now) drop(i);
     }
-    // The key must come at once, all of it: handshakes are taken one at a
-    // time, so a silent or dribbling connection may hold others up for this
-    // long and no longer.
-    char key[kBulkKeyBytes];
-    auto socket = std::make_unique<BulkSocket>(fd);
-    if (!socket->ReadExactWithin(key, sizeof(key), kHandshakeMillis).ok()) continue;
-    // On success the session owns the socket and has answered on it.
-    if (!attach_(std::string(key, sizeof(key)), socket)) {
-      const char refused = 0;
-      socket->WriteAll(&refused, 1).IgnoreError();  // closing says the same
+    std::vector<pollfd> fds = {{fd_, POLLIN, 0}};
+    auto next = now + std::chrono::milliseconds(kHandshakeMillis);
+    for (const Handshake& h : pending) {
+      fds.push_back({h.fd, POLLIN, 0});
+      next = std::min(next, h.deadline);
+    }
+    const int wait =
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count()) +
+        1;
+    if (poll(fds.data(), fds.size(), wait) < 0 && errno != EINTR) break;
+
+    // Keys first (the indexes of `pending` match fds[1..] until it changes).
+    for (size_t i = fds.size() - 1; i >= 1; --i) {
+      if (fds[i].revents == 0) continue;
+      Handshake& h = pending[i - 1];
+      char buffer[kBulkKeyBytes];
+      ssize_t got = recv(h.fd, buffer, kBulkKeyBytes - h.key.size(), MSG_DONTWAIT);
+      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (got <= 0) {
+        drop(i - 1);
+        continue;
+      }
+      h.key.append(buffer, static_cast<size_t>(got));
+      if (h.key.size() < kBulkKeyBytes) continue;
+      auto socket = std::make_unique<BulkSocket>(h.fd);
+      const std::string key = std::move(h.key);
+      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i - 1));
+      // On success the session owns the socket and has answered on it.
+      if (!attach_(key, socket)) {
+        const char refused = 0;
+        socket->WriteAll(&refused, 1).IgnoreError();  // closing says the same
+      }
+    }
+    if (fds[0].revents != 0) {
+      int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
+        break;  // shut down
+      }
+      if (pending.size() >= kMaxHandshakes) drop(0);  // the oldest has waited longest
+      pending.push_back(
+          {fd, "", std::chrono::steady_clock::now() + std::chrono::milliseconds(kHandshakeMillis)});
     }
   }
+  for (const Handshake& h : pending) close(h.fd);
 }
 
 }  // namespace accel::pool

@@ -1,6 +1,8 @@
 // The node's bulk-channel listener: accepts TCP connections on the node's
 // host, reads each one's session key and hands the socket to that session.
-// A connection with an unknown key, or none within a second, is closed.
+// A connection with an unknown key, or without its whole key within a
+// second, is closed; handshakes proceed side by side, so none waits on
+// another.
 #ifndef ACCEL_POOL_NODE_BULK_LISTENER_H_
 #define ACCEL_POOL_NODE_BULK_LISTENER_H_
 

@@ -386,12 +386,13 @@ TEST_F(WireBadInputTest, BulkChannelTakesOnlyItsSessionsKeyAndOnlyOnce) {
 
 TEST_F(WireBadInputTest, SilentBulkConnectionsDoNotHoldOthersUp) {
   // Connections to the bulk port that send part of a key, or nothing, are
-  // dropped within a second each; a real client still gets its channel.
+  // dropped after a second; meanwhile a real client gets its channel at
+  // once (handshakes do not wait on each other).
   v1::LeaseResponse lease = RawLease(poold_->address());
   RawSession session(poold_->address(), lease);
   ASSERT_TRUE(session.opened());
   std::vector<std::unique_ptr<pool::BulkSocket>> silent;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 10; ++i) {
     ASSERT_OK_AND_ASSIGN(silent.emplace_back(),
                          pool::BulkSocket::Connect(pool::HostOfAddress(poold_->address()),
                                                    session.hello().bulk_port(), 5000));
@@ -402,7 +403,7 @@ TEST_F(WireBadInputTest, SilentBulkConnectionsDoNotHoldOthersUp) {
   ASSERT_OK_AND_ASSIGN(auto attached, ConnectBulk(poold_->address(), session.hello(),
                                                   session.hello().bulk_key(), &answer));
   EXPECT_EQ(answer, 1);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   ExpectGoodTenantWorks();
 }
 
