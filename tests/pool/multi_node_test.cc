@@ -59,7 +59,7 @@ class MultiNodeTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(coordinator_,
                          PooldProcess::Start({"--backends=none", "--node_name=coordinator",
-                                              "--node_heartbeat_ms=300", "--lease_ttl=3"}));
+                                              "--node_heartbeat_ms=500", "--lease_ttl=3"}));
     ASSERT_OK_AND_ASSIGN(a_, StartNode(coordinator_->address(), "a", 1, "zone=a"));
     ASSERT_OK_AND_ASSIGN(b_, StartNode(coordinator_->address(), "b", 2, "zone=b,vendor=domestic"));
   }
@@ -117,7 +117,7 @@ TEST_F(MultiNodeTest, KilledNodeIsLostItsLeasesEndAndItRejoinsWithoutDuplicates)
 
   b_->Kill();
   // Lost at once (its link breaks), or after three silent heartbeat
-  // periods (0.9 s) at most; bounded at 10 s here.
+  // periods (1.5 s) at most; bounded at 10 s here.
   EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "b") == "lost"; }, 10));
   EXPECT_TRUE(Eventually([&] { return Leases(pool()).leases_size() == 0; }, 10));
   // The holder's calls fail with UNAVAILABLE, never hang.
@@ -309,7 +309,7 @@ int FreePort() {
 TEST(MultiNodeRestartTest, NodesRejoinARestartedCoordinator) {
   const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
   const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
-                                         "--node_heartbeat_ms=200"};
+                                         "--node_heartbeat_ms=500"};
   ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start(args, listen));
   ASSERT_OK_AND_ASSIGN(auto node, StartNode(listen, "n", 1, "zone=a"));
   EXPECT_EQ(NodeState(listen, "n"), "ready");
