@@ -126,7 +126,7 @@ void Connection::ConnectBulk(const v1::SessionResponse& hello) {
   if (!socket.ok()) return;
   char attached = 0;
   if (!(*socket)->WriteAll(hello.bulk_key().data(), hello.bulk_key().size()).ok() ||
-      !(*socket)->ReadExactWithin(&attached, 1, 5000).ok() || attached != 1) {
+      !(*socket)->ReadExact(&attached, 1, /*timeout_ms=*/5000).ok() || attached != 1) {
     return;
   }
   bulk_ = *std::move(socket);
@@ -173,7 +173,7 @@ void Connection::NoteNodeHasImage(const std::string& sha256, bool has) {
   }
 }
 
-absl::Status Connection::CheckSize(const v1::Command& command) {
+absl::StatusOr<uint64_t> Connection::WireSize(const v1::Command& command) {
   // Leave room for the batch's framing under the message limit.
   const uint64_t size = command.ByteSizeLong();
   if (size > pool::kMaxMessageBytes - (1 << 20)) {
@@ -181,12 +181,10 @@ absl::Status Connection::CheckSize(const v1::Command& command) {
                                                    pool::kMaxMessageBytes >> 20,
                                                    " MiB protocol message limit"));
   }
-  return absl::OkStatus();
+  return size;
 }
 
-absl::Status Connection::Enqueue(v1::Command command) {
-  if (absl::Status s = CheckSize(command); !s.ok()) return s;
-  const uint64_t size = command.ByteSizeLong();
+absl::Status Connection::Enqueue(v1::Command command, uint64_t size) {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
@@ -195,14 +193,19 @@ absl::Status Connection::Enqueue(v1::Command command) {
       this));
   if (!ended_.ok()) return ended_;
   outgoing_bytes_ += size;
-  outgoing_.push_back(std::move(command));
+  outgoing_.push_back({std::move(command), size});
   return absl::OkStatus();
 }
 
-absl::Status Connection::Send(v1::Command command) { return Enqueue(std::move(command)); }
+absl::Status Connection::Send(v1::Command command) {
+  absl::StatusOr<uint64_t> size = WireSize(command);
+  if (!size.ok()) return size.status();
+  return Enqueue(std::move(command), *size);
+}
 
 absl::Status Connection::WriteNowOrEnqueue(v1::Command command) {
-  if (absl::Status s = CheckSize(command); !s.ok()) return s;
+  absl::StatusOr<uint64_t> size = WireSize(command);
+  if (!size.ok()) return size.status();
   bool write_now = false;
   {
     absl::MutexLock lock(&mu_);
@@ -210,7 +213,7 @@ absl::Status Connection::WriteNowOrEnqueue(v1::Command command) {
     write_now = outgoing_.empty() && !writing_;
     if (write_now) writing_ = true;  // nothing is ahead of this command
   }
-  if (!write_now) return Enqueue(std::move(command));
+  if (!write_now) return Enqueue(std::move(command), *size);
   v1::SessionRequest request;
   *request.add_commands() = std::move(command);
   const bool written = stream_->Write(request);
@@ -249,7 +252,7 @@ absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
 
 absl::Status Connection::SendBulkUpload(v1::Command command, const void* src, uint64_t size) {
   absl::MutexLock order(&bulk_write_mu_);
-  if (absl::Status s = Enqueue(std::move(command)); !s.ok()) return s;
+  if (absl::Status s = Send(std::move(command)); !s.ok()) return s;
   if (absl::Status s = bulk_->WriteAll(src, size); !s.ok()) {
     absl::Status lost = absl::UnavailableError(
         absl::StrCat("lease lost: node ", lease().node(), " unreachable (", s.message(), ")"));
@@ -275,7 +278,7 @@ absl::Status Connection::SendCopyToHost(v1::Command command, void* dst, uint64_t
     }
     pending_[id] = pending;
   }
-  absl::Status queued = Enqueue(std::move(command));
+  absl::Status queued = Send(std::move(command));
   if (!queued.ok()) {
     // End() may already have completed and freed it; only erase if still ours.
     absl::MutexLock lock(&mu_);
@@ -301,12 +304,12 @@ void Connection::WriterLoop() {
       writing_ = true;
       uint64_t bytes = 0;
       while (!outgoing_.empty()) {
-        const uint64_t next = outgoing_.front().ByteSizeLong();
+        const uint64_t next = outgoing_.front().second;
         // Never past the message limit: a batch holds at least one command,
         // and no more once the next would cross kBatchBytes.
         if (bytes != 0 && bytes + next > kBatchBytes) break;
         bytes += next;
-        *batch.add_commands() = std::move(outgoing_.front());
+        *batch.add_commands() = std::move(outgoing_.front().first);
         outgoing_.pop_front();
       }
       outgoing_bytes_ -= std::min(outgoing_bytes_, bytes);

@@ -101,14 +101,15 @@ class Connection {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the session over with `why`, fails every pending call, stops I/O.
   void End(absl::Status why);
-  absl::Status Enqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues a command of `size` encoded bytes (from WireSize).
+  absl::Status Enqueue(v1::Command command, uint64_t size) ABSL_LOCKS_EXCLUDED(mu_);
   // For calls that wait for their answer: writes from the calling thread
   // when nothing is queued or being written (saving the hand-off to the
   // writer thread on every synchronous round trip), else queues.
   absl::Status WriteNowOrEnqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WriteFailed() const;
-  // Commands must fit one session message.
-  static absl::Status CheckSize(const v1::Command& command);
+  // A command's encoded size; it must fit one session message.
+  static absl::StatusOr<uint64_t> WireSize(const v1::Command& command);
 
   const std::string pool_;
   const v1::LeaseResponse lease_;
@@ -121,7 +122,7 @@ class Connection {
   std::atomic<uint64_t> next_reply_{1};
 
   absl::Mutex mu_;
-  std::deque<v1::Command> outgoing_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<v1::Command, uint64_t>> outgoing_ ABSL_GUARDED_BY(mu_);  // with wire sizes
   uint64_t outgoing_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, absl::Status> failed_handles_ ABSL_GUARDED_BY(mu_);

@@ -84,33 +84,20 @@ absl::StatusOr<std::unique_ptr<BulkSocket>> BulkSocket::Connect(const std::strin
   return last;
 }
 
-absl::Status BulkSocket::ReadExact(void* dst, size_t n) {
-  char* out = static_cast<char*>(dst);
-  while (n > 0) {
-    ssize_t got = recv(fd_, out, n, MSG_WAITALL);
-    if (got == 0) return Closed("closed by the peer");
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return Errno("read");
-    }
-    out += got;
-    n -= static_cast<size_t>(got);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status BulkSocket::ReadExactWithin(void* dst, size_t n, int timeout_ms) {
+absl::Status BulkSocket::ReadExact(void* dst, size_t n, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   char* out = static_cast<char*>(dst);
   while (n > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd_, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("bulk channel: the peer sent nothing for ", timeout_ms, " ms"));
+    if (timeout_ms >= 0) {  // wait for data, at most until the deadline
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("bulk channel: the peer sent nothing for ", timeout_ms, " ms"));
+      }
     }
-    ssize_t got = recv(fd_, out, n, MSG_DONTWAIT);
+    ssize_t got = recv(fd_, out, n, timeout_ms >= 0 ? MSG_DONTWAIT : MSG_WAITALL);
     if (got == 0) return Closed("closed by the peer");
     if (got < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;

@@ -42,10 +42,9 @@ class BulkSocket {
                                                              int timeout_ms);
 
   // Reads exactly `n` bytes; UNAVAILABLE if the peer closes or fails first.
-  absl::Status ReadExact(void* dst, size_t n);
-  // The same, but all `n` bytes within `timeout_ms` (DEADLINE_EXCEEDED):
+  // With a timeout, all `n` bytes must come within it (DEADLINE_EXCEEDED):
   // for handshakes, where a silent peer must not hold anyone up.
-  absl::Status ReadExactWithin(void* dst, size_t n, int timeout_ms);
+  absl::Status ReadExact(void* dst, size_t n, int timeout_ms = -1);
   absl::Status Discard(size_t n);
   // `more`: more data follows at once, so the kernel may hold this back.
   absl::Status WriteAll(const void* src, size_t n, bool more = false);
