@@ -128,13 +128,11 @@ int main(int argc, char** argv) {
     return accel::pool::FromGrpc(((*stub).*method)(&context, request, response),
                                  absl::StrCat("pool ", pool));
   };
-  auto devices_table = [&](Table& t) -> absl::Status {
-    v1::ListDevicesResponse r;
-    if (absl::Status s = call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
-        !s.ok()) {
-      return s;
-    }
-    t = {{"ID", "NAME", "VENDOR", "ARCH", "MEMORY USED/LEASED/TOTAL", "LEASES", "LABELS"}};
+  auto list_devices = [&](v1::ListDevicesResponse& r) {
+    return call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
+  };
+  auto devices_table = [](const v1::ListDevicesResponse& r) {
+    Table t = {{"ID", "NAME", "VENDOR", "ARCH", "MEMORY USED/LEASED/TOTAL", "LEASES", "LABELS"}};
     for (const v1::DeviceInfo& d : r.devices()) {
       using accel::hal::FormatByteSize;
       t.push_back(
@@ -143,7 +141,7 @@ int main(int argc, char** argv) {
                         " / ", FormatByteSize(d.total_memory())),
            absl::StrCat(d.leases()), Labels(d.labels())});
     }
-    return absl::OkStatus();
+    return t;
   };
   auto cordon = [&](const std::string& node, bool on) {
     v1::DrainNodeRequest request;
@@ -174,17 +172,10 @@ int main(int argc, char** argv) {
     }
     PrintTable(t);
   } else if (command == "devices" && words.size() == 1) {
-    if (json) {
-      v1::ListDevicesResponse r;
-      if (absl::Status s = call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
-          !s.ok()) {
-        return Fail(s);
-      }
-      return PrintJson(r);
-    }
-    Table t;
-    if (absl::Status s = devices_table(t); !s.ok()) return Fail(s);
-    PrintTable(t);
+    v1::ListDevicesResponse r;
+    if (absl::Status s = list_devices(r); !s.ok()) return Fail(s);
+    if (json) return PrintJson(r);
+    PrintTable(devices_table(r));
   } else if (command == "leases" && words.size() == 1) {
     v1::ListLeasesResponse r;
     if (absl::Status s = call(&v1::Coordinator::Stub::ListLeases, v1::ListLeasesRequest(), &r);
@@ -243,11 +234,11 @@ int main(int argc, char** argv) {
     const bool terminal = isatty(STDOUT_FILENO);
     for (long n = 0; iterations < 0 || n < iterations; ++n) {
       if (n > 0) std::this_thread::sleep_for(std::chrono::duration<double>(interval));
-      Table t;
-      if (absl::Status s = devices_table(t); !s.ok()) return Fail(s);
+      v1::ListDevicesResponse r;
+      if (absl::Status s = list_devices(r); !s.ok()) return Fail(s);
       if (terminal) std::printf("\033[H\033[2J");  // redraw in place
       std::printf("poolctl top: %s, every %gs\n", pool.c_str(), interval);
-      PrintTable(t);
+      PrintTable(devices_table(r));
       std::fflush(stdout);
     }
   } else {

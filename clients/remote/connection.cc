@@ -221,13 +221,13 @@ absl::Status Connection::WriteNowOrEnqueue(v1::Command command) {
     absl::MutexLock lock(&mu_);
     writing_ = false;
   }
-  if (!written) End(WriteFailed());
+  if (!written) End(NodeUnreachable("session write failed"));
   return absl::OkStatus();  // a failed write fails the call through End
 }
 
-absl::Status Connection::WriteFailed() const {
+absl::Status Connection::NodeUnreachable(absl::string_view why) const {
   return absl::UnavailableError(
-      absl::StrCat("lease lost: node ", lease().node(), " unreachable (session write failed)"));
+      absl::StrCat("lease lost: node ", lease().node(), " unreachable (", why, ")"));
 }
 
 absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
@@ -254,8 +254,7 @@ absl::Status Connection::SendBulkUpload(v1::Command command, const void* src, ui
   absl::MutexLock order(&bulk_write_mu_);
   if (absl::Status s = Send(std::move(command)); !s.ok()) return s;
   if (absl::Status s = bulk_->WriteAll(src, size); !s.ok()) {
-    absl::Status lost = absl::UnavailableError(
-        absl::StrCat("lease lost: node ", lease().node(), " unreachable (", s.message(), ")"));
+    absl::Status lost = NodeUnreachable(s.message());
     End(lost);
     return lost;
   }
@@ -320,7 +319,7 @@ void Connection::WriterLoop() {
       writing_ = false;
     }
     if (!written) {
-      End(WriteFailed());
+      End(NodeUnreachable("session write failed"));
       break;
     }
   }
@@ -380,8 +379,7 @@ void Connection::ReaderLoop() {
     }
   }
   grpc::Status finished = stream_->Finish();
-  End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(), " unreachable (",
-                                          finished.error_message(), ")")));
+  End(NodeUnreachable(finished.error_message()));
 }
 
 void Connection::CompleteCopyToHost(uint64_t reply_id, const v1::Reply& reply) {
@@ -447,8 +445,7 @@ void Connection::BulkReaderLoop() {
                                  this),
                              absl::Seconds(2));
       }
-      End(absl::UnavailableError(absl::StrCat("lease lost: node ", lease().node(), " unreachable (",
-                                              read.message(), ")")));
+      End(NodeUnreachable(read.message()));
       return;
     }
   }

@@ -107,7 +107,8 @@ class Connection {
   // when nothing is queued or being written (saving the hand-off to the
   // writer thread on every synchronous round trip), else queues.
   absl::Status WriteNowOrEnqueue(v1::Command command) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status WriteFailed() const;
+  // UNAVAILABLE "lease lost: node N unreachable (why)".
+  absl::Status NodeUnreachable(absl::string_view why) const;
   // A command's encoded size; it must fit one session message.
   static absl::StatusOr<uint64_t> WireSize(const v1::Command& command);
 

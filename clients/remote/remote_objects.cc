@@ -120,33 +120,27 @@ absl::Status RemoteStream::CopyHostToDevice(const void* src, plugin::BufferImpl&
                                             uint64_t dst_offset, uint64_t size) {
   if (absl::Status s = Check({&dst}); !s.ok()) return s;
   const char* bytes = static_cast<const char*>(src);
-  if (connection_->has_bulk()) {
-    // Straight from the caller's memory into the bulk channel, in pieces the
-    // node buffers one at a time; the caller's memory is free on return.
-    for (uint64_t done = 0; done < size; done += pool::kMaxBulkCommandBytes) {
-      const uint64_t n = std::min<uint64_t>(pool::kMaxBulkCommandBytes, size - done);
-      v1::Command command;
-      v1::CopyToDevice* op = command.mutable_copy_to_device();
-      op->set_stream(handle_);
-      *op->mutable_dst() = Range(dst, dst_offset + done, n);
-      op->set_bulk_size(n);
-      if (absl::Status s = connection_->SendBulkUpload(std::move(command), bytes + done, n);
-          !s.ok()) {
-        return s;
-      }
-    }
-    return absl::OkStatus();
-  }
-  // In band: chunks pipeline through the session and stay under message
-  // limits; the bytes are copied now, so the caller's memory is free at once.
-  for (uint64_t done = 0; done < size; done += pool::kCopyChunkBytes) {
-    const uint64_t n = std::min<uint64_t>(pool::kCopyChunkBytes, size - done);
+  // On the bulk channel the bytes go straight from the caller's memory, in
+  // pieces the node buffers one at a time; in band they are copied into
+  // messages under the message limit. Either way the caller's memory is
+  // free on return.
+  const bool bulk = connection_->has_bulk();
+  const uint64_t chunk = bulk ? pool::kMaxBulkCommandBytes : pool::kCopyChunkBytes;
+  for (uint64_t done = 0; done < size; done += chunk) {
+    const uint64_t n = std::min<uint64_t>(chunk, size - done);
     v1::Command command;
     v1::CopyToDevice* op = command.mutable_copy_to_device();
     op->set_stream(handle_);
     *op->mutable_dst() = Range(dst, dst_offset + done, n);
-    op->set_data(bytes + done, n);
-    if (absl::Status s = Submit(std::move(command)); !s.ok()) return s;
+    absl::Status sent;
+    if (bulk) {
+      op->set_bulk_size(n);
+      sent = connection_->SendBulkUpload(std::move(command), bytes + done, n);
+    } else {
+      op->set_data(bytes + done, n);
+      sent = Submit(std::move(command));
+    }
+    if (!sent.ok()) return sent;
   }
   return absl::OkStatus();
 }

@@ -96,7 +96,7 @@ absl::StatusOr<Module> Device::LoadModule(ImageFormat format, absl::string_view 
     return absl::InvalidArgumentError(
         absl::StrCat("unknown image format ", static_cast<int32_t>(format)));
   }
-  if (state_->api().device_image_score(state_->handle, static_cast<int32_t>(format), "") < 0) {
+  if (ImageScore(format, "") < 0) {
     return absl::InvalidArgumentError(absl::StrCat("device ", id(), " (",
                                                    state_->properties.backend, ") cannot run ",
                                                    ImageFormatName(format), " images"));

@@ -60,9 +60,13 @@ Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std
     d.set_id(absl::StrCat(name, "/", d.backend(), ":", d.index()));
   }
   node.devices = std::move(devices);
+  RecountFreeLocked(node);
+  return node;
+}
+
+void Coordinator::RecountFreeLocked(Node& node) {
   node.free = 0;
   for (const v1::DeviceInfo& d : node.devices) node.free += device_holder_.count(d.id()) == 0;
-  return node;
 }
 
 absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
@@ -328,10 +332,7 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
   std::shared_ptr<LeaseListener> listener;
   if (auto node = nodes_.find(it->second.info.node()); node != nodes_.end()) {
     node->second.info.set_leases(node->second.info.leases() - 1);
-    node->second.free = 0;  // recounted: the node may have re-registered other devices
-    for (const v1::DeviceInfo& d : node->second.devices) {
-      node->second.free += device_holder_.count(d.id()) == 0;
-    }
+    RecountFreeLocked(node->second);  // it may have re-registered other devices
     listener = node->second.listener;
   }
   ++ended_by_reason_[reason];

@@ -117,6 +117,7 @@ class Coordinator : public LeaseAuthority {
   };
 
   void ReapLoop();
+  void RecountFreeLocked(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Node& AddNodeLocked(const std::string& name, const std::string& address,
                       const std::map<std::string, std::string>& labels,
                       std::vector<v1::DeviceInfo> devices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

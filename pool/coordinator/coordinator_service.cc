@@ -115,10 +115,6 @@ class NodeLinkWriter final : public LeaseListener {
     ToProto(why, message.mutable_lease_ended()->mutable_why());
     Push(std::move(message));
   }
-  void Push(v1::NodeLinkResponse message) {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) queue_.push_back(std::move(message));
-  }
   // Flushes what is queued, then stops writing; the stream stays the handler's.
   void Stop() {
     {
@@ -130,6 +126,10 @@ class NodeLinkWriter final : public LeaseListener {
   }
 
  private:
+  void Push(v1::NodeLinkResponse message) {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) queue_.push_back(std::move(message));
+  }
   void Loop() {
     for (;;) {
       v1::NodeLinkResponse message;

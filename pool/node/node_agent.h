@@ -5,7 +5,6 @@
 #define ACCEL_POOL_NODE_NODE_AGENT_H_
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,7 +54,6 @@ class NodeAgent : public LeaseListener {
   bool AttachBulk(const std::string& key, std::unique_ptr<BulkSocket>& socket);
   // Leases with an open session here, for re-registering with a coordinator.
   std::vector<std::string> OpenLeases();
-  const std::string& name() const { return options_.name; }
 
  private:
   const Options options_;

@@ -126,16 +126,14 @@ absl::StatusOr<std::shared_ptr<const char[]>> Session::ReadBulkUpload(uint64_t s
     return absl::FailedPreconditionError("a bulk upload, but the session has no bulk channel");
   }
   if (size > kMaxBulkCommandBytes) {
-    // The channel cannot be kept in step: the session is over.
-    link_->Cut();
-    channel->Shutdown();
+    Abort();  // the channel cannot be kept in step: the session is over
     return absl::InvalidArgumentError(absl::StrCat("a ", size, "-byte bulk upload exceeds the ",
                                                    kMaxBulkCommandBytes, "-byte limit"));
   }
   // Not zero-filled: every byte is read from the channel.
   std::shared_ptr<char[]> data(new char[size]);
   if (absl::Status s = channel->ReadExact(data.get(), size); !s.ok()) {
-    link_->Cut();  // the client is gone or broke the protocol
+    Abort();  // the client is gone or broke the protocol
     return s;
   }
   return std::shared_ptr<const char[]>(std::move(data));
