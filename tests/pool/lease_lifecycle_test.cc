@@ -52,15 +52,7 @@ TEST_F(LeaseLifecycleTest, LeaseUseAndReleaseFreesEverything) {
 
   ASSERT_OK(lease->Release());
   EXPECT_EQ(Leases(poold_->address()).leases_size(), 0);
-  ASSERT_TRUE(Eventually(
-      [&] {
-        v1::ListDevicesResponse devices = Devices(poold_->address());
-        for (const v1::DeviceInfo& d : devices.devices()) {
-          if (d.leases() != 0 || d.used_memory() != 0) return false;
-        }
-        return true;
-      },
-      10));
+  ASSERT_TRUE(Eventually([&] { return DevicesIdle(poold_->address()); }, 10));
   // The released lease's devices now refuse work, clearly and at once.
   ASSERT_TRUE(Eventually([&] { return !device.GetMemoryInfo().ok(); }, 10));
   EXPECT_STATUS(device.GetMemoryInfo(), kFailedPrecondition);
@@ -102,17 +94,22 @@ TEST_F(LeaseLifecycleTest, QuotaIsEnforcedOnTheLease) {
 }
 
 TEST_F(LeaseLifecycleTest, OneGibibyteCopiesAreChunked) {
-  ASSERT_OK_AND_ASSIGN(auto big,
-                       PooldProcess::Start({"--host_devices=1", "--host_device_memory=1100MiB"}));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(big->address(), {}));
-  const hal::Device& device = lease->devices()[0];
   const size_t size = 1 << 30;  // 256 times gRPC's default message limit
   std::vector<std::byte> in(size), out(size);
   for (size_t i = 0; i < size; i += 4096) in[i] = std::byte(i / 4096 * 7);
-  ASSERT_OK_AND_ASSIGN(hal::Buffer b, device.Allocate(size));
-  ASSERT_OK(device.CopyToDevice(in, b));
-  ASSERT_OK(device.CopyToHost(b, absl::MakeSpan(out)));
-  EXPECT_TRUE(in == out);
+  // On the bulk channel (8 MiB pieces) and in band (1 MiB gRPC chunks).
+  for (const char* bulk : {"--bulk_channel=true", "--bulk_channel=false"}) {
+    SCOPED_TRACE(bulk);
+    ASSERT_OK_AND_ASSIGN(
+        auto big, PooldProcess::Start({"--host_devices=1", "--host_device_memory=1100MiB", bulk}));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(big->address(), {}));
+    const hal::Device& device = lease->devices()[0];
+    ASSERT_OK_AND_ASSIGN(hal::Buffer b, device.Allocate(size));
+    ASSERT_OK(device.CopyToDevice(in, b));
+    std::fill(out.begin(), out.end(), std::byte{0});
+    ASSERT_OK(device.CopyToHost(b, absl::MakeSpan(out)));
+    EXPECT_TRUE(in == out);
+  }
 }
 
 TEST_F(LeaseLifecycleTest, KilledClientLosesItsLeaseAfterTheTtl) {

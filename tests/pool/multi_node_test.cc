@@ -47,11 +47,8 @@ absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coord
 
 // The node a lease was placed on, from the coordinator's listing.
 std::string LeaseNode(const std::string& pool, const std::string& lease_id) {
-  v1::ListLeasesResponse leases = Leases(pool);
-  for (const v1::LeaseInfo& l : leases.leases()) {
-    if (l.lease_id() == lease_id) return l.node();
-  }
-  return "none";
+  std::optional<v1::LeaseInfo> lease = FindLease(pool, lease_id);
+  return lease ? lease->node() : "none";
 }
 
 class MultiNodeTest : public ::testing::Test {
@@ -220,15 +217,7 @@ TEST_F(MultiNodeTest, AThousandLeaseCyclesLeakNothingOnAnyNode) {
   // Nothing is held anywhere: no lease, no memory, no extra descriptors or
   // threads on the nodes or the coordinator (a few may still be closing).
   EXPECT_TRUE(Eventually([&] { return Leases(pool()).leases_size() == 0; }, 10));
-  EXPECT_TRUE(Eventually(
-      [&] {
-        const v1::ListDevicesResponse devices = Devices(pool());
-        for (const v1::DeviceInfo& d : devices.devices()) {
-          if (d.used_memory() != 0 || d.leases() != 0) return false;
-        }
-        return true;
-      },
-      10));
+  EXPECT_TRUE(Eventually([&] { return DevicesIdle(pool()); }, 10));
   for (auto [process, before] :
        {std::make_pair(a_.get(), a_before), std::make_pair(b_.get(), b_before),
         std::make_pair(coordinator_.get(), coordinator_before)}) {

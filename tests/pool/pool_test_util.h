@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -40,12 +41,26 @@ inline v1::ListDevicesResponse Devices(const std::string& address) {
   return List<v1::ListDevicesResponse>(address, &v1::Coordinator::Stub::ListDevices);
 }
 
-inline bool HasLease(const std::string& address, const std::string& lease_id) {
+inline std::optional<v1::LeaseInfo> FindLease(const std::string& address,
+                                              const std::string& lease_id) {
   const v1::ListLeasesResponse leases = Leases(address);
   for (const v1::LeaseInfo& l : leases.leases()) {
-    if (l.lease_id() == lease_id) return true;
+    if (l.lease_id() == lease_id) return l;
   }
-  return false;
+  return std::nullopt;
+}
+
+inline bool HasLease(const std::string& address, const std::string& lease_id) {
+  return FindLease(address, lease_id).has_value();
+}
+
+// No device of the pool is leased or has memory in use.
+inline bool DevicesIdle(const std::string& address) {
+  const v1::ListDevicesResponse devices = Devices(address);
+  for (const v1::DeviceInfo& d : devices.devices()) {
+    if (d.leases() != 0 || d.used_memory() != 0) return false;
+  }
+  return true;
 }
 
 inline v1::ListNodesResponse Nodes(const std::string& address) {

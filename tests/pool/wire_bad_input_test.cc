@@ -35,18 +35,37 @@ class RawSession {
   }
   bool opened() const { return opened_; }
   const v1::SessionResponse& hello() const { return hello_; }
-  // Reads until the session ends; true if the node ended it, saying why.
-  bool EndsWithin(int seconds, std::string* why) {
+  // Reads until the node ends the session; false if it is still open after
+  // `seconds`.
+  bool EndsWithin(int seconds) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     v1::SessionResponse response;
     while (std::chrono::steady_clock::now() < deadline && stream_->Read(&response)) {
-      for (const v1::SessionEvent& e : response.events()) {
-        if (e.has_session_ended()) *why = e.session_ended().message();
-      }
     }
     return std::chrono::steady_clock::now() < deadline;
   }
   void Cancel() { context_.TryCancel(); }
+  // Sends a copy to the host and collects the bytes that come in band
+  // until its reply.
+  std::string ReadBack(v1::Command command) {
+    command.set_reply_id(++reply_);
+    v1::SessionRequest request;
+    *request.add_commands() = std::move(command);
+    EXPECT_TRUE(stream_->Write(request));
+    std::string bytes;
+    v1::SessionResponse response;
+    while (stream_->Read(&response)) {
+      for (const v1::SessionEvent& e : response.events()) {
+        if (e.has_copy_data()) bytes += e.copy_data().data();
+        if (e.has_reply()) {
+          EXPECT_EQ(e.reply().status().code(), 0) << e.reply().status().message();
+          return bytes;
+        }
+      }
+    }
+    ADD_FAILURE() << "session ended before the copy's reply";
+    return bytes;
+  }
   grpc::Status Finish() {
     stream_->WritesDone();
     return stream_->Finish();
@@ -295,14 +314,8 @@ TEST_F(WireBadInputTest, AClientThatStopsReadingCannotStallLeaseExpiry) {
   v1::LeaseResponse other = RawLease(poold_->address(), 1);
   EXPECT_TRUE(Eventually(
       [&] {
-        v1::ListLeasesResponse leases = Leases(poold_->address());
-        for (const v1::LeaseInfo& l : leases.leases()) {
-          if (l.lease_id() == stuck.lease().lease_id() ||
-              l.lease_id() == other.lease().lease_id()) {
-            return false;
-          }
-        }
-        return true;
+        return !HasLease(poold_->address(), stuck.lease().lease_id()) &&
+               !HasLease(poold_->address(), other.lease().lease_id());
       },
       10));
   ExpectGoodTenantWorks();
@@ -380,7 +393,7 @@ TEST_F(WireBadInputTest, BulkChannelTakesOnlyItsSessionsKeyAndOnlyOnce) {
   session.Write(BulkUpload(1, 2, 4096));
   std::vector<char> bytes(4096, 'q');
   ASSERT_OK(attached->WriteAll(bytes.data(), bytes.size()));
-  EXPECT_OK(session.Call(CopyToHost(1, 2, 0, 4096)));
+  EXPECT_EQ(session.ReadBack(CopyToHost(1, 2, 0, 4096)), std::string(4096, 'q'));
   ExpectGoodTenantWorks();
 }
 
@@ -404,6 +417,9 @@ TEST_F(WireBadInputTest, SilentBulkConnectionsDoNotHoldOthersUp) {
                                                   session.hello().bulk_key(), &answer));
   EXPECT_EQ(answer, 1);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  // And the silent ones are closed by the node (after about a second).
+  char byte = 0;
+  EXPECT_STATUS(silent[0]->ReadExact(&byte, 1, /*timeout_ms=*/5000), kUnavailable);
   ExpectGoodTenantWorks();
 }
 
@@ -420,8 +436,7 @@ TEST_F(WireBadInputTest, OversizeBulkUploadEndsOnlyThatSession) {
   // The node cannot keep the channel in step after refusing it: it ends
   // the session rather than read 64 MiB it will not buffer.
   session.Write(BulkUpload(1, 2, 64 << 20));
-  std::string why;
-  EXPECT_TRUE(session.EndsWithin(10, &why));
+  EXPECT_TRUE(session.EndsWithin(10));
   EXPECT_TRUE(
       Eventually([&] { return !HasLease(poold_->address(), lease.lease().lease_id()); }, 10));
   ExpectGoodTenantWorks();
