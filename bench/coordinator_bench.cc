@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   // Half the pool leased before measuring.
   const int total = nodes * per_node;
   for (int i = 0; i < total / 2; ++i) {
-    absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease({});
+    absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease({}, accel::pool::Caller{});
     Check(lease.ok(), "prefill: " + lease.status().ToString());
   }
 
@@ -166,13 +166,14 @@ int main(int argc, char** argv) {
   };
   auto [in_process, in_process_release] = cycles(
       [&](int, v1::LeaseResponse& out) {
-        absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease(request);
+        absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease(request, accel::pool::Caller{});
         if (!lease.ok()) return false;
         out = *std::move(lease);
         return true;
       },
       [&](const v1::LeaseResponse& lease) {
-        return coordinator.Release(lease.lease().lease_id(), lease.token()).ok();
+        return coordinator.Release(lease.lease().lease_id(), lease.token(), accel::pool::Caller{})
+            .ok();
       });
 
   // The same through gRPC on loopback, and the empty-RPC floor.

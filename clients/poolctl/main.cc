@@ -7,8 +7,15 @@
 //   poolctl ... cordon NODE | uncordon NODE   no new leases there / again
 //   poolctl ... drain NODE                    cordon, then revoke its leases
 //   poolctl ... top [--interval S] [--iterations N]   devices, refreshed
+//   poolctl ... lease explain ID              why it is where it is, or why it waits
+//   poolctl ... tenants
+//   poolctl ... tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N]
+//   poolctl ... tenant update NAME [same options] [--rotate-token]
+//   poolctl ... tenant delete NAME
 //
-// ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070.
+// ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070. --token (default
+// $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
+// leases.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,10 +28,12 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "accel/hal/types.h"
+#include "pool/common/bearer_token.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/wire.h"
 
@@ -35,9 +44,11 @@ using Table = std::vector<std::vector<std::string>>;
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: poolctl [--pool ADDR] [-o table|json] "
-               "nodes | devices | leases | lease revoke ID | cordon NODE | uncordon NODE | "
-               "drain NODE | top [--interval S] [--iterations N]\n");
+               "usage: poolctl [--pool ADDR] [--token TOKEN] [-o table|json] "
+               "nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
+               "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
+               "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] | "
+               "tenant update NAME [same options] [--rotate-token] | tenant delete NAME\n");
   return 2;
 }
 
@@ -89,6 +100,44 @@ std::string Labels(const google::protobuf::Map<std::string, std::string>& labels
   return parts.empty() ? "-" : absl::StrJoin(parts, ",");
 }
 
+// "used/limit", where a limit of 0 is none.
+std::string OfQuota(const std::string& used, uint64_t limit, const std::string& formatted_limit) {
+  return absl::StrCat(used, "/", limit == 0 ? "-" : formatted_limit);
+}
+
+// Applies "tenant create|update" options to `tenant`; false on a bad one.
+bool ParseTenantOptions(const std::vector<std::string>& words, v1::TenantInfo& tenant,
+                        bool& rotate_token) {
+  for (size_t i = 3; i < words.size(); ++i) {
+    const std::string& option = words[i];
+    if (option == "--rotate-token") {
+      rotate_token = true;
+      continue;
+    }
+    if (i + 1 >= words.size()) return false;
+    const std::string& value = words[++i];
+    uint32_t number = 0;
+    if (option == "--memory") {
+      absl::StatusOr<uint64_t> bytes = accel::hal::ParseByteSize(value);
+      if (!bytes.ok()) return false;
+      tenant.set_max_memory(*bytes);
+    } else if (option == "--priority") {
+      int32_t priority = 0;
+      if (!absl::SimpleAtoi(value, &priority)) return false;
+      tenant.set_priority(priority);
+    } else if (!absl::SimpleAtoi(value, &number)) {
+      return false;
+    } else if (option == "--devices") {
+      tenant.set_max_devices(number);
+    } else if (option == "--leases") {
+      tenant.set_max_leases(number);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -100,13 +149,17 @@ int64_t NowMs() {
 int main(int argc, char** argv) {
   std::string pool =
       std::getenv("ACCEL_POOL") != nullptr ? std::getenv("ACCEL_POOL") : "127.0.0.1:7070";
+  std::string token =
+      std::getenv("ACCEL_POOL_TOKEN") != nullptr ? std::getenv("ACCEL_POOL_TOKEN") : "";
   bool json = false;
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--pool" || arg == "-o") && i + 1 >= argc) return Usage();
+    if ((arg == "--pool" || arg == "-o" || arg == "--token") && i + 1 >= argc) return Usage();
     if (arg == "--pool") {
       pool = argv[++i];
+    } else if (arg == "--token") {
+      token = argv[++i];
     } else if (arg == "-o") {
       std::string format = argv[++i];
       if (format != "json" && format != "table") return Usage();
@@ -125,6 +178,7 @@ int main(int argc, char** argv) {
   auto call = [&](auto method, const auto& request, auto* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    accel::pool::AttachBearerToken(context, token);
     return accel::pool::FromGrpc(((*stub).*method)(&context, request, response),
                                  absl::StrCat("pool ", pool));
   };
@@ -183,17 +237,107 @@ int main(int argc, char** argv) {
       return Fail(s);
     }
     if (json) return PrintJson(r);
-    Table t = {{"ID", "HOLDER", "DEVICES", "MEMORY IN USE", "AGE", "EXPIRES IN", "SESSION"}};
+    Table t = {{"ID", "STATE", "TENANT", "HOLDER", "DEVICES", "MEMORY IN USE/QUOTA", "AGE",
+                "EXPIRES IN", "SESSION"}};
     const int64_t now = NowMs();
     for (const v1::LeaseInfo& l : r.leases()) {
       std::vector<std::string> devices;
-      for (const v1::LeasedDevice& d : l.devices()) devices.push_back(d.device().id());
-      t.push_back({l.lease_id(), l.holder(), absl::StrJoin(devices, ","),
-                   accel::hal::FormatByteSize(l.memory_in_use()),
-                   Duration(now - l.created_unix_ms()), Duration(l.expires_unix_ms() - now),
+      uint64_t quota = 0;
+      for (const v1::LeasedDevice& d : l.devices()) {
+        devices.push_back(d.device().id());
+        quota += d.memory_quota();
+      }
+      const bool queued = l.state() == "queued";
+      t.push_back({l.lease_id(), l.state(), l.tenant().empty() ? "-" : l.tenant(), l.holder(),
+                   queued ? "-" : absl::StrJoin(devices, ","),
+                   queued ? "-"
+                          : absl::StrCat(accel::hal::FormatByteSize(l.memory_in_use()), " / ",
+                                         accel::hal::FormatByteSize(quota)),
+                   Duration(now - l.created_unix_ms()),
+                   queued ? "-" : Duration(l.expires_unix_ms() - now),
                    l.session_open() ? "open" : "-"});
     }
     PrintTable(t);
+  } else if (command == "lease" && words.size() == 3 && words[1] == "explain") {
+    v1::ExplainLeaseRequest request;
+    request.set_lease_id(words[2]);
+    v1::LeaseInfo l;
+    if (absl::Status s = call(&v1::Coordinator::Stub::ExplainLease, request, &l); !s.ok()) {
+      return Fail(s);
+    }
+    if (json) return PrintJson(l);
+    std::vector<std::string> devices;
+    for (const v1::LeasedDevice& d : l.devices()) {
+      devices.push_back(absl::StrCat(d.device().id(), d.shared() ? " (shared, " : " (whole, ",
+                                     accel::hal::FormatByteSize(d.memory_quota()), ", weight ",
+                                     d.compute_weight(), ")"));
+    }
+    PrintTable({{"lease", l.lease_id()},
+                {"state", l.state()},
+                {"tenant", l.tenant().empty() ? "-" : l.tenant()},
+                {"holder", l.holder()},
+                {"policy", l.policy()},
+                {"node", l.node().empty() ? "-" : l.node()},
+                {"devices", devices.empty() ? "-" : absl::StrJoin(devices, ", ")},
+                {"why", l.reason()}});
+  } else if (command == "tenants" && words.size() == 1) {
+    v1::ListTenantsResponse r;
+    if (absl::Status s = call(&v1::Coordinator::Stub::ListTenants, v1::ListTenantsRequest(), &r);
+        !s.ok()) {
+      return Fail(s);
+    }
+    if (json) return PrintJson(r);
+    using accel::hal::FormatByteSize;
+    Table t = {{"NAME", "PRIORITY", "DEVICES", "MEMORY", "LEASES", "QUEUED"}};
+    for (const v1::TenantInfo& tenant : r.tenants()) {
+      t.push_back({tenant.name(), absl::StrCat(tenant.priority()),
+                   OfQuota(absl::StrCat(tenant.devices()), tenant.max_devices(),
+                           absl::StrCat(tenant.max_devices())),
+                   OfQuota(FormatByteSize(tenant.memory()), tenant.max_memory(),
+                           FormatByteSize(tenant.max_memory())),
+                   OfQuota(absl::StrCat(tenant.leases()), tenant.max_leases(),
+                           absl::StrCat(tenant.max_leases())),
+                   absl::StrCat(tenant.queued())});
+    }
+    PrintTable(t);
+  } else if (command == "tenant" && words.size() >= 3 &&
+             (words[1] == "create" || words[1] == "update")) {
+    v1::PutTenantRequest request;
+    request.set_create(words[1] == "create");
+    v1::TenantInfo& tenant = *request.mutable_tenant();
+    tenant.set_name(words[2]);
+    if (!request.create()) {
+      // An update changes only the options given: start from what is there.
+      v1::ListTenantsResponse r;
+      if (absl::Status s = call(&v1::Coordinator::Stub::ListTenants, v1::ListTenantsRequest(), &r);
+          !s.ok()) {
+        return Fail(s);
+      }
+      for (const v1::TenantInfo& t : r.tenants()) {
+        if (t.name() == words[2]) tenant = t;
+      }
+    }
+    bool rotate = false;
+    if (!ParseTenantOptions(words, tenant, rotate)) return Usage();
+    request.set_rotate_token(rotate);
+    v1::PutTenantResponse r;
+    if (absl::Status s = call(&v1::Coordinator::Stub::PutTenant, request, &r); !s.ok()) {
+      return Fail(s);
+    }
+    if (json) return PrintJson(r);
+    std::printf("%s tenant %s\n", request.create() ? "created" : "updated", words[2].c_str());
+    if (!r.token().empty()) {
+      std::printf("token (shown only now; give it to the tenant as ACCEL_POOL_TOKEN): %s\n",
+                  r.token().c_str());
+    }
+  } else if (command == "tenant" && words.size() == 3 && words[1] == "delete") {
+    v1::DeleteTenantRequest request;
+    request.set_name(words[2]);
+    v1::DeleteTenantResponse r;
+    if (absl::Status s = call(&v1::Coordinator::Stub::DeleteTenant, request, &r); !s.ok()) {
+      return Fail(s);
+    }
+    std::printf("deleted tenant %s\n", words[2].c_str());
   } else if (command == "lease" && words.size() == 3 &&
              (words[1] == "revoke" || words[1] == "release")) {
     if (absl::Status s = revoke(words[2]); !s.ok()) return Fail(s);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "pool/common/bearer_token.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/transport.h"
@@ -34,11 +35,13 @@ uint32_t RenewMillis(uint32_t ttl_seconds) {
 }  // namespace
 
 absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
-                                               const v1::LeaseRequest& request) {
+                                               const v1::LeaseRequest& request,
+                                               const std::string& tenant_token) {
   auto stub =
       v1::Coordinator::NewStub(grpc::CreateChannel(pool, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
-  context.set_deadline(Deadline(10));
+  context.set_deadline(Deadline(10 + static_cast<int>(request.wait_seconds())));
+  pool::AttachBearerToken(context, tenant_token);
   v1::LeaseResponse response;
   grpc::Status status = stub->Lease(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, absl::StrCat("lease from ", pool));
@@ -46,7 +49,8 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
 }
 
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& pool,
-                                                             v1::LeaseResponse lease) {
+                                                             v1::LeaseResponse lease,
+                                                             std::string tenant_token) {
   pool::TuneMallocForBulkTransfers();
   grpc::ChannelArguments args;
   pool::ApplyBulkTransferSettings(args);
@@ -59,15 +63,17 @@ absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& 
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   const std::string node_address = lease.lease().node_address();
   auto channel = grpc::CreateCustomChannel(node_address, grpc::InsecureChannelCredentials(), args);
-  std::shared_ptr<Connection> connection(new Connection(pool, std::move(lease), channel));
+  std::shared_ptr<Connection> connection(
+      new Connection(pool, std::move(lease), std::move(tenant_token), channel));
   if (absl::Status s = connection->Start(); !s.ok()) return s;
   return connection;
 }
 
-Connection::Connection(std::string pool, v1::LeaseResponse lease,
+Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token,
                        std::shared_ptr<grpc::Channel> channel)
     : pool_(std::move(pool)),
       lease_(std::move(lease)),
+      tenant_token_(std::move(tenant_token)),
       channel_(std::move(channel)),
       coordinator_(
           v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()))),
@@ -470,6 +476,7 @@ void Connection::RenewLoop() {
     v1::RenewResponse response;
     grpc::ClientContext context;
     context.set_deadline(Deadline(5));
+    pool::AttachBearerToken(context, tenant_token_);
     grpc::Status status = coordinator_->Renew(&context, request, &response);
     mu_.Lock();
     if (status.ok()) {
@@ -530,6 +537,7 @@ absl::Status Connection::Release() {
   v1::ReleaseResponse response;
   grpc::ClientContext context;
   context.set_deadline(Deadline(5));
+  pool::AttachBearerToken(context, tenant_token_);
   absl::Status status = FromGrpc(coordinator_->Release(&context, request, &response), "Release");
   End(absl::FailedPreconditionError("the lease was released"));
   return status;

@@ -29,16 +29,20 @@ namespace accel::client {
 
 namespace v1 = ::accelpool::v1;
 
-// Asks the pool's coordinator for a lease.
+// Asks the pool's coordinator for a lease, as the tenant whose bearer token
+// this is ("" in a pool without tenants). Waits up to the request's
+// wait_seconds in the pool's queue.
 absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
-                                               const v1::LeaseRequest& request);
+                                               const v1::LeaseRequest& request,
+                                               const std::string& tenant_token);
 
 class Connection {
  public:
   // Opens the session for a granted lease. The connection renews the lease
   // and releases it when destroyed.
   static absl::StatusOr<std::shared_ptr<Connection>> Open(const std::string& pool,
-                                                          v1::LeaseResponse lease);
+                                                          v1::LeaseResponse lease,
+                                                          std::string tenant_token);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -86,7 +90,8 @@ class Connection {
     bool awaiting_bulk = false;  // the reader completes it, not End()
   };
 
-  Connection(std::string pool, v1::LeaseResponse lease, std::shared_ptr<grpc::Channel> channel);
+  Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token,
+             std::shared_ptr<grpc::Channel> channel);
   absl::Status Start();
   void WriterLoop();
   void ReaderLoop();
@@ -114,6 +119,7 @@ class Connection {
 
   const std::string pool_;
   const v1::LeaseResponse lease_;
+  const std::string tenant_token_;  // renewals and the release are the tenant's calls
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
   std::unique_ptr<v1::Node::Stub> node_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <tuple>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -51,11 +52,25 @@ absl::StatusOr<v1::LeaseRequest> BuildRequest(const plugin::BackendOptions& opti
     if (kv.size() != 2) return absl::InvalidArgumentError(absl::StrCat("bad label '", pair, "'"));
     (*request.mutable_labels())[kv[0]] = kv[1];
   }
-  if (std::string t = Setting(options, "ttl", nullptr); !t.empty()) {
-    uint32_t ttl = 0;
-    if (!absl::SimpleAtoi(t, &ttl)) return absl::InvalidArgumentError("ttl must be seconds");
-    request.set_ttl_seconds(ttl);
+  if (std::string m = Setting(options, "memory", "ACCEL_POOL_MEMORY"); !m.empty()) {
+    absl::StatusOr<uint64_t> bytes = hal::ParseByteSize(m);
+    if (!bytes.ok()) return bytes.status();
+    request.set_memory(*bytes);
   }
+  for (auto [key, env, set] :
+       {std::tuple{"ttl", static_cast<const char*>(nullptr), &v1::LeaseRequest::set_ttl_seconds},
+        std::tuple{"wait", "ACCEL_POOL_WAIT", &v1::LeaseRequest::set_wait_seconds},
+        std::tuple{"compute_weight", static_cast<const char*>(nullptr),
+                   &v1::LeaseRequest::set_compute_weight}}) {
+    if (std::string text = Setting(options, key, env); !text.empty()) {
+      uint32_t value = 0;
+      if (!absl::SimpleAtoi(text, &value)) {
+        return absl::InvalidArgumentError(absl::StrCat(key, " '", text, "' is not a number"));
+      }
+      (request.*set)(value);
+    }
+  }
+  request.set_policy(Setting(options, "policy", nullptr));
   std::string holder = Setting(options, "holder", nullptr);
   request.set_holder(holder.empty() ? DefaultHolder() : holder);
   return request;
@@ -88,6 +103,7 @@ class RemoteBackend : public plugin::BackendImpl {
 absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     const plugin::BackendOptions& options) {
   const std::string pool = Setting(options, "pool", "ACCEL_POOL");
+  const std::string token = Setting(options, "token", "ACCEL_POOL_TOKEN");
   if (pool.empty()) {
     return std::make_unique<RemoteBackend>("no pool configured (set ACCEL_POOL=host:port)");
   }
@@ -100,12 +116,12 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
   } else {
     absl::StatusOr<v1::LeaseRequest> request = BuildRequest(options);
     if (!request.ok()) return request.status();
-    absl::StatusOr<v1::LeaseResponse> granted_now = RequestLease(pool, *request);
+    absl::StatusOr<v1::LeaseResponse> granted_now = RequestLease(pool, *request, token);
     // An unreachable or full pool is a reason to have no devices, not a crash.
     if (!granted_now.ok()) return std::make_unique<RemoteBackend>(granted_now.status().ToString());
     lease = *std::move(granted_now);
   }
-  absl::StatusOr<std::shared_ptr<Connection>> connection = Connection::Open(pool, lease);
+  absl::StatusOr<std::shared_ptr<Connection>> connection = Connection::Open(pool, lease, token);
   if (!connection.ok()) return connection.status();
   return std::make_unique<RemoteBackend>(*std::move(connection));
 }

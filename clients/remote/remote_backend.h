@@ -9,6 +9,11 @@
 //   labels                            "zone=a,team=risk": every label must match
 //   ttl                               lease TTL in seconds (default: the pool's)
 //   holder                            who holds the lease (default user@host pid)
+//   token / ACCEL_POOL_TOKEN          the tenant's bearer token, in pools with tenants
+//   memory / ACCEL_POOL_MEMORY        fractional lease: this much of each device ("4GiB")
+//   compute_weight                    a fractional lease's compute share (default 1)
+//   policy                            placement: binpack or spread (default: the pool's)
+//   wait / ACCEL_POOL_WAIT            seconds to wait in the pool's queue when it is full
 //   lease                             an already granted lease (hex of LeaseResponse)
 #ifndef ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_
 #define ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_

@@ -1,10 +1,13 @@
 #include "accel/client/lease.h"
 
+#include <cstdlib>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "accel/hal/registry.h"
 #include "clients/remote/connection.h"
 #include "clients/remote/remote_backend.h"
+#include "pool/common/bearer_token.h"
 #include "pool/common/status_convert.h"
 
 namespace accel::client {
@@ -21,18 +24,28 @@ absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
   for (const auto& [key, value] : request.labels) (*wire.mutable_labels())[key] = value;
   wire.set_ttl_seconds(request.ttl_seconds);
   wire.set_holder(request.holder.empty() ? DefaultHolder() : request.holder);
-  absl::StatusOr<v1::LeaseResponse> granted = RequestLease(pool, wire);
+  wire.set_memory(request.memory);
+  wire.set_compute_weight(request.compute_weight);
+  wire.set_policy(request.policy);
+  wire.set_wait_seconds(request.wait_seconds);
+  std::string tenant_token = request.token;
+  if (const char* env = std::getenv("ACCEL_POOL_TOKEN"); tenant_token.empty() && env != nullptr) {
+    tenant_token = env;
+  }
+  absl::StatusOr<v1::LeaseResponse> granted = RequestLease(pool, wire, tenant_token);
   if (!granted.ok()) return granted.status();
 
   // The granted lease goes to an in-process remote backend, which opens the
   // session and renews the lease; its devices are plain HAL devices.
   std::map<std::string, std::string> options = {
-      {"pool", pool}, {"lease", absl::BytesToHexString(granted->SerializeAsString())}};
+      {"pool", pool},
+      {"lease", absl::BytesToHexString(granted->SerializeAsString())},
+      {"token", tenant_token}};
   absl::StatusOr<hal::Backend> backend =
       hal::Registry::OpenLinkedBackend(RemoteBackendApi(ACCEL_PLUGIN_ABI_MAJOR), options);
   if (!backend.ok()) return backend.status();
-  return std::unique_ptr<Lease>(
-      new Lease(granted->lease().lease_id(), granted->token(), pool, *std::move(backend)));
+  return std::unique_ptr<Lease>(new Lease(granted->lease().lease_id(), granted->token(),
+                                          tenant_token, pool, *std::move(backend)));
 }
 
 absl::Status Lease::Release() {
@@ -40,6 +53,7 @@ absl::Status Lease::Release() {
       v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  pool::AttachBearerToken(context, tenant_token_);
   v1::ReleaseRequest request;
   request.set_lease_id(id_);
   request.set_token(token_);

@@ -21,7 +21,7 @@ constexpr size_t kEndedLeasesKept = 4096;
 void Coordinator::Stop() {
   {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
+    stopping_ = true;  // queued requests give up
     // Listeners are about to go: no later release may reach them either.
     for (auto& [name, node] : nodes_) node.listener.reset();
   }
@@ -42,6 +42,7 @@ void Coordinator::AddNode(const std::string& name, const std::string& address,
   // Not owned: the caller keeps it alive past Stop().
   node.listener = std::shared_ptr<LeaseListener>(std::shared_ptr<void>(), listener);
   node.remote = false;
+  ServeQueueLocked();
 }
 
 Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std::string& address,
@@ -65,8 +66,15 @@ Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std
 }
 
 void Coordinator::RecountFreeLocked(Node& node) {
-  node.free = 0;
-  for (const v1::DeviceInfo& d : node.devices) node.free += device_holder_.count(d.id()) == 0;
+  uint32_t free = 0;
+  for (const v1::DeviceInfo& d : node.devices) free += device_use_.count(d.id()) == 0;
+  SetFreeLocked(node, free);
+}
+
+void Coordinator::SetFreeLocked(Node& node, uint32_t free) {
+  nodes_by_free_.erase({node.free, node.info.name()});
+  node.free = free;
+  nodes_by_free_.insert({node.free, node.info.name()});
 }
 
 absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
@@ -129,6 +137,7 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
         out.stale_leases.push_back(id);
       }
     }
+    ServeQueueLocked();
     return out;
   }();
   Deliver(notices);  // to an old registration's listener, if any
@@ -197,118 +206,47 @@ absl::Status Coordinator::CheckNodeSecret(const std::string& name, const std::st
   return absl::OkStatus();
 }
 
-namespace {
-
-bool Matches(const v1::DeviceInfo& d, const v1::LeaseRequest& r) {
-  if (!r.backend().empty() && d.backend() != r.backend()) return false;
-  if (!r.vendor().empty() && d.vendor() != r.vendor()) return false;
-  if (!r.arch().empty() && d.arch() != r.arch()) return false;
-  if (d.total_memory() < r.min_free_memory()) return false;
-  for (const auto& [key, value] : r.labels()) {
-    auto it = d.labels().find(key);
-    if (it == d.labels().end() || it->second != value) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& request) {
-  absl::StatusOr<v1::LeaseResponse> lease = Place(request);
-  absl::MutexLock lock(&mu_);
-  if (lease.ok()) {
-    ++granted_;
-  } else {
-    ++refused_by_code_[absl::StatusCodeToString(lease.status().code())];
-  }
-  return lease;
-}
-
 Coordinator::Counts Coordinator::counts() {
   absl::MutexLock lock(&mu_);
   Counts c;
   c.active_leases = leases_.size();
+  c.queued_leases = queue_.size();
   c.granted = granted_;
   c.refused = refused_by_code_;
   c.ended = ended_by_reason_;
   return c;
 }
 
-absl::StatusOr<v1::LeaseResponse> Coordinator::Place(const v1::LeaseRequest& request) {
-  const uint32_t count = request.device_count() == 0 ? 1 : request.device_count();
-  if (count > 1024) return absl::InvalidArgumentError("device_count above 1024");
-  if (request.ttl_seconds() > options_.max_ttl_seconds) {
-    return absl::InvalidArgumentError(absl::StrCat("ttl_seconds ", request.ttl_seconds(),
-                                                   " exceeds the pool's maximum of ",
-                                                   options_.max_ttl_seconds));
-  }
-  if (request.holder().size() > 256) return absl::InvalidArgumentError("holder longer than 256");
-  const uint32_t ttl =
-      request.ttl_seconds() == 0 ? options_.default_ttl_seconds : request.ttl_seconds();
-
+absl::StatusOr<Caller> Coordinator::Authenticate(absl::string_view bearer_token, bool local_peer) {
   absl::MutexLock lock(&mu_);
-  // All devices of one lease come from one node: one session serves them.
-  // Nodes without enough free devices are passed over without looking at
-  // their devices: with thousands of nodes, most of a full pool is skipped.
-  for (auto& [name, node] : nodes_) {
-    if (node.free < count || node.info.state() != "ready") continue;
-    std::vector<const v1::DeviceInfo*> free;
-    for (const v1::DeviceInfo& d : node.devices) {
-      if (Matches(d, request) && device_holder_.count(d.id()) == 0) free.push_back(&d);
+  if (!bearer_token.empty()) {
+    if (!options_.operator_token_sha256.empty() &&
+        SecretsEqual(TenantRegistry::HashToken(bearer_token), options_.operator_token_sha256)) {
+      return Caller{"", true};
     }
-    if (free.size() < count) continue;
-
-    LeaseRecord record;
-    v1::LeaseInfo& info = record.info;
-    info.set_lease_id(absl::StrCat("l-", RandomHex(8)));
-    info.set_holder(request.holder());
-    info.set_node(name);
-    info.set_node_address(node.info.address());
-    info.set_created_unix_ms(NowUnixMs());
-    info.set_ttl_seconds(ttl);
-    info.set_expires_unix_ms(info.created_unix_ms() + int64_t{ttl} * 1000);
-    for (uint32_t i = 0; i < count; ++i) {
-      v1::LeasedDevice* leased = info.add_devices();
-      *leased->mutable_device() = *free[i];
-      leased->set_memory_quota(free[i]->total_memory());
-      device_holder_[free[i]->id()] = info.lease_id();
+    if (std::optional<std::string> tenant = tenants_.FindByToken(bearer_token)) {
+      return Caller{*tenant, false};
     }
-    record.token = RandomHex(16);
-    record.expires = std::chrono::steady_clock::now() + std::chrono::seconds(ttl);
-    v1::LeaseResponse response;
-    *response.mutable_lease() = info;
-    response.set_token(record.token);
-    node.info.set_leases(node.info.leases() + 1);
-    node.free -= count;
-    leases_[info.lease_id()] = std::move(record);
-    return response;
+    return absl::UnauthenticatedError("the pool knows no tenant or operator with that token");
   }
-  // No placement: say why, which takes a look at every device.
-  uint32_t matching = 0, unavailable = 0;
-  for (const auto& [name, node] : nodes_) {
-    for (const v1::DeviceInfo& d : node.devices) {
-      if (!Matches(d, request)) continue;
-      ++(node.info.state() == "ready" ? matching : unavailable);
-    }
+  if (options_.operator_token_sha256.empty() && local_peer) return Caller{"", true};
+  if (!tenants_.empty()) {
+    return absl::UnauthenticatedError(
+        "this pool serves tenants only: present a tenant's token (ACCEL_POOL_TOKEN)");
   }
-  if (matching + unavailable < count) {
-    return absl::NotFoundError(absl::StrCat("no node has ", count,
-                                            " device(s) matching the request (",
-                                            matching + unavailable, " match in the whole pool)"));
-  }
-  if (matching < count) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(unavailable, " of the ", matching + unavailable,
-                     " matching device(s) are on lost or draining nodes; try again later"));
-  }
-  return absl::ResourceExhaustedError(
-      absl::StrCat("all ", matching, " matching device(s) are leased; try again later"));
+  return Caller{};
 }
 
-absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const std::string& token) {
+bool Coordinator::CanSee(const Caller& caller, const std::string& tenant) const {
+  return caller.is_operator || caller.tenant == tenant;
+}
+
+absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const std::string& token,
+                                           const Caller& caller) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(lease_id);
-  if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
+  if (it == leases_.end() || !SecretsEqual(it->second.token, token) ||
+      it->second.info.tenant() != caller.tenant) {
     // Same answer for unknown and wrong token: no probing for lease ids.
     if (auto ended = ended_.find(lease_id);
         ended != ended_.end() && SecretsEqual(ended->second.token, token)) {
@@ -328,7 +266,17 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
                                                       const absl::Status& why, const char* reason) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return nullptr;
-  for (const v1::LeasedDevice& d : it->second.info.devices()) device_holder_.erase(d.device().id());
+  uint64_t memory = 0;
+  for (const v1::LeasedDevice& d : it->second.info.devices()) {
+    memory += d.memory_quota();
+    auto use = device_use_.find(d.device().id());
+    if (use == device_use_.end()) continue;
+    use->second.leased_memory -= std::min(use->second.leased_memory, d.memory_quota());
+    use->second.exclusive = false;
+    if (--use->second.leases == 0) device_use_.erase(use);
+  }
+  tenants_.Charge(it->second.info.tenant(), -it->second.info.devices_size(),
+                  -static_cast<int64_t>(memory), -1, 0);
   std::shared_ptr<LeaseListener> listener;
   if (auto node = nodes_.find(it->second.info.node()); node != nodes_.end()) {
     node->second.info.set_leases(node->second.info.leases() - 1);
@@ -346,16 +294,19 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
   return listener;
 }
 
-absl::Status Coordinator::Release(const std::string& lease_id, const std::string& token) {
+absl::Status Coordinator::Release(const std::string& lease_id, const std::string& token,
+                                  const Caller& caller) {
   const absl::Status why = absl::CancelledError("lease released");
   std::shared_ptr<LeaseListener> listener;
   {
     absl::MutexLock lock(&mu_);
     auto it = leases_.find(lease_id);
-    if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
+    if (it == leases_.end() || !SecretsEqual(it->second.token, token) ||
+        it->second.info.tenant() != caller.tenant) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
     listener = EndLocked(lease_id, why, "released");
+    ServeQueueLocked();
   }
   if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
   return absl::OkStatus();
@@ -370,6 +321,7 @@ absl::Status Coordinator::AdminRelease(const std::string& lease_id) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
     listener = EndLocked(lease_id, why, "revoked");
+    ServeQueueLocked();
   }
   if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
   return absl::OkStatus();
@@ -412,6 +364,7 @@ void Coordinator::ReportSession(const std::string& node, const std::string& leas
   // without releasing (or is killed) frees its devices now, not after the
   // TTL. The TTL still covers holders cut off without their session closing.
   EndLocked(lease_id, absl::CancelledError("the holder closed its session"), "session_closed");
+  ServeQueueLocked();
 }
 
 std::vector<v1::NodeInfo> Coordinator::ListNodes() {
@@ -423,30 +376,89 @@ std::vector<v1::NodeInfo> Coordinator::ListNodes() {
 
 std::vector<v1::DeviceInfo> Coordinator::ListDevices() {
   absl::MutexLock lock(&mu_);
+  // A lease's usage is reported per session: it is attributed to the
+  // lease's first device.
+  absl::flat_hash_map<std::string, uint64_t> used;
+  for (const auto& [id, lease] : leases_) {
+    used[lease.info.devices(0).device().id()] += lease.info.memory_in_use();
+  }
   std::vector<v1::DeviceInfo> out;
   for (const auto& [name, node] : nodes_) {
     for (v1::DeviceInfo d : node.devices) {
-      if (auto h = device_holder_.find(d.id()); h != device_holder_.end()) {
-        d.set_leases(1);
-        d.set_leased_memory(d.total_memory());
-        if (auto l = leases_.find(h->second); l != leases_.end()) {
-          // A lease's usage is reported per session; attribute it to its first device.
-          if (l->second.info.devices(0).device().id() == d.id()) {
-            d.set_used_memory(l->second.info.memory_in_use());
-          }
-        }
+      if (auto use = device_use_.find(d.id()); use != device_use_.end()) {
+        d.set_leases(use->second.leases);
+        d.set_leased_memory(use->second.leased_memory);
       }
+      if (auto u = used.find(d.id()); u != used.end()) d.set_used_memory(u->second);
       out.push_back(std::move(d));
     }
   }
   return out;
 }
 
-std::vector<v1::LeaseInfo> Coordinator::ListLeases() {
+std::vector<v1::LeaseInfo> Coordinator::ListLeases(const Caller& caller) {
   absl::MutexLock lock(&mu_);
   std::vector<v1::LeaseInfo> out;
-  for (const auto& [id, lease] : leases_) out.push_back(lease.info);
+  for (const auto& [id, lease] : leases_) {
+    if (CanSee(caller, lease.info.tenant())) out.push_back(lease.info);
+  }
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    if (CanSee(caller, queue_[i]->tenant)) out.push_back(QueuedInfo(*queue_[i], i));
+  }
   return out;
+}
+
+absl::StatusOr<v1::LeaseInfo> Coordinator::ExplainLease(const std::string& lease_id,
+                                                        const Caller& caller) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = leases_.find(lease_id);
+      it != leases_.end() && CanSee(caller, it->second.info.tenant())) {
+    return it->second.info;
+  }
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    if (queue_[i]->id == lease_id && CanSee(caller, queue_[i]->tenant)) {
+      return QueuedInfo(*queue_[i], i);
+    }
+  }
+  // Another tenant's lease looks the same as none.
+  return absl::NotFoundError(absl::StrCat("no live or queued lease ", lease_id));
+}
+
+absl::Status Coordinator::DefineTenant(const Tenant& tenant) {
+  absl::MutexLock lock(&mu_);
+  return tenants_.Define(tenant);
+}
+
+std::vector<v1::TenantInfo> Coordinator::ListTenants(const Caller& caller) {
+  absl::MutexLock lock(&mu_);
+  if (caller.is_operator) return tenants_.List();
+  std::vector<v1::TenantInfo> out;
+  if (std::optional<v1::TenantInfo> own = tenants_.Describe(caller.tenant)) out.push_back(*own);
+  return out;
+}
+
+absl::StatusOr<v1::PutTenantResponse> Coordinator::PutTenant(const v1::PutTenantRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> token =
+      tenants_.Put(request.tenant(), request.create(), request.rotate_token());
+  if (!token.ok()) return token.status();
+  v1::PutTenantResponse response;
+  *response.mutable_tenant() = *tenants_.Describe(request.tenant().name());
+  response.set_token(*token);
+  return response;
+}
+
+absl::Status Coordinator::DeleteTenant(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  if (tenants_.Find(name) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no tenant named ", name));
+  }
+  if (const TenantUse use = tenants_.Use(name); use.leases > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tenant ", name, " has ", use.leases,
+                     " live or queued lease(s); revoke them first (poolctl lease revoke ID)"));
+  }
+  return tenants_.Remove(name);
 }
 
 absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
@@ -458,6 +470,7 @@ absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
   if (it->second.info.state() != "lost") {
     it->second.info.set_state(undrain ? "ready" : "draining");
   }
+  if (undrain) ServeQueueLocked();
   return absl::OkStatus();
 }
 
@@ -493,6 +506,7 @@ void Coordinator::ReapLoop() {
       if (lapsed) ended.emplace_back(id, EndLocked(id, why, "expired"));
     }
     if (ended.empty()) continue;
+    ServeQueueLocked();
     mu_.Unlock();
     for (auto& [id, listener] : ended) {
       if (listener != nullptr) listener->OnLeaseEnded(id, why);

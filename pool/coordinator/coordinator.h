@@ -1,15 +1,18 @@
-// The coordinator: the pool's registry of nodes and devices, and the lease
-// table. Leases have a TTL renewed by the holder's heartbeat; a reaper ends
-// the ones that lapse and tells the node, which frees everything the lease
-// held.
+// The coordinator: the pool's registry of nodes and devices, its tenants,
+// and the lease table. Leases have a TTL renewed by the holder's heartbeat;
+// a reaper ends the ones that lapse and tells the node, which frees
+// everything the lease held. Requests that do not fit wait in a queue
+// ordered by their tenant's priority, then age (coordinator_placement.cc).
 #ifndef ACCEL_POOL_COORDINATOR_COORDINATOR_H_
 #define ACCEL_POOL_COORDINATOR_COORDINATOR_H_
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,8 +22,15 @@
 #include "absl/synchronization/mutex.h"
 #include "pool/common/node_coordination.h"
 #include "pool/common/wire.h"
+#include "pool/coordinator/tenant_registry.h"
 
 namespace accel::pool {
+
+// Who makes a call, from its bearer token and where it comes from.
+struct Caller {
+  std::string tenant;        // "" = none: a pool without tenants, or an operator
+  bool is_operator = false;  // sees and changes everything
+};
 
 class Coordinator : public LeaseAuthority {
  public:
@@ -36,6 +46,17 @@ class Coordinator : public LeaseAuthority {
     // Remote nodes must present this secret to register; empty: only nodes
     // on this host (loopback) may register.
     std::string join_token;
+    // Operators present a token with this SHA-256 (hex); empty: callers on
+    // this host without a token are operators.
+    std::string operator_token_sha256;
+    // "binpack" or "spread", for requests that name no policy.
+    std::string default_policy = "binpack";
+    // A queued request that has waited this long stops the ones behind it
+    // from taking the room it needs: large requests are not starved by a
+    // stream of small ones.
+    std::chrono::milliseconds starvation_after{30000};
+    size_t max_queued = 10000;
+    uint32_t max_wait_seconds = 3600;
   };
 
   // What a remote node gets for registering.
@@ -72,9 +93,18 @@ class Coordinator : public LeaseAuthority {
   // OK if `secret` is the live registration's secret for `node`.
   absl::Status CheckNodeSecret(const std::string& node, const std::string& secret);
 
-  absl::StatusOr<v1::LeaseResponse> Lease(const v1::LeaseRequest& request);
-  absl::StatusOr<int64_t> Renew(const std::string& lease_id, const std::string& token);
-  absl::Status Release(const std::string& lease_id, const std::string& token);
+  // The caller a bearer token (maybe "") names; `local_peer`: the call comes
+  // from this host. UNAUTHENTICATED for a token the pool does not know, and
+  // for a call without one to a pool with tenants (unless from an operator).
+  absl::StatusOr<Caller> Authenticate(absl::string_view bearer_token, bool local_peer);
+
+  // Grants a lease now, or queues the request up to its wait_seconds;
+  // `cancelled` is polled while it waits (the caller went away).
+  absl::StatusOr<v1::LeaseResponse> Lease(const v1::LeaseRequest& request, const Caller& caller,
+                                          const std::function<bool()>& cancelled = nullptr);
+  absl::StatusOr<int64_t> Renew(const std::string& lease_id, const std::string& token,
+                                const Caller& caller);
+  absl::Status Release(const std::string& lease_id, const std::string& token, const Caller& caller);
   absl::Status AdminRelease(const std::string& lease_id);
   // LeaseAuthority, for nodes. A closed session ends its lease.
   absl::StatusOr<v1::LeaseInfo> Admit(const std::string& lease_id, const std::string& token,
@@ -86,6 +116,7 @@ class Coordinator : public LeaseAuthority {
   // For metrics.
   struct Counts {
     size_t active_leases = 0;
+    size_t queued_leases = 0;
     uint64_t granted = 0;
     std::map<std::string, uint64_t> refused;  // by canonical code
     std::map<std::string, uint64_t> ended;    // by reason
@@ -94,8 +125,20 @@ class Coordinator : public LeaseAuthority {
 
   std::vector<v1::NodeInfo> ListNodes();
   std::vector<v1::DeviceInfo> ListDevices();
-  std::vector<v1::LeaseInfo> ListLeases();
+  // Live and queued leases the caller may see: an operator all, a tenant
+  // its own.
+  std::vector<v1::LeaseInfo> ListLeases(const Caller& caller);
+  // One of them, with why it is placed where it is or why it waits.
+  absl::StatusOr<v1::LeaseInfo> ExplainLease(const std::string& lease_id, const Caller& caller);
   absl::Status Drain(const std::string& node, bool undrain);
+
+  // Tenants. Define() is for the operator's tenant file at startup; the
+  // rest are the operator's calls (the service checks who calls).
+  absl::Status DefineTenant(const Tenant& tenant);
+  std::vector<v1::TenantInfo> ListTenants(const Caller& caller);
+  absl::StatusOr<v1::PutTenantResponse> PutTenant(const v1::PutTenantRequest& request);
+  // FAILED_PRECONDITION while the tenant has live or queued leases.
+  absl::Status DeleteTenant(const std::string& name);
 
  private:
   struct Node {
@@ -115,9 +158,61 @@ class Coordinator : public LeaseAuthority {
     std::string token;
     std::chrono::steady_clock::time_point expires;
   };
+  // What leases hold of one device. Whole-device leases hold it alone;
+  // fractional ones share it up to its memory.
+  struct DeviceUse {
+    uint64_t leased_memory = 0;
+    uint32_t leases = 0;
+    bool exclusive = false;
+  };
+  // A request waiting for room, or being placed now.
+  struct Waiter {
+    v1::LeaseRequest request;
+    std::string id;  // the lease's id once granted
+    std::string tenant;
+    std::string policy;
+    int32_t priority = 0;
+    uint64_t sequence = 0;  // age order
+    std::chrono::steady_clock::time_point since;
+    int64_t since_unix_ms = 0;
+    int attempts = 0;
+    std::string reason;  // why it does not fit yet
+    bool done = false;
+    absl::StatusOr<v1::LeaseResponse> result = absl::UnknownError("not placed yet");
+  };
+  // Where a request fits, and why there.
+  struct Placement {
+    Node* node = nullptr;
+    std::vector<const v1::DeviceInfo*> devices;
+    std::string reason;
+  };
 
   void ReapLoop();
   void RecountFreeLocked(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CanSee(const Caller& caller, const std::string& tenant) const;
+
+  // Placement (coordinator_placement.cc).
+  absl::Status CheckRequest(const v1::LeaseRequest& request) const;
+  // NOT_FOUND if the request can never fit in the pool as registered,
+  // RESOURCE_EXHAUSTED with the reason if it does not fit now.
+  absl::StatusOr<Placement> FindPlacementLocked(const v1::LeaseRequest& request,
+                                                const std::string& policy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Placement> PlaceWholeDevicesLocked(const v1::LeaseRequest& request, uint32_t count,
+                                                    bool binpack)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Placement> PlaceFractionLocked(const v1::LeaseRequest& request, uint32_t count,
+                                                bool binpack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WhyNoPlacementLocked(const v1::LeaseRequest& request, uint32_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::LeaseResponse GrantLocked(Waiter& waiter, const Placement& placement)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Places what it can from the queue, in order.
+  void ServeQueueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a request that leaves the queue unplaced off it and its tenant.
+  void DequeueLocked(const Waiter& waiter) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::LeaseInfo QueuedInfo(const Waiter& waiter, size_t position) const;
+  void SetFreeLocked(Node& node, uint32_t free) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Node& AddNodeLocked(const std::string& name, const std::string& address,
                       const std::map<std::string, std::string>& labels,
                       std::vector<v1::DeviceInfo> devices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -127,8 +222,6 @@ class Coordinator : public LeaseAuthority {
   // session_closed, node_lost.
   std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why,
                                            const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Lease() without the counting.
-  absl::StatusOr<v1::LeaseResponse> Place(const v1::LeaseRequest& request);
   // What to tell a listener once the lock is released.
   struct Notice {
     std::shared_ptr<LeaseListener> listener;
@@ -154,8 +247,16 @@ class Coordinator : public LeaseAuthority {
   };
   std::map<std::string, Ended> ended_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
-  // Pool device id -> lease id holding it.
-  absl::flat_hash_map<std::string, std::string> device_holder_ ABSL_GUARDED_BY(mu_);
+  // By pool device id; devices no lease holds are absent.
+  absl::flat_hash_map<std::string, DeviceUse> device_use_ ABSL_GUARDED_BY(mu_);
+  // (free devices, node name) of every node: binpack walks it upward from
+  // the size of the request, spread downward, so a pool of thousands of
+  // nodes is not scanned for each whole-device lease.
+  std::set<std::pair<uint32_t, std::string>> nodes_by_free_ ABSL_GUARDED_BY(mu_);
+  // Served in order: priority, then age.
+  std::vector<std::shared_ptr<Waiter>> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  TenantRegistry tenants_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t granted_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, uint64_t> refused_by_code_ ABSL_GUARDED_BY(mu_);

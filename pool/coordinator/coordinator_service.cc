@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "pool/common/bearer_token.h"
 #include "pool/common/local_peer.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/version.h"
@@ -20,69 +21,127 @@ grpc::Status CoordinatorService::GetVersion(grpc::ServerContext*, const v1::Vers
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Lease(grpc::ServerContext*, const v1::LeaseRequest* request,
+absl::StatusOr<Caller> CoordinatorService::Identify(const grpc::ServerContext* context) {
+  return coordinator_.Authenticate(BearerToken(*context), IsLocalPeer(context->peer()));
+}
+
+absl::StatusOr<Caller> CoordinatorService::IdentifyOperator(const grpc::ServerContext* context) {
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (caller.ok() && !caller->is_operator) {
+    return absl::PermissionDeniedError(
+        "operator calls need the operator's token or, in a pool without one, a caller on the "
+        "coordinator's host without a token");
+  }
+  return caller;
+}
+
+grpc::Status CoordinatorService::Lease(grpc::ServerContext* context,
+                                       const v1::LeaseRequest* request,
                                        v1::LeaseResponse* response) {
-  absl::StatusOr<v1::LeaseResponse> lease = coordinator_.Lease(*request);
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<v1::LeaseResponse> lease =
+      coordinator_.Lease(*request, *caller, [context] { return context->IsCancelled(); });
   if (!lease.ok()) return ToGrpc(lease.status());
   *response = *std::move(lease);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Renew(grpc::ServerContext*, const v1::RenewRequest* request,
+grpc::Status CoordinatorService::Renew(grpc::ServerContext* context,
+                                       const v1::RenewRequest* request,
                                        v1::RenewResponse* response) {
-  absl::StatusOr<int64_t> expires = coordinator_.Renew(request->lease_id(), request->token());
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<int64_t> expires =
+      coordinator_.Renew(request->lease_id(), request->token(), *caller);
   if (!expires.ok()) return ToGrpc(expires.status());
   response->set_expires_unix_ms(*expires);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Release(grpc::ServerContext*, const v1::ReleaseRequest* request,
-                                         v1::ReleaseResponse*) {
-  return ToGrpc(coordinator_.Release(request->lease_id(), request->token()));
+grpc::Status CoordinatorService::Release(grpc::ServerContext* context,
+                                         const v1::ReleaseRequest* request, v1::ReleaseResponse*) {
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  return ToGrpc(coordinator_.Release(request->lease_id(), request->token(), *caller));
 }
-
-namespace {
-// Operator calls are taken only from this host until tenants and operator
-// credentials exist: anyone who can reach the pool could otherwise revoke
-// other tenants' leases.
-absl::Status CheckOperator(const grpc::ServerContext* context) {
-  const std::string peer = context->peer();
-  if (IsLocalPeer(peer)) return absl::OkStatus();
-  return absl::PermissionDeniedError(
-      absl::StrCat("operator calls are accepted from this host only, not from ", peer));
-}
-}  // namespace
 
 grpc::Status CoordinatorService::AdminRelease(grpc::ServerContext* context,
                                               const v1::AdminReleaseRequest* request,
                                               v1::ReleaseResponse*) {
-  if (absl::Status s = CheckOperator(context); !s.ok()) return ToGrpc(s);
+  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
   return ToGrpc(coordinator_.AdminRelease(request->lease_id()));
 }
 
-grpc::Status CoordinatorService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+grpc::Status CoordinatorService::ListNodes(grpc::ServerContext* context,
+                                           const v1::ListNodesRequest*,
                                            v1::ListNodesResponse* response) {
+  if (absl::StatusOr<Caller> c = Identify(context); !c.ok()) return ToGrpc(c.status());
   for (v1::NodeInfo& n : coordinator_.ListNodes()) *response->add_nodes() = std::move(n);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::ListDevices(grpc::ServerContext*, const v1::ListDevicesRequest*,
+grpc::Status CoordinatorService::ListDevices(grpc::ServerContext* context,
+                                             const v1::ListDevicesRequest*,
                                              v1::ListDevicesResponse* response) {
+  if (absl::StatusOr<Caller> c = Identify(context); !c.ok()) return ToGrpc(c.status());
   for (v1::DeviceInfo& d : coordinator_.ListDevices()) *response->add_devices() = std::move(d);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::ListLeases(grpc::ServerContext*, const v1::ListLeasesRequest*,
+grpc::Status CoordinatorService::ListLeases(grpc::ServerContext* context,
+                                            const v1::ListLeasesRequest*,
                                             v1::ListLeasesResponse* response) {
-  for (v1::LeaseInfo& l : coordinator_.ListLeases()) *response->add_leases() = std::move(l);
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  for (v1::LeaseInfo& l : coordinator_.ListLeases(*caller)) *response->add_leases() = std::move(l);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ExplainLease(grpc::ServerContext* context,
+                                              const v1::ExplainLeaseRequest* request,
+                                              v1::LeaseInfo* response) {
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<v1::LeaseInfo> lease = coordinator_.ExplainLease(request->lease_id(), *caller);
+  if (!lease.ok()) return ToGrpc(lease.status());
+  *response = *std::move(lease);
   return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::DrainNode(grpc::ServerContext* context,
                                            const v1::DrainNodeRequest* request,
                                            v1::DrainNodeResponse*) {
-  if (absl::Status s = CheckOperator(context); !s.ok()) return ToGrpc(s);
+  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
   return ToGrpc(coordinator_.Drain(request->node(), request->undrain()));
+}
+
+grpc::Status CoordinatorService::ListTenants(grpc::ServerContext* context,
+                                             const v1::ListTenantsRequest*,
+                                             v1::ListTenantsResponse* response) {
+  absl::StatusOr<Caller> caller = Identify(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  for (v1::TenantInfo& t : coordinator_.ListTenants(*caller)) {
+    *response->add_tenants() = std::move(t);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::PutTenant(grpc::ServerContext* context,
+                                           const v1::PutTenantRequest* request,
+                                           v1::PutTenantResponse* response) {
+  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
+  absl::StatusOr<v1::PutTenantResponse> put = coordinator_.PutTenant(*request);
+  if (!put.ok()) return ToGrpc(put.status());
+  *response = *std::move(put);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::DeleteTenant(grpc::ServerContext* context,
+                                              const v1::DeleteTenantRequest* request,
+                                              v1::DeleteTenantResponse*) {
+  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
+  return ToGrpc(coordinator_.DeleteTenant(request->name()));
 }
 
 namespace {

@@ -35,8 +35,21 @@ class CoordinatorService final : public v1::Coordinator::Service {
       grpc::ServerContext*,
       grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream) override;
   grpc::Status Admit(grpc::ServerContext*, const v1::AdmitRequest*, v1::LeaseInfo*) override;
+  grpc::Status ListTenants(grpc::ServerContext*, const v1::ListTenantsRequest*,
+                           v1::ListTenantsResponse*) override;
+  grpc::Status PutTenant(grpc::ServerContext*, const v1::PutTenantRequest*,
+                         v1::PutTenantResponse*) override;
+  grpc::Status DeleteTenant(grpc::ServerContext*, const v1::DeleteTenantRequest*,
+                            v1::DeleteTenantResponse*) override;
+  grpc::Status ExplainLease(grpc::ServerContext*, const v1::ExplainLeaseRequest*,
+                            v1::LeaseInfo*) override;
 
  private:
+  // Who calls, from the call's bearer token and peer.
+  absl::StatusOr<Caller> Identify(const grpc::ServerContext* context);
+  // PERMISSION_DENIED unless an operator calls.
+  absl::StatusOr<Caller> IdentifyOperator(const grpc::ServerContext* context);
+
   Coordinator& coordinator_;
   const std::chrono::milliseconds heartbeat_;
 };

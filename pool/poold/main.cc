@@ -41,6 +41,7 @@
 #include "pool/common/version.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
+#include "pool/coordinator/tenant_config.h"
 #include "pool/node/bulk_listener.h"
 #include "pool/node/coordinator_link.h"
 #include "pool/node/node_agent.h"
@@ -83,6 +84,17 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "127.0.0.1:9464; port 0 picks a free one); empty: no metrics endpoint");
 ABSL_FLAG(int, node_heartbeat_ms, 1000,
           "coordinator: how often nodes heartbeat; three missed heartbeats mark a node lost");
+ABSL_FLAG(std::string, tenants, "",
+          "coordinator: tenant file ('tenant NAME priority=N devices=N memory=SIZE leases=N "
+          "token_sha256=HEX' a line); with tenants, only their tokens may lease");
+ABSL_FLAG(std::string, operator_token_file, "",
+          "coordinator: file holding the operator's token; without it, callers on this host "
+          "that present no token are operators");
+ABSL_FLAG(std::string, placement, "binpack",
+          "coordinator: placement policy for requests that name none: binpack or spread");
+ABSL_FLAG(int, queue_starvation_after_ms, 30000,
+          "coordinator: a queued request that has waited this long keeps what frees up for "
+          "itself, ahead of smaller requests behind it");
 
 namespace {
 
@@ -138,17 +150,19 @@ absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& re
   return devices;
 }
 
-absl::StatusOr<std::string> ReadJoinToken(const std::string& path) {
+// A secret from the first line of a file, so it is not on the command line
+// for every user to see; "" when no file is named.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const char* what) {
   if (path.empty()) return std::string();
   std::ifstream in(path);
   std::string token;
   if (!in || !std::getline(in, token)) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read a join token from ", path));
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " from ", path));
   }
   token = std::string(absl::StripAsciiWhitespace(token));
   if (token.size() < 16) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the join token in ", path, " is shorter than 16 characters"));
+        absl::StrCat("the ", what, " in ", path, " is shorter than 16 characters"));
   }
   return token;
 }
@@ -206,8 +220,12 @@ int main(int argc, char** argv) {
       SelectDevices(**registry, absl::GetFlag(FLAGS_backends), config.excluded);
   if (!devices.ok()) return Fail(devices.status().ToString());
 
-  absl::StatusOr<std::string> join_token = ReadJoinToken(absl::GetFlag(FLAGS_join_token_file));
+  absl::StatusOr<std::string> join_token =
+      ReadSecretFile(absl::GetFlag(FLAGS_join_token_file), "a join token");
   if (!join_token.ok()) return Fail(join_token.status().ToString());
+  absl::StatusOr<std::string> operator_token =
+      ReadSecretFile(absl::GetFlag(FLAGS_operator_token_file), "an operator token");
+  if (!operator_token.ok()) return Fail(operator_token.status().ToString());
   const std::string coordinator_address = absl::GetFlag(FLAGS_coordinator);
   const bool node_mode = !coordinator_address.empty();
   if (node_mode && devices->empty()) return Fail("a node must serve at least one device");
@@ -230,8 +248,32 @@ int main(int argc, char** argv) {
     coordinator_options.default_ttl_seconds = static_cast<uint32_t>(absl::GetFlag(FLAGS_lease_ttl));
     coordinator_options.node_heartbeat = heartbeat;
     coordinator_options.join_token = *join_token;
+    if (!operator_token->empty()) {
+      coordinator_options.operator_token_sha256 =
+          accel::pool::TenantRegistry::HashToken(*operator_token);
+    }
+    coordinator_options.default_policy = absl::GetFlag(FLAGS_placement);
+    if (coordinator_options.default_policy != "binpack" &&
+        coordinator_options.default_policy != "spread") {
+      return Fail("--placement must be binpack or spread");
+    }
+    if (absl::GetFlag(FLAGS_queue_starvation_after_ms) < 0) {
+      return Fail("--queue_starvation_after_ms below 0");
+    }
+    coordinator_options.starvation_after =
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_queue_starvation_after_ms));
     coordinator = std::make_unique<accel::pool::Coordinator>(coordinator_options);
     authority = coordinator.get();
+    if (const std::string path = absl::GetFlag(FLAGS_tenants); !path.empty()) {
+      absl::StatusOr<std::vector<accel::pool::Tenant>> tenants =
+          accel::pool::ReadTenantConfig(path);
+      if (!tenants.ok()) return Fail(tenants.status().ToString());
+      for (const accel::pool::Tenant& tenant : *tenants) {
+        if (absl::Status s = coordinator->DefineTenant(tenant); !s.ok()) {
+          return Fail(s.ToString());
+        }
+      }
+    }
   }
   accel::pool::NodeAgent::Options node_options;
   node_options.name =

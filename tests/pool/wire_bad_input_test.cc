@@ -133,11 +133,14 @@ v1::Command BulkUpload(uint64_t stream, uint64_t buffer, uint64_t size) {
   return c;
 }
 
-v1::LeaseResponse RawLease(const std::string& address, uint32_t ttl_seconds = 0) {
+// `memory` > 0: a fractional lease of that much of a device.
+v1::LeaseResponse RawLease(const std::string& address, uint32_t ttl_seconds = 0,
+                           uint64_t memory = 0) {
   grpc::ClientContext context;
   v1::LeaseRequest request;
   request.set_holder("raw client");
   request.set_ttl_seconds(ttl_seconds);
+  request.set_memory(memory);
   v1::LeaseResponse response;
   grpc::Status s = CoordinatorAt(address)->Lease(&context, request, &response);
   EXPECT_TRUE(s.ok()) << s.error_message();
@@ -279,6 +282,25 @@ TEST_F(WireBadInputTest, MalformedAndOversizeRequests) {
   absl::Status use = s.Call(CopyToHost(9, 5, 0, 16));
   EXPECT_STATUS(use, kResourceExhausted);
   EXPECT_NE(use.message().find("never created"), std::string::npos) << use;
+  ExpectGoodTenantWorks();
+}
+
+// A client that skips the SDK's own accounting still cannot take more of a
+// shared device than its lease's share, and its neighbour keeps its own.
+TEST_F(WireBadInputTest, AFractionalLeaseCannotAllocateBeyondItsShare) {
+  const v1::LeaseResponse first = RawLease(poold_->address(), 0, 64ull << 20);
+  const v1::LeaseResponse second = RawLease(poold_->address(), 0, 64ull << 20);
+  ASSERT_EQ(first.lease().devices(0).device().id(), second.lease().devices(0).device().id());
+  RawSession a(first.lease().node_address(), first);
+  RawSession b(second.lease().node_address(), second);
+  ASSERT_TRUE(a.opened() && b.opened());
+  ASSERT_OK(a.Call(Allocate(1, 48ull << 20)));
+  absl::Status over = a.Call(Allocate(2, 32ull << 20));
+  EXPECT_STATUS(over, kResourceExhausted);
+  EXPECT_NE(over.message().find("quota"), std::string::npos) << over;
+  ASSERT_OK(b.Call(Allocate(1, 64ull << 20)));  // all of its own share
+  EXPECT_STATUS(b.Call(Allocate(2, 1)), kResourceExhausted);
+  ASSERT_OK(a.Call(Allocate(3, 16ull << 20)));  // exactly the rest of a's
   ExpectGoodTenantWorks();
 }
 

@@ -27,6 +27,17 @@ struct LeaseRequest {
   std::map<std::string, std::string> labels;
   uint32_t ttl_seconds = 0;  // 0 = the pool's default
   std::string holder;        // "" = user@host pid
+  // Fractional lease: this many bytes of each device, shared with other
+  // fractional leases; the node refuses allocations beyond it. 0 = whole
+  // devices, held alone.
+  uint64_t memory = 0;
+  uint32_t compute_weight = 0;  // a fractional lease's compute share (0 = 1)
+  std::string policy;           // "binpack" or "spread"; "" = the pool's default
+  // When the pool is full, wait this long in its queue (0 = fail at once).
+  uint32_t wait_seconds = 0;
+  // The tenant's bearer token; "" = $ACCEL_POOL_TOKEN (pools without
+  // tenants need none).
+  std::string token;
 };
 
 class Lease {
@@ -41,19 +52,25 @@ class Lease {
  private:
   friend absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string&,
                                                              const LeaseRequest&);
-  Lease(std::string id, std::string token, std::string pool, hal::Backend backend)
+  Lease(std::string id, std::string token, std::string tenant_token, std::string pool,
+        hal::Backend backend)
       : id_(std::move(id)),
         token_(std::move(token)),
+        tenant_token_(std::move(tenant_token)),
         pool_(std::move(pool)),
         backend_(std::move(backend)) {}
   std::string id_;
   std::string token_;
+  std::string tenant_token_;
   std::string pool_;
   hal::Backend backend_;
 };
 
 // NOT_FOUND when no devices match, RESOURCE_EXHAUSTED when all matching
-// devices are leased, UNAVAILABLE when the pool cannot be reached.
+// devices are leased or a quota of the tenant's would be exceeded,
+// DEADLINE_EXCEEDED when it waited wait_seconds in vain, UNAUTHENTICATED
+// for a missing or unknown tenant token, UNAVAILABLE when the pool cannot
+// be reached.
 absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
                                                     const LeaseRequest& request);
 

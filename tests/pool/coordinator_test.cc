@@ -1,0 +1,519 @@
+// The coordinator in process: placement policies, gang leases, constraints,
+// fractional devices, tenants and their quotas, and the wait queue. These
+// are decisions, so they are tested here directly and fast; the pool tests
+// prove the same paths through poold and gRPC.
+#include "pool/coordinator/coordinator.h"
+
+#include <future>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pool/coordinator/tenant_config.h"
+#include "tests/common/status_is_matcher.h"
+
+namespace accel::pool {
+namespace {
+
+using ::accel::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+class NullListener : public LeaseListener {
+ public:
+  void OnLeaseEnded(const std::string&, const absl::Status&) override {}
+  void OnNodeLost() override {}
+};
+
+v1::DeviceInfo Device(uint32_t index, uint64_t memory = 16 * kGiB, std::string vendor = "host") {
+  v1::DeviceInfo d;
+  d.set_backend("host");
+  d.set_index(index);
+  d.set_name(absl::StrCat("dev", index));
+  d.set_vendor(std::move(vendor));
+  d.set_arch("x86_64");
+  d.set_total_memory(memory);
+  return d;
+}
+
+std::vector<v1::DeviceInfo> Devices(uint32_t n, uint64_t memory = 16 * kGiB) {
+  std::vector<v1::DeviceInfo> out;
+  for (uint32_t i = 0; i < n; ++i) out.push_back(Device(i, memory));
+  return out;
+}
+
+v1::LeaseRequest Request(uint32_t devices = 1) {
+  v1::LeaseRequest r;
+  r.set_device_count(devices);
+  r.set_holder("test");
+  return r;
+}
+
+v1::LeaseRequest Fraction(uint64_t memory, uint32_t weight = 0) {
+  v1::LeaseRequest r = Request();
+  r.set_memory(memory);
+  r.set_compute_weight(weight);
+  return r;
+}
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  explicit CoordinatorTest(Coordinator::Options options = {}) : coordinator_(options) {}
+  void AddNode(const std::string& name, std::vector<v1::DeviceInfo> devices,
+               std::map<std::string, std::string> labels = {}) {
+    coordinator_.AddNode(name, name + ":1", labels, std::move(devices), &listener_);
+  }
+  const Caller anonymous_{};
+  NullListener listener_;
+  Coordinator coordinator_;
+};
+
+TEST_F(CoordinatorTest, BinpackFillsTheFullestNodeThatFitsSpreadTheEmptiest) {
+  AddNode("a", Devices(4));
+  AddNode("b", Devices(2));
+  ASSERT_OK_AND_ASSIGN(auto first, coordinator_.Lease(Request(), anonymous_));
+  EXPECT_EQ(first.lease().node(), "b");  // 2 free is fewer than 4
+  EXPECT_EQ(first.lease().policy(), "binpack");
+  EXPECT_THAT(first.lease().reason(), HasSubstr("node b had 2 of 2 device(s) free, the fewest"));
+  ASSERT_OK_AND_ASSIGN(auto second, coordinator_.Lease(Request(), anonymous_));
+  EXPECT_EQ(second.lease().node(), "b");
+  // Two devices fit only on a now.
+  ASSERT_OK_AND_ASSIGN(auto pair, coordinator_.Lease(Request(2), anonymous_));
+  EXPECT_EQ(pair.lease().node(), "a");
+
+  v1::LeaseRequest spread = Request();
+  spread.set_policy("spread");
+  ASSERT_OK_AND_ASSIGN(auto third, coordinator_.Lease(spread, anonymous_));
+  EXPECT_EQ(third.lease().node(), "a");
+  EXPECT_THAT(third.lease().reason(), HasSubstr("spread: node a had 2 of 4 device(s) free"));
+}
+
+TEST(CoordinatorPolicyTest, ThePoolsDefaultPolicyAppliesToRequestsThatNameNone) {
+  Coordinator::Options options;
+  options.default_policy = "spread";
+  Coordinator coordinator(options);
+  NullListener listener;
+  coordinator.AddNode("a", "a:1", {}, Devices(4), &listener);
+  coordinator.AddNode("b", "b:1", {}, Devices(4), &listener);
+  ASSERT_OK_AND_ASSIGN(auto first, coordinator.Lease(Request(), Caller{}));
+  ASSERT_OK_AND_ASSIGN(auto second, coordinator.Lease(Request(), Caller{}));
+  EXPECT_NE(first.lease().node(), second.lease().node());
+  EXPECT_EQ(second.lease().policy(), "spread");
+}
+
+TEST_F(CoordinatorTest, GangLeasesAreAllOrNothingOnOneNode) {
+  AddNode("a", Devices(2));
+  AddNode("b", Devices(2));
+  // Four devices exist, but no node has three: never.
+  EXPECT_THAT(coordinator_.Lease(Request(3), anonymous_),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("at most 2 on one node")));
+  ASSERT_OK_AND_ASSIGN(auto one, coordinator_.Lease(Request(), anonymous_));
+  ASSERT_OK_AND_ASSIGN(auto gang, coordinator_.Lease(Request(2), anonymous_));
+  EXPECT_EQ(gang.lease().devices_size(), 2);
+  EXPECT_NE(gang.lease().node(), one.lease().node());
+  // Three devices are in use and one is free: a pair gets nothing at all.
+  EXPECT_THAT(coordinator_.Lease(Request(2), anonymous_),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(coordinator_.ListLeases(anonymous_).size(), 2u);
+}
+
+TEST_F(CoordinatorTest, ConstraintsChooseTheDevices) {
+  std::vector<v1::DeviceInfo> mixed = {Device(0, 16 * kGiB, "nvidia"),
+                                       Device(1, 64 * kGiB, "hygon")};
+  (*mixed[1].mutable_labels())["model"] = "k100";
+  AddNode("a", mixed);
+  v1::LeaseRequest big = Request();
+  big.set_min_free_memory(32 * kGiB);
+  ASSERT_OK_AND_ASSIGN(auto lease, coordinator_.Lease(big, anonymous_));
+  EXPECT_EQ(lease.lease().devices(0).device().vendor(), "hygon");
+  EXPECT_EQ(lease.lease().devices(0).memory_quota(), 64 * kGiB);
+  v1::LeaseRequest labelled = Request();
+  (*labelled.mutable_labels())["model"] = "k100";
+  EXPECT_THAT(coordinator_.Lease(labelled, anonymous_),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("free of leases")));
+  v1::LeaseRequest vendor = Request();
+  vendor.set_vendor("nvidia");
+  ASSERT_OK_AND_ASSIGN(auto nvidia, coordinator_.Lease(vendor, anonymous_));
+  EXPECT_EQ(nvidia.lease().devices(0).device().index(), 0u);
+  v1::LeaseRequest arch = Request();
+  arch.set_arch("gfx942");
+  EXPECT_THAT(coordinator_.Lease(arch, anonymous_), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(CoordinatorTest, FractionalLeasesShareADeviceUpToItsMemory) {
+  AddNode("a", Devices(2));
+  std::vector<v1::LeaseResponse> quarters;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto lease, coordinator_.Lease(Fraction(4 * kGiB, i + 1), anonymous_));
+    quarters.push_back(lease);
+  }
+  // binpack put all four on one device, exactly filling it.
+  for (const auto& q : quarters) {
+    EXPECT_EQ(q.lease().devices(0).device().id(), quarters[0].lease().devices(0).device().id());
+    EXPECT_EQ(q.lease().devices(0).memory_quota(), 4 * kGiB);
+    EXPECT_TRUE(q.lease().devices(0).shared());
+  }
+  EXPECT_EQ(quarters[2].lease().devices(0).compute_weight(), 3u);
+  EXPECT_THAT(quarters[1].lease().reason(), HasSubstr("had 12 GiB of 16 GiB unleased, the least"));
+  // The other device is still whole: a whole-device lease takes it, and
+  // then nothing has room for another quarter.
+  ASSERT_OK_AND_ASSIGN(auto whole, coordinator_.Lease(Request(), anonymous_));
+  EXPECT_NE(whole.lease().devices(0).device().id(), quarters[0].lease().devices(0).device().id());
+  EXPECT_FALSE(whole.lease().devices(0).shared());
+  EXPECT_THAT(coordinator_.Lease(Fraction(1 * kGiB), anonymous_),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("1 GiB unleased")));
+  std::vector<v1::DeviceInfo> listed = coordinator_.ListDevices();
+  uint32_t leases = 0;
+  uint64_t leased = 0;
+  for (const v1::DeviceInfo& d : listed) {
+    leases += d.leases();
+    leased += d.leased_memory();
+  }
+  EXPECT_EQ(leases, 5u);
+  EXPECT_EQ(leased, 32 * kGiB);
+  // A released quarter makes room for another.
+  ASSERT_OK(coordinator_.Release(quarters[0].lease().lease_id(), quarters[0].token(), anonymous_));
+  EXPECT_OK(coordinator_.Lease(Fraction(4 * kGiB), anonymous_).status());
+  // More than a device has can never fit.
+  EXPECT_THAT(coordinator_.Lease(Fraction(17 * kGiB), anonymous_),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(CoordinatorTest, SpreadPutsFractionsOnTheEmptiestDevices) {
+  AddNode("a", Devices(2));
+  v1::LeaseRequest r = Fraction(4 * kGiB);
+  r.set_policy("spread");
+  ASSERT_OK_AND_ASSIGN(auto first, coordinator_.Lease(r, anonymous_));
+  ASSERT_OK_AND_ASSIGN(auto second, coordinator_.Lease(r, anonymous_));
+  EXPECT_NE(first.lease().devices(0).device().id(), second.lease().devices(0).device().id());
+  // A whole-device request finds no device free of leases.
+  EXPECT_THAT(coordinator_.Lease(Request(), anonymous_),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+TEST_F(CoordinatorTest, BadRequestsAreRefusedClearly) {
+  AddNode("a", Devices(1));
+  v1::LeaseRequest r = Request();
+  r.set_policy("random");
+  EXPECT_THAT(coordinator_.Lease(r, anonymous_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("binpack or spread")));
+  r = Request();
+  r.set_compute_weight(3);
+  EXPECT_THAT(coordinator_.Lease(r, anonymous_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fractional")));
+  r = Request();
+  r.set_wait_seconds(100000);
+  EXPECT_THAT(coordinator_.Lease(r, anonymous_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("wait_seconds")));
+}
+
+// --- tenants ---------------------------------------------------------------
+
+class TenantTest : public CoordinatorTest {
+ protected:
+  void SetUp() override {
+    AddNode("a", Devices(4));
+    v1::PutTenantRequest put;
+    put.set_create(true);
+    put.mutable_tenant()->set_name("risk");
+    put.mutable_tenant()->set_max_leases(2);
+    put.mutable_tenant()->set_max_devices(3);
+    put.mutable_tenant()->set_max_memory(40 * kGiB);
+    ASSERT_OK_AND_ASSIGN(auto risk, coordinator_.PutTenant(put));
+    risk_token_ = risk.token();
+    // trading has no quotas, and a higher priority.
+    put.mutable_tenant()->Clear();
+    put.mutable_tenant()->set_name("trading");
+    put.mutable_tenant()->set_priority(10);
+    ASSERT_OK_AND_ASSIGN(auto trading, coordinator_.PutTenant(put));
+    trading_token_ = trading.token();
+    ASSERT_OK_AND_ASSIGN(risk_, coordinator_.Authenticate(risk_token_, false));
+    ASSERT_OK_AND_ASSIGN(trading_, coordinator_.Authenticate(trading_token_, false));
+  }
+  std::string risk_token_, trading_token_;
+  Caller risk_, trading_;
+};
+
+TEST_F(TenantTest, TokensNameTenantsAndNothingElseGetsIn) {
+  EXPECT_EQ(risk_.tenant, "risk");
+  EXPECT_FALSE(risk_.is_operator);
+  EXPECT_EQ(risk_token_.size(), 64u);
+  EXPECT_THAT(coordinator_.Authenticate("not-a-token", true),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  // No token: an operator on this host, nobody from elsewhere.
+  ASSERT_OK_AND_ASSIGN(Caller local, coordinator_.Authenticate("", true));
+  EXPECT_TRUE(local.is_operator);
+  EXPECT_THAT(coordinator_.Authenticate("", false),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("tenant's token")));
+  // An operator does not lease: leases belong to tenants.
+  EXPECT_THAT(coordinator_.Lease(Request(), local), StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+TEST_F(TenantTest, QuotasAreEnforcedAndNamed) {
+  ASSERT_OK_AND_ASSIGN(auto two, coordinator_.Lease(Request(2), risk_));  // 32 GiB
+  EXPECT_EQ(two.lease().tenant(), "risk");
+  EXPECT_THAT(coordinator_.Lease(Request(2), risk_),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("device quota: 2 more would make 4 of its quota of 3")));
+  EXPECT_THAT(
+      coordinator_.Lease(Request(1), risk_),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               HasSubstr("memory quota: 16 GiB more would make 48 GiB of its quota of 40 GiB")));
+  ASSERT_OK_AND_ASSIGN(auto small, coordinator_.Lease(Fraction(8 * kGiB), risk_));
+  EXPECT_THAT(
+      coordinator_.Lease(Fraction(1 * kGiB), risk_),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("quota of 2 concurrent lease(s)")));
+  // Another tenant is not bound by risk's use.
+  EXPECT_OK(coordinator_.Lease(Request(1), trading_).status());
+  std::vector<v1::TenantInfo> tenants = coordinator_.ListTenants(Caller{"", true});
+  ASSERT_EQ(tenants.size(), 2u);
+  EXPECT_EQ(tenants[0].name(), "risk");
+  EXPECT_EQ(tenants[0].leases(), 2u);
+  EXPECT_EQ(tenants[0].devices(), 3u);
+  EXPECT_EQ(tenants[0].memory(), 40 * kGiB);
+  // Releasing gives the quota back.
+  ASSERT_OK(coordinator_.Release(small.lease().lease_id(), small.token(), risk_));
+  EXPECT_OK(coordinator_.Lease(Fraction(8 * kGiB), risk_).status());
+}
+
+TEST_F(TenantTest, ATenantCannotSeeRenewOrReleaseAnothersLeases) {
+  ASSERT_OK_AND_ASSIGN(auto mine, coordinator_.Lease(Request(), risk_));
+  ASSERT_OK_AND_ASSIGN(auto theirs, coordinator_.Lease(Request(), trading_));
+  const std::string id = mine.lease().lease_id();
+  // Even with the lease's own token, the wrong tenant finds nothing.
+  EXPECT_THAT(coordinator_.Release(id, mine.token(), trading_),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(coordinator_.Renew(id, mine.token(), trading_).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(coordinator_.ExplainLease(id, trading_).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  std::vector<v1::LeaseInfo> seen = coordinator_.ListLeases(trading_);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].lease_id(), theirs.lease().lease_id());
+  EXPECT_EQ(coordinator_.ListTenants(trading_).size(), 1u);  // itself only
+  EXPECT_EQ(coordinator_.ListLeases(Caller{"", true}).size(), 2u);
+  EXPECT_OK(coordinator_.Renew(id, mine.token(), risk_).status());
+  EXPECT_OK(coordinator_.Release(id, mine.token(), risk_));
+}
+
+TEST_F(TenantTest, TenantsAreManagedAndCannotBeDeletedWhileLeasing) {
+  ASSERT_OK_AND_ASSIGN(auto lease, coordinator_.Lease(Request(), risk_));
+  EXPECT_THAT(coordinator_.DeleteTenant("risk"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("1 live or queued")));
+  v1::PutTenantRequest put;
+  put.mutable_tenant()->set_name("risk");
+  put.set_create(true);
+  EXPECT_THAT(coordinator_.PutTenant(put).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  put.set_create(false);
+  put.set_rotate_token(true);
+  ASSERT_OK_AND_ASSIGN(auto rotated, coordinator_.PutTenant(put));
+  EXPECT_NE(rotated.token(), risk_token_);
+  EXPECT_THAT(coordinator_.Authenticate(risk_token_, false),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  ASSERT_OK(coordinator_.AdminRelease(lease.lease().lease_id()));
+  EXPECT_OK(coordinator_.DeleteTenant("risk"));
+  put.mutable_tenant()->set_name("bad name");
+  EXPECT_THAT(coordinator_.PutTenant(put).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(TenantConfigTest, ParsesTenantsAndNamesBadLines) {
+  const std::string hash(64, 'a');
+  ASSERT_OK_AND_ASSIGN(
+      auto tenants,
+      ParseTenantConfig("# comment\n\ntenant risk priority=5 devices=4 memory=64GiB leases=8 "
+                        "token_sha256=" +
+                        hash + "\ntenant ops token_sha256=" + std::string(64, 'b') + "\n"));
+  ASSERT_EQ(tenants.size(), 2u);
+  EXPECT_EQ(tenants[0].priority, 5);
+  EXPECT_EQ(tenants[0].max_memory, 64 * kGiB);
+  EXPECT_EQ(tenants[0].max_leases, 8u);
+  EXPECT_EQ(tenants[1].max_devices, 0u);
+  EXPECT_THAT(ParseTenantConfig("tenant risk colour=red token_sha256=" + hash).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 1: unknown key")));
+  EXPECT_THAT(ParseTenantConfig("tenant risk devices=4").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token_sha256")));
+  EXPECT_THAT(ParseTenantConfig("tenant risk token_sha256=abc").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("64 hex digits")));
+  EXPECT_THAT(
+      ParseTenantConfig("tenant a token_sha256=" + hash +
+                        "\ntenant a token_sha256=" + std::string(64, 'c'))
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2: tenant defined twice")));
+  EXPECT_THAT(ParseTenantConfig("tenant a leases=many token_sha256=" + hash).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a number")));
+}
+
+// --- the wait queue --------------------------------------------------------
+
+class QueueTest : public TenantTest {
+ protected:
+  // Leases every device of node a, as risk.
+  std::vector<v1::LeaseResponse> FillPool() {
+    std::vector<v1::LeaseResponse> held;
+    for (int i = 0; i < 2; ++i) {
+      auto lease = coordinator_.Lease(Request(), i == 0 ? risk_ : trading_);
+      EXPECT_OK(lease.status());
+      if (lease.ok()) held.push_back(*lease);
+    }
+    // Two more for trading, so all four are held.
+    for (int i = 0; i < 2; ++i) {
+      auto lease = coordinator_.Lease(Request(), trading_);
+      EXPECT_OK(lease.status());
+      if (lease.ok()) held.push_back(*lease);
+    }
+    return held;
+  }
+  std::future<absl::StatusOr<v1::LeaseResponse>> Wait(const Caller& caller, uint32_t seconds,
+                                                      uint32_t devices = 1) {
+    v1::LeaseRequest r = Request(devices);
+    r.set_wait_seconds(seconds);
+    return std::async(std::launch::async,
+                      [this, r, caller] { return coordinator_.Lease(r, caller); });
+  }
+  // Waits (bounded) until `n` requests are queued.
+  bool Queued(size_t n) {
+    for (int i = 0; i < 200; ++i) {
+      if (coordinator_.counts().queued_leases == n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  void Release(const v1::LeaseResponse& lease) {
+    ASSERT_OK(coordinator_.AdminRelease(lease.lease().lease_id()));
+  }
+};
+
+TEST_F(QueueTest, AFullPoolRefusesAtOnceOrQueuesUntilRoomFrees) {
+  std::vector<v1::LeaseResponse> held = FillPool();
+  EXPECT_THAT(coordinator_.Lease(Request(), risk_),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("free of leases")));
+  auto waiting = Wait(risk_, 20);
+  ASSERT_TRUE(Queued(1));
+  std::vector<v1::LeaseInfo> listed = coordinator_.ListLeases(risk_);
+  auto queued = std::find_if(listed.begin(), listed.end(),
+                             [](const v1::LeaseInfo& l) { return l.state() == "queued"; });
+  ASSERT_NE(queued, listed.end());
+  EXPECT_THAT(queued->reason(), HasSubstr("queued at position 1"));
+  ASSERT_OK_AND_ASSIGN(v1::LeaseInfo explained,
+                       coordinator_.ExplainLease(queued->lease_id(), risk_));
+  EXPECT_THAT(explained.reason(), HasSubstr("free of leases"));
+  EXPECT_EQ(coordinator_.ListTenants(risk_)[0].queued(), 1u);
+  Release(held[3]);
+  ASSERT_OK_AND_ASSIGN(auto granted, waiting.get());
+  // Its id is the one it waited under, and the reason says it waited.
+  EXPECT_EQ(granted.lease().lease_id(), queued->lease_id());
+  EXPECT_THAT(granted.lease().reason(), HasSubstr("in the queue"));
+  EXPECT_EQ(coordinator_.counts().queued_leases, 0u);
+}
+
+TEST_F(QueueTest, HigherPriorityIsServedFirstThenAge) {
+  std::vector<v1::LeaseResponse> held = FillPool();
+  ASSERT_OK(coordinator_.AdminRelease(held[0].lease().lease_id()));  // risk: room in its quota
+  ASSERT_OK(coordinator_.Lease(Request(), trading_).status());       // and the pool full again
+  auto risk_first = Wait(risk_, 20);
+  ASSERT_TRUE(Queued(1));
+  auto risk_second = Wait(risk_, 20);
+  ASSERT_TRUE(Queued(2));
+  auto trading = Wait(trading_, 20);  // priority 10 beats risk's 0, though it came last
+  ASSERT_TRUE(Queued(3));
+  Release(held[1]);
+  ASSERT_OK_AND_ASSIGN(auto first, trading.get());
+  EXPECT_EQ(first.lease().tenant(), "trading");
+  Release(held[2]);
+  ASSERT_OK(risk_first.get().status());
+  EXPECT_EQ(risk_second.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  Release(held[3]);
+  ASSERT_OK(risk_second.get().status());
+}
+
+TEST_F(QueueTest, WaitsEndAtTheirTimeoutOrWhenTheCallerGoes) {
+  std::vector<v1::LeaseResponse> held = FillPool();
+  v1::LeaseRequest r = Request();
+  r.set_wait_seconds(1);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(coordinator_.Lease(r, risk_),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("no room within 1 s of waiting: no ready node")));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  EXPECT_EQ(coordinator_.counts().queued_leases, 0u);
+  EXPECT_EQ(coordinator_.ListTenants(risk_)[0].leases(), 1u);  // the quota is given back
+
+  std::atomic<bool> gone{false};
+  r.set_wait_seconds(60);
+  auto cancelled = std::async(std::launch::async, [&] {
+    return coordinator_.Lease(r, risk_, [&] { return gone.load(); });
+  });
+  ASSERT_TRUE(Queued(1));
+  gone = true;
+  EXPECT_THAT(cancelled.get().status(), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(coordinator_.counts().queued_leases, 0u);
+  // A request that can never fit is refused at once, wait or not.
+  r.set_device_count(5);
+  EXPECT_THAT(coordinator_.Lease(r, trading_).status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(QueueTest, QueuedRequestsCountAgainstTheTenantsQuota) {
+  std::vector<v1::LeaseResponse> held = FillPool();  // risk holds 1 of its 2 leases
+  auto waiting = Wait(risk_, 20);
+  ASSERT_TRUE(Queued(1));
+  EXPECT_THAT(coordinator_.Lease(Request(), risk_),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 live or queued")));
+  Release(held[1]);
+  EXPECT_OK(waiting.get().status());
+}
+
+// With backfill, small requests behind a large one take what frees up; once
+// the large one has waited past the starvation limit, room is kept for it.
+TEST(CoordinatorStarvationTest, ALongWaitingLargeRequestIsNotStarvedBySmallOnes) {
+  for (bool starving : {false, true}) {
+    SCOPED_TRACE(starving ? "past the starvation limit" : "backfilling");
+    Coordinator::Options options;
+    options.starvation_after = starving ? std::chrono::milliseconds(0) : std::chrono::hours(1);
+    Coordinator coordinator(options);
+    NullListener listener;
+    coordinator.AddNode("a", "a:1", {}, Devices(2), &listener);
+    ASSERT_OK_AND_ASSIGN(auto first, coordinator.Lease(Request(), Caller{}));
+    ASSERT_OK_AND_ASSIGN(auto second, coordinator.Lease(Request(), Caller{}));
+    v1::LeaseRequest large = Request(2);
+    large.set_wait_seconds(20);
+    auto big = std::async(std::launch::async, [&] { return coordinator.Lease(large, Caller{}); });
+    for (int i = 0; i < 200 && coordinator.counts().queued_leases != 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    v1::LeaseRequest small = Request(1);
+    small.set_wait_seconds(20);
+    auto little =
+        std::async(std::launch::async, [&] { return coordinator.Lease(small, Caller{}); });
+    for (int i = 0; i < 200 && coordinator.counts().queued_leases != 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(coordinator.counts().queued_leases, 2u);
+    ASSERT_OK(coordinator.AdminRelease(first.lease().lease_id()));
+    if (!starving) {
+      ASSERT_OK_AND_ASSIGN(auto backfilled, little.get());  // the large one still waits
+      EXPECT_EQ(big.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+      ASSERT_OK(coordinator.AdminRelease(second.lease().lease_id()));
+      ASSERT_OK(coordinator.AdminRelease(backfilled.lease().lease_id()));
+      EXPECT_OK(big.get().status());
+    } else {
+      EXPECT_EQ(little.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+      std::vector<v1::LeaseInfo> listed = coordinator.ListLeases(Caller{"", true});
+      bool explained = false;
+      for (const v1::LeaseInfo& l : listed) {
+        explained |= l.state() == "queued" && absl::StrContains(l.reason(), "room is kept for it");
+      }
+      EXPECT_TRUE(explained);
+      ASSERT_OK(coordinator.AdminRelease(second.lease().lease_id()));
+      ASSERT_OK_AND_ASSIGN(auto granted, big.get());
+      EXPECT_EQ(granted.lease().devices_size(), 2);
+      ASSERT_OK(coordinator.AdminRelease(granted.lease().lease_id()));
+      EXPECT_OK(little.get().status());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace accel::pool
