@@ -32,19 +32,17 @@
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
+#include "bench/in_process_pool.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/common/wire.h"
-#include "pool/coordinator/coordinator.h"
-#include "pool/coordinator/coordinator_service.h"
-#include "pool/node/bulk_listener.h"
-#include "pool/node/node_agent.h"
-#include "pool/node/node_service.h"
 
 namespace {
 
 namespace hal = accel::hal;
+using accel::bench::Server;
+using accel::bench::StartServer;
 namespace v1 = ::accelpool::v1;
 using Clock = std::chrono::steady_clock;
 
@@ -95,23 +93,6 @@ class RawService final : public v1::Node::Service {
     return grpc::Status::OK;
   }
 };
-
-struct Server {
-  std::unique_ptr<grpc::Server> server;
-  std::string address;
-};
-
-Server StartServer(std::vector<grpc::Service*> services) {
-  int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  for (grpc::Service* s : services) builder.RegisterService(s);
-  accel::pool::ApplyBulkTransferSettings(builder);
-  Server out;
-  out.server = builder.BuildAndStart();
-  out.address = absl::StrCat("127.0.0.1:", port);
-  return out;
-}
 
 // A Node stub on a channel with the pool's bulk settings.
 std::unique_ptr<v1::Node::Stub> RawStub(const std::string& address) {
@@ -258,29 +239,10 @@ int main(int argc, char** argv) {
   accel::pool::TuneMallocForBulkTransfers();  // as poold and the client SDK do
 
   // The pool, in process: standalone poold on the host backend.
-  hal::RegistryOptions registry_options;
-  registry_options.only = {"host"};
-  registry_options.backend_options["host"] = {
-      {"devices", "1"}, {"device_memory", absl::StrCat(sizes_mib.back() * 2, "MiB")}};
-  auto registry = hal::Registry::Create(registry_options);
-  Check(registry.status(), "registry");
-  const hal::Device local = (*registry)->Devices().at(0);
-  accel::pool::Coordinator coordinator({});
-  accel::pool::NodeAgent::Options node_options;
-  node_options.name = "bench";
-  node_options.allow_host_kernels = true;
-  accel::pool::NodeAgent agent(node_options, {local}, coordinator);
-  accel::pool::CoordinatorService coordinator_service(coordinator, std::chrono::seconds(1));
-  accel::pool::NodeService node_service(agent);
-  auto bulk_listener = accel::pool::BulkListener::Start(
-      "127.0.0.1", [&agent](const std::string& key, std::unique_ptr<accel::pool::BulkSocket>& s) {
-        return agent.AttachBulk(key, s);
-      });
-  Check(bulk_listener.status(), "bulk listener");
-  agent.OfferBulkChannel((*bulk_listener)->port());
-  Server pool = StartServer({&coordinator_service, &node_service});
-  coordinator.AddNode("bench", pool.address, {}, agent.DeviceInfos(), &agent);
-  auto lease = accel::client::AcquireLease(pool.address, {});
+  auto pool = accel::bench::InProcessPool::Start(1, (sizes_mib.back() * 2) << 20);
+  Check(pool.status(), "pool");
+  const hal::Device local = (*pool)->local_devices().at(0);
+  auto lease = accel::client::AcquireLease((*pool)->address(), {});
   Check(lease.status(), "lease");
   const hal::Device remote = (*lease)->devices()[0];
 

@@ -9,7 +9,9 @@ NodeAgent::NodeAgent(Options options, std::vector<hal::Device> devices, LeaseAut
     : options_(std::move(options)),
       devices_(std::move(devices)),
       authority_(authority),
-      cache_(options_.module_cache_bytes) {}
+      cache_(options_.module_cache_bytes) {
+  for (size_t i = 0; i < devices_.size(); ++i) shares_.push_back(std::make_shared<ComputeShares>());
+}
 
 std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
   std::vector<v1::DeviceInfo> out;
@@ -59,10 +61,12 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
   if (bulk_port_ != 0) config.bulk_key = RandomHex(16);
   for (const v1::LeasedDevice& leased : lease->devices()) {
     const hal::Device* local = nullptr;
-    for (const hal::Device& d : devices_) {
-      if (d.properties().backend == leased.device().backend() &&
-          d.properties().index == leased.device().index()) {
-        local = &d;
+    size_t local_index = 0;
+    for (size_t i = 0; i < devices_.size(); ++i) {
+      if (devices_[i].properties().backend == leased.device().backend() &&
+          devices_[i].properties().index == leased.device().index()) {
+        local = &devices_[i];
+        local_index = i;
       }
     }
     if (local == nullptr) {
@@ -71,6 +75,8 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
     }
     config.devices.push_back(*local);
     config.quotas.push_back(leased.memory_quota());
+    config.shares.push_back(leased.shared() ? shares_[local_index] : nullptr);
+    config.weights.push_back(leased.compute_weight());
   }
 
   auto session = std::make_shared<Session>(

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/hal.h"
 #include "pool/common/node_coordination.h"
+#include "pool/node/compute_shares.h"
 #include "pool/node/module_cache.h"
 #include "pool/node/session.h"
 
@@ -58,6 +59,8 @@ class NodeAgent : public LeaseListener {
  private:
   const Options options_;
   const std::vector<hal::Device> devices_;
+  // One per device, in the same order: fractional leases share them.
+  std::vector<std::shared_ptr<ComputeShares>> shares_;
   LeaseAuthority& authority_;
   ModuleCache cache_;
   absl::Mutex mu_;

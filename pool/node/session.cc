@@ -54,7 +54,12 @@ Session::Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink>
       usage_(std::move(usage)),
       used_(new std::atomic<uint64_t>[config_.devices.size()]),
       waits_(std::make_unique<SerialQueue>()) {
-  for (size_t i = 0; i < config_.devices.size(); ++i) used_[i] = 0;
+  for (size_t i = 0; i < config_.devices.size(); ++i) {
+    used_[i] = 0;
+    seats_.push_back(i < config_.shares.size() && config_.shares[i] != nullptr
+                         ? ComputeShares::Join(config_.shares[i], config_.weights[i])
+                         : nullptr);
+  }
 }
 
 Session::~Session() {
@@ -218,7 +223,8 @@ absl::Status Session::CreateStream(const v1::CreateStream& op) {
   }
   absl::StatusOr<hal::Stream> stream = device->CreateStream();
   if (!stream.ok()) return stream.status();
-  absl::Status added = AddHandle(op.handle(), std::make_shared<StreamWorker>(*std::move(stream)));
+  absl::Status added = AddHandle(
+      op.handle(), std::make_shared<StreamWorker>(*std::move(stream), seats_[op.device()].get()));
   if (added.ok()) ++streams_;
   return added;
 }
@@ -435,7 +441,12 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
       hal::LaunchConfig config{ToDim3(op.grid()), ToDim3(op.block()), op.shared_memory_bytes()};
       return Op([kernel = *kernel, config, args = std::move(args)](StreamWorker& w,
                                                                    const absl::Status& sticky) {
-        return sticky.ok() ? w.stream().Launch(kernel, config, args) : sticky;
+        if (!sticky.ok()) return sticky;
+        auto launch = [&] { return w.stream().Launch(kernel, config, args); };
+        if (w.seat() == nullptr) return launch();
+        // A shared device: the launch waits for the session's turn, and
+        // runs to completion so that its device time is known.
+        return w.seat()->Run(launch, [&] { return w.RunTimed(launch); });
       });
     }
     case v1::Command::kRecordEvent: {

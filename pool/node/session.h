@@ -20,6 +20,7 @@
 #include "accel/hal/hal.h"
 #include "pool/common/bulk_socket.h"
 #include "pool/common/wire.h"
+#include "pool/node/compute_shares.h"
 #include "pool/node/module_cache.h"
 #include "pool/node/serial_queue.h"
 #include "pool/node/stream_worker.h"
@@ -69,6 +70,11 @@ class Session {
     v1::LeaseInfo lease;
     std::vector<hal::Device> devices;  // the lease's devices, in lease order
     std::vector<uint64_t> quotas;      // bytes allocatable on each
+    // For shared devices (fractional leases): the device's compute shares
+    // and this lease's weight there; null where the lease holds the device
+    // alone.
+    std::vector<std::shared_ptr<ComputeShares>> shares;
+    std::vector<uint32_t> weights;
     bool allow_host_kernels = false;
     size_t max_handles = 1 << 20;
     // Each stream has a worker thread on the node.
@@ -145,6 +151,8 @@ class Session {
   std::shared_ptr<SessionLink> link_;
   UsageReporter usage_;
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
+  // Per device; outlive the stream workers, which launch through them.
+  std::vector<std::unique_ptr<ComputeShares::Seat>> seats_;
 
   // Reader-thread state. (std::unordered_map: GCC 12 warns falsely inside
   // flat_hash_map's slot transfer for this variant.)

@@ -1,5 +1,7 @@
 #include "pool/node/stream_worker.h"
 
+#include "accel/hal/device.h"
+
 namespace accel::pool {
 namespace {
 // Host bytes held for queued uploads before the worker waits for the device
@@ -9,8 +11,8 @@ constexpr uint64_t kMaxRetainedBytes = 16ull << 20;
 constexpr uint64_t kMaxQueuedBytes = 16ull << 20;
 }  // namespace
 
-StreamWorker::StreamWorker(hal::Stream stream)
-    : stream_(std::move(stream)), thread_([this] { Loop(); }) {}
+StreamWorker::StreamWorker(hal::Stream stream, ComputeShares::Seat* seat)
+    : stream_(std::move(stream)), seat_(seat), thread_([this] { Loop(); }) {}
 
 StreamWorker::~StreamWorker() {
   {
@@ -83,6 +85,24 @@ void StreamWorker::Loop() {
   // Let queued device work finish before the bytes it reads go away. The
   // session is gone, so an error here has nobody left to be reported to.
   Synchronize().IgnoreError();
+}
+
+absl::StatusOr<double> StreamWorker::RunTimed(const std::function<absl::Status()>& launch) {
+  if (!timing_start_.valid()) {
+    absl::StatusOr<hal::Event> start = stream_.device().CreateEvent();
+    if (!start.ok()) return start.status();
+    absl::StatusOr<hal::Event> end = stream_.device().CreateEvent();
+    if (!end.ok()) return end.status();
+    timing_start_ = *std::move(start);
+    timing_end_ = *std::move(end);
+  }
+  if (absl::Status s = stream_.Record(timing_start_); !s.ok()) return s;
+  if (absl::Status s = launch(); !s.ok()) return s;
+  if (absl::Status s = stream_.Record(timing_end_); !s.ok()) return s;
+  if (absl::Status s = Synchronize(); !s.ok()) return s;
+  absl::StatusOr<float> ms = hal::Event::ElapsedMilliseconds(timing_start_, timing_end_);
+  if (!ms.ok()) return ms.status();
+  return *ms * 1000.0;
 }
 
 absl::Status StreamWorker::Synchronize() {

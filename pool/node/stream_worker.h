@@ -17,7 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "accel/hal/event.h"
 #include "accel/hal/stream.h"
+#include "pool/node/compute_shares.h"
 
 namespace accel::pool {
 
@@ -27,7 +29,10 @@ class StreamWorker {
   // its own outcome. Replying operations reply even when the stream failed.
   using Operation = std::function<absl::Status(StreamWorker&, const absl::Status& sticky)>;
 
-  explicit StreamWorker(hal::Stream stream);
+  // `seat`: the session's share of the stream's device, which launches
+  // take turns on (null: the device is not shared). It must outlive the
+  // worker.
+  StreamWorker(hal::Stream stream, ComputeShares::Seat* seat);
   ~StreamWorker();  // drains the queue, then synchronizes the HAL stream
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;
@@ -44,15 +49,20 @@ class StreamWorker {
   bool RunIfIdle(const Operation& op);
   // For operations, on the worker thread:
   hal::Stream& stream() { return stream_; }
+  ComputeShares::Seat* seat() { return seat_; }
   // Keeps host bytes alive until the HAL stream has consumed them.
   void Retain(std::shared_ptr<const void> bytes, uint64_t size);
   // Waits for the HAL stream; the retained bytes are then free to go.
   absl::Status Synchronize();
+  // Runs `launch` between two events and waits for it: the device time it
+  // took, in microseconds.
+  absl::StatusOr<double> RunTimed(const std::function<absl::Status()>& launch);
 
  private:
   void Loop();
 
   hal::Stream stream_;
+  ComputeShares::Seat* const seat_;
   absl::Mutex mu_;
   std::deque<std::pair<Operation, uint64_t>> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -62,6 +72,7 @@ class StreamWorker {
   // State of whichever thread runs an operation (busy_ makes it one).
   absl::Status sticky_;
   std::vector<std::shared_ptr<const void>> retained_;
+  hal::Event timing_start_, timing_end_;  // made on first use
   uint64_t retained_bytes_ = 0;
   std::thread thread_;
 };

@@ -1,0 +1,56 @@
+// A standalone pool inside the benchmark's own process: coordinator, node
+// agent with its bulk channel, and a gRPC server on 127.0.0.1, serving host
+// backend devices. Everything a client meets is real; only the process
+// boundary of poold is left out, so that no second process competes for
+// this machine's two cores in ways the run cannot see.
+#ifndef ACCEL_BENCH_IN_PROCESS_POOL_H_
+#define ACCEL_BENCH_IN_PROCESS_POOL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "accel/hal/hal.h"
+#include "pool/coordinator/coordinator.h"
+#include "pool/coordinator/coordinator_service.h"
+#include "pool/node/bulk_listener.h"
+#include "pool/node/node_agent.h"
+#include "pool/node/node_service.h"
+
+namespace accel::bench {
+
+// A gRPC server on a free 127.0.0.1 port, with the pool's transport settings.
+struct Server {
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+};
+Server StartServer(const std::vector<grpc::Service*>& services);
+
+class InProcessPool {
+ public:
+  // `devices` host devices of `device_memory` bytes each.
+  static absl::StatusOr<std::unique_ptr<InProcessPool>> Start(int devices, uint64_t device_memory);
+  ~InProcessPool();
+
+  const std::string& address() const { return server_.address; }
+  // The devices as the node serves them, for local baselines.
+  const std::vector<hal::Device>& local_devices() const { return local_; }
+
+ private:
+  InProcessPool() = default;
+  std::unique_ptr<hal::Registry> registry_;
+  std::vector<hal::Device> local_;
+  std::unique_ptr<pool::Coordinator> coordinator_;
+  std::unique_ptr<pool::NodeAgent> agent_;
+  std::unique_ptr<pool::CoordinatorService> coordinator_service_;
+  std::unique_ptr<pool::NodeService> node_service_;
+  std::unique_ptr<pool::BulkListener> bulk_listener_;
+  Server server_;
+};
+
+}  // namespace accel::bench
+
+#endif  // ACCEL_BENCH_IN_PROCESS_POOL_H_
