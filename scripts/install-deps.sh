@@ -11,6 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # the pool's protocol
   libssl-dev             # SHA-256 module digests, lease tokens
   prometheus-cpp-dev     # poold's metrics endpoint
+  libsqlite3-dev         # the coordinator's state (--state)
   # Vendor backends: headers only; drivers are dlopened when present.
   libamdhip64-dev libze-dev libze1
   # Kernel compilers: hsaco (clang-15 + lld) and SPIR-V (llvm-spirv-15, spirv-tools to validate).

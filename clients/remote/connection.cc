@@ -459,7 +459,18 @@ void Connection::BulkReaderLoop() {
 
 void Connection::RenewLoop() {
   const auto period = absl::Milliseconds(RenewMillis(lease().ttl_seconds()));
-  int failures = 0;
+  // Until when the pool keeps the lease without hearing from us. While the
+  // coordinator cannot be reached (it may be restarting) the session goes
+  // on; the lease is given up only once it would have lapsed.
+  // (Counted on this host's clock from the last renewal: the pool's clock
+  // may differ.)
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t ttl_ms = int64_t{lease().ttl_seconds()} * 1000;
+  int64_t expires_ms = now_ms() + ttl_ms;
   absl::MutexLock lock(&mu_);
   while (!stopping_ && ended_.ok()) {
     mu_.AwaitWithTimeout(absl::Condition(
@@ -480,13 +491,13 @@ void Connection::RenewLoop() {
     grpc::Status status = coordinator_->Renew(&context, request, &response);
     mu_.Lock();
     if (status.ok()) {
-      failures = 0;
+      expires_ms = now_ms() + ttl_ms;
     } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       mu_.Unlock();
       End(absl::UnavailableError(absl::StrCat("lease lost: ", status.error_message())));
       mu_.Lock();
-    } else if (++failures >= 2) {
-      // Two missed heartbeats: the pool is gone as far as we can tell.
+    } else if (now_ms() + absl::ToInt64Milliseconds(period) >= expires_ms) {
+      // The lease lapses before the next try could renew it.
       mu_.Unlock();
       End(absl::UnavailableError(
           absl::StrCat("lease lost: pool unreachable (", status.error_message(), ")")));

@@ -31,10 +31,9 @@ class LeaseAuthority {
   // The lease, if `token` opens it and it is placed on `node`.
   virtual absl::StatusOr<v1::LeaseInfo> Admit(const std::string& lease_id, const std::string& token,
                                               const std::string& node) = 0;
-  // Memory the lease's session on `node` uses; whether it is open. Reports
-  // on a lease placed elsewhere are ignored.
-  virtual void ReportUsage(const std::string& node, const std::string& lease_id,
-                           uint64_t memory_in_use) = 0;
+  // What the lease's session on `node` uses and has done; whether it is
+  // open. Reports on a lease placed elsewhere are ignored.
+  virtual void ReportUsage(const std::string& node, const v1::LeaseUsage& usage) = 0;
   virtual void ReportSession(const std::string& node, const std::string& lease_id, bool open) = 0;
 };
 

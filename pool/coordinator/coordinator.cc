@@ -1,6 +1,7 @@
 #include "pool/coordinator/coordinator.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -37,12 +38,88 @@ int64_t Coordinator::NowUnixMs() {
 void Coordinator::AddNode(const std::string& name, const std::string& address,
                           const std::map<std::string, std::string>& labels,
                           std::vector<v1::DeviceInfo> devices, LeaseListener* listener) {
+  std::vector<Notice> notices;
+  {
+    absl::MutexLock lock(&mu_);
+    Node& node = AddNodeLocked(name, address, labels, std::move(devices));
+    // Not owned: the caller keeps it alive past Stop().
+    node.listener = std::shared_ptr<LeaseListener>(std::shared_ptr<void>(), listener);
+    node.remote = false;
+    // This process's own node has just started: no session survived.
+    ReconcileRestoredLocked(node, {}, notices);
+    ServeQueueLocked();
+  }
+  Deliver(notices);
+}
+
+void Coordinator::ReconcileRestoredLocked(Node& node, const std::vector<std::string>& open_leases,
+                                          std::vector<Notice>& notices) {
+  if (!node.rejoin_by) return;
+  node.rejoin_by.reset();
+  const std::set<std::string> open(open_leases.begin(), open_leases.end());
+  std::vector<std::string> gone;
+  for (const auto& [id, lease] : leases_) {
+    if (lease.info.node() == node.info.name() && open.count(id) == 0) gone.push_back(id);
+  }
+  const absl::Status why = absl::UnavailableError(absl::StrCat(
+      "node ", node.info.name(), " no longer has this lease's session after the restart"));
+  for (const std::string& id : gone) {
+    notices.push_back({EndLocked(id, why, "node_lost"), id, why});
+  }
+}
+
+void Coordinator::StoreFailed(const absl::Status& status) {
+  // The change stands in memory; only a restart would lose it.
+  std::fprintf(stderr, "poold: the state store did not keep a change: %s\n",
+               status.ToString().c_str());
+}
+
+absl::Status Coordinator::Restore() {
+  if (options_.store == nullptr) return absl::OkStatus();
+  absl::StatusOr<PoolState> state = options_.store->Load();
+  if (!state.ok()) return state.status();
   absl::MutexLock lock(&mu_);
-  Node& node = AddNodeLocked(name, address, labels, std::move(devices));
-  // Not owned: the caller keeps it alive past Stop().
-  node.listener = std::shared_ptr<LeaseListener>(std::shared_ptr<void>(), listener);
-  node.remote = false;
-  ServeQueueLocked();
+  for (const Tenant& tenant : state->tenants) {
+    if (absl::Status s = tenants_.Define(tenant); !s.ok()) return s;
+  }
+  // Nodes come back as they rejoin; until then they are known only by what
+  // their drains and leases name.
+  auto placeholder = [&](const std::string& name) -> Node& {
+    Node& node = nodes_[name];
+    if (node.info.name().empty()) {
+      node.info.set_name(name);
+      node.info.set_state("lost");
+      node.remote = true;
+      SetFreeLocked(node, 0);
+    }
+    return node;
+  };
+  for (const std::string& name : state->drained_nodes) placeholder(name).drained = true;
+  const auto now = std::chrono::steady_clock::now();
+  for (StoredLease& stored : state->leases) {
+    Node& node = placeholder(stored.info.node());
+    node.rejoin_by = now + options_.rejoin_grace;
+    node.info.set_address(stored.info.node_address());
+    for (const v1::LeasedDevice& d : stored.info.devices()) {
+      const bool known =
+          std::any_of(node.devices.begin(), node.devices.end(),
+                      [&](const v1::DeviceInfo& k) { return k.id() == d.device().id(); });
+      if (!known) node.devices.push_back(d.device());
+    }
+    node.info.set_devices(static_cast<uint32_t>(node.devices.size()));
+    node.info.set_leases(node.info.leases() + 1);
+    LeaseRecord& record = leases_[stored.info.lease_id()];
+    record.info = std::move(stored.info);
+    record.info.set_session_open(false);
+    record.info.set_memory_in_use(0);
+    // A fresh TTL: holders could not renew while the coordinator was down.
+    record.expires = now + std::chrono::seconds(record.info.ttl_seconds());
+    record.info.set_expires_unix_ms(NowUnixMs() + int64_t{record.info.ttl_seconds()} * 1000);
+    record.token_sha256 = std::move(stored.token_sha256);
+    ChargeLeaseLocked(record.info);
+  }
+  for (auto& [name, node] : nodes_) RecountFreeLocked(node);
+  return absl::OkStatus();
 }
 
 Coordinator::Node& Coordinator::AddNodeLocked(const std::string& name, const std::string& address,
@@ -128,6 +205,9 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
     node.generation = next_generation_++;
     node.secret = RandomHex(16);
     node.last_heartbeat = std::chrono::steady_clock::now();
+    ReconcileRestoredLocked(
+        node, std::vector<std::string>(hello.open_leases().begin(), hello.open_leases().end()),
+        notices);
     Registration out;
     out.generation = node.generation;
     out.node_secret = node.secret;
@@ -211,6 +291,8 @@ Coordinator::Counts Coordinator::counts() {
   Counts c;
   c.active_leases = leases_.size();
   c.queued_leases = queue_.size();
+  c.traffic = traffic_;
+  c.queue_waits = queue_waits_;
   c.granted = granted_;
   c.refused = refused_by_code_;
   c.ended = ended_by_reason_;
@@ -245,11 +327,12 @@ absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const st
                                            const Caller& caller) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(lease_id);
-  if (it == leases_.end() || !SecretsEqual(it->second.token, token) ||
+  const std::string token_sha256 = TenantRegistry::HashToken(token);
+  if (it == leases_.end() || !SecretsEqual(it->second.token_sha256, token_sha256) ||
       it->second.info.tenant() != caller.tenant) {
     // Same answer for unknown and wrong token: no probing for lease ids.
     if (auto ended = ended_.find(lease_id);
-        ended != ended_.end() && SecretsEqual(ended->second.token, token)) {
+        ended != ended_.end() && SecretsEqual(ended->second.token_sha256, token_sha256)) {
       return absl::NotFoundError(
           absl::StrCat("lease ", lease_id, " ended: ", ended->second.why.message()));
     }
@@ -284,7 +367,10 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
     listener = node->second.listener;
   }
   ++ended_by_reason_[reason];
-  ended_[lease_id] = {it->second.token, why};
+  ended_[lease_id] = {it->second.token_sha256, why};
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->DeleteLease(lease_id); !s.ok()) StoreFailed(s);
+  }
   ended_order_.push_back(lease_id);
   if (ended_order_.size() > kEndedLeasesKept) {
     ended_.erase(ended_order_.front());
@@ -301,7 +387,8 @@ absl::Status Coordinator::Release(const std::string& lease_id, const std::string
   {
     absl::MutexLock lock(&mu_);
     auto it = leases_.find(lease_id);
-    if (it == leases_.end() || !SecretsEqual(it->second.token, token) ||
+    if (it == leases_.end() ||
+        !SecretsEqual(it->second.token_sha256, TenantRegistry::HashToken(token)) ||
         it->second.info.tenant() != caller.tenant) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
@@ -332,7 +419,8 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
                                                  const std::string& node) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(lease_id);
-  if (it == leases_.end() || !SecretsEqual(it->second.token, token)) {
+  if (it == leases_.end() ||
+      !SecretsEqual(it->second.token_sha256, TenantRegistry::HashToken(token))) {
     return absl::PermissionDeniedError(
         absl::StrCat("no live lease ", lease_id, " with that token"));
   }
@@ -343,13 +431,23 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
   return it->second.info;
 }
 
-void Coordinator::ReportUsage(const std::string& node, const std::string& lease_id,
-                              uint64_t memory_in_use) {
+void Coordinator::ReportUsage(const std::string& node, const v1::LeaseUsage& usage) {
   absl::MutexLock lock(&mu_);
-  auto it = leases_.find(lease_id);
-  if (it != leases_.end() && it->second.info.node() == node) {
-    it->second.info.set_memory_in_use(memory_in_use);
-  }
+  auto it = leases_.find(usage.lease_id());
+  if (it == leases_.end() || it->second.info.node() != node) return;
+  v1::LeaseInfo& info = it->second.info;
+  info.set_memory_in_use(usage.memory_in_use());
+  // Counts are cumulative per session; the tenant's totals grow by what is
+  // new (a report never lowers them).
+  Traffic& traffic = traffic_[info.tenant()];
+  auto grow = [](uint64_t seen, uint64_t now, uint64_t& total) {
+    if (now > seen) total += now - seen;
+    return std::max(seen, now);
+  };
+  info.set_launches(grow(info.launches(), usage.launches(), traffic.launches));
+  info.set_bytes_to_device(
+      grow(info.bytes_to_device(), usage.bytes_to_device(), traffic.bytes_to_device));
+  info.set_bytes_to_host(grow(info.bytes_to_host(), usage.bytes_to_host(), traffic.bytes_to_host));
 }
 
 void Coordinator::ReportSession(const std::string& node, const std::string& lease_id, bool open) {
@@ -426,7 +524,9 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::ExplainLease(const std::string& lease
 
 absl::Status Coordinator::DefineTenant(const Tenant& tenant) {
   absl::MutexLock lock(&mu_);
-  return tenants_.Define(tenant);
+  if (absl::Status s = tenants_.Define(tenant); !s.ok()) return s;
+  return options_.store != nullptr ? options_.store->PutTenant(*tenants_.Find(tenant.name))
+                                   : absl::OkStatus();
 }
 
 std::vector<v1::TenantInfo> Coordinator::ListTenants(const Caller& caller) {
@@ -439,9 +539,19 @@ std::vector<v1::TenantInfo> Coordinator::ListTenants(const Caller& caller) {
 
 absl::StatusOr<v1::PutTenantResponse> Coordinator::PutTenant(const v1::PutTenantRequest& request) {
   absl::MutexLock lock(&mu_);
+  // Kept before it takes effect: a tenant the store lost would vanish at
+  // the next restart with its leases.
+  TenantRegistry updated = tenants_;
   absl::StatusOr<std::string> token =
-      tenants_.Put(request.tenant(), request.create(), request.rotate_token());
+      updated.Put(request.tenant(), request.create(), request.rotate_token());
   if (!token.ok()) return token.status();
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->PutTenant(*updated.Find(request.tenant().name()));
+        !s.ok()) {
+      return s;
+    }
+  }
+  tenants_ = std::move(updated);
   v1::PutTenantResponse response;
   *response.mutable_tenant() = *tenants_.Describe(request.tenant().name());
   response.set_token(*token);
@@ -458,6 +568,9 @@ absl::Status Coordinator::DeleteTenant(const std::string& name) {
         absl::StrCat("tenant ", name, " has ", use.leases,
                      " live or queued lease(s); revoke them first (poolctl lease revoke ID)"));
   }
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->DeleteTenant(name); !s.ok()) return s;
+  }
   return tenants_.Remove(name);
 }
 
@@ -465,6 +578,9 @@ absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return absl::NotFoundError(absl::StrCat("no node named ", node));
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->SetDrained(node, !undrain); !s.ok()) return s;
+  }
   it->second.drained = !undrain;
   // A lost node stays lost until it registers again; then the drain applies.
   if (it->second.info.state() != "lost") {
@@ -488,6 +604,20 @@ void Coordinator::ReapLoop() {
             node,
             absl::StrCat("no heartbeat for ", absl::FormatDuration(absl::FromChrono(silence))),
             notices);
+      }
+      if (node.rejoin_by && now > *node.rejoin_by) {
+        node.rejoin_by.reset();
+        const absl::Status why = absl::UnavailableError(
+            absl::StrCat("node ", name, " did not rejoin within ",
+                         absl::FormatDuration(absl::FromChrono(options_.rejoin_grace)),
+                         " of the coordinator's restart"));
+        std::vector<std::string> ids;
+        for (const auto& [id, lease] : leases_) {
+          if (lease.info.node() == name) ids.push_back(id);
+        }
+        for (const std::string& id : ids) {
+          notices.push_back({EndLocked(id, why, "node_lost"), id, why});
+        }
       }
     }
     if (!notices.empty()) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "pool/common/node_coordination.h"
 #include "pool/common/wire.h"
+#include "pool/coordinator/state_store.h"
 #include "pool/coordinator/tenant_registry.h"
 
 namespace accel::pool {
@@ -57,6 +59,12 @@ class Coordinator : public LeaseAuthority {
     std::chrono::milliseconds starvation_after{30000};
     size_t max_queued = 10000;
     uint32_t max_wait_seconds = 3600;
+    // Where tenants, drains and live leases are kept across a restart
+    // (null: nowhere). Not owned; it must outlive the coordinator.
+    StateStore* store = nullptr;
+    // After a restart, how long a node that held leases has to rejoin
+    // before those leases end.
+    std::chrono::milliseconds rejoin_grace{10000};
   };
 
   // What a remote node gets for registering.
@@ -70,6 +78,10 @@ class Coordinator : public LeaseAuthority {
 
   explicit Coordinator(Options options);
   ~Coordinator();  // Stop()s
+  // Reads back the state store's tenants, drains and leases (once, before
+  // serving). Restored leases get a fresh TTL; their nodes appear lost until
+  // they rejoin, and leases whose sessions did not survive then end.
+  absl::Status Restore();
   // Stops the reaper: no listener is called after this returns. Call it
   // before the listeners go away.
   void Stop();
@@ -109,14 +121,28 @@ class Coordinator : public LeaseAuthority {
   // LeaseAuthority, for nodes. A closed session ends its lease.
   absl::StatusOr<v1::LeaseInfo> Admit(const std::string& lease_id, const std::string& token,
                                       const std::string& node) override;
-  void ReportUsage(const std::string& node, const std::string& lease_id,
-                   uint64_t memory_in_use) override;
+  void ReportUsage(const std::string& node, const v1::LeaseUsage& usage) override;
   void ReportSession(const std::string& node, const std::string& lease_id, bool open) override;
 
   // For metrics.
+  struct Traffic {
+    uint64_t launches = 0;
+    uint64_t bytes_to_device = 0;
+    uint64_t bytes_to_host = 0;
+  };
+  // Queue waits of granted requests, in seconds: counts of waits up to each
+  // bound (cumulative, as Prometheus histograms are), their sum and count.
+  static constexpr double kQueueWaitBounds[] = {0.001, 0.01, 0.1, 1, 10, 60, 300, 1800};
+  struct QueueWaits {
+    std::vector<uint64_t> at_most = std::vector<uint64_t>(std::size(kQueueWaitBounds));
+    double sum_seconds = 0;
+    uint64_t count = 0;
+  };
   struct Counts {
     size_t active_leases = 0;
     size_t queued_leases = 0;
+    std::map<std::string, Traffic> traffic;  // by tenant ("" without tenants)
+    QueueWaits queue_waits;
     uint64_t granted = 0;
     std::map<std::string, uint64_t> refused;  // by canonical code
     std::map<std::string, uint64_t> ended;    // by reason
@@ -152,10 +178,19 @@ class Coordinator : public LeaseAuthority {
     uint64_t generation = 0;
     std::string secret;
     std::chrono::steady_clock::time_point last_heartbeat;
+    // Restored with leases after a coordinator restart, not yet rejoined:
+    // its leases end if it has not rejoined by then.
+    std::optional<std::chrono::steady_clock::time_point> rejoin_by;
+  };
+  // What to tell a listener once the lock is released.
+  struct Notice {
+    std::shared_ptr<LeaseListener> listener;
+    std::string lease_id;  // empty: the node itself was lost
+    absl::Status why;
   };
   struct LeaseRecord {
     v1::LeaseInfo info;
-    std::string token;
+    std::string token_sha256;  // only the holder knows the token itself
     std::chrono::steady_clock::time_point expires;
   };
   // What leases hold of one device. Whole-device leases hold it alone;
@@ -205,8 +240,17 @@ class Coordinator : public LeaseAuthority {
                                                 bool binpack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WhyNoPlacementLocked(const v1::LeaseRequest& request, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::LeaseResponse GrantLocked(Waiter& waiter, const Placement& placement)
+  // UNAVAILABLE, with nothing granted, if the state store cannot keep it.
+  absl::StatusOr<v1::LeaseResponse> GrantLocked(Waiter& waiter, const Placement& placement)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes what a lease holds of its devices and its tenant's quota.
+  void ChargeLeaseLocked(const v1::LeaseInfo& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A node that was restored with leases registers: its leases whose
+  // sessions it no longer has (`open_leases`) end.
+  void ReconcileRestoredLocked(Node& node, const std::vector<std::string>& open_leases,
+                               std::vector<Notice>& notices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A change the state store could not keep: the pool goes on, and says so.
+  void StoreFailed(const absl::Status& status);
   // Places what it can from the queue, in order.
   void ServeQueueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes a request that leaves the queue unplaced off it and its tenant.
@@ -222,12 +266,6 @@ class Coordinator : public LeaseAuthority {
   // session_closed, node_lost.
   std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why,
                                            const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // What to tell a listener once the lock is released.
-  struct Notice {
-    std::shared_ptr<LeaseListener> listener;
-    std::string lease_id;  // empty: the node itself was lost
-    absl::Status why;
-  };
   static void Deliver(std::vector<Notice>& notices);
   // Marks the node lost and ends its leases; their holders see `why`, and
   // the node's listener hears of each lease and then of the loss.
@@ -242,7 +280,7 @@ class Coordinator : public LeaseAuthority {
   // Why recently ended leases ended, with their tokens (only the holder
   // learns why), oldest first; bounded.
   struct Ended {
-    std::string token;
+    std::string token_sha256;
     absl::Status why;
   };
   std::map<std::string, Ended> ended_ ABSL_GUARDED_BY(mu_);
@@ -259,6 +297,8 @@ class Coordinator : public LeaseAuthority {
   TenantRegistry tenants_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t granted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, Traffic> traffic_ ABSL_GUARDED_BY(mu_);
+  QueueWaits queue_waits_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> refused_by_code_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> ended_by_reason_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

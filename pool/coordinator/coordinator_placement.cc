@@ -163,11 +163,20 @@ void Coordinator::ServeQueueLocked() {
       // it is known which devices they are.
       if (absl::Status quota = tenants_.CheckMemoryQuota(w->tenant, whole_memory); !quota.ok()) {
         w->result = quota;
-        DequeueLocked(*w);
       } else {
         w->result = GrantLocked(*w, *placement);
-        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-        tenants_.Charge(w->tenant, 0, static_cast<int64_t>(whole_memory), 0, -1);
+      }
+      // Off the queue and its tenant's queued requests; a granted lease is
+      // charged again as a lease.
+      DequeueLocked(*w);
+      if (w->result.ok()) {
+        ChargeLeaseLocked(w->result->lease());
+        const double waited = std::chrono::duration<double>(now - w->since).count();
+        for (size_t b = 0; b < std::size(kQueueWaitBounds); ++b) {
+          queue_waits_.at_most[b] += waited <= kQueueWaitBounds[b];
+        }
+        queue_waits_.sum_seconds += waited;
+        ++queue_waits_.count;
       }
       w->done = true;
       continue;
@@ -317,7 +326,8 @@ absl::Status Coordinator::WhyNoPlacementLocked(const v1::LeaseRequest& request, 
                                                    " match); try again later"));
 }
 
-v1::LeaseResponse Coordinator::GrantLocked(Waiter& waiter, const Placement& placement) {
+absl::StatusOr<v1::LeaseResponse> Coordinator::GrantLocked(Waiter& waiter,
+                                                           const Placement& placement) {
   const v1::LeaseRequest& request = waiter.request;
   const uint32_t ttl =
       request.ttl_seconds() == 0 ? options_.default_ttl_seconds : request.ttl_seconds();
@@ -346,20 +356,34 @@ v1::LeaseResponse Coordinator::GrantLocked(Waiter& waiter, const Placement& plac
     leased->set_memory_quota(shared ? request.memory() : d->total_memory());
     leased->set_compute_weight(request.compute_weight() == 0 ? 1 : request.compute_weight());
     leased->set_shared(shared);
-    DeviceUse& use = device_use_[d->id()];
-    use.leases += 1;
-    use.leased_memory += leased->memory_quota();
-    use.exclusive = !shared;
   }
-  RecountFreeLocked(node);
-  node.info.set_leases(node.info.leases() + 1);
-  record.token = RandomHex(16);
+  const std::string token = RandomHex(16);
+  record.token_sha256 = TenantRegistry::HashToken(token);
   record.expires = std::chrono::steady_clock::now() + std::chrono::seconds(ttl);
+  // Kept before it is granted: a lease the store lost would vanish at the
+  // next restart under a running client.
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->PutLease({info, record.token_sha256}); !s.ok()) return s;
+  }
+  node.info.set_leases(node.info.leases() + 1);
   v1::LeaseResponse response;
   *response.mutable_lease() = info;
-  response.set_token(record.token);
+  response.set_token(token);
   leases_[info.lease_id()] = std::move(record);
   return response;
+}
+
+void Coordinator::ChargeLeaseLocked(const v1::LeaseInfo& info) {
+  uint64_t memory = 0;
+  for (const v1::LeasedDevice& leased : info.devices()) {
+    DeviceUse& use = device_use_[leased.device().id()];
+    use.leases += 1;
+    use.leased_memory += leased.memory_quota();
+    use.exclusive = !leased.shared();
+    memory += leased.memory_quota();
+  }
+  tenants_.Charge(info.tenant(), info.devices_size(), static_cast<int64_t>(memory), 1, 0);
+  if (auto node = nodes_.find(info.node()); node != nodes_.end()) RecountFreeLocked(node->second);
 }
 
 v1::LeaseInfo Coordinator::QueuedInfo(const Waiter& waiter, size_t position) const {

@@ -254,7 +254,7 @@ grpc::Status CoordinatorService::NodeLink(
         coordinator_.NodeHeartbeat(name, registration->generation);
         break;
       case v1::NodeLinkRequest::kUsage:
-        coordinator_.ReportUsage(name, request.usage().lease_id(), request.usage().memory_in_use());
+        coordinator_.ReportUsage(name, request.usage());
         break;
       case v1::NodeLinkRequest::kSession:
         coordinator_.ReportSession(name, request.session().lease_id(), request.session().open());

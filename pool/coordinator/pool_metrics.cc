@@ -1,5 +1,7 @@
 #include "pool/coordinator/pool_metrics.h"
 
+#include <iterator>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -90,6 +92,59 @@ std::vector<MetricFamily> PoolMetrics::Collect() const {
     Add(ended, {{"reason", reason}}, static_cast<double>(n));
   }
   out.push_back(std::move(ended));
+  MetricFamily queued =
+      Family("accelpool_leases_queued", "lease requests waiting for room", MetricType::Gauge);
+  Add(queued, {}, static_cast<double>(counts.queued_leases));
+  out.push_back(std::move(queued));
+
+  MetricFamily waits = Family("accelpool_lease_queue_wait_seconds",
+                              "how long granted requests waited in the queue (0 for those "
+                              "granted at once)",
+                              MetricType::Histogram);
+  ClientMetric& histogram = waits.metric.emplace_back();
+  histogram.histogram.sample_count = counts.queue_waits.count;
+  histogram.histogram.sample_sum = counts.queue_waits.sum_seconds;
+  for (size_t b = 0; b < std::size(Coordinator::kQueueWaitBounds); ++b) {
+    histogram.histogram.bucket.push_back(
+        {counts.queue_waits.at_most[b], Coordinator::kQueueWaitBounds[b]});
+  }
+  histogram.histogram.bucket.push_back(
+      {counts.queue_waits.count, std::numeric_limits<double>::infinity()});
+  out.push_back(std::move(waits));
+
+  // Per tenant: what each holds now, and what its sessions have done.
+  MetricFamily tenant_leases =
+      Family("accelpool_tenant_leases", "the tenant's live leases", MetricType::Gauge);
+  MetricFamily tenant_queued =
+      Family("accelpool_tenant_queued", "the tenant's requests in the queue", MetricType::Gauge);
+  MetricFamily tenant_devices =
+      Family("accelpool_tenant_devices", "devices the tenant's leases hold", MetricType::Gauge);
+  MetricFamily tenant_memory = Family("accelpool_tenant_memory_leased_bytes",
+                                      "device memory the tenant's leases hold", MetricType::Gauge);
+  for (const v1::TenantInfo& t : coordinator_.ListTenants(Caller{"", true})) {
+    Add(tenant_leases, {{"tenant", t.name()}}, t.leases());
+    Add(tenant_queued, {{"tenant", t.name()}}, t.queued());
+    Add(tenant_devices, {{"tenant", t.name()}}, t.devices());
+    Add(tenant_memory, {{"tenant", t.name()}}, static_cast<double>(t.memory()));
+  }
+  MetricFamily launches = Family("accelpool_tenant_launches_total",
+                                 "kernel launches by the tenant's sessions (\"\" in a pool "
+                                 "without tenants)",
+                                 MetricType::Counter);
+  MetricFamily copied =
+      Family("accelpool_tenant_copied_bytes_total",
+             "bytes the tenant's sessions copied, by direction", MetricType::Counter);
+  for (const auto& [tenant, traffic] : counts.traffic) {
+    Add(launches, {{"tenant", tenant}}, static_cast<double>(traffic.launches));
+    Add(copied, {{"tenant", tenant}, {"direction", "to_device"}},
+        static_cast<double>(traffic.bytes_to_device));
+    Add(copied, {{"tenant", tenant}, {"direction", "to_host"}},
+        static_cast<double>(traffic.bytes_to_host));
+  }
+  for (MetricFamily* f :
+       {&tenant_leases, &tenant_queued, &tenant_devices, &tenant_memory, &launches, &copied}) {
+    out.push_back(std::move(*f));
+  }
   return out;
 }
 

@@ -155,15 +155,15 @@ void CoordinatorLink::WriterLoop() {
       if (stream_ == nullptr) continue;  // reports wait for the next registration
       // Every wake carries a heartbeat: reports prove the node alive too.
       messages.emplace_back().set_heartbeat(true);
+      // Usage first: a session's last report must arrive before its close,
+      // which ends the lease.
+      for (auto& [lease_id, usage] : usage_) {
+        *messages.emplace_back().mutable_usage() = std::move(usage);
+      }
+      usage_.clear();
       for (v1::SessionState& s : sessions_)
         *messages.emplace_back().mutable_session() = std::move(s);
       sessions_.clear();
-      for (const auto& [lease_id, bytes] : usage_) {
-        v1::LeaseUsage* usage = messages.emplace_back().mutable_usage();
-        usage->set_lease_id(lease_id);
-        usage->set_memory_in_use(bytes);
-      }
-      usage_.clear();
     }
     // Not under mu_: a slow coordinator must not stall the node's sessions
     // as they report. The link's teardown takes write_mu_ before the stream
@@ -205,10 +205,9 @@ absl::StatusOr<v1::LeaseInfo> CoordinatorLink::Admit(const std::string& lease_id
   return lease;
 }
 
-void CoordinatorLink::ReportUsage(const std::string&, const std::string& lease_id,
-                                  uint64_t memory_in_use) {
+void CoordinatorLink::ReportUsage(const std::string&, const v1::LeaseUsage& usage) {
   absl::MutexLock lock(&mu_);
-  usage_[lease_id] = memory_in_use;
+  usage_[usage.lease_id()] = usage;
 }
 
 void CoordinatorLink::ReportSession(const std::string&, const std::string& lease_id, bool open) {

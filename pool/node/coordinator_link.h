@@ -57,8 +57,7 @@ class CoordinatorLink final : public LeaseAuthority {
   // LeaseAuthority.
   absl::StatusOr<v1::LeaseInfo> Admit(const std::string& lease_id, const std::string& token,
                                       const std::string& node) override;
-  void ReportUsage(const std::string& node, const std::string& lease_id,
-                   uint64_t memory_in_use) override;
+  void ReportUsage(const std::string& node, const v1::LeaseUsage& usage) override;
   void ReportSession(const std::string& node, const std::string& lease_id, bool open) override;
 
  private:
@@ -84,7 +83,7 @@ class CoordinatorLink final : public LeaseAuthority {
   std::string node_secret_ ABSL_GUARDED_BY(mu_);
   std::chrono::milliseconds heartbeat_ ABSL_GUARDED_BY(mu_){1000};
   // Reports not yet sent: the latest usage per lease, session changes in order.
-  std::map<std::string, uint64_t> usage_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::LeaseUsage> usage_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::SessionState> sessions_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex write_mu_;  // one writer on the stream at a time

@@ -81,7 +81,7 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
 
   auto session = std::make_shared<Session>(
       std::move(config), cache_, std::move(link),
-      [this, lease_id](uint64_t bytes) { authority_.ReportUsage(options_.name, lease_id, bytes); });
+      [this](const v1::LeaseUsage& usage) { authority_.ReportUsage(options_.name, usage); });
   {
     absl::MutexLock lock(&mu_);
     if (!sessions_.emplace(lease_id, session).second) {

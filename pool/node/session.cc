@@ -68,7 +68,21 @@ Session::~Session() {
   waits_.reset();
   handles_.clear();
   failed_.clear();
-  if (usage_) usage_(0);
+  ReportUsage(/*at_once=*/true);  // all memory freed
+}
+
+void Session::ReportUsage(bool at_once) {
+  if (!usage_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!at_once && now - last_report_ < std::chrono::milliseconds(250)) return;
+  last_report_ = now;
+  v1::LeaseUsage usage;
+  usage.set_lease_id(lease_id());
+  usage.set_memory_in_use(memory_in_use());
+  usage.set_launches(launches_);
+  usage.set_bytes_to_device(bytes_to_device_);
+  usage.set_bytes_to_host(bytes_to_host_);
+  usage_(usage);
 }
 
 uint64_t Session::memory_in_use() const {
@@ -210,7 +224,7 @@ absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
     used -= op.size();
     return added;
   }
-  if (usage_) usage_(memory_in_use());
+  ReportUsage(/*at_once=*/true);
   return absl::OkStatus();
 }
 
@@ -296,7 +310,7 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
   if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
     // Queued work holds its own reference; the quota is returned now.
     used_[b->device] -= b->buffer.size();
-    if (usage_) usage_(memory_in_use());
+    ReportUsage(/*at_once=*/true);
   }
   handles_.erase(it);
   return absl::OkStatus();
@@ -490,9 +504,13 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
   switch (command.op_case()) {
     case v1::Command::kCopyToDevice:
       stream_handle = command.copy_to_device().stream();
+      bytes_to_device_ += command.copy_to_device().bulk_size() != 0
+                              ? command.copy_to_device().bulk_size()
+                              : command.copy_to_device().data().size();
       break;
     case v1::Command::kCopyToHost:
       stream_handle = command.copy_to_host().stream();
+      bytes_to_host_ += command.copy_to_host().src().size();
       break;
     case v1::Command::kCopyDeviceToDevice:
       stream_handle = command.copy_device_to_device().stream();
@@ -502,6 +520,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
       break;
     case v1::Command::kLaunch:
       stream_handle = command.launch().stream();
+      ++launches_;
       break;
     case v1::Command::kRecordEvent:
       stream_handle = command.record_event().stream();
@@ -515,6 +534,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     default:
       break;
   }
+  ReportUsage(/*at_once=*/false);
   // A bulk upload's bytes come first, whatever becomes of the command.
   std::shared_ptr<const char[]> upload;
   if (command.has_copy_to_device() && command.copy_to_device().bulk_size() != 0) {

@@ -8,6 +8,7 @@
 #define ACCEL_POOL_NODE_SESSION_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -63,8 +64,9 @@ class SessionLink {
 
 class Session {
  public:
-  // Told the lease's memory in use whenever it changes.
-  using UsageReporter = std::function<void(uint64_t bytes)>;
+  // Told the lease's memory in use whenever it changes, and what the
+  // session has done (launches, bytes copied) now and then.
+  using UsageReporter = std::function<void(const v1::LeaseUsage& usage)>;
 
   struct Config {
     v1::LeaseInfo lease;
@@ -145,11 +147,18 @@ class Session {
   void Reply(uint64_t reply_id, const absl::Status& status,
              const std::function<void(v1::Reply&)>& fill = nullptr);
   void HandleFailed(uint64_t handle, const absl::Status& status);
+  // Reports usage now (`at_once`), or if the last report is 250 ms old.
+  void ReportUsage(bool at_once);
 
   const Config config_;
   ModuleCache& cache_;
   std::shared_ptr<SessionLink> link_;
   UsageReporter usage_;
+  // Counted on the reader as commands arrive; reported with the memory.
+  uint64_t launches_ = 0;
+  uint64_t bytes_to_device_ = 0;
+  uint64_t bytes_to_host_ = 0;
+  std::chrono::steady_clock::time_point last_report_;
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
   // Per device; outlive the stream workers, which launch through them.
   std::vector<std::unique_ptr<ComputeShares::Seat>> seats_;

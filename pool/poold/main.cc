@@ -48,6 +48,9 @@
 #include "pool/node/node_service.h"
 #include "pool/poold/node_config.h"
 
+#ifdef ACCEL_POOLD_STATE
+#include "pool/coordinator/sqlite_state_store.h"
+#endif
 #ifdef ACCEL_POOLD_METRICS
 #include "pool/coordinator/pool_metrics.h"
 #include "prometheus/exposer.h"
@@ -90,6 +93,9 @@ ABSL_FLAG(std::string, tenants, "",
 ABSL_FLAG(std::string, operator_token_file, "",
           "coordinator: file holding the operator's token; without it, callers on this host "
           "that present no token are operators");
+ABSL_FLAG(std::string, state, "",
+          "coordinator: SQLite file keeping tenants, drained nodes and live leases across "
+          "restarts (created if missing); empty: state lives in memory only");
 ABSL_FLAG(std::string, placement, "binpack",
           "coordinator: placement policy for requests that name none: binpack or spread");
 ABSL_FLAG(int, queue_starvation_after_ms, 30000,
@@ -234,6 +240,7 @@ int main(int argc, char** argv) {
 
   // Standalone: the coordinator is here and admits this node's sessions
   // itself. Node mode: the link to the pool's coordinator does.
+  std::unique_ptr<accel::pool::StateStore> store;  // outlives the coordinator
   std::unique_ptr<accel::pool::Coordinator> coordinator;
   std::unique_ptr<accel::pool::CoordinatorLink> link;
   accel::pool::LeaseAuthority* authority = nullptr;
@@ -262,8 +269,21 @@ int main(int argc, char** argv) {
     }
     coordinator_options.starvation_after =
         std::chrono::milliseconds(absl::GetFlag(FLAGS_queue_starvation_after_ms));
+#ifdef ACCEL_POOLD_STATE
+    if (const std::string path = absl::GetFlag(FLAGS_state); !path.empty()) {
+      absl::StatusOr<std::unique_ptr<accel::pool::SqliteStateStore>> opened =
+          accel::pool::SqliteStateStore::Open(path);
+      if (!opened.ok()) return Fail(opened.status().ToString());
+      store = *std::move(opened);
+      coordinator_options.store = store.get();
+      coordinator_options.rejoin_grace = std::max(heartbeat * 10, std::chrono::milliseconds(5000));
+    }
+#else
+    if (!absl::GetFlag(FLAGS_state).empty()) return Fail("this poold was built without SQLite");
+#endif
     coordinator = std::make_unique<accel::pool::Coordinator>(coordinator_options);
     authority = coordinator.get();
+    if (absl::Status s = coordinator->Restore(); !s.ok()) return Fail(s.ToString());
     if (const std::string path = absl::GetFlag(FLAGS_tenants); !path.empty()) {
       absl::StatusOr<std::vector<accel::pool::Tenant>> tenants =
           accel::pool::ReadTenantConfig(path);

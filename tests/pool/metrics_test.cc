@@ -17,6 +17,7 @@
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
+#include "tests/pool/saxpy_check.h"
 
 namespace accel::testing {
 namespace {
@@ -128,6 +129,54 @@ TEST(MetricsTest, ScrapedMetricsFollowThePool) {
   EXPECT_EQ(Value(samples, "accelpool_leases_active"), 0);
   EXPECT_EQ(Value(samples, "accelpool_leases_ended_total", {"reason=\"released\""}), 1);
   EXPECT_EQ(Value(samples, "accelpool_device_leases", {"device=\"m/host:0\""}), 0);
+  EXPECT_EQ(Value(samples, "accelpool_leases_queued"), 0);
+  EXPECT_EQ(Value(samples, "accelpool_lease_queue_wait_seconds_count"), 1);
+  EXPECT_EQ(Value(samples, "accelpool_lease_queue_wait_seconds_bucket", {"le=\"+Inf\""}), 1);
+}
+
+TEST(MetricsTest, TenantsLaunchesAndBytesAreCountedPerTenant) {
+  ASSERT_OK_AND_ASSIGN(
+      auto poold, PooldProcess::Start({"--host_devices=2", "--host_device_memory=64MiB",
+                                       "--allow_host_kernels", "--metrics_listen=127.0.0.1:0"}));
+  std::smatch m;
+  const std::string& out = poold->startup_output();
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)")))
+      << out;
+  const int port = std::stoi(m[1]);
+  ASSERT_OK_AND_ASSIGN(
+      auto created, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", poold->address(), "tenant", "create",
+                                                    "risk", "--devices", "2"}));
+  const size_t at = created.second.find("ACCEL_POOL_TOKEN): ");
+  ASSERT_NE(at, std::string::npos) << created.second;
+  client::LeaseRequest request;
+  request.token = created.second.substr(at + 19, 64);
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
+                         client::AcquireLease(poold->address(), request));
+    auto samples = Parse(Scrape(port));
+    EXPECT_EQ(Value(samples, "accelpool_tenant_leases", {"tenant=\"risk\""}), 1);
+    EXPECT_EQ(Value(samples, "accelpool_tenant_devices", {"tenant=\"risk\""}), 1);
+    EXPECT_EQ(Value(samples, "accelpool_tenant_memory_leased_bytes", {"tenant=\"risk\""}),
+              64 << 20);
+    ASSERT_OK(RunSaxpy(lease->devices()[0], 1 << 16));  // copies 3 x 256 KiB, one launch
+    ASSERT_OK(lease->Release());
+  }
+  // The session's last report arrives before its close ends the lease.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto samples = Parse(Scrape(port));
+        return Value(samples, "accelpool_tenant_launches_total", {"tenant=\"risk\""}) >= 1;
+      },
+      10));
+  auto samples = Parse(Scrape(port));
+  EXPECT_GE(Value(samples, "accelpool_tenant_copied_bytes_total",
+                  {"tenant=\"risk\"", "direction=\"to_device\""}),
+            2 << 18);
+  EXPECT_GE(Value(samples, "accelpool_tenant_copied_bytes_total",
+                  {"tenant=\"risk\"", "direction=\"to_host\""}),
+            1 << 18);
+  EXPECT_EQ(Value(samples, "accelpool_tenant_leases", {"tenant=\"risk\""}), 0);
 }
 
 TEST(MetricsTest, AnUnusableMetricsAddressIsAClearStartupError) {
