@@ -50,7 +50,8 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
 
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& pool,
                                                              v1::LeaseResponse lease,
-                                                             std::string tenant_token) {
+                                                             std::string tenant_token,
+                                                             const NodeAddress& node) {
   pool::TuneMallocForBulkTransfers();
   grpc::ChannelArguments args;
   pool::ApplyBulkTransferSettings(args);
@@ -61,19 +62,19 @@ absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& 
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  const std::string node_address = lease.lease().node_address();
-  auto channel = grpc::CreateCustomChannel(node_address, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(node.address, grpc::InsecureChannelCredentials(), args);
   std::shared_ptr<Connection> connection(
-      new Connection(pool, std::move(lease), std::move(tenant_token), channel));
+      new Connection(pool, std::move(lease), std::move(tenant_token), node, channel));
   if (absl::Status s = connection->Start(); !s.ok()) return s;
   return connection;
 }
 
 Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token,
-                       std::shared_ptr<grpc::Channel> channel)
+                       NodeAddress node, std::shared_ptr<grpc::Channel> channel)
     : pool_(std::move(pool)),
       lease_(std::move(lease)),
       tenant_token_(std::move(tenant_token)),
+      node_address_(std::move(node)),
       channel_(std::move(channel)),
       coordinator_(
           v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()))),
@@ -82,7 +83,7 @@ Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string te
 absl::Status Connection::Start() {
   if (!channel_->WaitForConnected(Deadline(10))) {
     return absl::UnavailableError(
-        absl::StrCat("node ", lease().node(), " at ", lease().node_address(), " is unreachable"));
+        absl::StrCat("node ", node_address_.name, " at ", node_address_.address, " is unreachable"));
   }
   stream_ = node_->Session(&session_context_);
   v1::SessionRequest hello;
@@ -128,7 +129,7 @@ void Connection::ConnectBulk(const v1::SessionResponse& hello) {
   // Without it, copies go in band: slower, never wrong. So failures here
   // are not errors.
   absl::StatusOr<std::unique_ptr<pool::BulkSocket>> socket = pool::BulkSocket::Connect(
-      pool::HostOfAddress(lease().node_address()), static_cast<uint16_t>(hello.bulk_port()), 5000);
+      pool::HostOfAddress(node_address_.address), static_cast<uint16_t>(hello.bulk_port()), 5000);
   if (!socket.ok()) return;
   char attached = 0;
   if (!(*socket)->WriteAll(hello.bulk_key().data(), hello.bulk_key().size()).ok() ||
@@ -233,7 +234,7 @@ absl::Status Connection::WriteNowOrEnqueue(v1::Command command) {
 
 absl::Status Connection::NodeUnreachable(absl::string_view why) const {
   return absl::UnavailableError(
-      absl::StrCat("lease lost: node ", lease().node(), " unreachable (", why, ")"));
+      absl::StrCat("lease lost: node ", node_address_.name, " unreachable (", why, ")"));
 }
 
 absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {

@@ -36,13 +36,20 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
                                                const v1::LeaseRequest& request,
                                                const std::string& tenant_token);
 
+// A node of a lease: its name and where it serves sessions.
+struct NodeAddress {
+  std::string name;
+  std::string address;
+};
+
 class Connection {
  public:
-  // Opens the session for a granted lease. The connection renews the lease
-  // and releases it when destroyed.
+  // Opens the lease's session on `node` (a lease across nodes has one on
+  // each). The connection renews the lease and releases it when destroyed.
   static absl::StatusOr<std::shared_ptr<Connection>> Open(const std::string& pool,
                                                           v1::LeaseResponse lease,
-                                                          std::string tenant_token);
+                                                          std::string tenant_token,
+                                                          const NodeAddress& node);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -90,7 +97,7 @@ class Connection {
     bool awaiting_bulk = false;  // the reader completes it, not End()
   };
 
-  Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token,
+  Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token, NodeAddress node,
              std::shared_ptr<grpc::Channel> channel);
   absl::Status Start();
   void WriterLoop();
@@ -120,6 +127,7 @@ class Connection {
   const std::string pool_;
   const v1::LeaseResponse lease_;
   const std::string tenant_token_;  // renewals and the release are the tenant's calls
+  const NodeAddress node_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
   std::unique_ptr<v1::Node::Stub> node_;

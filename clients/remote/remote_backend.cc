@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <tuple>
 #include <vector>
 
@@ -71,6 +72,7 @@ absl::StatusOr<v1::LeaseRequest> BuildRequest(const plugin::BackendOptions& opti
     }
   }
   request.set_policy(Setting(options, "policy", nullptr));
+  request.set_across_nodes(Setting(options, "across_nodes", nullptr) == "1");
   std::string holder = Setting(options, "holder", nullptr);
   request.set_holder(holder.empty() ? DefaultHolder() : holder);
   return request;
@@ -79,23 +81,26 @@ absl::StatusOr<v1::LeaseRequest> BuildRequest(const plugin::BackendOptions& opti
 class RemoteBackend : public plugin::BackendImpl {
  public:
   explicit RemoteBackend(std::string reason) : reason_(std::move(reason)) {}
-  explicit RemoteBackend(std::shared_ptr<Connection> connection)
-      : connection_(std::move(connection)) {
-    for (int i = 0; i < connection_->lease().devices_size(); ++i) {
-      devices_.push_back(std::make_unique<RemoteDevice>(connection_, static_cast<uint32_t>(i),
-                                                        connection_->lease().devices(i)));
+  // `connections`: one per node of the lease, by node name.
+  explicit RemoteBackend(const v1::LeaseInfo& lease,
+                         std::map<std::string, std::shared_ptr<Connection>> connections)
+      : connections_(std::move(connections)) {
+    for (int i = 0; i < lease.devices_size(); ++i) {
+      devices_.push_back(
+          std::make_unique<RemoteDevice>(connections_.at(lease.devices(i).device().node()),
+                                         static_cast<uint32_t>(i), lease.devices(i)));
     }
   }
   ~RemoteBackend() override {
     devices_.clear();
-    connection_.reset();  // releases the lease once the last object is gone
+    connections_.clear();  // releases the lease once the last object is gone
   }
   const std::string& unavailable_reason() const override { return reason_; }
   uint32_t device_count() const override { return static_cast<uint32_t>(devices_.size()); }
   plugin::DeviceImpl& device(uint32_t index) override { return *devices_[index]; }
 
  private:
-  std::shared_ptr<Connection> connection_;
+  std::map<std::string, std::shared_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<RemoteDevice>> devices_;
   std::string reason_;
 };
@@ -121,9 +126,20 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     if (!granted_now.ok()) return std::make_unique<RemoteBackend>(granted_now.status().ToString());
     lease = *std::move(granted_now);
   }
-  absl::StatusOr<std::shared_ptr<Connection>> connection = Connection::Open(pool, lease, token);
-  if (!connection.ok()) return connection.status();
-  return std::make_unique<RemoteBackend>(*std::move(connection));
+  // One session per node of the lease (a gang across nodes has several).
+  std::map<std::string, std::shared_ptr<Connection>> connections;
+  for (const v1::LeasedDevice& d : lease.lease().devices()) {
+    const std::string& node = d.device().node();
+    if (connections.count(node) != 0) continue;
+    // (A coordinator of protocol 1.0 names only the lease's node.)
+    const std::string& address =
+        d.node_address().empty() ? lease.lease().node_address() : d.node_address();
+    absl::StatusOr<std::shared_ptr<Connection>> connection =
+        Connection::Open(pool, lease, token, {node, address});
+    if (!connection.ok()) return connection.status();
+    connections[node] = *std::move(connection);
+  }
+  return std::make_unique<RemoteBackend>(lease.lease(), std::move(connections));
 }
 
 }  // namespace

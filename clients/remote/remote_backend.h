@@ -14,6 +14,7 @@
 //   compute_weight                    a fractional lease's compute share (default 1)
 //   policy                            placement: binpack or spread (default: the pool's)
 //   wait / ACCEL_POOL_WAIT            seconds to wait in the pool's queue when it is full
+//   across_nodes                      "1": several devices may come from several nodes
 //   lease                             an already granted lease (hex of LeaseResponse)
 #ifndef ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_
 #define ACCEL_CLIENTS_REMOTE_REMOTE_BACKEND_H_

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
   wire.set_compute_weight(request.compute_weight);
   wire.set_policy(request.policy);
   wire.set_wait_seconds(request.wait_seconds);
+  wire.set_across_nodes(request.across_nodes);
   std::string tenant_token = request.token;
   if (const char* env = std::getenv("ACCEL_POOL_TOKEN"); tenant_token.empty() && env != nullptr) {
     tenant_token = env;

@@ -59,13 +59,11 @@ void Coordinator::ReconcileRestoredLocked(Node& node, const std::vector<std::str
   const std::set<std::string> open(open_leases.begin(), open_leases.end());
   std::vector<std::string> gone;
   for (const auto& [id, lease] : leases_) {
-    if (lease.info.node() == node.info.name() && open.count(id) == 0) gone.push_back(id);
+    if (OnNode(lease.info, node.info.name()) && open.count(id) == 0) gone.push_back(id);
   }
   const absl::Status why = absl::UnavailableError(absl::StrCat(
       "node ", node.info.name(), " no longer has this lease's session after the restart"));
-  for (const std::string& id : gone) {
-    notices.push_back({EndLocked(id, why, "node_lost"), id, why});
-  }
+  for (const std::string& id : gone) EndLocked(id, why, "node_lost", notices);
 }
 
 void Coordinator::StoreFailed(const absl::Status& status) {
@@ -97,17 +95,19 @@ absl::Status Coordinator::Restore() {
   for (const std::string& name : state->drained_nodes) placeholder(name).drained = true;
   const auto now = std::chrono::steady_clock::now();
   for (StoredLease& stored : state->leases) {
-    Node& node = placeholder(stored.info.node());
-    node.rejoin_by = now + options_.rejoin_grace;
-    node.info.set_address(stored.info.node_address());
     for (const v1::LeasedDevice& d : stored.info.devices()) {
+      Node& node = placeholder(d.device().node());
+      node.rejoin_by = now + options_.rejoin_grace;
+      node.info.set_address(d.node_address());
       const bool known =
           std::any_of(node.devices.begin(), node.devices.end(),
                       [&](const v1::DeviceInfo& k) { return k.id() == d.device().id(); });
       if (!known) node.devices.push_back(d.device());
+      node.info.set_devices(static_cast<uint32_t>(node.devices.size()));
     }
-    node.info.set_devices(static_cast<uint32_t>(node.devices.size()));
-    node.info.set_leases(node.info.leases() + 1);
+    for (const std::string& name : NodesOf(stored.info)) {
+      nodes_[name].info.set_leases(nodes_[name].info.leases() + 1);
+    }
     LeaseRecord& record = leases_[stored.info.lease_id()];
     record.info = std::move(stored.info);
     record.info.set_session_open(false);
@@ -213,7 +213,7 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
     out.node_secret = node.secret;
     for (const std::string& id : hello.open_leases()) {
       auto it = leases_.find(id);
-      if (it == leases_.end() || it->second.info.node() != hello.name()) {
+      if (it == leases_.end() || !OnNode(it->second.info, hello.name())) {
         out.stale_leases.push_back(id);
       }
     }
@@ -264,13 +264,12 @@ void Coordinator::LoseNodeLocked(Node& node, const std::string& why, std::vector
       absl::UnavailableError(absl::StrCat("node ", node.info.name(), " lost: ", why));
   std::vector<std::string> ids;
   for (const auto& [id, lease] : leases_) {
-    if (lease.info.node() == node.info.name()) ids.push_back(id);
+    if (OnNode(lease.info, node.info.name())) ids.push_back(id);
   }
   // The node hears of each ended lease (if its link still carries anything)
   // so it ends those sessions, and then that it is lost, so a link that is
   // still up closes and the node registers anew.
-  for (const std::string& id : ids)
-    notices.push_back({EndLocked(id, status, "node_lost"), id, status});
+  for (const std::string& id : ids) EndLocked(id, status, "node_lost", notices);
   notices.push_back({node.listener, "", status});
   node.listener.reset();
 }
@@ -345,10 +344,21 @@ absl::StatusOr<int64_t> Coordinator::Renew(const std::string& lease_id, const st
   return r.info.expires_unix_ms();
 }
 
-std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_id,
-                                                      const absl::Status& why, const char* reason) {
+std::set<std::string> Coordinator::NodesOf(const v1::LeaseInfo& lease) {
+  std::set<std::string> nodes;
+  for (const v1::LeasedDevice& d : lease.devices()) nodes.insert(d.device().node());
+  return nodes;
+}
+
+bool Coordinator::OnNode(const v1::LeaseInfo& lease, const std::string& node) {
+  return std::any_of(lease.devices().begin(), lease.devices().end(),
+                     [&](const v1::LeasedDevice& d) { return d.device().node() == node; });
+}
+
+void Coordinator::EndLocked(const std::string& lease_id, const absl::Status& why,
+                            const char* reason, std::vector<Notice>& notices) {
   auto it = leases_.find(lease_id);
-  if (it == leases_.end()) return nullptr;
+  if (it == leases_.end()) return;
   uint64_t memory = 0;
   for (const v1::LeasedDevice& d : it->second.info.devices()) {
     memory += d.memory_quota();
@@ -360,11 +370,12 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
   }
   tenants_.Charge(it->second.info.tenant(), -it->second.info.devices_size(),
                   -static_cast<int64_t>(memory), -1, 0);
-  std::shared_ptr<LeaseListener> listener;
-  if (auto node = nodes_.find(it->second.info.node()); node != nodes_.end()) {
+  for (const std::string& name : NodesOf(it->second.info)) {
+    auto node = nodes_.find(name);
+    if (node == nodes_.end()) continue;
     node->second.info.set_leases(node->second.info.leases() - 1);
     RecountFreeLocked(node->second);  // it may have re-registered other devices
-    listener = node->second.listener;
+    notices.push_back({node->second.listener, lease_id, why});
   }
   ++ended_by_reason_[reason];
   ended_[lease_id] = {it->second.token_sha256, why};
@@ -377,13 +388,12 @@ std::shared_ptr<LeaseListener> Coordinator::EndLocked(const std::string& lease_i
     ended_order_.pop_front();
   }
   leases_.erase(it);
-  return listener;
 }
 
 absl::Status Coordinator::Release(const std::string& lease_id, const std::string& token,
                                   const Caller& caller) {
   const absl::Status why = absl::CancelledError("lease released");
-  std::shared_ptr<LeaseListener> listener;
+  std::vector<Notice> notices;
   {
     absl::MutexLock lock(&mu_);
     auto it = leases_.find(lease_id);
@@ -392,25 +402,25 @@ absl::Status Coordinator::Release(const std::string& lease_id, const std::string
         it->second.info.tenant() != caller.tenant) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
-    listener = EndLocked(lease_id, why, "released");
+    EndLocked(lease_id, why, "released", notices);
     ServeQueueLocked();
   }
-  if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
+  Deliver(notices);
   return absl::OkStatus();
 }
 
 absl::Status Coordinator::AdminRelease(const std::string& lease_id) {
   const absl::Status why = absl::UnavailableError("lease revoked by an operator");
-  std::shared_ptr<LeaseListener> listener;
+  std::vector<Notice> notices;
   {
     absl::MutexLock lock(&mu_);
     if (leases_.count(lease_id) == 0) {
       return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
     }
-    listener = EndLocked(lease_id, why, "revoked");
+    EndLocked(lease_id, why, "revoked", notices);
     ServeQueueLocked();
   }
-  if (listener != nullptr) listener->OnLeaseEnded(lease_id, why);
+  Deliver(notices);
   return absl::OkStatus();
 }
 
@@ -424,9 +434,9 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
     return absl::PermissionDeniedError(
         absl::StrCat("no live lease ", lease_id, " with that token"));
   }
-  if (it->second.info.node() != node) {
+  if (!OnNode(it->second.info, node)) {
     return absl::PermissionDeniedError(
-        absl::StrCat("lease ", lease_id, " is on node ", it->second.info.node(), ", not ", node));
+        absl::StrCat("lease ", lease_id, " has no device on node ", node));
   }
   return it->second.info;
 }
@@ -434,35 +444,52 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
 void Coordinator::ReportUsage(const std::string& node, const v1::LeaseUsage& usage) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(usage.lease_id());
-  if (it == leases_.end() || it->second.info.node() != node) return;
-  v1::LeaseInfo& info = it->second.info;
-  info.set_memory_in_use(usage.memory_in_use());
-  // Counts are cumulative per session; the tenant's totals grow by what is
-  // new (a report never lowers them).
-  Traffic& traffic = traffic_[info.tenant()];
-  auto grow = [](uint64_t seen, uint64_t now, uint64_t& total) {
-    if (now > seen) total += now - seen;
-    return std::max(seen, now);
+  if (it == leases_.end() || !OnNode(it->second.info, node)) return;
+  // Counts are cumulative per session (one per node of the lease); the
+  // tenant's totals grow by what is new (a report never lowers them).
+  v1::LeaseUsage& seen = it->second.usage_by_node[node];
+  Traffic& traffic = traffic_[it->second.info.tenant()];
+  auto grow = [](uint64_t before, uint64_t now, uint64_t& total) {
+    if (now > before) total += now - before;
+    return std::max(before, now);
   };
-  info.set_launches(grow(info.launches(), usage.launches(), traffic.launches));
-  info.set_bytes_to_device(
-      grow(info.bytes_to_device(), usage.bytes_to_device(), traffic.bytes_to_device));
-  info.set_bytes_to_host(grow(info.bytes_to_host(), usage.bytes_to_host(), traffic.bytes_to_host));
+  seen.set_memory_in_use(usage.memory_in_use());
+  seen.set_launches(grow(seen.launches(), usage.launches(), traffic.launches));
+  seen.set_bytes_to_device(
+      grow(seen.bytes_to_device(), usage.bytes_to_device(), traffic.bytes_to_device));
+  seen.set_bytes_to_host(grow(seen.bytes_to_host(), usage.bytes_to_host(), traffic.bytes_to_host));
+  v1::LeaseInfo& info = it->second.info;
+  info.set_memory_in_use(0);
+  info.set_launches(0);
+  info.set_bytes_to_device(0);
+  info.set_bytes_to_host(0);
+  for (const auto& [name, u] : it->second.usage_by_node) {
+    info.set_memory_in_use(info.memory_in_use() + u.memory_in_use());
+    info.set_launches(info.launches() + u.launches());
+    info.set_bytes_to_device(info.bytes_to_device() + u.bytes_to_device());
+    info.set_bytes_to_host(info.bytes_to_host() + u.bytes_to_host());
+  }
 }
 
 void Coordinator::ReportSession(const std::string& node, const std::string& lease_id, bool open) {
-  absl::MutexLock lock(&mu_);
-  auto it = leases_.find(lease_id);
-  if (it == leases_.end() || it->second.info.node() != node) return;
-  if (open) {
-    it->second.info.set_session_open(true);
-    return;
+  std::vector<Notice> notices;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = leases_.find(lease_id);
+    if (it == leases_.end() || !OnNode(it->second.info, node)) return;
+    if (open) {
+      it->second.info.set_session_open(true);
+      return;
+    }
+    // A session cannot be reopened, so its lease is over (on all its nodes):
+    // a holder that exits without releasing (or is killed) frees its
+    // devices now, not after the TTL. The TTL still covers holders cut off
+    // without their session closing.
+    EndLocked(lease_id, absl::CancelledError("the holder closed its session"), "session_closed",
+              notices);
+    ServeQueueLocked();
   }
-  // A session cannot be reopened, so its lease is over: a holder that exits
-  // without releasing (or is killed) frees its devices now, not after the
-  // TTL. The TTL still covers holders cut off without their session closing.
-  EndLocked(lease_id, absl::CancelledError("the holder closed its session"), "session_closed");
-  ServeQueueLocked();
+  Deliver(notices);
 }
 
 std::vector<v1::NodeInfo> Coordinator::ListNodes() {
@@ -613,11 +640,9 @@ void Coordinator::ReapLoop() {
                          " of the coordinator's restart"));
         std::vector<std::string> ids;
         for (const auto& [id, lease] : leases_) {
-          if (lease.info.node() == name) ids.push_back(id);
+          if (OnNode(lease.info, name)) ids.push_back(id);
         }
-        for (const std::string& id : ids) {
-          notices.push_back({EndLocked(id, why, "node_lost"), id, why});
-        }
+        for (const std::string& id : ids) EndLocked(id, why, "node_lost", notices);
       }
     }
     if (!notices.empty()) {
@@ -628,19 +653,16 @@ void Coordinator::ReapLoop() {
     }
     const absl::Status why =
         absl::DeadlineExceededError("lease expired: no heartbeat within its TTL");
-    std::vector<std::pair<std::string, std::shared_ptr<LeaseListener>>> ended;
     for (auto it = leases_.begin(); it != leases_.end();) {
       std::string id = it->first;
       bool lapsed = it->second.expires < now;
       ++it;  // EndLocked erases the current entry
-      if (lapsed) ended.emplace_back(id, EndLocked(id, why, "expired"));
+      if (lapsed) EndLocked(id, why, "expired", notices);
     }
-    if (ended.empty()) continue;
+    if (notices.empty()) continue;
     ServeQueueLocked();
     mu_.Unlock();
-    for (auto& [id, listener] : ended) {
-      if (listener != nullptr) listener->OnLeaseEnded(id, why);
-    }
+    Deliver(notices);
     mu_.Lock();
   }
 }

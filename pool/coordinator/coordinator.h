@@ -192,6 +192,8 @@ class Coordinator : public LeaseAuthority {
     v1::LeaseInfo info;
     std::string token_sha256;  // only the holder knows the token itself
     std::chrono::steady_clock::time_point expires;
+    // The latest report of the lease's session on each of its nodes.
+    std::map<std::string, v1::LeaseUsage> usage_by_node;
   };
   // What leases hold of one device. Whole-device leases hold it alone;
   // fractional ones share it up to its memory.
@@ -217,8 +219,8 @@ class Coordinator : public LeaseAuthority {
   };
   // Where a request fits, and why there.
   struct Placement {
-    Node* node = nullptr;
     std::vector<const v1::DeviceInfo*> devices;
+    std::vector<Node*> nodes;  // each device's
     std::string reason;
   };
 
@@ -238,6 +240,11 @@ class Coordinator : public LeaseAuthority {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Placement> PlaceFractionLocked(const v1::LeaseRequest& request, uint32_t count,
                                                 bool binpack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A gang of whole devices from as many nodes as it takes: binpack takes
+  // the fullest nodes' free devices first, spread one device per node in
+  // turn, emptiest nodes first.
+  absl::StatusOr<Placement> PlaceAcrossNodesLocked(const v1::LeaseRequest& request, uint32_t count,
+                                                   bool binpack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WhyNoPlacementLocked(const v1::LeaseRequest& request, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // UNAVAILABLE, with nothing granted, if the state store cannot keep it.
@@ -261,11 +268,14 @@ class Coordinator : public LeaseAuthority {
                       const std::map<std::string, std::string>& labels,
                       std::vector<v1::DeviceInfo> devices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the lease (lock held), remembering `why` for its holder's next
-  // renewal; returns the listener to notify after unlocking.
+  // renewal; adds what to tell its nodes after unlocking to `notices`.
   // `reason` counts the end in metrics: released, revoked, expired,
   // session_closed, node_lost.
-  std::shared_ptr<LeaseListener> EndLocked(const std::string& lease_id, const absl::Status& why,
-                                           const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndLocked(const std::string& lease_id, const absl::Status& why, const char* reason,
+                 std::vector<Notice>& notices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The nodes a lease's devices are on; whether one of them is `node`.
+  static std::set<std::string> NodesOf(const v1::LeaseInfo& lease);
+  static bool OnNode(const v1::LeaseInfo& lease, const std::string& node);
   static void Deliver(std::vector<Notice>& notices);
   // Marks the node lost and ends its leases; their holders see `why`, and
   // the node's listener hears of each lease and then of the loss.

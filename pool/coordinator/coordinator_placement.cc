@@ -54,6 +54,10 @@ absl::Status Coordinator::CheckRequest(const v1::LeaseRequest& request) const {
   if (request.compute_weight() > 1000) {
     return absl::InvalidArgumentError("compute_weight above 1000");
   }
+  if (request.across_nodes() && request.memory() != 0) {
+    return absl::InvalidArgumentError(
+        "across_nodes applies to whole devices: a fractional lease's devices share one node");
+  }
   if (request.compute_weight() != 0 && request.memory() == 0) {
     return absl::InvalidArgumentError(
         "compute_weight applies to fractional leases: ask for an amount of memory too");
@@ -205,9 +209,16 @@ absl::StatusOr<Coordinator::Placement> Coordinator::FindPlacementLocked(
     const v1::LeaseRequest& request, const std::string& policy) {
   const uint32_t count = DeviceCount(request);
   const bool binpack = policy == "binpack";
-  absl::StatusOr<Placement> placement = request.memory() == 0
-                                            ? PlaceWholeDevicesLocked(request, count, binpack)
-                                            : PlaceFractionLocked(request, count, binpack);
+  absl::StatusOr<Placement> placement = absl::ResourceExhaustedError("no room");
+  if (request.memory() != 0) {
+    placement = PlaceFractionLocked(request, count, binpack);
+  } else if (!request.across_nodes() || count == 1) {
+    placement = PlaceWholeDevicesLocked(request, count, binpack);
+  } else {
+    // binpack keeps a gang on one node when one has room; spread spreads it.
+    if (binpack) placement = PlaceWholeDevicesLocked(request, count, binpack);
+    if (!placement.ok()) placement = PlaceAcrossNodesLocked(request, count, binpack);
+  }
   if (placement.ok()) return placement;
   return WhyNoPlacementLocked(request, count);
 }
@@ -222,12 +233,12 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceWholeDevicesLocked(
     Node& node = nodes_.at(name);
     if (node.info.state() != "ready") return std::nullopt;
     Placement p;
-    p.node = &node;
     for (const v1::DeviceInfo& d : node.devices) {
       if (p.devices.size() == count) break;
       if (Matches(d, request) && device_use_.count(d.id()) == 0) p.devices.push_back(&d);
     }
     if (p.devices.size() < count) return std::nullopt;
+    p.nodes.assign(count, &node);
     p.reason =
         absl::StrCat(binpack ? "binpack" : "spread", ": node ", name, " had ", node.free, " of ",
                      node.devices.size(), " device(s) free, the ", binpack ? "fewest" : "most",
@@ -278,7 +289,7 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceFractionLocked(
     for (uint32_t i = 0; i < count; ++i) left += fits[i].first;
     if (best && (binpack ? left >= best_left : left <= best_left)) continue;
     Placement p;
-    p.node = &node;
+    p.nodes.assign(count, &node);
     for (uint32_t i = 0; i < count; ++i) p.devices.push_back(fits[i].second);
     best = std::move(p);
     best_left = left;
@@ -293,6 +304,53 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceFractionLocked(
   return *std::move(best);
 }
 
+absl::StatusOr<Coordinator::Placement> Coordinator::PlaceAcrossNodesLocked(
+    const v1::LeaseRequest& request, uint32_t count, bool binpack) {
+  // Each ready node's matching free devices, in the policy's node order.
+  std::vector<std::pair<Node*, std::vector<const v1::DeviceInfo*>>> offers;
+  auto offer = [&](const std::string& name) {
+    Node& node = nodes_.at(name);
+    if (node.info.state() != "ready") return;
+    std::vector<const v1::DeviceInfo*> free;
+    for (const v1::DeviceInfo& d : node.devices) {
+      if (Matches(d, request) && device_use_.count(d.id()) == 0) free.push_back(&d);
+    }
+    if (!free.empty()) offers.emplace_back(&node, std::move(free));
+  };
+  if (binpack) {
+    for (auto it = nodes_by_free_.lower_bound({1, ""}); it != nodes_by_free_.end(); ++it) {
+      offer(it->second);
+    }
+  } else {
+    for (auto it = nodes_by_free_.rbegin(); it != nodes_by_free_.rend() && it->first > 0; ++it) {
+      offer(it->second);
+    }
+  }
+  Placement p;
+  // binpack: whole offers in turn; spread: one device from each in turn.
+  for (size_t round = 0; p.devices.size() < count; ++round) {
+    bool took = false;
+    for (auto& [node, free] : offers) {
+      const size_t first = binpack ? 0 : round;
+      const size_t last = binpack ? free.size() : std::min(free.size(), round + 1);
+      for (size_t i = first; i < last && p.devices.size() < count; ++i) {
+        p.devices.push_back(free[i]);
+        p.nodes.push_back(node);
+        took = true;
+      }
+    }
+    if (!took || binpack) break;
+  }
+  if (p.devices.size() < count) return absl::ResourceExhaustedError("no room");
+  std::set<std::string> names;
+  for (const Node* n : p.nodes) names.insert(n->info.name());
+  p.reason = absl::StrCat(binpack ? "binpack" : "spread", ": ", count, " device(s) across ",
+                          names.size(), " node(s), ",
+                          binpack ? "the fullest nodes' free devices first"
+                                  : "one device per node in turn, the emptiest nodes first");
+  return p;
+}
+
 absl::Status Coordinator::WhyNoPlacementLocked(const v1::LeaseRequest& request, uint32_t count) {
   // This looks at every device, but only for requests that do not fit.
   uint32_t matching = 0, unavailable = 0, most_on_one_node = 0;
@@ -305,7 +363,7 @@ absl::Status Coordinator::WhyNoPlacementLocked(const v1::LeaseRequest& request, 
     }
     most_on_one_node = std::max(most_on_one_node, here);
   }
-  if (most_on_one_node < count) {
+  if (request.across_nodes() ? matching + unavailable < count : most_on_one_node < count) {
     return absl::NotFoundError(absl::StrCat(
         "no node has ", count, " device(s) matching the request (", matching + unavailable,
         " match in the whole pool, at most ", most_on_one_node, " on one node)"));
@@ -332,7 +390,7 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::GrantLocked(Waiter& waiter,
   const uint32_t ttl =
       request.ttl_seconds() == 0 ? options_.default_ttl_seconds : request.ttl_seconds();
   const bool shared = request.memory() != 0;
-  Node& node = *placement.node;
+  Node& node = *placement.nodes[0];
   LeaseRecord record;
   v1::LeaseInfo& info = record.info;
   info.set_lease_id(waiter.id);
@@ -350,9 +408,11 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::GrantLocked(Waiter& waiter,
   info.set_created_unix_ms(NowUnixMs());
   info.set_ttl_seconds(ttl);
   info.set_expires_unix_ms(info.created_unix_ms() + int64_t{ttl} * 1000);
-  for (const v1::DeviceInfo* d : placement.devices) {
+  for (size_t i = 0; i < placement.devices.size(); ++i) {
+    const v1::DeviceInfo* d = placement.devices[i];
     v1::LeasedDevice* leased = info.add_devices();
     *leased->mutable_device() = *d;
+    leased->set_node_address(placement.nodes[i]->info.address());
     leased->set_memory_quota(shared ? request.memory() : d->total_memory());
     leased->set_compute_weight(request.compute_weight() == 0 ? 1 : request.compute_weight());
     leased->set_shared(shared);
@@ -365,7 +425,9 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::GrantLocked(Waiter& waiter,
   if (options_.store != nullptr) {
     if (absl::Status s = options_.store->PutLease({info, record.token_sha256}); !s.ok()) return s;
   }
-  node.info.set_leases(node.info.leases() + 1);
+  for (const std::string& name : NodesOf(info)) {
+    nodes_[name].info.set_leases(nodes_[name].info.leases() + 1);
+  }
   v1::LeaseResponse response;
   *response.mutable_lease() = info;
   response.set_token(token);
@@ -383,7 +445,9 @@ void Coordinator::ChargeLeaseLocked(const v1::LeaseInfo& info) {
     memory += leased.memory_quota();
   }
   tenants_.Charge(info.tenant(), info.devices_size(), static_cast<int64_t>(memory), 1, 0);
-  if (auto node = nodes_.find(info.node()); node != nodes_.end()) RecountFreeLocked(node->second);
+  for (const std::string& name : NodesOf(info)) {
+    if (auto node = nodes_.find(name); node != nodes_.end()) RecountFreeLocked(node->second);
+  }
 }
 
 v1::LeaseInfo Coordinator::QueuedInfo(const Waiter& waiter, size_t position) const {

@@ -60,6 +60,14 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
   config.allow_host_kernels = options_.allow_host_kernels;
   if (bulk_port_ != 0) config.bulk_key = RandomHex(16);
   for (const v1::LeasedDevice& leased : lease->devices()) {
+    if (leased.device().node() != options_.name) {
+      // A gang across nodes: that device has its session on its own node.
+      config.devices.emplace_back();
+      config.quotas.push_back(0);
+      config.shares.push_back(nullptr);
+      config.weights.push_back(0);
+      continue;
+    }
     const hal::Device* local = nullptr;
     size_t local_index = 0;
     for (size_t i = 0; i < devices_.size(); ++i) {

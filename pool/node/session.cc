@@ -163,6 +163,12 @@ absl::StatusOr<hal::Device> Session::DeviceAt(uint32_t index) {
     return absl::InvalidArgumentError(absl::StrCat("device ", index, " is not in the lease (",
                                                    config_.devices.size(), " devices)"));
   }
+  if (!config_.devices[index].valid()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device ", index, " of the lease is on node ",
+                     config_.lease.devices(static_cast<int>(index)).device().node(),
+                     ", not this one: open a session there"));
+  }
   return config_.devices[index];
 }
 

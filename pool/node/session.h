@@ -70,8 +70,10 @@ class Session {
 
   struct Config {
     v1::LeaseInfo lease;
-    std::vector<hal::Device> devices;  // the lease's devices, in lease order
-    std::vector<uint64_t> quotas;      // bytes allocatable on each
+    // The lease's devices, in lease order; a device on another node (a
+    // gang across nodes) is an invalid Device here.
+    std::vector<hal::Device> devices;
+    std::vector<uint64_t> quotas;  // bytes allocatable on each
     // For shared devices (fractional leases): the device's compute shares
     // and this lease's weight there; null where the lease holds the device
     // alone.

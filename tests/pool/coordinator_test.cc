@@ -120,6 +120,57 @@ TEST_F(CoordinatorTest, GangLeasesAreAllOrNothingOnOneNode) {
   EXPECT_EQ(coordinator_.ListLeases(anonymous_).size(), 2u);
 }
 
+// Counts what a node hears of its leases.
+class CountingListener : public LeaseListener {
+ public:
+  void OnLeaseEnded(const std::string& lease_id, const absl::Status&) override {
+    ended.push_back(lease_id);
+  }
+  std::vector<std::string> ended;
+};
+
+TEST(CoordinatorGangTest, AGangAcrossNodesIsPackedOrSpreadAndEndsEverywhere) {
+  Coordinator coordinator({});
+  CountingListener a, b, c;
+  coordinator.AddNode("a", "a:1", {}, Devices(2), &a);
+  coordinator.AddNode("b", "b:1", {}, Devices(2), &b);
+  coordinator.AddNode("c", "c:1", {}, Devices(2), &c);
+  v1::LeaseRequest gang = Request(2);
+  gang.set_across_nodes(true);
+  // binpack keeps a gang on one node while one has room.
+  ASSERT_OK_AND_ASSIGN(auto packed, coordinator.Lease(gang, Caller{}));
+  EXPECT_EQ(packed.lease().devices(0).device().node(), packed.lease().devices(1).device().node());
+  // spread puts each device on another node, emptiest first.
+  gang.set_policy("spread");
+  ASSERT_OK_AND_ASSIGN(auto spread, coordinator.Lease(gang, Caller{}));
+  EXPECT_NE(spread.lease().devices(0).device().node(), spread.lease().devices(1).device().node());
+  EXPECT_EQ(spread.lease().devices(0).node_address(),
+            spread.lease().devices(0).device().node() + ":1");
+  EXPECT_THAT(spread.lease().reason(), HasSubstr("across 2 node(s)"));
+  // Two devices are left, one on each of two nodes: only a gang across
+  // nodes gets them, binpack or not.
+  v1::LeaseRequest one_node = Request(2);
+  EXPECT_THAT(coordinator.Lease(one_node, Caller{}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  gang.set_policy("binpack");
+  ASSERT_OK_AND_ASSIGN(auto split, coordinator.Lease(gang, Caller{}));
+  EXPECT_NE(split.lease().devices(0).device().node(), split.lease().devices(1).device().node());
+  // Ending it tells both of its nodes.
+  ASSERT_OK(coordinator.AdminRelease(split.lease().lease_id()));
+  const size_t told = std::count(a.ended.begin(), a.ended.end(), split.lease().lease_id()) +
+                      std::count(b.ended.begin(), b.ended.end(), split.lease().lease_id()) +
+                      std::count(c.ended.begin(), c.ended.end(), split.lease().lease_id());
+  EXPECT_EQ(told, 2u);
+  // Seven devices are more than the pool has even across nodes: never.
+  gang.set_device_count(7);
+  EXPECT_THAT(coordinator.Lease(gang, Caller{}), StatusIs(absl::StatusCode::kNotFound));
+  // A fractional lease's devices share one node.
+  v1::LeaseRequest fraction = Fraction(kGiB);
+  fraction.set_across_nodes(true);
+  EXPECT_THAT(coordinator.Lease(fraction, Caller{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("whole devices")));
+}
+
 TEST_F(CoordinatorTest, ConstraintsChooseTheDevices) {
   std::vector<v1::DeviceInfo> mixed = {Device(0, 16 * kGiB, "nvidia"),
                                        Device(1, 64 * kGiB, "hygon")};

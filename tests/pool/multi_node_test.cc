@@ -13,6 +13,7 @@
 
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -105,6 +106,45 @@ TEST_F(MultiNodeTest, NodesJoinAndLeasesFollowLabelsToTheirNode) {
   ASSERT_OK(on_b->Release());
   ASSERT_OK(on_a->Release());
   EXPECT_TRUE(Eventually([&] { return Leases(pool()).leases_size() == 0; }, 10));
+}
+
+// A gang of three devices from nodes a (one device) and b (two): the client
+// opens a session on each node and uses all three; losing one node ends
+// the lease on the other too.
+TEST_F(MultiNodeTest, AGangAcrossNodesWorksOnEachNodeAndEndsTogether) {
+  LeaseRequest request;
+  request.devices = 3;
+  EXPECT_STATUS(AcquireLease(pool(), request), kNotFound);  // no node has three
+  request.across_nodes = true;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> gang, AcquireLease(pool(), request));
+  ASSERT_EQ(gang->devices().size(), 3u);
+  std::optional<v1::LeaseInfo> listed = FindLease(pool(), gang->id());
+  ASSERT_TRUE(listed.has_value());
+  std::set<std::string> nodes;
+  for (const v1::LeasedDevice& d : listed->devices()) nodes.insert(d.device().node());
+  EXPECT_EQ(nodes, (std::set<std::string>{"a", "b"}));
+  for (const hal::Device& d : gang->devices()) EXPECT_OK(RunSaxpy(d, 4096));
+
+  // Node a dies: the lease ends, and b's session with it.
+  size_t on_b = 0;
+  while (listed->devices(static_cast<int>(on_b)).device().node() != "b") ++on_b;
+  a_->Kill();
+  EXPECT_TRUE(Eventually([&] { return !HasLease(pool(), gang->id()); }, 10));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<hal::Buffer> b = gang->devices()[on_b].Allocate(64);
+        return !b.ok() && absl::StrContains(b.status().message(), "lease lost");
+      },
+      10));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const v1::ListDevicesResponse devices = Devices(pool());
+        for (const v1::DeviceInfo& d : devices.devices()) {
+          if (d.node() == "b" && (d.leases() != 0 || d.used_memory() != 0)) return false;
+        }
+        return true;
+      },
+      10));
 }
 
 TEST_F(MultiNodeTest, KilledNodeIsLostItsLeasesEndAndItRejoinsWithoutDuplicates) {

@@ -35,6 +35,9 @@ struct LeaseRequest {
   std::string policy;           // "binpack" or "spread"; "" = the pool's default
   // When the pool is full, wait this long in its queue (0 = fail at once).
   uint32_t wait_seconds = 0;
+  // Several whole devices may come from several nodes (one session each);
+  // by default they all come from one node.
+  bool across_nodes = false;
   // The tenant's bearer token; "" = $ACCEL_POOL_TOKEN (pools without
   // tenants need none).
   std::string token;
