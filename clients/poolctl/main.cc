@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
     }
     if (json) return PrintJson(r);
     Table t = {{"ID", "STATE", "TENANT", "HOLDER", "DEVICES", "MEMORY IN USE/QUOTA", "AGE",
-                "EXPIRES IN", "SESSION"}};
+                "EXPIRES IN", "SESSION", "WHY HERE / WHY WAITING"}};
     const int64_t now = NowMs();
     for (const v1::LeaseInfo& l : r.leases()) {
       std::vector<std::string> devices;
@@ -255,7 +255,7 @@ int main(int argc, char** argv) {
                                          accel::hal::FormatByteSize(quota)),
                    Duration(now - l.created_unix_ms()),
                    queued ? "-" : Duration(l.expires_unix_ms() - now),
-                   l.session_open() ? "open" : "-"});
+                   l.session_open() ? "open" : "-", l.reason().empty() ? "-" : l.reason()});
     }
     PrintTable(t);
   } else if (command == "lease" && words.size() == 3 && words[1] == "explain") {

@@ -108,6 +108,26 @@ TEST_F(MultiNodeTest, NodesJoinAndLeasesFollowLabelsToTheirNode) {
   EXPECT_TRUE(Eventually([&] { return Leases(pool()).leases_size() == 0; }, 10));
 }
 
+// binpack fills the node with the fewest free devices (a: one), spread the
+// one with the most (b: two); poolctl says why.
+TEST_F(MultiNodeTest, PoliciesChooseNodesAndPoolctlExplainsWhy) {
+  LeaseRequest request;
+  request.policy = "binpack";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> packed, AcquireLease(pool(), request));
+  EXPECT_EQ(LeaseNode(pool(), packed->id()), "a");
+  ASSERT_OK(packed->Release());
+  request.policy = "spread";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> spread, AcquireLease(pool(), request));
+  EXPECT_EQ(LeaseNode(pool(), spread->id()), "b");
+  ASSERT_OK_AND_ASSIGN(auto listed, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", pool(), "leases"}));
+  EXPECT_TRUE(absl::StrContains(listed.second, "spread: node b had 2 of 2 device(s) free"))
+      << listed.second;
+  ASSERT_OK_AND_ASSIGN(auto explained, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", pool(), "lease",
+                                                                       "explain", spread->id()}));
+  EXPECT_TRUE(absl::StrContains(explained.second, "the most of the ready nodes"))
+      << explained.second;
+}
+
 // A gang of three devices from nodes a (one device) and b (two): the client
 // opens a session on each node and uses all three; losing one node ends
 // the lease on the other too.
