@@ -30,6 +30,16 @@ class Turns {
                       return device_us;
                     });
   }
+  // Two sessions take turns from two threads, `total` turns between them.
+  void Contend(ComputeShares::Seat& a, ComputeShares::Seat& b, int total) {
+    std::atomic<int> taken{0};
+    auto run = [&](ComputeShares::Seat* seat, int who) {
+      while (taken.fetch_add(1) < total) ASSERT_OK(Take(*seat, who));
+    };
+    std::thread first(run, &a, 0), second(run, &b, 1);
+    first.join();
+    second.join();
+  }
   std::vector<int> order() {
     std::lock_guard<std::mutex> lock(mu_);
     return order_;
@@ -58,13 +68,7 @@ TEST(ComputeSharesTest, SaturatingSessionsGetDeviceTimeByWeight) {
   auto light = ComputeShares::Join(shares, 1);
   auto heavy = ComputeShares::Join(shares, 3);
   Turns turns;
-  std::atomic<int> taken{0};
-  auto run = [&](ComputeShares::Seat* seat, int who) {
-    while (taken.fetch_add(1) < 800) ASSERT_OK(turns.Take(*seat, who));
-  };
-  std::thread a(run, light.get(), 0), b(run, heavy.get(), 1);
-  a.join();
-  b.join();
+  turns.Contend(*light, *heavy, 800);
   std::vector<int> order = turns.order();
   // The first turns may go either way while both threads start; count the
   // rest.
@@ -88,13 +92,7 @@ TEST(ComputeSharesTest, AnIdleSessionComesBackLevelNotAheadByWhatItDidNotUse) {
   for (int i = 0; i < 100; ++i) ASSERT_OK(turns.Take(*busy, 0));
   // Now both contend with equal weights: idle must not get the next 100
   // turns in a row for the time it did not use.
-  std::atomic<int> taken{0};
-  auto run = [&](ComputeShares::Seat* seat, int who) {
-    while (taken.fetch_add(1) < 40) ASSERT_OK(turns.Take(*seat, who));
-  };
-  std::thread a(run, busy.get(), 0), b(run, idle.get(), 1);
-  a.join();
-  b.join();
+  turns.Contend(*busy, *idle, 40);
   std::vector<int> order = turns.order();
   const int busy_later = static_cast<int>(std::count(order.begin() + 100, order.end(), 0));
   EXPECT_GE(busy_later, 10) << "the returning session took nearly every turn";

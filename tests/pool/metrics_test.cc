@@ -86,16 +86,21 @@ double Value(const std::map<std::string, double>& samples, const std::string& na
   return -1;
 }
 
+// The metrics port poold printed at start.
+absl::StatusOr<int> MetricsPort(const PooldProcess& poold) {
+  std::smatch m;
+  const std::string& out = poold.startup_output();
+  if (!std::regex_search(out, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)"))) {
+    return absl::NotFoundError(absl::StrCat("poold printed no metrics address: ", out));
+  }
+  return std::stoi(m[1]);
+}
+
 TEST(MetricsTest, ScrapedMetricsFollowThePool) {
   ASSERT_OK_AND_ASSIGN(auto poold,
                        PooldProcess::Start({"--host_devices=2", "--host_device_memory=64MiB",
                                             "--node_name=m", "--metrics_listen=127.0.0.1:0"}));
-  std::smatch m;
-  const std::string& out = poold->startup_output();
-  ASSERT_TRUE(
-      std::regex_search(out, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)")))
-      << out;
-  const int port = std::stoi(m[1]);
+  ASSERT_OK_AND_ASSIGN(const int port, MetricsPort(*poold));
 
   auto samples = Parse(Scrape(port));
   EXPECT_EQ(Value(samples, "accelpool_node_up", {"node=\"m\""}), 1);
@@ -138,19 +143,10 @@ TEST(MetricsTest, TenantsLaunchesAndBytesAreCountedPerTenant) {
   ASSERT_OK_AND_ASSIGN(
       auto poold, PooldProcess::Start({"--host_devices=2", "--host_device_memory=64MiB",
                                        "--allow_host_kernels", "--metrics_listen=127.0.0.1:0"}));
-  std::smatch m;
-  const std::string& out = poold->startup_output();
-  ASSERT_TRUE(
-      std::regex_search(out, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)")))
-      << out;
-  const int port = std::stoi(m[1]);
-  ASSERT_OK_AND_ASSIGN(
-      auto created, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", poold->address(), "tenant", "create",
-                                                    "risk", "--devices", "2"}));
-  const size_t at = created.second.find("ACCEL_POOL_TOKEN): ");
-  ASSERT_NE(at, std::string::npos) << created.second;
+  ASSERT_OK_AND_ASSIGN(const int port, MetricsPort(*poold));
   client::LeaseRequest request;
-  request.token = created.second.substr(at + 19, 64);
+  ASSERT_OK_AND_ASSIGN(request.token,
+                       CreateTenantWithPoolctl(poold->address(), "risk", {"--devices", "2"}));
   {
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
                          client::AcquireLease(poold->address(), request));

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -22,6 +21,7 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
+#include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
@@ -384,12 +384,12 @@ TEST(MultiNodeRestartTest, AKilledCoordinatorComesBackWithItsStateAndLiveLeases)
 #ifndef ACCEL_TEST_HAVE_STATE
   GTEST_SKIP() << "poold was built without SQLite (libsqlite3-dev): no --state";
 #endif
-  const std::string dir = ::testing::TempDir() + "/accel-state-" + std::to_string(getpid());
-  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
   const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
   const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
                                          "--node_heartbeat_ms=500", "--lease_ttl=6",
-                                         "--state=" + dir + "/pool.db"};
+                                         "--state=" + dir.Path("pool.db")};
   ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start(args, listen));
   ASSERT_OK_AND_ASSIGN(auto a, StartNode(listen, "a", 1, "zone=a"));
   ASSERT_OK_AND_ASSIGN(auto b, StartNode(listen, "b", 1, "zone=b"));
@@ -399,10 +399,8 @@ TEST(MultiNodeRestartTest, AKilledCoordinatorComesBackWithItsStateAndLiveLeases)
     absl::StatusOr<std::pair<int, std::string>> run = RunProgram(ACCEL_TEST_POOLCTL, words);
     return run.ok() ? run->second : run.status().ToString();
   };
-  const std::string created = poolctl({"tenant", "create", "risk", "--leases", "5"});
-  const size_t at = created.find("ACCEL_POOL_TOKEN): ");
-  ASSERT_NE(at, std::string::npos) << created;
-  const std::string token(absl::StripAsciiWhitespace(created.substr(at + 19)));
+  ASSERT_OK_AND_ASSIGN(const std::string token,
+                       CreateTenantWithPoolctl(listen, "risk", {"--leases", "5"}));
   EXPECT_TRUE(absl::StrContains(poolctl({"cordon", "b"}), "cordoned"));
   LeaseRequest on_a, on_c;
   on_a.token = on_c.token = token;
@@ -438,10 +436,6 @@ TEST(MultiNodeRestartTest, AKilledCoordinatorComesBackWithItsStateAndLiveLeases)
       15));
   ASSERT_OK(lease->Release());
   EXPECT_TRUE(Eventually([&] { return DevicesIdle(listen); }, 10));
-  for (const char* f : {"/pool.db", "/pool.db-wal", "/pool.db-shm"}) {
-    std::remove((dir + f).c_str());
-  }
-  rmdir(dir.c_str());
 }
 
 TEST(MultiNodeJoinTokenTest, OnlyNodesWithThePoolsJoinTokenAreAdmitted) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace accel::testing {
@@ -130,6 +131,24 @@ absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& progra
     return absl::DeadlineExceededError(absl::StrCat(program, " did not finish"));
   }
   return std::make_pair(status, out);
+}
+
+absl::StatusOr<std::string> CreateTenantWithPoolctl(const std::string& pool,
+                                                    const std::string& name,
+                                                    const std::vector<std::string>& options,
+                                                    const std::string& operator_token) {
+  std::vector<std::string> args = {"--pool", pool};
+  if (!operator_token.empty()) args.insert(args.end(), {"--token", operator_token});
+  args.insert(args.end(), {"tenant", "create", name});
+  args.insert(args.end(), options.begin(), options.end());
+  absl::StatusOr<std::pair<int, std::string>> run = RunProgram(ACCEL_TEST_POOLCTL, args);
+  if (!run.ok()) return run.status();
+  constexpr char kShown[] = "ACCEL_POOL_TOKEN): ";
+  const size_t at = run->second.find(kShown);
+  if (run->first != 0 || at == std::string::npos) {
+    return absl::InternalError(absl::StrCat("poolctl tenant create failed: ", run->second));
+  }
+  return std::string(absl::StripAsciiWhitespace(run->second.substr(at + sizeof(kShown) - 1)));
 }
 
 }  // namespace accel::testing

@@ -41,6 +41,13 @@ absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& progra
                                                        const std::vector<std::string>& args,
                                                        int seconds = 30);
 
+// `poolctl --pool POOL [--token OPERATOR] tenant create NAME OPTIONS...`:
+// the new tenant's token, as poolctl printed it.
+absl::StatusOr<std::string> CreateTenantWithPoolctl(const std::string& pool,
+                                                    const std::string& name,
+                                                    const std::vector<std::string>& options = {},
+                                                    const std::string& operator_token = "");
+
 }  // namespace accel::testing
 
 #endif  // ACCEL_TESTS_POOL_POOLD_PROCESS_H_

@@ -2,10 +2,11 @@
 // a coordinator restored from it, in process.
 #include "pool/coordinator/sqlite_state_store.h"
 
-#include <unistd.h>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "pool/coordinator/coordinator.h"
+#include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_is_matcher.h"
 
 namespace accel::pool {
@@ -22,17 +23,17 @@ class NullListener : public LeaseListener {
 
 class StateStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/accel-state-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    path_ = dir_ + "/pool.db";
+  void SetUp() override { ASSERT_TRUE(dir_.ok()); }
+  // A coordinator on the store that restores quickly in tests.
+  static Coordinator::Options Quick(StateStore* store, std::chrono::milliseconds rejoin_grace) {
+    Coordinator::Options options;
+    options.store = store;
+    options.rejoin_grace = rejoin_grace;
+    options.reap_interval = std::chrono::milliseconds(20);
+    return options;
   }
-  void TearDown() override {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
-    rmdir(dir_.c_str());
-  }
-  std::string dir_, path_;
+  ::accel::testing::ScopedTempDir dir_;
+  const std::string path_ = dir_.Path("pool.db");
 };
 
 TEST_F(StateStoreTest, KeepsTenantsDrainsAndLeasesAcrossReopening) {
@@ -73,7 +74,7 @@ TEST_F(StateStoreTest, KeepsTenantsDrainsAndLeasesAcrossReopening) {
 }
 
 TEST_F(StateStoreTest, AnUnusablePathIsAClearError) {
-  EXPECT_THAT(SqliteStateStore::Open(dir_ + "/no/such/dir/pool.db").status(),
+  EXPECT_THAT(SqliteStateStore::Open(dir_.Path("no/such/dir/pool.db")).status(),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unable to open")));
 }
 
@@ -98,10 +99,7 @@ v1::NodeHello Hello(const std::string& name, std::vector<std::string> open_lease
 
 TEST_F(StateStoreTest, ARestoredCoordinatorKeepsLeasesWhoseSessionsSurvived) {
   ASSERT_OK_AND_ASSIGN(auto store, SqliteStateStore::Open(path_));
-  Coordinator::Options options;
-  options.store = store.get();
-  options.rejoin_grace = std::chrono::milliseconds(300);
-  options.reap_interval = std::chrono::milliseconds(20);
+  const Coordinator::Options options = Quick(store.get(), std::chrono::milliseconds(300));
   auto listener = std::make_shared<NullListener>();
   v1::LeaseResponse kept, dropped, orphan;
   std::string token;
@@ -165,10 +163,7 @@ TEST_F(StateStoreTest, ARestoredCoordinatorKeepsLeasesWhoseSessionsSurvived) {
 
 TEST_F(StateStoreTest, LeasesOfANodeThatDoesNotRejoinEndAfterTheGrace) {
   ASSERT_OK_AND_ASSIGN(auto store, SqliteStateStore::Open(path_));
-  Coordinator::Options options;
-  options.store = store.get();
-  options.rejoin_grace = std::chrono::milliseconds(200);
-  options.reap_interval = std::chrono::milliseconds(20);
+  const Coordinator::Options options = Quick(store.get(), std::chrono::milliseconds(200));
   auto listener = std::make_shared<NullListener>();
   v1::LeaseResponse lease;
   {

@@ -1,7 +1,5 @@
 // Tenants, quotas, fractional leases and the wait queue through a real
 // poold on loopback: what the SDK, raw gRPC callers and poolctl see.
-#include <unistd.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <future>
@@ -15,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "pool/common/bearer_token.h"
 #include "pool/common/sha256.h"
+#include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
@@ -37,25 +36,17 @@ std::string Hash(const std::string& token) { return absl::BytesToHexString(pool:
 class TenantsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/accel-tenants-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    std::ofstream(dir_ + "/tenants")
+    ASSERT_TRUE(dir_.ok());
+    std::ofstream(dir_.Path("tenants"))
         << "# the test pool's tenants\n"
         << "tenant risk leases=1 memory=512MiB token_sha256=" << Hash(kRiskToken) << "\n"
         << "tenant trading priority=5 token_sha256=" << Hash(kTradingToken) << "\n";
-    std::ofstream(dir_ + "/operator") << kOperatorToken << "\n";
+    std::ofstream(dir_.Path("operator")) << kOperatorToken << "\n";
     ASSERT_OK_AND_ASSIGN(
         poold_,
         PooldProcess::Start({"--allow_host_kernels", "--host_devices=2",
-                             "--host_device_memory=256MiB", "--tenants=" + dir_ + "/tenants",
-                             "--operator_token_file=" + dir_ + "/operator"}));
-  }
-  void TearDown() override {
-    poold_.reset();
-    std::remove((dir_ + "/tenants").c_str());
-    std::remove((dir_ + "/operator").c_str());
-    rmdir(dir_.c_str());
+                             "--host_device_memory=256MiB", "--tenants=" + dir_.Path("tenants"),
+                             "--operator_token_file=" + dir_.Path("operator")}));
   }
   absl::StatusOr<std::unique_ptr<Lease>> LeaseAs(const std::string& token,
                                                  LeaseRequest request = {}) {
@@ -80,7 +71,7 @@ class TenantsTest : public ::testing::Test {
     pool::AttachBearerToken(context, token);
     return (*CoordinatorAt(poold_->address()).*rpc)(&context, request, response);
   }
-  std::string dir_;
+  ScopedTempDir dir_;
   std::unique_ptr<PooldProcess> poold_;
 };
 
@@ -138,13 +129,12 @@ TEST_F(TenantsTest, OnlyTenantsLeaseAndEachSeesOnlyItsOwn) {
 }
 
 TEST_F(TenantsTest, OperatorsManageTenantsWithPoolctl) {
-  auto [created_code, created] = Poolctl(
-      {"tenant", "create", "quants", "--devices", "1", "--memory", "128MiB", "--priority", "3"});
-  ASSERT_EQ(created_code, 0) << created;
-  const size_t at = created.find("ACCEL_POOL_TOKEN): ");
-  ASSERT_NE(at, std::string::npos) << created;
-  const std::string token(absl::StripAsciiWhitespace(created.substr(at + 19)));
-  ASSERT_EQ(token.size(), 64u) << created;
+  ASSERT_OK_AND_ASSIGN(
+      const std::string token,
+      CreateTenantWithPoolctl(poold_->address(), "quants",
+                              {"--devices", "1", "--memory", "128MiB", "--priority", "3"},
+                              kOperatorToken));
+  ASSERT_EQ(token.size(), 64u) << token;
 
   // The new token leases; a whole 256 MiB device is over its memory quota,
   // a 100 MiB share is not.
@@ -194,9 +184,9 @@ TEST_F(TenantsTest, FractionalLeasesShareADeviceWithinTheirMemory) {
   EXPECT_EQ(da.properties().total_memory, 96u << 20);
   // Both on one device (binpack), each limited to its share.
   v1::ListDevicesResponse devices;
-  ASSERT_TRUE(Call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &devices,
-                   kTradingToken)
-                  .ok());
+  ASSERT_TRUE(
+      Call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &devices, kTradingToken)
+          .ok());
   int shared = 0;
   for (const v1::DeviceInfo& d : devices.devices()) {
     if (d.leases() == 2) {
