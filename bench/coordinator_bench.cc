@@ -1,7 +1,9 @@
 // coordinator-bench: lease grants against a large pool, measured in one run.
 //
-//   coordinator-bench [--short] [--nodes 1000] [--devices-per-node 10]
+//   coordinator-bench [--short] [--nodes 1000] [--devices-per-node 10] [--state PATH]
 //
+// --state keeps the pool's state in that SQLite file, as poold --state
+// does: every grant and release is written through to it.
 // The pool is simulated in this process: registrations of `nodes` nodes
 // with `devices-per-node` devices each (a quarter of them "hygon", the
 // rest "nvidia"), half of them leased before the measurement starts. Two
@@ -17,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +30,9 @@
 #include "pool/common/wire.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
+#ifdef ACCEL_BENCH_STATE
+#include "pool/coordinator/sqlite_state_store.h"
+#endif
 
 namespace {
 
@@ -92,6 +98,7 @@ Result Run(int threads, int per_thread, const std::function<bool(int)>& op) {
 
 int main(int argc, char** argv) {
   int nodes = 1000, per_node = 10, grants = 20000;
+  std::string state_path;
   bool short_run = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--short") == 0) short_run = true;
@@ -99,6 +106,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--devices-per-node") == 0 && i + 1 < argc) {
       per_node = std::atoi(argv[++i]);
     }
+    if (std::strcmp(argv[i], "--state") == 0 && i + 1 < argc) state_path = argv[++i];
   }
   if (short_run) {
     nodes = 50;
@@ -108,6 +116,21 @@ int main(int argc, char** argv) {
 
   accel::pool::Coordinator::Options options;
   options.default_ttl_seconds = 600;
+  std::unique_ptr<accel::pool::StateStore> store;
+  if (!state_path.empty()) {
+#ifdef ACCEL_BENCH_STATE
+    auto opened = accel::pool::SqliteStateStore::Open(state_path);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "coordinator-bench: %s\n", opened.status().ToString().c_str());
+      return 1;
+    }
+    store = *std::move(opened);
+    options.store = store.get();
+#else
+    std::fprintf(stderr, "coordinator-bench: built without SQLite: no --state\n");
+    return 1;
+#endif
+  }
   accel::pool::Coordinator coordinator(options);
   NoListener listener;
   for (int n = 0; n < nodes; ++n) {

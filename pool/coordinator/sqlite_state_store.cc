@@ -46,7 +46,10 @@ absl::StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(const s
   return store;
 }
 
-SqliteStateStore::~SqliteStateStore() { sqlite3_close(db_); }
+SqliteStateStore::~SqliteStateStore() {
+  for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
 
 absl::Status SqliteStateStore::Error(const char* what) const {
   const int code = db_ != nullptr ? sqlite3_extended_errcode(db_) : SQLITE_CANTOPEN;
@@ -56,24 +59,35 @@ absl::Status SqliteStateStore::Error(const char* what) const {
 }
 
 absl::Status SqliteStateStore::Execute(const char* sql, const std::vector<Param>& params) {
-  Statement s;
-  if (sqlite3_prepare_v2(db_, sql, -1, &s.stmt, nullptr) != SQLITE_OK) return Error("prepare");
+  // Statements are prepared once each: a lease grant is one write, and
+  // preparing would cost as much as the write itself.
+  sqlite3_stmt*& stmt = prepared_[sql];
+  if (stmt == nullptr && sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return Error("prepare");
+  }
+  struct Reset {  // ready for the next call however this one ends
+    sqlite3_stmt* stmt;
+    ~Reset() {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    }
+  } reset{stmt};
   for (size_t i = 0; i < params.size(); ++i) {
     const int index = static_cast<int>(i) + 1;
     int rc = SQLITE_OK;
     if (const int64_t* n = std::get_if<int64_t>(&params[i])) {
-      rc = sqlite3_bind_int64(s.stmt, index, *n);
+      rc = sqlite3_bind_int64(stmt, index, *n);
     } else if (const std::string* text = std::get_if<std::string>(&params[i])) {
-      rc = sqlite3_bind_text(s.stmt, index, text->data(), static_cast<int>(text->size()),
+      rc = sqlite3_bind_text(stmt, index, text->data(), static_cast<int>(text->size()),
                              SQLITE_TRANSIENT);
     } else {
       const std::string& bytes = std::get<Blob>(params[i]).bytes;
-      rc = sqlite3_bind_blob(s.stmt, index, bytes.data(), static_cast<int>(bytes.size()),
+      rc = sqlite3_bind_blob(stmt, index, bytes.data(), static_cast<int>(bytes.size()),
                              SQLITE_TRANSIENT);
     }
     if (rc != SQLITE_OK) return Error("bind");
   }
-  if (sqlite3_step(s.stmt) != SQLITE_DONE) return Error("write");
+  if (sqlite3_step(stmt) != SQLITE_DONE) return Error("write");
   return absl::OkStatus();
 }
 

@@ -1,10 +1,12 @@
 // The coordinator's state in one SQLite file (poold --state PATH): the
 // embedded default, with nothing else to run. Write-ahead logging keeps a
-// write per change cheap, and a crash loses no committed change.
+// write per change cheap, and a crash loses no committed change. Calls must
+// not overlap: the coordinator makes them under its lock.
 #ifndef ACCEL_POOL_COORDINATOR_SQLITE_STATE_STORE_H_
 #define ACCEL_POOL_COORDINATOR_SQLITE_STATE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <variant>
@@ -13,6 +15,7 @@
 #include "pool/coordinator/state_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace accel::pool {
 
@@ -41,6 +44,7 @@ class SqliteStateStore final : public StateStore {
 
   sqlite3* db_;
   const std::string path_;
+  std::map<std::string, sqlite3_stmt*> prepared_;  // by SQL text
 };
 
 }  // namespace accel::pool
