@@ -16,6 +16,7 @@
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070. --token (default
 // $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
 // leases.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -356,7 +357,11 @@ int main(int argc, char** argv) {
     }
     int revoked = 0;
     for (const v1::LeaseInfo& l : r.leases()) {
-      if (l.node() != words[1]) continue;
+      // A gang across nodes is on the node if any of its devices is.
+      if (std::none_of(l.devices().begin(), l.devices().end(),
+                       [&](const v1::LeasedDevice& d) { return d.device().node() == words[1]; })) {
+        continue;
+      }
       absl::Status s = revoke(l.lease_id());
       if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(s);  // gone already: fine
       revoked += s.ok();

@@ -48,10 +48,9 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
   return response;
 }
 
-absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& pool,
-                                                             v1::LeaseResponse lease,
-                                                             std::string tenant_token,
-                                                             const NodeAddress& node) {
+absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(
+    const std::string& pool, v1::LeaseResponse lease, std::string tenant_token,
+    const NodeAddress& node, std::shared_ptr<LeaseRelease> release) {
   pool::TuneMallocForBulkTransfers();
   grpc::ChannelArguments args;
   pool::ApplyBulkTransferSettings(args);
@@ -63,18 +62,20 @@ absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const std::string& 
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto channel = grpc::CreateCustomChannel(node.address, grpc::InsecureChannelCredentials(), args);
-  std::shared_ptr<Connection> connection(
-      new Connection(pool, std::move(lease), std::move(tenant_token), node, channel));
+  std::shared_ptr<Connection> connection(new Connection(
+      pool, std::move(lease), std::move(tenant_token), node, std::move(release), channel));
   if (absl::Status s = connection->Start(); !s.ok()) return s;
   return connection;
 }
 
 Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token,
-                       NodeAddress node, std::shared_ptr<grpc::Channel> channel)
+                       NodeAddress node, std::shared_ptr<LeaseRelease> release,
+                       std::shared_ptr<grpc::Channel> channel)
     : pool_(std::move(pool)),
       lease_(std::move(lease)),
       tenant_token_(std::move(tenant_token)),
       node_address_(std::move(node)),
+      release_(std::move(release)),
       channel_(std::move(channel)),
       coordinator_(
           v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()))),
@@ -82,8 +83,8 @@ Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string te
 
 absl::Status Connection::Start() {
   if (!channel_->WaitForConnected(Deadline(10))) {
-    return absl::UnavailableError(
-        absl::StrCat("node ", node_address_.name, " at ", node_address_.address, " is unreachable"));
+    return absl::UnavailableError(absl::StrCat("node ", node_address_.name, " at ",
+                                               node_address_.address, " is unreachable"));
   }
   stream_ = node_->Session(&session_context_);
   v1::SessionRequest hello;
@@ -146,10 +147,7 @@ Connection::~Connection() {
   }
   // The threads exist only if the session opened.
   if (writer_.joinable()) writer_.join();  // flushes what is queued, then half-closes
-  // Releasing makes the node free everything at once instead of after the
-  // TTL; also for a lease whose session never opened.
-  Release().IgnoreError();  // already gone is fine: the TTL reclaims it anyway
-  session_context_.TryCancel();
+  End(absl::FailedPreconditionError("the lease was released"));
   if (reader_.joinable()) reader_.join();
   if (renewer_.joinable()) renewer_.join();
   if (bulk_reader_.joinable()) bulk_reader_.join();  // End() shut its socket down
@@ -493,7 +491,10 @@ void Connection::RenewLoop() {
     mu_.Lock();
     if (status.ok()) {
       expires_ms = now_ms() + ttl_ms;
-    } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    } else if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
+               status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+               status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      // Gone, or our tenant's token was rotated or revoked: no retry helps.
       mu_.Unlock();
       End(absl::UnavailableError(absl::StrCat("lease lost: ", status.error_message())));
       mu_.Lock();
@@ -537,22 +538,19 @@ void Connection::End(absl::Status why) {
   session_context_.TryCancel();
 }
 
-absl::Status Connection::Release() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (released_) return absl::OkStatus();
-    released_ = true;
-  }
+LeaseRelease::~LeaseRelease() {
+  auto stub =
+      v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()));
   v1::ReleaseRequest request;
-  request.set_lease_id(lease().lease_id());
-  request.set_token(lease_.token());
+  request.set_lease_id(lease_id_);
+  request.set_token(token_);
   v1::ReleaseResponse response;
   grpc::ClientContext context;
   context.set_deadline(Deadline(5));
   pool::AttachBearerToken(context, tenant_token_);
-  absl::Status status = FromGrpc(coordinator_->Release(&context, request, &response), "Release");
-  End(absl::FailedPreconditionError("the lease was released"));
-  return status;
+  // Already ended (its sessions closed first) is fine, and an unreachable
+  // pool reclaims the lease at its TTL: there is nobody to tell.
+  stub->Release(&context, request, &response).IgnoreError();
 }
 
 }  // namespace accel::client

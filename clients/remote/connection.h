@@ -36,6 +36,24 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
                                                const v1::LeaseRequest& request,
                                                const std::string& tenant_token);
 
+// Releases a lease when the last connection to its sessions goes (a gang
+// across nodes has one per node): the pool frees it at once instead of at
+// the end of its TTL.
+class LeaseRelease {
+ public:
+  LeaseRelease(std::string pool, const v1::LeaseResponse& lease, std::string tenant_token)
+      : pool_(std::move(pool)),
+        lease_id_(lease.lease().lease_id()),
+        token_(lease.token()),
+        tenant_token_(std::move(tenant_token)) {}
+  ~LeaseRelease();
+  LeaseRelease(const LeaseRelease&) = delete;
+  LeaseRelease& operator=(const LeaseRelease&) = delete;
+
+ private:
+  const std::string pool_, lease_id_, token_, tenant_token_;
+};
+
 // A node of a lease: its name and where it serves sessions.
 struct NodeAddress {
   std::string name;
@@ -45,11 +63,13 @@ struct NodeAddress {
 class Connection {
  public:
   // Opens the lease's session on `node` (a lease across nodes has one on
-  // each). The connection renews the lease and releases it when destroyed.
+  // each). The connection renews the lease; `release` goes with the last
+  // connection of the lease.
   static absl::StatusOr<std::shared_ptr<Connection>> Open(const std::string& pool,
                                                           v1::LeaseResponse lease,
                                                           std::string tenant_token,
-                                                          const NodeAddress& node);
+                                                          const NodeAddress& node,
+                                                          std::shared_ptr<LeaseRelease> release);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -82,9 +102,6 @@ class Connection {
   bool NodeHasImage(const std::string& sha256);
   void NoteNodeHasImage(const std::string& sha256, bool has);
 
-  // Releases the lease now; later calls fail with FAILED_PRECONDITION.
-  absl::Status Release();
-
  private:
   struct Pending {
     bool done = false;
@@ -98,7 +115,7 @@ class Connection {
   };
 
   Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token, NodeAddress node,
-             std::shared_ptr<grpc::Channel> channel);
+             std::shared_ptr<LeaseRelease> release, std::shared_ptr<grpc::Channel> channel);
   absl::Status Start();
   void WriterLoop();
   void ReaderLoop();
@@ -128,6 +145,7 @@ class Connection {
   const v1::LeaseResponse lease_;
   const std::string tenant_token_;  // renewals and the release are the tenant's calls
   const NodeAddress node_address_;
+  const std::shared_ptr<LeaseRelease> release_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
   std::unique_ptr<v1::Node::Stub> node_;
@@ -145,7 +163,6 @@ class Connection {
   absl::Status ended_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;  // one thread writes the stream at a time
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool released_ ABSL_GUARDED_BY(mu_) = false;
 
   // The bulk channel, if any; the pending copy its reader is writing into.
   std::unique_ptr<pool::BulkSocket> bulk_;

@@ -128,6 +128,7 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
   }
   // One session per node of the lease (a gang across nodes has several).
   std::map<std::string, std::shared_ptr<Connection>> connections;
+  auto release = std::make_shared<LeaseRelease>(pool, lease, token);
   for (const v1::LeasedDevice& d : lease.lease().devices()) {
     const std::string& node = d.device().node();
     if (connections.count(node) != 0) continue;
@@ -135,7 +136,7 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     const std::string& address =
         d.node_address().empty() ? lease.lease().node_address() : d.node_address();
     absl::StatusOr<std::shared_ptr<Connection>> connection =
-        Connection::Open(pool, lease, token, {node, address});
+        Connection::Open(pool, lease, token, {node, address}, release);
     if (!connection.ok()) return connection.status();
     connections[node] = *std::move(connection);
   }

@@ -253,6 +253,8 @@ void Coordinator::NodeLinkLost(const std::string& name, uint64_t generation,
     // A newer registration of the same node is not lost with its old link.
     if (it == nodes_.end() || it->second.generation != generation) return;
     LoseNodeLocked(it->second, why, notices);
+    // A gang's devices on other nodes are free again.
+    ServeQueueLocked();
   }
   Deliver(notices);
 }
@@ -378,7 +380,10 @@ void Coordinator::EndLocked(const std::string& lease_id, const absl::Status& why
     notices.push_back({node->second.listener, lease_id, why});
   }
   ++ended_by_reason_[reason];
-  ended_[lease_id] = {it->second.token_sha256, why};
+  // Every node of the lease may still send its session's last report.
+  for (const std::string& name : NodesOf(it->second.info)) it->second.usage_by_node[name];
+  ended_[lease_id] = {it->second.token_sha256, why, it->second.info.tenant(),
+                      std::move(it->second.usage_by_node)};
   if (options_.store != nullptr) {
     if (absl::Status s = options_.store->DeleteLease(lease_id); !s.ok()) StoreFailed(s);
   }
@@ -444,20 +449,21 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
 void Coordinator::ReportUsage(const std::string& node, const v1::LeaseUsage& usage) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(usage.lease_id());
-  if (it == leases_.end() || !OnNode(it->second.info, node)) return;
-  // Counts are cumulative per session (one per node of the lease); the
-  // tenant's totals grow by what is new (a report never lowers them).
+  if (it == leases_.end()) {
+    // Ended already: only the traffic still counts (a node can report only
+    // on sessions it held, and ended leases keep their nodes' last reports).
+    if (auto ended = ended_.find(usage.lease_id()); ended != ended_.end()) {
+      auto seen = ended->second.usage_by_node.find(node);
+      if (seen != ended->second.usage_by_node.end()) {
+        CountTrafficLocked(ended->second.tenant, usage, seen->second);
+      }
+    }
+    return;
+  }
+  if (!OnNode(it->second.info, node)) return;
   v1::LeaseUsage& seen = it->second.usage_by_node[node];
-  Traffic& traffic = traffic_[it->second.info.tenant()];
-  auto grow = [](uint64_t before, uint64_t now, uint64_t& total) {
-    if (now > before) total += now - before;
-    return std::max(before, now);
-  };
+  CountTrafficLocked(it->second.info.tenant(), usage, seen);
   seen.set_memory_in_use(usage.memory_in_use());
-  seen.set_launches(grow(seen.launches(), usage.launches(), traffic.launches));
-  seen.set_bytes_to_device(
-      grow(seen.bytes_to_device(), usage.bytes_to_device(), traffic.bytes_to_device));
-  seen.set_bytes_to_host(grow(seen.bytes_to_host(), usage.bytes_to_host(), traffic.bytes_to_host));
   v1::LeaseInfo& info = it->second.info;
   info.set_memory_in_use(0);
   info.set_launches(0);
@@ -471,20 +477,39 @@ void Coordinator::ReportUsage(const std::string& node, const v1::LeaseUsage& usa
   }
 }
 
+void Coordinator::CountTrafficLocked(const std::string& tenant, const v1::LeaseUsage& usage,
+                                     v1::LeaseUsage& seen) {
+  // Counts are cumulative per session (one per node of a lease); the
+  // tenant's totals grow by what is new (a report never lowers them).
+  Traffic& traffic = traffic_[tenant];
+  auto grow = [](uint64_t before, uint64_t now, uint64_t& total) {
+    if (now > before) total += now - before;
+    return std::max(before, now);
+  };
+  seen.set_launches(grow(seen.launches(), usage.launches(), traffic.launches));
+  seen.set_bytes_to_device(
+      grow(seen.bytes_to_device(), usage.bytes_to_device(), traffic.bytes_to_device));
+  seen.set_bytes_to_host(grow(seen.bytes_to_host(), usage.bytes_to_host(), traffic.bytes_to_host));
+}
+
 void Coordinator::ReportSession(const std::string& node, const std::string& lease_id, bool open) {
   std::vector<Notice> notices;
   {
     absl::MutexLock lock(&mu_);
     auto it = leases_.find(lease_id);
     if (it == leases_.end() || !OnNode(it->second.info, node)) return;
+    std::set<std::string>& open_sessions = it->second.open_sessions;
     if (open) {
+      open_sessions.insert(node);
       it->second.info.set_session_open(true);
       return;
     }
-    // A session cannot be reopened, so its lease is over (on all its nodes):
-    // a holder that exits without releasing (or is killed) frees its
+    open_sessions.erase(node);
+    if (!open_sessions.empty()) return;  // a gang's sessions on other nodes go on
+    // A session cannot be reopened, so once the last one closes the lease is
+    // over: a holder that exits without releasing (or is killed) frees its
     // devices now, not after the TTL. The TTL still covers holders cut off
-    // without their session closing.
+    // without their sessions closing.
     EndLocked(lease_id, absl::CancelledError("the holder closed its session"), "session_closed",
               notices);
     ServeQueueLocked();
@@ -549,11 +574,16 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::ExplainLease(const std::string& lease
   return absl::NotFoundError(absl::StrCat("no live or queued lease ", lease_id));
 }
 
-absl::Status Coordinator::DefineTenant(const Tenant& tenant) {
+absl::StatusOr<bool> Coordinator::SeedTenant(const Tenant& tenant) {
   absl::MutexLock lock(&mu_);
+  if (tenants_.Find(tenant.name) != nullptr) return false;
   if (absl::Status s = tenants_.Define(tenant); !s.ok()) return s;
-  return options_.store != nullptr ? options_.store->PutTenant(*tenants_.Find(tenant.name))
-                                   : absl::OkStatus();
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->PutTenant(*tenants_.Find(tenant.name)); !s.ok()) {
+      return s;
+    }
+  }
+  return true;
 }
 
 std::vector<v1::TenantInfo> Coordinator::ListTenants(const Caller& caller) {
@@ -645,12 +675,6 @@ void Coordinator::ReapLoop() {
         for (const std::string& id : ids) EndLocked(id, why, "node_lost", notices);
       }
     }
-    if (!notices.empty()) {
-      mu_.Unlock();
-      Deliver(notices);
-      mu_.Lock();
-      if (stopping_) break;
-    }
     const absl::Status why =
         absl::DeadlineExceededError("lease expired: no heartbeat within its TTL");
     for (auto it = leases_.begin(); it != leases_.end();) {
@@ -660,6 +684,7 @@ void Coordinator::ReapLoop() {
       if (lapsed) EndLocked(id, why, "expired", notices);
     }
     if (notices.empty()) continue;
+    // Leases ended (or a node was lost): what they held may fit the queue.
     ServeQueueLocked();
     mu_.Unlock();
     Deliver(notices);

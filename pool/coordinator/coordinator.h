@@ -158,9 +158,13 @@ class Coordinator : public LeaseAuthority {
   absl::StatusOr<v1::LeaseInfo> ExplainLease(const std::string& lease_id, const Caller& caller);
   absl::Status Drain(const std::string& node, bool undrain);
 
-  // Tenants. Define() is for the operator's tenant file at startup; the
+  // Tenants. SeedTenant() is for the operator's tenant file at startup; the
   // rest are the operator's calls (the service checks who calls).
-  absl::Status DefineTenant(const Tenant& tenant);
+  // Adds a tenant from the operator's tenant file, unless the pool has it
+  // already (restored from its state store): what operators changed since
+  // with poolctl (a rotated token above all) is kept. Returns whether it
+  // was added.
+  absl::StatusOr<bool> SeedTenant(const Tenant& tenant);
   std::vector<v1::TenantInfo> ListTenants(const Caller& caller);
   absl::StatusOr<v1::PutTenantResponse> PutTenant(const v1::PutTenantRequest& request);
   // FAILED_PRECONDITION while the tenant has live or queued leases.
@@ -194,6 +198,8 @@ class Coordinator : public LeaseAuthority {
     std::chrono::steady_clock::time_point expires;
     // The latest report of the lease's session on each of its nodes.
     std::map<std::string, v1::LeaseUsage> usage_by_node;
+    // Nodes where the lease's session is open.
+    std::set<std::string> open_sessions;
   };
   // What leases hold of one device. Whole-device leases hold it alone;
   // fractional ones share it up to its memory.
@@ -247,6 +253,10 @@ class Coordinator : public LeaseAuthority {
                                                    bool binpack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WhyNoPlacementLocked(const v1::LeaseRequest& request, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `d` meets the request's constraints and is not kept for a
+  // starving request ahead of it (its memory and leases aside).
+  bool FreeForLocked(const v1::DeviceInfo& d, const v1::LeaseRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // UNAVAILABLE, with nothing granted, if the state store cannot keep it.
   absl::StatusOr<v1::LeaseResponse> GrantLocked(Waiter& waiter, const Placement& placement)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -292,7 +302,15 @@ class Coordinator : public LeaseAuthority {
   struct Ended {
     std::string token_sha256;
     absl::Status why;
+    // A session's last report may come after its lease ended (released
+    // while commands were still on their way): it still counts.
+    std::string tenant;
+    std::map<std::string, v1::LeaseUsage> usage_by_node;
   };
+  // Adds what is new in `usage` (cumulative counts) to the tenant's
+  // traffic; `seen` is the node's previous report.
+  void CountTrafficLocked(const std::string& tenant, const v1::LeaseUsage& usage,
+                          v1::LeaseUsage& seen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<std::string, Ended> ended_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
   // By pool device id; devices no lease holds are absent.
@@ -303,6 +321,9 @@ class Coordinator : public LeaseAuthority {
   std::set<std::pair<uint32_t, std::string>> nodes_by_free_ ABSL_GUARDED_BY(mu_);
   // Served in order: priority, then age.
   std::vector<std::shared_ptr<Waiter>> queue_ ABSL_GUARDED_BY(mu_);
+  // While the queue is served: the starving requests ahead of the one being
+  // placed (see ServeQueueLocked).
+  std::vector<const Waiter*> kept_for_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   TenantRegistry tenants_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;

@@ -36,6 +36,9 @@ uint32_t DeviceCount(const v1::LeaseRequest& r) {
 
 absl::Status Coordinator::CheckRequest(const v1::LeaseRequest& request) const {
   if (DeviceCount(request) > 1024) return absl::InvalidArgumentError("device_count above 1024");
+  if (request.memory() > (uint64_t{1} << 50)) {
+    return absl::InvalidArgumentError("memory above 1 PiB per device");
+  }
   if (request.ttl_seconds() > options_.max_ttl_seconds) {
     return absl::InvalidArgumentError(absl::StrCat("ttl_seconds ", request.ttl_seconds(),
                                                    " exceeds the pool's maximum of ",
@@ -82,6 +85,10 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
   if (!tenants_.empty() && caller.tenant.empty()) {
     return count_result(absl::PermissionDeniedError(
         "this pool leases to tenants only: present a tenant's token, not an operator's"));
+  }
+  if (!caller.tenant.empty() && tenants_.Find(caller.tenant) == nullptr) {
+    return count_result(
+        absl::UnauthenticatedError(absl::StrCat("tenant ", caller.tenant, " was deleted")));
   }
   const uint32_t count = DeviceCount(request);
   // Fractional memory is known now; whole devices' at placement.
@@ -132,6 +139,8 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
     }
     if (!gave_up.ok()) {
       DequeueLocked(*waiter);
+      // If it held the queue for itself, those behind it may fit now.
+      if (!stopping_) ServeQueueLocked();
       return count_result(gave_up);
     }
     // Woken by a placement; the timeout polls `cancelled` and the deadline.
@@ -154,6 +163,10 @@ void Coordinator::DequeueLocked(const Waiter& waiter) {
 
 void Coordinator::ServeQueueLocked() {
   const auto now = std::chrono::steady_clock::now();
+  // Waiters that have waited past the starvation limit and still do not
+  // fit: free devices they could use are kept for them, and placements of
+  // those behind them pass such devices over.
+  kept_for_.clear();
   for (size_t i = 0; i < queue_.size();) {
     std::shared_ptr<Waiter> w = queue_[i];
     ++w->attempts;
@@ -193,16 +206,22 @@ void Coordinator::ServeQueueLocked() {
       continue;
     }
     w->reason = std::string(placement.status().message());
+    if (!kept_for_.empty()) {
+      absl::StrAppend(&w->reason, " (free devices that ", kept_for_.front()->id,
+                      ", waiting longest, could use are kept for it)");
+    }
     if (w->request.wait_seconds() > 0 && now - w->since >= options_.starvation_after) {
-      // It has waited long enough: what frees up from now on is kept for it.
-      for (size_t j = i + 1; j < queue_.size(); ++j) {
-        queue_[j]->reason = absl::StrCat("waits behind ", w->id,
-                                         ", which has waited longest; room is kept for it first");
-      }
-      return;
+      kept_for_.push_back(w.get());  // it has waited long enough
     }
     ++i;
   }
+  kept_for_.clear();
+}
+
+bool Coordinator::FreeForLocked(const v1::DeviceInfo& d, const v1::LeaseRequest& request) const {
+  if (!Matches(d, request)) return false;
+  return std::none_of(kept_for_.begin(), kept_for_.end(),
+                      [&](const Waiter* w) { return Matches(d, w->request); });
 }
 
 absl::StatusOr<Coordinator::Placement> Coordinator::FindPlacementLocked(
@@ -235,7 +254,7 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceWholeDevicesLocked(
     Placement p;
     for (const v1::DeviceInfo& d : node.devices) {
       if (p.devices.size() == count) break;
-      if (Matches(d, request) && device_use_.count(d.id()) == 0) p.devices.push_back(&d);
+      if (device_use_.count(d.id()) == 0 && FreeForLocked(d, request)) p.devices.push_back(&d);
     }
     if (p.devices.size() < count) return std::nullopt;
     p.nodes.assign(count, &node);
@@ -272,7 +291,7 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceFractionLocked(
     if (node.info.state() != "ready") continue;
     std::vector<std::pair<uint64_t, const v1::DeviceInfo*>> fits;
     for (const v1::DeviceInfo& d : node.devices) {
-      if (!Matches(d, request)) continue;
+      if (!FreeForLocked(d, request)) continue;
       uint64_t leased = 0;
       if (auto use = device_use_.find(d.id()); use != device_use_.end()) {
         if (use->second.exclusive) continue;
@@ -313,7 +332,7 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceAcrossNodesLocked(
     if (node.info.state() != "ready") return;
     std::vector<const v1::DeviceInfo*> free;
     for (const v1::DeviceInfo& d : node.devices) {
-      if (Matches(d, request) && device_use_.count(d.id()) == 0) free.push_back(&d);
+      if (device_use_.count(d.id()) == 0 && FreeForLocked(d, request)) free.push_back(&d);
     }
     if (!free.empty()) offers.emplace_back(&node, std::move(free));
   };

@@ -6,7 +6,9 @@
 //
 // Only the token's SHA-256 is written down (`printf %s "$TOKEN" | sha256sum`),
 // so the file does not hold a usable secret. `poolctl tenant create` is the
-// other way to add one: it prints the token once.
+// other way to add one: it prints the token once. With a state store, the
+// file only adds tenants the pool does not have yet; later changes are
+// poolctl's.
 #ifndef ACCEL_POOL_COORDINATOR_TENANT_CONFIG_H_
 #define ACCEL_POOL_COORDINATOR_TENANT_CONFIG_H_
 

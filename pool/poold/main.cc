@@ -289,8 +289,13 @@ int main(int argc, char** argv) {
           accel::pool::ReadTenantConfig(path);
       if (!tenants.ok()) return Fail(tenants.status().ToString());
       for (const accel::pool::Tenant& tenant : *tenants) {
-        if (absl::Status s = coordinator->DefineTenant(tenant); !s.ok()) {
-          return Fail(s.ToString());
+        absl::StatusOr<bool> added = coordinator->SeedTenant(tenant);
+        if (!added.ok()) return Fail(added.status().ToString());
+        if (!*added) {
+          std::fprintf(stderr,
+                       "poold: tenant %s is kept as the state store has it (the tenant file "
+                       "only adds tenants the pool does not have)\n",
+                       tenant.name.c_str());
         }
       }
     }

@@ -161,6 +161,19 @@ TEST(CoordinatorGangTest, AGangAcrossNodesIsPackedOrSpreadAndEndsEverywhere) {
                       std::count(b.ended.begin(), b.ended.end(), split.lease().lease_id()) +
                       std::count(c.ended.begin(), c.ended.end(), split.lease().lease_id());
   EXPECT_EQ(told, 2u);
+  // One of a gang's sessions closing leaves the lease to the others; the
+  // last one closing ends it.
+  ASSERT_OK_AND_ASSIGN(auto again, coordinator.Lease(gang, Caller{}));
+  const std::string first = again.lease().devices(0).device().node();
+  const std::string second = again.lease().devices(1).device().node();
+  ASSERT_NE(first, second);
+  coordinator.ReportSession(first, again.lease().lease_id(), true);
+  coordinator.ReportSession(second, again.lease().lease_id(), true);
+  coordinator.ReportSession(first, again.lease().lease_id(), false);
+  EXPECT_OK(coordinator.ExplainLease(again.lease().lease_id(), Caller{}).status());
+  coordinator.ReportSession(second, again.lease().lease_id(), false);
+  EXPECT_THAT(coordinator.ExplainLease(again.lease().lease_id(), Caller{}).status(),
+              StatusIs(absl::StatusCode::kNotFound));
   // Seven devices are more than the pool has even across nodes: never.
   gang.set_device_count(7);
   EXPECT_THAT(coordinator.Lease(gang, Caller{}), StatusIs(absl::StatusCode::kNotFound));
@@ -397,6 +410,61 @@ TEST(TenantConfigTest, ParsesTenantsAndNamesBadLines) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a number")));
 }
 
+// A request past the starvation limit keeps only the devices it could use:
+// others still go to whoever fits.
+TEST(CoordinatorStarvationTest, AStarvingRequestKeepsOnlyDevicesItCouldUse) {
+  Coordinator::Options options;
+  options.starvation_after = std::chrono::milliseconds(0);
+  Coordinator coordinator(options);
+  NullListener listener;
+  std::vector<v1::DeviceInfo> devices = {
+      Device(0, 16 * kGiB, "hygon"), Device(1, 16 * kGiB, "hygon"), Device(2, 16 * kGiB, "nvidia")};
+  coordinator.AddNode("a", "a:1", {}, devices, &listener);
+  v1::LeaseRequest hygon = Request();
+  hygon.set_vendor("hygon");
+  ASSERT_OK_AND_ASSIGN(auto held, coordinator.Lease(hygon, Caller{}));
+  v1::LeaseRequest both = Request(2);
+  both.set_vendor("hygon");
+  both.set_wait_seconds(20);
+  auto starving = std::async(std::launch::async, [&] { return coordinator.Lease(both, Caller{}); });
+  for (int i = 0; i < 200 && coordinator.counts().queued_leases != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The free hygon device is kept for the starving pair; the nvidia one is
+  // not, so an unconstrained request gets it.
+  ASSERT_OK_AND_ASSIGN(auto other, coordinator.Lease(Request(), Caller{}));
+  EXPECT_EQ(other.lease().devices(0).device().vendor(), "nvidia");
+  EXPECT_THAT(coordinator.Lease(hygon, Caller{}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("are kept for it")));
+  ASSERT_OK(coordinator.AdminRelease(held.lease().lease_id()));
+  ASSERT_OK_AND_ASSIGN(auto pair, starving.get());
+  EXPECT_EQ(pair.lease().devices_size(), 2);
+}
+
+// A starving request that gives up hands what it kept to those behind it at
+// once, not at the next release.
+TEST(CoordinatorStarvationTest, WhatAStarvingRequestKeptGoesOnWhenItGivesUp) {
+  Coordinator::Options options;
+  options.starvation_after = std::chrono::milliseconds(0);
+  Coordinator coordinator(options);
+  NullListener listener;
+  coordinator.AddNode("a", "a:1", {}, Devices(2), &listener);
+  ASSERT_OK_AND_ASSIGN(auto held, coordinator.Lease(Request(), Caller{}));
+  v1::LeaseRequest pair = Request(2);
+  pair.set_wait_seconds(1);
+  auto starving = std::async(std::launch::async, [&] { return coordinator.Lease(pair, Caller{}); });
+  for (int i = 0; i < 200 && coordinator.counts().queued_leases != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  v1::LeaseRequest one = Request();
+  one.set_wait_seconds(20);
+  auto behind = std::async(std::launch::async, [&] { return coordinator.Lease(one, Caller{}); });
+  EXPECT_THAT(starving.get().status(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // Nothing else happened in the pool, yet the free device is granted.
+  ASSERT_EQ(behind.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_OK(behind.get().status());
+}
+
 // --- the wait queue --------------------------------------------------------
 
 class QueueTest : public TenantTest {
@@ -554,7 +622,7 @@ TEST(CoordinatorStarvationTest, ALongWaitingLargeRequestIsNotStarvedBySmallOnes)
       std::vector<v1::LeaseInfo> listed = coordinator.ListLeases(Caller{"", true});
       bool explained = false;
       for (const v1::LeaseInfo& l : listed) {
-        explained |= l.state() == "queued" && absl::StrContains(l.reason(), "room is kept for it");
+        explained |= l.state() == "queued" && absl::StrContains(l.reason(), "are kept for it");
       }
       EXPECT_TRUE(explained);
       ASSERT_OK(coordinator.AdminRelease(second.lease().lease_id()));

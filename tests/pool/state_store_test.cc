@@ -139,6 +139,12 @@ TEST_F(StateStoreTest, ARestoredCoordinatorKeepsLeasesWhoseSessionsSurvived) {
   std::vector<v1::NodeInfo> nodes = after.ListNodes();
   ASSERT_EQ(nodes.size(), 2u);
   for (const v1::NodeInfo& n : nodes) EXPECT_EQ(n.state(), "lost") << n.name();
+  // The tenant file cannot undo what operators changed since (the store
+  // has the tenant): the file's definition is not applied.
+  Tenant from_file{"risk", 0, 0, 0, 0, std::string(64, 'f')};
+  ASSERT_OK_AND_ASSIGN(bool added, after.SeedTenant(from_file));
+  EXPECT_FALSE(added);
+  EXPECT_EQ(after.ListTenants(Caller{"", true})[0].max_leases(), 5u);
   // The lease's holder can renew with its old token.
   EXPECT_OK(after.Renew(kept.lease().lease_id(), kept.token(), risk).status());
   // The node rejoins with one of its sessions: the other two leases end.

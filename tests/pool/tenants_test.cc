@@ -205,6 +205,26 @@ TEST_F(TenantsTest, FractionalLeasesShareADeviceWithinTheirMemory) {
   EXPECT_EQ(whole->devices()[0].properties().total_memory, 256u << 20);
 }
 
+// Rotating a tenant's token revokes the old one: its clients lose their
+// leases at their next renewal, with the reason, and the devices are freed.
+TEST_F(TenantsTest, ARotatedTokenEndsItsClientsLeasesAtTheirNextRenewal) {
+  ASSERT_OK_AND_ASSIGN(const std::string token,
+                       CreateTenantWithPoolctl(poold_->address(), "ops", {}, kOperatorToken));
+  LeaseRequest request;
+  request.ttl_seconds = 3;  // renewed every second
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, LeaseAs(token, request));
+  ASSERT_OK(RunSaxpy(lease->devices()[0], 1 << 12));
+  auto [code, rotated] = Poolctl({"tenant", "update", "ops", "--rotate-token"});
+  ASSERT_EQ(code, 0) << rotated;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<hal::Buffer> b = lease->devices()[0].Allocate(64);
+        return !b.ok() && absl::StrContains(b.status().message(), "lease lost");
+      },
+      10));
+  EXPECT_STATUS(LeaseAs(token), kUnauthenticated);
+}
+
 TEST_F(TenantsTest, AFullPoolQueuesByPriorityAndExplainsWhy) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> first, LeaseAs(kTradingToken));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> second, LeaseAs(kTradingToken));
