@@ -139,8 +139,9 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
     }
     if (!gave_up.ok()) {
       DequeueLocked(*waiter);
-      // If it held the queue for itself, those behind it may fit now.
-      if (!stopping_) ServeQueueLocked();
+      // If it kept devices for itself, those behind it may fit now. (A
+      // request that never waited kept nothing.)
+      if (!stopping_ && request.wait_seconds() > 0) ServeQueueLocked();
       return count_result(gave_up);
     }
     // Woken by a placement; the timeout polls `cancelled` and the deadline.

@@ -99,10 +99,14 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
     if (!session->bulk_key().empty()) bulk_keys_[session->bulk_key()] = lease_id;
   }
   // The lease may have ended between admission and registration, when no
-  // session was there to be told: check again now that one is. (The node
-  // may have begun shutting down, too.)
-  if (absl::StatusOr<v1::LeaseInfo> still = authority_.Admit(lease_id, token, options_.name);
-      !still.ok() || closing()) {
+  // session was there to be told: OnLeaseEnded kept its id. (The node may
+  // have begun shutting down, too.)
+  bool ended = false;
+  {
+    absl::MutexLock lock(&mu_);
+    ended = closing_ || ended_unopened_.count(lease_id) != 0;
+  }
+  if (ended) {
     Close(session);
     return absl::FailedPreconditionError(absl::StrCat("lease ", lease_id, " ended while opening"));
   }
@@ -134,7 +138,17 @@ void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& wh
   // module on the handler's thread, not here.
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(lease_id);
-  if (it != sessions_.end()) it->second->End(why);
+  if (it != sessions_.end()) {
+    it->second->End(why);
+    return;
+  }
+  // A session may be opening for it right now: Open() looks here once it
+  // has registered the session. Bounded; ids are never reused.
+  if (ended_unopened_.insert(lease_id).second) ended_unopened_order_.push_back(lease_id);
+  if (ended_unopened_order_.size() > 4096) {
+    ended_unopened_.erase(ended_unopened_order_.front());
+    ended_unopened_order_.pop_front();
+  }
 }
 
 void NodeAgent::EndAll(const absl::Status& why) {

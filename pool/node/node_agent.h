@@ -5,8 +5,10 @@
 #define ACCEL_POOL_NODE_NODE_AGENT_H_
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,10 @@ class NodeAgent : public LeaseListener {
   std::map<std::string, std::string> bulk_keys_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint16_t> bulk_port_{0};
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Leases that ended while this node had no session for them (recent
+  // ones, oldest first): a session still opening for one is refused.
+  std::set<std::string> ended_unopened_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> ended_unopened_order_ ABSL_GUARDED_BY(mu_);
   bool closing();
 };
 
