@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "pool/common/bearer_token.h"
@@ -250,9 +251,50 @@ absl::StatusOr<v1::Reply> Connection::Call(v1::Command command) {
     return s;
   }
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(&pending.done));
+  ReadUntil([&pending] { return pending.done; }, /*caller=*/true);
   if (!pending.status.ok()) return pending.status;
   return std::move(pending.reply);
+}
+
+namespace {
+// How long the background reader stays off the stream after a caller read
+// for itself: a caller in a loop of synchronous calls comes back well within
+// it and reads its next reply itself too.
+constexpr auto kCallerReadsFor = std::chrono::milliseconds(2);
+}  // namespace
+
+void Connection::ReadUntil(const std::function<bool()>& until, bool caller) {
+  while (!until()) {
+    if (reading_ || read_ended_) {
+      // Another thread reads (and wakes us when our reply is in), or the
+      // session is over (End() settles every call).
+      struct Wait {
+        Connection* c;
+        const std::function<bool()>* until;
+      } wait{this, &until};
+      mu_.Await(absl::Condition(
+          +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return (*w->until)() || (!w->c->reading_ && !w->c->read_ended_);
+          },
+          &wait));
+      continue;
+    }
+    reading_ = true;
+    mu_.Unlock();
+    v1::SessionResponse response;
+    const bool read = stream_->Read(&response);
+    if (read) Dispatch(response);
+    mu_.Lock();
+    reading_ = false;
+    if (caller) caller_read_at_ = std::chrono::steady_clock::now();
+    if (!read) {
+      read_ended_ = true;
+      mu_.Unlock();
+      grpc::Status finished = stream_->Finish();
+      End(NodeUnreachable(finished.error_message()));
+      mu_.Lock();
+    }
+  }
 }
 
 absl::Status Connection::SendBulkUpload(v1::Command command, const void* src, uint64_t size) {
@@ -331,60 +373,72 @@ void Connection::WriterLoop() {
   stream_->WritesDone();
 }
 
-void Connection::ReaderLoop() {
-  v1::SessionResponse response;
-  while (stream_->Read(&response)) {
-    for (const v1::SessionEvent& event : response.events()) {
-      switch (event.event_case()) {
-        case v1::SessionEvent::kReply: {
-          absl::MutexLock lock(&mu_);
-          auto it = pending_.find(event.reply().reply_id());
-          if (it == pending_.end()) break;
-          Pending* p = it->second;
-          if (p->on_done) {  // a copy to the host
-            CompleteCopyToHost(it->first, event.reply());
-            break;
-          }
-          pending_.erase(it);
-          p->status = FromProto(event.reply().status());
-          p->reply = event.reply();
-          p->done = true;
+void Connection::Dispatch(const v1::SessionResponse& response) {
+  for (const v1::SessionEvent& event : response.events()) {
+    switch (event.event_case()) {
+      case v1::SessionEvent::kReply: {
+        absl::MutexLock lock(&mu_);
+        auto it = pending_.find(event.reply().reply_id());
+        if (it == pending_.end()) break;
+        Pending* p = it->second;
+        if (p->on_done) {  // a copy to the host
+          CompleteCopyToHost(it->first, event.reply());
           break;
         }
-        case v1::SessionEvent::kCopyData: {
-          const v1::CopyData& chunk = event.copy_data();
-          absl::MutexLock lock(&mu_);
-          auto it = pending_.find(chunk.reply_id());
-          if (it == pending_.end() || it->second->dst == nullptr) break;
-          Pending* p = it->second;
-          // Never trust the node's offsets with the caller's memory.
-          if (chunk.offset() <= p->size && chunk.data().size() <= p->size - chunk.offset()) {
-            std::memcpy(p->dst + chunk.offset(), chunk.data().data(), chunk.data().size());
-          }
-          break;
-        }
-        case v1::SessionEvent::kHandleFailed: {
-          absl::MutexLock lock(&mu_);
-          failed_handles_[event.handle_failed().handle()] =
-              FromProto(event.handle_failed().status());
-          break;
-        }
-        case v1::SessionEvent::kSessionEnded: {
-          // The holder released it (CANCELLED): a usage error from now on.
-          // Anything else (expired, revoked, node shutting down): lost.
-          absl::Status why = FromProto(event.session_ended());
-          End(why.code() == absl::StatusCode::kCancelled
-                  ? absl::FailedPreconditionError(absl::StrCat("the lease was released"))
-                  : absl::UnavailableError(absl::StrCat("lease lost: ", why.message())));
-          break;
-        }
-        default:
-          break;
+        pending_.erase(it);
+        p->status = FromProto(event.reply().status());
+        p->reply = event.reply();
+        p->done = true;
+        // A caller is active: the background reader steps aside, so that
+        // the caller's next call reads its own reply.
+        caller_read_at_ = std::chrono::steady_clock::now();
+        break;
       }
+      case v1::SessionEvent::kCopyData: {
+        const v1::CopyData& chunk = event.copy_data();
+        absl::MutexLock lock(&mu_);
+        auto it = pending_.find(chunk.reply_id());
+        if (it == pending_.end() || it->second->dst == nullptr) break;
+        Pending* p = it->second;
+        // Never trust the node's offsets with the caller's memory.
+        if (chunk.offset() <= p->size && chunk.data().size() <= p->size - chunk.offset()) {
+          std::memcpy(p->dst + chunk.offset(), chunk.data().data(), chunk.data().size());
+        }
+        break;
+      }
+      case v1::SessionEvent::kHandleFailed: {
+        absl::MutexLock lock(&mu_);
+        failed_handles_[event.handle_failed().handle()] = FromProto(event.handle_failed().status());
+        break;
+      }
+      case v1::SessionEvent::kSessionEnded: {
+        // The holder released it (CANCELLED): a usage error from now on.
+        // Anything else (expired, revoked, node shutting down): lost.
+        absl::Status why = FromProto(event.session_ended());
+        End(why.code() == absl::StatusCode::kCancelled
+                ? absl::FailedPreconditionError(absl::StrCat("the lease was released"))
+                : absl::UnavailableError(absl::StrCat("lease lost: ", why.message())));
+        break;
+      }
+      default:
+        break;
     }
   }
-  grpc::Status finished = stream_->Finish();
-  End(NodeUnreachable(finished.error_message()));
+}
+
+void Connection::ReaderLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!read_ended_ && !stopping_) {
+    // Off the stream while a caller reads, or read for itself a moment ago.
+    const auto now = std::chrono::steady_clock::now();
+    if (reading_ || now - caller_read_at_ < kCallerReadsFor) {
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(kCallerReadsFor));
+      continue;
+    }
+    // One message at a time, then look again whether callers are back.
+    bool got_one = false;
+    ReadUntil([&got_one] { return std::exchange(got_one, true); }, /*caller=*/false);
+  }
 }
 
 void Connection::CompleteCopyToHost(uint64_t reply_id, const v1::Reply& reply) {

@@ -10,6 +10,7 @@
 #define ACCEL_CLIENTS_REMOTE_CONNECTION_H_
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -118,7 +119,18 @@ class Connection {
              std::shared_ptr<LeaseRelease> release, std::shared_ptr<grpc::Channel> channel);
   absl::Status Start();
   void WriterLoop();
+  // The background reader: reads what no caller is waiting to read (async
+  // copies' data, failed handles, the session's end). It steps aside while
+  // callers are reading their own replies.
   void ReaderLoop();
+  // Reads messages from the node until `until()` holds, taking the reader's
+  // role in turn with other threads; with mu_ held (released while reading).
+  // A caller that reads its own reply saves the hand-off from another
+  // reading thread: the synchronous round trip.
+  void ReadUntil(const std::function<bool()>& until, bool caller)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies one message from the node.
+  void Dispatch(const v1::SessionResponse& response) ABSL_LOCKS_EXCLUDED(mu_);
   void RenewLoop();
   void BulkReaderLoop();
   // Connects the bulk channel the node offered in its hello, if it did.
@@ -161,7 +173,12 @@ class Connection {
   std::map<uint64_t, absl::Status> failed_handles_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> node_images_ ABSL_GUARDED_BY(mu_);
   absl::Status ended_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // one thread writes the stream at a time
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;     // one thread writes the stream at a time
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;     // one thread reads it at a time
+  bool read_ended_ ABSL_GUARDED_BY(mu_) = false;  // the stream has no more messages
+  // When a caller last read for itself: the background reader keeps off the
+  // stream while callers come back quickly.
+  std::chrono::steady_clock::time_point caller_read_at_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // The bulk channel, if any; the pending copy its reader is writing into.
