@@ -3,7 +3,8 @@
 // Commands are queued and written by a writer thread in batches, so creating
 // handles, uploads, fills and launches never wait for the network; only
 // calls that need an answer (synchronization, copies to the host, queries)
-// wait for their reply, which a reader thread delivers. A renewal thread
+// wait for their reply, which they read themselves when no other thread is
+// reading (else the reading thread hands it over). A renewal thread
 // keeps the lease alive. When the node or the lease goes away, every waiting
 // and later call fails with UNAVAILABLE ("lease lost: ...") instead of hanging.
 #ifndef ACCEL_CLIENTS_REMOTE_CONNECTION_H_
