@@ -32,6 +32,7 @@ absl::StatusOr<std::unique_ptr<InProcessPool>> InProcessPool::Start(int devices,
   pool::NodeAgent::Options node_options;
   node_options.name = "bench";
   node_options.allow_host_kernels = true;
+  node_options.backend_options = registry_options.backend_options;
   p->agent_ = std::make_unique<pool::NodeAgent>(node_options, p->local_, *p->coordinator_);
   p->coordinator_service_ =
       std::make_unique<pool::CoordinatorService>(*p->coordinator_, std::chrono::seconds(1));

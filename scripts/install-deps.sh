@@ -12,6 +12,7 @@ packages=(
   libssl-dev             # SHA-256 module digests, lease tokens
   prometheus-cpp-dev     # poold's metrics endpoint
   libsqlite3-dev         # the coordinator's state (--state)
+  libseccomp-dev         # the session worker's sandbox for host kernels
   # Vendor backends: headers only; drivers are dlopened when present.
   libamdhip64-dev libze-dev libze1
   # Kernel compilers: hsaco (clang-15 + lld) and SPIR-V (llvm-spirv-15, spirv-tools to validate).

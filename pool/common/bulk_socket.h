@@ -54,6 +54,7 @@ class BulkSocket {
   // Fails blocked and later reads and writes at once (the descriptor stays
   // open until destruction, so no other thread can see it reused).
   void Shutdown();
+  int fd() const { return fd_; }
 
  private:
   const int fd_;

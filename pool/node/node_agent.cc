@@ -8,8 +8,7 @@ namespace accel::pool {
 NodeAgent::NodeAgent(Options options, std::vector<hal::Device> devices, LeaseAuthority& authority)
     : options_(std::move(options)),
       devices_(std::move(devices)),
-      authority_(authority),
-      cache_(options_.module_cache_bytes) {
+      authority_(authority) {
   for (size_t i = 0; i < devices_.size(); ++i) shares_.push_back(std::make_shared<ComputeShares>());
 }
 
@@ -47,25 +46,39 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& lease_id,
-                                                         const std::string& token,
-                                                         std::shared_ptr<SessionLink> link) {
+absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(
+    const std::string& lease_id, const std::string& token, std::shared_ptr<SessionLink> link) {
   if (closing())
     return absl::UnavailableError(absl::StrCat("node ", options_.name, " is shutting down"));
   absl::StatusOr<v1::LeaseInfo> lease = authority_.Admit(lease_id, token, options_.name);
   if (!lease.ok()) return lease.status();
 
-  Session::Config config;
-  config.lease = *lease;
-  config.allow_host_kernels = options_.allow_host_kernels;
-  if (bulk_port_ != 0) config.bulk_key = RandomHex(16);
+  SessionProcess::Config config;
+  config.worker_path =
+      options_.worker_path.empty() ? DefaultWorkerPath() : options_.worker_path;
+  worker::v1::WorkerInit& init = config.init;
+  *init.mutable_lease() = *lease;
+  init.set_allow_host_kernels(options_.allow_host_kernels);
+  init.set_module_cache_bytes(options_.module_cache_bytes);
+  for (const auto& [backend, settings] : options_.backend_options) {
+    for (const auto& [key, value] : settings) {
+      worker::v1::WorkerInit::BackendOption* o = init.add_backend_options();
+      o->set_backend(backend);
+      o->set_key(key);
+      o->set_value(value);
+    }
+  }
+  if (bulk_port_ != 0) {
+    config.bulk_key = RandomHex(16);
+    init.set_bulk_channel(true);
+  }
   for (const v1::LeasedDevice& leased : lease->devices()) {
+    worker::v1::WorkerInit::Device* device = init.add_devices();
     if (leased.device().node() != options_.name) {
       // A gang across nodes: that device has its session on its own node.
-      config.devices.emplace_back();
-      config.quotas.push_back(0);
       config.shares.push_back(nullptr);
       config.weights.push_back(0);
+      config.kernel_limits.emplace_back(0);
       continue;
     }
     const hal::Device* local = nullptr;
@@ -81,15 +94,23 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
       return absl::InternalError(absl::StrCat("lease names device ", leased.device().id(),
                                               " that this node does not serve"));
     }
-    config.devices.push_back(*local);
-    config.quotas.push_back(leased.memory_quota());
+    const std::chrono::milliseconds limit =
+        leased.shared() ? options_.max_shared_kernel_time : options_.max_kernel_time;
+    device->set_id(local->id());
+    device->set_quota(leased.memory_quota());
+    // Launches ask the node for their turn where the device is shared, or
+    // where the watchdog times them.
+    device->set_shared(leased.shared() || limit.count() > 0);
     config.shares.push_back(leased.shared() ? shares_[local_index] : nullptr);
     config.weights.push_back(leased.compute_weight());
+    config.kernel_limits.push_back(limit);
   }
 
-  auto session = std::make_shared<Session>(
-      std::move(config), cache_, std::move(link),
+  absl::StatusOr<std::shared_ptr<SessionProcess>> started = SessionProcess::Start(
+      std::move(config), std::move(link),
       [this](const v1::LeaseUsage& usage) { authority_.ReportUsage(options_.name, usage); });
+  if (!started.ok()) return started.status();
+  std::shared_ptr<SessionProcess> session = *std::move(started);
   {
     absl::MutexLock lock(&mu_);
     if (!sessions_.emplace(lease_id, session).second) {
@@ -114,7 +135,7 @@ absl::StatusOr<std::shared_ptr<Session>> NodeAgent::Open(const std::string& leas
   return session;
 }
 
-void NodeAgent::Close(std::shared_ptr<Session> session) {
+void NodeAgent::Close(std::shared_ptr<SessionProcess> session) {
   const std::string lease_id = session->lease_id();
   {
     absl::MutexLock lock(&mu_);
@@ -122,20 +143,18 @@ void NodeAgent::Close(std::shared_ptr<Session> session) {
     if (it != sessions_.end() && it->second == session) sessions_.erase(it);
     bulk_keys_.erase(session->bulk_key());
   }
-  // The client is gone: nothing may wait for it any more (a worker blocked
-  // writing to a client that stopped reading would keep the session's
-  // memory forever).
+  // The client is gone: its worker is killed, and nothing waits for the
+  // client any more.
   session->Abort();
-  // Freed before the coordinator hears of it, which ends the lease: the
+  // Reaped before the coordinator hears of it, which ends the lease: the
   // next tenant of these devices must find their memory free.
   session.reset();
   authority_.ReportSession(options_.name, lease_id, false);
 }
 
 void NodeAgent::OnLeaseEnded(const std::string& lease_id, const absl::Status& why) {
-  // End() never blocks, so this is safe from the coordinator's reaper. The
-  // session's handler then drops it, which frees every buffer, stream and
-  // module on the handler's thread, not here.
+  // End() never blocks, so this is safe from the coordinator's reaper: it
+  // kills the worker, and the session's handler then reaps it.
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(lease_id);
   if (it != sessions_.end()) {
@@ -165,7 +184,7 @@ bool NodeAgent::closing() {
 void NodeAgent::OfferBulkChannel(uint16_t port) { bulk_port_ = port; }
 
 bool NodeAgent::AttachBulk(const std::string& key, std::unique_ptr<BulkSocket>& socket) {
-  std::shared_ptr<Session> session;
+  std::shared_ptr<SessionProcess> session;
   {
     absl::MutexLock lock(&mu_);
     auto it = bulk_keys_.find(key);

@@ -5,6 +5,7 @@
 #define ACCEL_POOL_NODE_NODE_AGENT_H_
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -17,8 +18,7 @@
 #include "accel/hal/hal.h"
 #include "pool/common/node_coordination.h"
 #include "pool/node/compute_shares.h"
-#include "pool/node/module_cache.h"
-#include "pool/node/session.h"
+#include "pool/node/session_process.h"
 
 namespace accel::pool {
 
@@ -27,7 +27,18 @@ class NodeAgent : public LeaseListener {
   struct Options {
     std::string name = "node";
     bool allow_host_kernels = false;
-    uint64_t module_cache_bytes = 1ull << 30;
+    // Each session's module images, kept by its worker.
+    uint64_t module_cache_bytes = 256ull << 20;
+    // The session worker program; empty: accel-session-worker beside this
+    // program.
+    std::string worker_path;
+    // How the node's HAL registry was configured (host backend sizes):
+    // workers open their devices the same way.
+    std::map<std::string, std::map<std::string, std::string>> backend_options;
+    // The longest one launch may run, on a device the lease holds alone
+    // and on a shared one (zero: no limit). Longer, and the session ends.
+    std::chrono::milliseconds max_kernel_time{0};
+    std::chrono::milliseconds max_shared_kernel_time{std::chrono::seconds(60)};
     std::map<std::string, std::string> labels;  // the node's: on every device
     // Per device, by "<backend>:<index>"; added to (and override) the node's.
     std::map<std::string, std::map<std::string, std::string>> device_labels;
@@ -40,12 +51,12 @@ class NodeAgent : public LeaseListener {
   std::vector<v1::DeviceInfo> DeviceInfos() const;
 
   // Admits a session for the lease, talking to the client through `link`.
-  absl::StatusOr<std::shared_ptr<Session>> Open(const std::string& lease_id,
+  absl::StatusOr<std::shared_ptr<SessionProcess>> Open(const std::string& lease_id,
                                                 const std::string& token,
                                                 std::shared_ptr<SessionLink> link);
   // The connection is gone: drops the session, frees everything it holds,
   // then tells the coordinator (which ends the lease).
-  void Close(std::shared_ptr<Session> session);
+  void Close(std::shared_ptr<SessionProcess> session);
 
   void OnLeaseEnded(const std::string& lease_id, const absl::Status& why) override;
   // Ends every session and refuses new ones (the node is shutting down).
@@ -64,9 +75,8 @@ class NodeAgent : public LeaseListener {
   // One per device, in the same order: fractional leases share them.
   std::vector<std::shared_ptr<ComputeShares>> shares_;
   LeaseAuthority& authority_;
-  ModuleCache cache_;
   absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<SessionProcess>> sessions_ ABSL_GUARDED_BY(mu_);
   // Bulk keys not yet used -> lease id.
   std::map<std::string, std::string> bulk_keys_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint16_t> bulk_port_{0};

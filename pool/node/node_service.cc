@@ -67,7 +67,7 @@ grpc::Status NodeService::Session(
                      kProtocolMajor, ".", kProtocolMinor)));
   }
   auto link = std::make_shared<GrpcSessionLink>(context, stream);
-  absl::StatusOr<std::shared_ptr<pool::Session>> session =
+  absl::StatusOr<std::shared_ptr<SessionProcess>> session =
       agent_.Open(request.lease_id(), request.token(), link);
   if (!session.ok()) {
     link->Detach();
@@ -84,12 +84,12 @@ grpc::Status NodeService::Session(
   link->Send(hello);
 
   do {
-    for (v1::Command& command : *request.mutable_commands()) (*session)->Execute(command);
+    (*session)->Execute(request);
     request.Clear();
   } while (stream->Read(&request));
 
-  // The client is gone (closed, killed or cut off) or the lease ended:
-  // everything the session holds is freed here.
+  // The client is gone (closed, killed or cut off), the lease ended or the
+  // worker died: the worker is reaped here, which frees all it held.
   agent_.Close(*std::move(session));
   link->Detach();
   return grpc::Status::OK;

@@ -65,8 +65,16 @@ ABSL_FLAG(int, host_devices, 2, "virtual devices of the host backend");
 ABSL_FLAG(std::string, host_device_memory, "1GiB", "memory of each host virtual device");
 ABSL_FLAG(int, lease_ttl, 30, "default lease TTL in seconds; holders renew at a third of it");
 ABSL_FLAG(bool, allow_host_kernels, false,
-          "run host-elf kernels sent by clients: they are native code executed inside poold, "
-          "so allow them only for trusted clients or test pools");
+          "run host-elf kernels sent by clients: native code, run in the session's own worker "
+          "process, so allow them only for trusted clients or test pools");
+ABSL_FLAG(double, max_kernel_seconds, 0,
+          "the longest one launch may run on a device its lease holds alone; longer, and its "
+          "session ends (DEADLINE_EXCEEDED). 0: no limit, and launches keep their pipelining");
+ABSL_FLAG(double, max_shared_kernel_seconds, 60,
+          "the longest one launch may run on a device shared by fractional leases, where it "
+          "holds up the other sessions; 0: no limit");
+ABSL_FLAG(std::string, session_worker, "",
+          "the session worker program (default: accel-session-worker beside poold)");
 ABSL_FLAG(std::string, node_name, "", "this node's name (default: the host name)");
 ABSL_FLAG(std::string, labels, "", "labels for this node's devices: zone=a,team=risk");
 ABSL_FLAG(std::string, config, "", "node config file: node_labels, device_labels, exclude");
@@ -304,6 +312,17 @@ int main(int argc, char** argv) {
   node_options.name =
       absl::GetFlag(FLAGS_node_name).empty() ? HostName() : absl::GetFlag(FLAGS_node_name);
   node_options.allow_host_kernels = absl::GetFlag(FLAGS_allow_host_kernels);
+  node_options.worker_path = absl::GetFlag(FLAGS_session_worker);
+  node_options.backend_options = registry_options.backend_options;
+  if (absl::GetFlag(FLAGS_max_kernel_seconds) < 0 ||
+      absl::GetFlag(FLAGS_max_shared_kernel_seconds) < 0) {
+    return Fail("--max_kernel_seconds and --max_shared_kernel_seconds must be >= 0");
+  }
+  auto seconds = [](double s) {
+    return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+  };
+  node_options.max_kernel_time = seconds(absl::GetFlag(FLAGS_max_kernel_seconds));
+  node_options.max_shared_kernel_time = seconds(absl::GetFlag(FLAGS_max_shared_kernel_seconds));
   node_options.labels = config.node_labels;
   node_options.device_labels = config.device_labels;
   accel::pool::NodeAgent agent(node_options, *devices, *authority);

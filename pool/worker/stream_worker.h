@@ -5,8 +5,8 @@
 // Errors are sticky, as on a HAL stream: the first failure (a bad command or
 // a failed device operation) is kept, later operations are skipped, and every
 // reply after it carries it.
-#ifndef ACCEL_POOL_NODE_STREAM_WORKER_H_
-#define ACCEL_POOL_NODE_STREAM_WORKER_H_
+#ifndef ACCEL_POOL_WORKER_STREAM_WORKER_H_
+#define ACCEL_POOL_WORKER_STREAM_WORKER_H_
 
 #include <deque>
 #include <functional>
@@ -19,7 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/event.h"
 #include "accel/hal/stream.h"
-#include "pool/node/compute_shares.h"
+#include "pool/worker/launch_turns.h"
 
 namespace accel::pool {
 
@@ -29,10 +29,9 @@ class StreamWorker {
   // its own outcome. Replying operations reply even when the stream failed.
   using Operation = std::function<absl::Status(StreamWorker&, const absl::Status& sticky)>;
 
-  // `seat`: the session's share of the stream's device, which launches
-  // take turns on (null: the device is not shared). It must outlive the
-  // worker.
-  StreamWorker(hal::Stream stream, ComputeShares::Seat* seat);
+  // `turns`: where launches on the stream's device ask for their turn
+  // (null: they need none). It must outlive the worker.
+  StreamWorker(hal::Stream stream, LaunchTurns* turns);
   ~StreamWorker();  // drains the queue, then synchronizes the HAL stream
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;
@@ -49,7 +48,7 @@ class StreamWorker {
   bool RunIfIdle(const Operation& op);
   // For operations, on the worker thread:
   hal::Stream& stream() { return stream_; }
-  ComputeShares::Seat* seat() { return seat_; }
+  LaunchTurns* turns() { return turns_; }
   // Keeps host bytes alive until the HAL stream has consumed them.
   void Retain(std::shared_ptr<const void> bytes, uint64_t size);
   // Waits for the HAL stream; the retained bytes are then free to go.
@@ -62,7 +61,7 @@ class StreamWorker {
   void Loop();
 
   hal::Stream stream_;
-  ComputeShares::Seat* const seat_;
+  LaunchTurns* const turns_;
   absl::Mutex mu_;
   std::deque<std::pair<Operation, uint64_t>> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -79,4 +78,4 @@ class StreamWorker {
 
 }  // namespace accel::pool
 
-#endif  // ACCEL_POOL_NODE_STREAM_WORKER_H_
+#endif  // ACCEL_POOL_WORKER_STREAM_WORKER_H_

@@ -1,7 +1,7 @@
 // A thread that runs tasks one after another: for the blocking waits of a
 // session (event synchronization), which must not stall its command reader.
-#ifndef ACCEL_POOL_NODE_SERIAL_QUEUE_H_
-#define ACCEL_POOL_NODE_SERIAL_QUEUE_H_
+#ifndef ACCEL_POOL_COMMON_SERIAL_QUEUE_H_
+#define ACCEL_POOL_COMMON_SERIAL_QUEUE_H_
 
 #include <deque>
 #include <functional>
@@ -56,4 +56,4 @@ class SerialQueue {
 
 }  // namespace accel::pool
 
-#endif  // ACCEL_POOL_NODE_SERIAL_QUEUE_H_
+#endif  // ACCEL_POOL_COMMON_SERIAL_QUEUE_H_

@@ -1,4 +1,4 @@
-#include "pool/node/module_cache.h"
+#include "pool/worker/module_cache.h"
 
 #include "pool/common/sha256.h"
 

@@ -1,8 +1,8 @@
 // Module images a node has received, by SHA-256, so a client uploads each
 // image once per node. Shared by all tenants: the key is the digest the node
 // computed itself, never one a client claims.
-#ifndef ACCEL_POOL_NODE_MODULE_CACHE_H_
-#define ACCEL_POOL_NODE_MODULE_CACHE_H_
+#ifndef ACCEL_POOL_WORKER_MODULE_CACHE_H_
+#define ACCEL_POOL_WORKER_MODULE_CACHE_H_
 
 #include <cstdint>
 #include <deque>
@@ -33,4 +33,4 @@ class ModuleCache {
 
 }  // namespace accel::pool
 
-#endif  // ACCEL_POOL_NODE_MODULE_CACHE_H_
+#endif  // ACCEL_POOL_WORKER_MODULE_CACHE_H_

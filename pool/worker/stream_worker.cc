@@ -1,4 +1,4 @@
-#include "pool/node/stream_worker.h"
+#include "pool/worker/stream_worker.h"
 
 #include "accel/hal/device.h"
 
@@ -11,8 +11,8 @@ constexpr uint64_t kMaxRetainedBytes = 16ull << 20;
 constexpr uint64_t kMaxQueuedBytes = 16ull << 20;
 }  // namespace
 
-StreamWorker::StreamWorker(hal::Stream stream, ComputeShares::Seat* seat)
-    : stream_(std::move(stream)), seat_(seat), thread_([this] { Loop(); }) {}
+StreamWorker::StreamWorker(hal::Stream stream, LaunchTurns* turns)
+    : stream_(std::move(stream)), turns_(turns), thread_([this] { Loop(); }) {}
 
 StreamWorker::~StreamWorker() {
   {

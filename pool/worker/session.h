@@ -1,11 +1,14 @@
-// One lease's session on a node: the handle table and the execution of the
-// client's ordered command stream against the local HAL devices.
+// One lease's session, inside its worker process (pool/worker/): the handle
+// table and the execution of the client's ordered command stream against the
+// worker's own HAL devices.
 //
-// Isolation: handles live in this session's table only, so a client can
-// never name another session's objects; memory is counted against the
-// lease's per-device quota exactly, whatever the client does.
-#ifndef ACCEL_POOL_NODE_SESSION_H_
-#define ACCEL_POOL_NODE_SESSION_H_
+// Isolation: the worker process holds this one session, so its device
+// contexts and address space are its own; handles live in this session's
+// table only, so a client can never name another session's objects; memory
+// is counted against the lease's per-device quota exactly, whatever the
+// client does.
+#ifndef ACCEL_POOL_WORKER_SESSION_H_
+#define ACCEL_POOL_WORKER_SESSION_H_
 
 #include <atomic>
 #include <chrono>
@@ -20,11 +23,12 @@
 #include "absl/status/statusor.h"
 #include "accel/hal/hal.h"
 #include "pool/common/bulk_socket.h"
+#include "pool/common/session_link.h"
 #include "pool/common/wire.h"
-#include "pool/node/compute_shares.h"
-#include "pool/node/module_cache.h"
-#include "pool/node/serial_queue.h"
-#include "pool/node/stream_worker.h"
+#include "pool/worker/launch_turns.h"
+#include "pool/worker/module_cache.h"
+#include "pool/common/serial_queue.h"
+#include "pool/worker/stream_worker.h"
 
 namespace accel::pool {
 
@@ -49,19 +53,6 @@ class EventTrack {
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// What the transport gives a session. Safe from any thread, and harmless
-// once the connection is gone.
-class SessionLink {
- public:
-  virtual ~SessionLink() = default;
-  // Writes a response in order; may wait for the client to read.
-  virtual void Send(const v1::SessionResponse& response) = 0;
-  // Writes only if that needs no waiting; otherwise drops the response.
-  virtual void TrySend(const v1::SessionResponse& response) = 0;
-  // Breaks the connection, which ends the session's reader.
-  virtual void Cut() = 0;
-};
-
 class Session {
  public:
   // Told the lease's memory in use whenever it changes, and what the
@@ -74,17 +65,13 @@ class Session {
     // gang across nodes) is an invalid Device here.
     std::vector<hal::Device> devices;
     std::vector<uint64_t> quotas;  // bytes allocatable on each
-    // For shared devices (fractional leases): the device's compute shares
-    // and this lease's weight there; null where the lease holds the device
-    // alone.
-    std::vector<std::shared_ptr<ComputeShares>> shares;
-    std::vector<uint32_t> weights;
+    // Per device: where its launches ask for their turn (a shared device, or
+    // a watched one); null where they need none. They outlive the session.
+    std::vector<LaunchTurns*> turns;
     bool allow_host_kernels = false;
     size_t max_handles = 1 << 20;
     // Each stream has a worker thread on the node.
     size_t max_streams = 256;
-    // Attaches the bulk channel; empty when the node offers none.
-    std::string bulk_key;
   };
 
   Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink> link,
@@ -98,15 +85,11 @@ class Session {
   // The client connected the session's bulk channel: answers it and uses it
   // for bulk copies from now on. Once only.
   void AttachBulk(std::unique_ptr<BulkSocket> socket);
-  // Tells the client the session is over, and why, and cuts the connection.
-  // Never blocks: the lease reaper calls it.
-  void End(const absl::Status& why);
-  // The client is gone: cuts both connections, so that no operation waits
-  // on it any more.
+  // The session cannot go on (the client broke the protocol): cuts both
+  // connections, so that no operation waits on them any more.
   void Abort();
 
   const std::string& lease_id() const { return config_.lease.lease_id(); }
-  const std::string& bulk_key() const { return config_.bulk_key; }
   uint64_t memory_in_use() const;
 
  private:
@@ -162,8 +145,6 @@ class Session {
   uint64_t bytes_to_host_ = 0;
   std::chrono::steady_clock::time_point last_report_;
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
-  // Per device; outlive the stream workers, which launch through them.
-  std::vector<std::unique_ptr<ComputeShares::Seat>> seats_;
 
   // Reader-thread state. (std::unordered_map: GCC 12 warns falsely inside
   // flat_hash_map's slot transfer for this variant.)
@@ -177,4 +158,4 @@ class Session {
 
 }  // namespace accel::pool
 
-#endif  // ACCEL_POOL_NODE_SESSION_H_
+#endif  // ACCEL_POOL_WORKER_SESSION_H_

@@ -1,4 +1,4 @@
-#include "pool/node/session.h"
+#include "pool/worker/session.h"
 
 #include <algorithm>
 
@@ -54,12 +54,7 @@ Session::Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink>
       usage_(std::move(usage)),
       used_(new std::atomic<uint64_t>[config_.devices.size()]),
       waits_(std::make_unique<SerialQueue>()) {
-  for (size_t i = 0; i < config_.devices.size(); ++i) {
-    used_[i] = 0;
-    seats_.push_back(i < config_.shares.size() && config_.shares[i] != nullptr
-                         ? ComputeShares::Join(config_.shares[i], config_.weights[i])
-                         : nullptr);
-  }
+  for (size_t i = 0; i < config_.devices.size(); ++i) used_[i] = 0;
 }
 
 Session::~Session() {
@@ -108,14 +103,6 @@ void Session::HandleFailed(uint64_t handle, const absl::Status& status) {
   failed->set_handle(handle);
   ToProto(status, failed->mutable_status());
   link_->Send(response);
-}
-
-void Session::End(const absl::Status& why) {
-  v1::SessionResponse response;
-  ToProto(why, response.add_events()->mutable_session_ended());
-  // Best effort: a client that does not read must not stall the reaper.
-  link_->TrySend(response);
-  Abort();
 }
 
 void Session::Abort() {
@@ -244,7 +231,9 @@ absl::Status Session::CreateStream(const v1::CreateStream& op) {
   absl::StatusOr<hal::Stream> stream = device->CreateStream();
   if (!stream.ok()) return stream.status();
   absl::Status added = AddHandle(
-      op.handle(), std::make_shared<StreamWorker>(*std::move(stream), seats_[op.device()].get()));
+      op.handle(), std::make_shared<StreamWorker>(
+                       *std::move(stream),
+                       op.device() < config_.turns.size() ? config_.turns[op.device()] : nullptr));
   if (added.ok()) ++streams_;
   return added;
 }
@@ -463,10 +452,10 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
                                                                    const absl::Status& sticky) {
         if (!sticky.ok()) return sticky;
         auto launch = [&] { return w.stream().Launch(kernel, config, args); };
-        if (w.seat() == nullptr) return launch();
-        // A shared device: the launch waits for the session's turn, and
-        // runs to completion so that its device time is known.
-        return w.seat()->Run(launch, [&] { return w.RunTimed(launch); });
+        if (w.turns() == nullptr) return launch();
+        // A shared or watched device: the launch waits for the session's
+        // turn, and runs to completion when the node must know its time.
+        return w.turns()->Run(kernel.name(), launch, [&] { return w.RunTimed(launch); });
       });
     }
     case v1::Command::kRecordEvent: {
