@@ -1,8 +1,9 @@
 // A standalone pool inside the benchmark's own process: coordinator, node
 // agent with its bulk channel, and a gRPC server on 127.0.0.1, serving host
-// backend devices. Everything a client meets is real; only the process
-// boundary of poold is left out, so that no second process competes for
-// this machine's two cores in ways the run cannot see.
+// backend devices. Everything a client meets is real, each session's worker
+// process included; only poold's own process boundary is left out, so that
+// no further process competes for this machine's two cores in ways the run
+// cannot see.
 #ifndef ACCEL_BENCH_IN_PROCESS_POOL_H_
 #define ACCEL_BENCH_IN_PROCESS_POOL_H_
 

@@ -420,6 +420,11 @@ void Connection::Dispatch(const v1::SessionResponse& response) {
                 : absl::UnavailableError(absl::StrCat("lease lost: ", why.message())));
         break;
       }
+      case v1::SessionEvent::kSessionFailed:
+        // Its own code: the caller must tell a faulting kernel (ABORTED) or
+        // one the watchdog ended (DEADLINE_EXCEEDED) from a lost lease.
+        End(FromProto(event.session_failed()));
+        break;
       default:
         break;
     }

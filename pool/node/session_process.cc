@@ -248,6 +248,18 @@ void SessionProcess::End(const absl::Status& why) {
   Abort();
 }
 
+void SessionProcess::Fail(const absl::Status& why) {
+  {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+  }
+  std::fprintf(stderr, "poold: lease %s: %s\n", lease_id().c_str(), why.ToString().c_str());
+  v1::SessionResponse response;
+  ToProto(why, response.add_events()->mutable_session_failed());
+  link_->TrySend(response);
+  Abort();
+}
+
 void SessionProcess::Abort() {
   link_->Cut();
   Kill();
@@ -265,12 +277,7 @@ void SessionProcess::RelayResponses() {
     absl::MutexLock lock(&mu_);
     ended = ended_;
   }
-  if (!ended && !cause.ok()) {
-    std::fprintf(stderr, "poold: lease %s: %s\n", lease_id().c_str(), cause.ToString().c_str());
-    v1::SessionResponse response;
-    ToProto(cause, response.add_events()->mutable_session_ended());
-    link_->TrySend(response);
-  }
+  if (!ended && !cause.ok()) Fail(cause);
   link_->Cut();
 }
 
@@ -334,8 +341,7 @@ absl::StatusOr<double> SessionProcess::TimedTurn(const worker::v1::TurnRequest& 
       absl::StrCat("kernel '", turn.kernel(), "' ran longer than the ",
                    absl::FormatDuration(absl::FromChrono(limit)),
                    " a launch may run on this device (max_kernel_seconds); its session was ended"));
-  std::fprintf(stderr, "poold: lease %s: %s\n", lease_id().c_str(), over_limit.ToString().c_str());
-  End(over_limit);
+  Fail(over_limit);
   return over_limit;
 }
 

@@ -79,6 +79,9 @@ class SessionProcess {
   void End(const absl::Status& why);
   // The client is gone: cuts its connection and kills the worker.
   void Abort();
+  // The session itself failed (its worker died, a kernel ran too long):
+  // tells the client why, cuts the connection and kills the worker.
+  void Fail(const absl::Status& why);
 
   const std::string& lease_id() const { return config_.init.lease().lease_id(); }
   const std::string& bulk_key() const { return config_.bulk_key; }

@@ -346,21 +346,8 @@ TEST_F(MultiNodeTest, GracefullyStoppedNodeLeavesThePool) {
   EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "a") == "lost"; }, 10));
 }
 
-// A free loopback port, for a coordinator that must come back on the same one.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 TEST(MultiNodeRestartTest, NodesRejoinARestartedCoordinator) {
-  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  const std::string listen = absl::StrCat("127.0.0.1:", FreeListenPort());
   const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
                                          "--node_heartbeat_ms=500"};
   ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start(args, listen));
@@ -386,7 +373,7 @@ TEST(MultiNodeRestartTest, AKilledCoordinatorComesBackWithItsStateAndLiveLeases)
 #endif
   ScopedTempDir dir;
   ASSERT_TRUE(dir.ok());
-  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  const std::string listen = absl::StrCat("127.0.0.1:", FreeListenPort());
   const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
                                          "--node_heartbeat_ms=500", "--lease_ttl=6",
                                          "--state=" + dir.Path("pool.db")};

@@ -1,13 +1,19 @@
 #include "tests/pool/poold_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <thread>
 
@@ -17,11 +23,11 @@
 namespace accel::testing {
 namespace {
 
-// fork + exec with stdout (and stderr, if `with_stderr`) on a pipe;
-// returns {pid, read end}.
+// fork + exec with stdout (and stderr, if `with_stderr`) on a pipe, or
+// stderr into `stderr_fd`; returns {pid, read end}.
 absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
                                             const std::vector<std::string>& args,
-                                            bool with_stderr) {
+                                            bool with_stderr, int stderr_fd = -1) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   std::vector<char*> argv;
@@ -35,6 +41,7 @@ absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fds[1], STDOUT_FILENO);
     if (with_stderr) dup2(fds[1], STDERR_FILENO);
+    if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
     execv(program.c_str(), argv.data());
     _exit(127);
   }
@@ -62,14 +69,20 @@ std::string ReadUntil(int fd, int seconds, const std::function<bool(const std::s
 
 // Waits for `pid` at most `seconds`; nullopt-like -1 when still running.
 int WaitFor(pid_t pid, int seconds) {
-  for (int i = 0; i < seconds * 100; ++i) {
+  for (int i = 0; i <= seconds * 100; ++i) {
+    if (i != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return -1;
+}
+
+std::string ReadFileTail(const std::string& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
 }
 
 }  // namespace
@@ -77,28 +90,69 @@ int WaitFor(pid_t pid, int seconds) {
 absl::StatusOr<std::unique_ptr<PooldProcess>> PooldProcess::Start(std::vector<std::string> args,
                                                                   const std::string& listen) {
   args.push_back(absl::StrCat("--listen=", listen));
+  char log_pattern[] = "/tmp/accel-poold-XXXXXX";
+  const int log_fd = mkostemp(log_pattern, O_CLOEXEC);
+  if (log_fd < 0) return absl::InternalError("cannot create poold's log file");
+  const std::string log_path = log_pattern;
   absl::StatusOr<std::pair<pid_t, int>> spawned =
-      Spawn(ACCEL_TEST_POOLD, args, /*with_stderr=*/false);
-  if (!spawned.ok()) return spawned.status();
+      Spawn(ACCEL_TEST_POOLD, args, /*with_stderr=*/false, log_fd);
+  close(log_fd);
+  if (!spawned.ok()) {
+    unlink(log_path.c_str());
+    return spawned.status();
+  }
   auto [pid, fd] = *spawned;
   const std::string prefix = "poold listening on ";
-  std::string out = ReadUntil(fd, 10, [&](const std::string& t) {
+  // Generous: a loaded CI machine may take seconds to start a process.
+  std::string out = ReadUntil(fd, 30, [&](const std::string& t) {
     size_t at = t.find(prefix);
     return at != std::string::npos && t.find(',', at) != std::string::npos;
   });
   close(fd);  // poold's later output goes nowhere (it ignores SIGPIPE via gRPC)
   size_t at = out.find(prefix);
   if (at == std::string::npos) {
-    kill(pid, SIGKILL);
-    WaitFor(pid, 5);
-    return absl::InternalError(absl::StrCat("poold did not start: ", out));
+    int status = WaitFor(pid, 0);
+    if (status < 0) {
+      kill(pid, SIGKILL);
+      WaitFor(pid, 5);
+    }
+    const std::string log = ReadFileTail(log_path, 2000);
+    unlink(log_path.c_str());
+    return absl::InternalError(absl::StrCat(
+        "poold did not start: ",
+        status < 0 ? "still running after 30 s, killed" : absl::StrCat("exit status ", status),
+        "; stdout: '", out, "'; stderr: '", log, "'"));
   }
   size_t begin = at + prefix.size();
   std::string address = out.substr(begin, out.find(',', begin) - begin);
-  return std::unique_ptr<PooldProcess>(new PooldProcess(pid, address, out));
+  return std::unique_ptr<PooldProcess>(new PooldProcess(pid, address, out, log_path));
 }
 
-PooldProcess::~PooldProcess() { Kill(); }
+PooldProcess::~PooldProcess() {
+  Kill();
+  unlink(log_path_.c_str());
+}
+
+std::string PooldProcess::log() const { return ReadFileTail(log_path_, 1 << 20); }
+
+int FreeListenPort() {
+  int low = 32768;  // the kernel's default start of the ephemeral range
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  const int first = 10000, last = std::max(first + 1000, low - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = first + static_cast<int>((getpid() * 7919 + attempt * 104729) %
+                                              (last - first));
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  return 0;
+}
 
 void PooldProcess::Kill() {
   if (pid_ <= 0) return;

@@ -14,7 +14,8 @@ namespace accel::testing {
 class PooldProcess {
  public:
   // Starts poold with `args` plus --listen `listen` and waits (at most
-  // 10 s) for it to print its address.
+  // 30 s) for it to print its address. A poold that does not start is
+  // reported with its exit status and the end of its log.
   static absl::StatusOr<std::unique_ptr<PooldProcess>> Start(
       std::vector<std::string> args, const std::string& listen = "127.0.0.1:0");
   ~PooldProcess();  // SIGKILL if still running
@@ -23,17 +24,29 @@ class PooldProcess {
   // What poold printed up to its "listening" line.
   const std::string& startup_output() const { return startup_output_; }
   pid_t pid() const { return pid_; }
+  // What poold has written to stderr so far.
+  std::string log() const;
   // SIGTERM, then waits at most `seconds`; returns the exit status.
   absl::StatusOr<int> Stop(int seconds = 10);
   void Kill();  // SIGKILL, as a crash
 
  private:
-  PooldProcess(pid_t pid, std::string address, std::string startup_output)
-      : pid_(pid), address_(std::move(address)), startup_output_(std::move(startup_output)) {}
+  PooldProcess(pid_t pid, std::string address, std::string startup_output, std::string log_path)
+      : pid_(pid),
+        address_(std::move(address)),
+        startup_output_(std::move(startup_output)),
+        log_path_(std::move(log_path)) {}
   pid_t pid_;
   std::string address_;
   std::string startup_output_;
+  std::string log_path_;
 };
+
+// A free port on 127.0.0.1 for a poold that must come back on the same
+// one, taken below the kernel's ephemeral range: no outgoing connection
+// (a node redialling its coordinator while it is down, say) can be given
+// it meanwhile and keep the restarted poold from listening.
+int FreeListenPort();
 
 // Runs `program args...` to completion (at most `seconds`); returns its exit
 // status and its stdout and stderr together.

@@ -9,7 +9,9 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
+#include "absl/strings/match.h"
 #include "pool/common/bulk_socket.h"
+#include "pool/common/sha256.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
@@ -362,6 +364,32 @@ TEST_F(WireBadInputTest, HostKernelsAreRefusedUnlessAllowed) {
   uncached.mutable_load_module()->set_has_image(false);
   uncached.mutable_load_module()->set_sha256(std::string(32, 'x'));
   EXPECT_STATUS(s.Call(uncached), kNotFound);
+  ExpectGoodTenantWorks();
+}
+
+TEST_F(WireBadInputTest, AModuleImageIsVisibleOnlyToTheSessionThatSentIt) {
+  // Each session's images live in its own worker: another tenant can neither
+  // load an image by its digest nor learn that anyone sent it.
+  RawSession a(poold_->address(), RawLease(poold_->address()));
+  RawSession b(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(a.opened() && b.opened());
+  const std::string image = "a SPIR-V image only session a has sent";
+  v1::Command sent;
+  sent.mutable_load_module()->set_handle(1);
+  sent.mutable_load_module()->set_format(ACCEL_IMAGE_SPIRV);
+  sent.mutable_load_module()->set_has_image(true);
+  sent.mutable_load_module()->set_image(image);
+  // Cached, though the host device cannot run SPIR-V.
+  EXPECT_FALSE(a.Call(sent).ok());
+  v1::Command by_digest;
+  by_digest.mutable_load_module()->set_handle(2);
+  by_digest.mutable_load_module()->set_format(ACCEL_IMAGE_SPIRV);
+  by_digest.mutable_load_module()->set_sha256(pool::Sha256(image));
+  const absl::Status in_a = a.Call(by_digest);
+  EXPECT_NE(in_a.code(), absl::StatusCode::kNotFound) << in_a;
+  const absl::Status in_b = b.Call(by_digest);
+  EXPECT_EQ(in_b.code(), absl::StatusCode::kNotFound) << in_b;
+  EXPECT_TRUE(absl::StrContains(in_b.message(), "not cached")) << in_b;
   ExpectGoodTenantWorks();
 }
 

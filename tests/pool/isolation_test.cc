@@ -1,0 +1,178 @@
+// Tenants on one device cannot reach or disturb each other: every session
+// runs in a worker process of its own (pool/worker/), so a kernel that
+// faults ends only its own session, and the node's watchdog ends a kernel
+// that never returns. Real poolds on loopback, hostile kernels from
+// tests/kernels/host/hostile_kernels.c.
+#include <dirent.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <set>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "accel/client/lease.h"
+#include "accel/hal/hal.h"
+#include "gtest/gtest.h"
+#include "pool/common/sha256.h"
+#include "tests/common/scoped_temp_dir.h"
+#include "tests/common/status_matchers.h"
+#include "tests/pool/pool_test_util.h"
+#include "tests/pool/poold_process.h"
+#include "tests/pool/saxpy_check.h"
+
+namespace accel::testing {
+namespace {
+
+namespace hal = ::accel::hal;
+using client::AcquireLease;
+using client::Lease;
+using client::LeaseRequest;
+
+constexpr char kAliceToken[] = "alice-token-0123456789abcdef";
+constexpr char kBobToken[] = "bob-token-0123456789abcdef";
+
+// The processes whose parent is `parent`.
+std::set<pid_t> ChildrenOf(pid_t parent) {
+  std::set<pid_t> children;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return children;
+  while (dirent* entry = readdir(proc)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
+    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // pid (comm) state ppid ...: comm may hold spaces, so parse after ')'.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+    int ppid = 0;
+    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &ppid) && ppid == parent) {
+      children.insert(pid);
+    }
+  }
+  closedir(proc);
+  return children;
+}
+
+absl::StatusOr<hal::Kernel> HostileKernel(const hal::Device& device, const std::string& name) {
+  std::ifstream in(ACCEL_TEST_HOSTILE_KERNELS, std::ios::binary);
+  std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<hal::Module> module = device.LoadModule(hal::ImageFormat::kHostElf, image);
+  if (!module.ok()) return module.status();
+  return module->GetKernel(name);
+}
+
+constexpr hal::LaunchConfig kOneThread{{1, 1, 1}, {1, 1, 1}, 0};
+
+class IsolationTest : public ::testing::Test {
+ protected:
+  // A pool of one 256 MiB host device that tenants alice and bob share.
+  void StartPool(std::vector<std::string> flags) {
+    ASSERT_TRUE(dir_.ok());
+    std::ofstream(dir_.Path("tenants"))
+        << "tenant alice token_sha256=" << absl::BytesToHexString(pool::Sha256(kAliceToken))
+        << "\ntenant bob token_sha256=" << absl::BytesToHexString(pool::Sha256(kBobToken)) << "\n";
+    flags.insert(flags.end(), {"--allow_host_kernels", "--host_devices=1",
+                               "--host_device_memory=256MiB", "--tenants=" + dir_.Path("tenants")});
+    ASSERT_OK_AND_ASSIGN(poold_, PooldProcess::Start(flags));
+  }
+  absl::StatusOr<std::unique_ptr<Lease>> LeaseAs(const std::string& token, uint64_t memory) {
+    LeaseRequest request;
+    request.token = token;
+    request.memory = memory;
+    return AcquireLease(poold_->address(), request);
+  }
+  ScopedTempDir dir_;
+  std::unique_ptr<PooldProcess> poold_;
+};
+
+TEST_F(IsolationTest, AKernelThatFaultsEndsOnlyItsOwnSession) {
+  StartPool({});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> bob, LeaseAs(kBobToken, 64 << 20));
+  const hal::Device& a = alice->devices()[0];
+  const hal::Device& b = bob->devices()[0];
+  ASSERT_EQ(FindLease(poold_->address(), alice->id())->devices(0).device().id(),
+            FindLease(poold_->address(), bob->id())->devices(0).device().id());
+  ASSERT_OK(RunSaxpy(a, 4096));
+  ASSERT_OK(RunSaxpy(b, 4096));
+  // Each session is a process of its own, beside poold.
+  const std::set<pid_t> workers = ChildrenOf(poold_->pid());
+  EXPECT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers.count(poold_->pid()), 0u);
+
+  ASSERT_OK_AND_ASSIGN(hal::Kernel wild, HostileKernel(a, "wild_write"));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
+  ASSERT_OK(stream.Launch(wild, kOneThread, {uint64_t{0x10}}));
+  absl::Status faulted = stream.Synchronize();
+  // SIGSEGV, or (under AddressSanitizer, which catches it) exit status 1.
+  EXPECT_TRUE(faulted.code() == absl::StatusCode::kAborted ||
+              faulted.code() == absl::StatusCode::kInternal)
+      << faulted;
+  EXPECT_TRUE(absl::StrContains(faulted.message(), "worker process")) << faulted;
+  EXPECT_FALSE(a.Allocate(64).ok());  // that session is over
+
+  // Bob's session, on the same device, never noticed.
+  ASSERT_OK(RunSaxpy(b, 4096));
+  EXPECT_TRUE(Eventually([&] { return ChildrenOf(poold_->pid()).size() == 1; }, 10));
+  EXPECT_TRUE(absl::StrContains(poold_->log(), "worker process")) << poold_->log();
+  // And alice may lease again.
+  alice.reset();
+  ASSERT_OK_AND_ASSIGN(alice, LeaseAs(kAliceToken, 64 << 20));
+  ASSERT_OK(RunSaxpy(alice->devices()[0], 4096));
+}
+
+TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnASharedDevice) {
+  StartPool({"--max_shared_kernel_seconds=1"});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> bob, LeaseAs(kBobToken, 64 << 20));
+  const hal::Device& a = alice->devices()[0];
+  const hal::Device& b = bob->devices()[0];
+  ASSERT_OK(RunSaxpy(b, 4096));
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, HostileKernel(a, "spin_forever"));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
+  const auto launched = std::chrono::steady_clock::now();
+  ASSERT_OK(stream.Launch(spin, kOneThread, {}));
+  // Bob's launches wait behind the spinning kernel's turn, then go on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::future<absl::Status> bob_saxpy = std::async(std::launch::async, [&] {
+    return RunSaxpy(b, 4096);
+  });
+  absl::Status ended = stream.Synchronize();
+  const auto took = std::chrono::steady_clock::now() - launched;
+  EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
+  EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
+  EXPECT_LT(took, std::chrono::seconds(2));  // max_shared_kernel_seconds + 1 s
+  ASSERT_OK(bob_saxpy.get());
+  ASSERT_OK(RunSaxpy(b, 4096));
+  // Nothing is left hanging: SIGTERM ends poold at once.
+  ASSERT_OK_AND_ASSIGN(int status, poold_->Stop(5));
+  EXPECT_EQ(status, 0);
+}
+
+TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnAWholeDeviceWhenAsked) {
+  StartPool({"--max_kernel_seconds=1"});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));
+  const hal::Device& a = alice->devices()[0];
+  ASSERT_OK(RunSaxpy(a, 4096));  // watched launches still work
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, HostileKernel(a, "spin_forever"));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
+  ASSERT_OK(stream.Launch(spin, kOneThread, {}));
+  absl::Status ended = stream.Synchronize();
+  EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
+  EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
+  // The device is free again for the next lease.
+  alice.reset();
+  EXPECT_TRUE(Eventually([&] { return DevicesIdle(poold_->address()); }, 10));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> bob, LeaseAs(kBobToken, 0));
+  ASSERT_OK(RunSaxpy(bob->devices()[0], 4096));
+}
+
+}  // namespace
+}  // namespace accel::testing
