@@ -9,6 +9,11 @@
 #include "pool/common/random_token.h"
 
 namespace accel::pool {
+namespace {
+// The longest an ended lease's devices wait for its node to say the
+// session's worker is gone (a kill and a reap take milliseconds).
+constexpr auto kTeardownLimit = std::chrono::seconds(30);
+}  // namespace
 
 Coordinator::Coordinator(Options options) : options_(options), reaper_([this] { ReapLoop(); }) {}
 
@@ -217,6 +222,13 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
         out.stale_leases.push_back(id);
       }
     }
+    // Ended leases whose session this node no longer runs are torn down.
+    const std::set<std::string> running(hello.open_leases().begin(), hello.open_leases().end());
+    std::vector<std::string> closed;
+    for (const auto& [id, teardown] : teardowns_) {
+      if (teardown.nodes.count(hello.name()) != 0 && running.count(id) == 0) closed.push_back(id);
+    }
+    for (const std::string& id : closed) TeardownDoneLocked(id, hello.name());
     ServeQueueLocked();
     return out;
   }();
@@ -362,13 +374,19 @@ void Coordinator::EndLocked(const std::string& lease_id, const absl::Status& why
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return;
   uint64_t memory = 0;
-  for (const v1::LeasedDevice& d : it->second.info.devices()) {
-    memory += d.memory_quota();
-    auto use = device_use_.find(d.device().id());
-    if (use == device_use_.end()) continue;
-    use->second.leased_memory -= std::min(use->second.leased_memory, d.memory_quota());
-    use->second.exclusive = false;
-    if (--use->second.leases == 0) device_use_.erase(use);
+  for (const v1::LeasedDevice& d : it->second.info.devices()) memory += d.memory_quota();
+  // Nodes that still run the session kill its worker now; its devices go
+  // to the next lease once they say the worker is gone. A lost node cannot
+  // say anything, and is not waited for.
+  Teardown teardown{it->second.info, {}, std::chrono::steady_clock::now() + kTeardownLimit};
+  for (const std::string& name : it->second.open_sessions) {
+    auto node = nodes_.find(name);
+    if (node != nodes_.end() && node->second.info.state() != "lost") teardown.nodes.insert(name);
+  }
+  if (teardown.nodes.empty()) {
+    ReleaseDeviceUseLocked(it->second.info);
+  } else {
+    teardowns_[lease_id] = std::move(teardown);
   }
   tenants_.Charge(it->second.info.tenant(), -it->second.info.devices_size(),
                   -static_cast<int64_t>(memory), -1, 0);
@@ -393,6 +411,29 @@ void Coordinator::EndLocked(const std::string& lease_id, const absl::Status& why
     ended_order_.pop_front();
   }
   leases_.erase(it);
+}
+
+void Coordinator::ReleaseDeviceUseLocked(const v1::LeaseInfo& lease) {
+  for (const v1::LeasedDevice& d : lease.devices()) {
+    auto use = device_use_.find(d.device().id());
+    if (use == device_use_.end()) continue;
+    use->second.leased_memory -= std::min(use->second.leased_memory, d.memory_quota());
+    use->second.exclusive = false;
+    if (--use->second.leases == 0) device_use_.erase(use);
+  }
+}
+
+bool Coordinator::TeardownDoneLocked(const std::string& lease_id, const std::string& node) {
+  auto it = teardowns_.find(lease_id);
+  if (it == teardowns_.end()) return false;
+  it->second.nodes.erase(node);
+  if (!it->second.nodes.empty()) return false;
+  ReleaseDeviceUseLocked(it->second.info);
+  for (const std::string& name : NodesOf(it->second.info)) {
+    if (auto n = nodes_.find(name); n != nodes_.end()) RecountFreeLocked(n->second);
+  }
+  teardowns_.erase(it);
+  return true;
 }
 
 absl::Status Coordinator::Release(const std::string& lease_id, const std::string& token,
@@ -497,7 +538,12 @@ void Coordinator::ReportSession(const std::string& node, const std::string& leas
   {
     absl::MutexLock lock(&mu_);
     auto it = leases_.find(lease_id);
-    if (it == leases_.end() || !OnNode(it->second.info, node)) return;
+    if (it == leases_.end()) {
+      // An ended lease's worker is gone: its devices are free now.
+      if (!open && TeardownDoneLocked(lease_id, node)) ServeQueueLocked();
+      return;
+    }
+    if (!OnNode(it->second.info, node)) return;
     std::set<std::string>& open_sessions = it->second.open_sessions;
     if (open) {
       open_sessions.insert(node);
@@ -675,6 +721,19 @@ void Coordinator::ReapLoop() {
         for (const std::string& id : ids) EndLocked(id, why, "node_lost", notices);
       }
     }
+    // Teardowns whose node was lost, or never answered.
+    std::vector<std::pair<std::string, std::string>> finished;
+    for (const auto& [id, teardown] : teardowns_) {
+      for (const std::string& name : teardown.nodes) {
+        auto node = nodes_.find(name);
+        if (now > teardown.give_up || node == nodes_.end() || node->second.info.state() == "lost") {
+          finished.emplace_back(id, name);
+        }
+      }
+    }
+    bool freed = false;
+    for (const auto& [id, name] : finished) freed |= TeardownDoneLocked(id, name);
+    if (freed && notices.empty()) ServeQueueLocked();
     const absl::Status why =
         absl::DeadlineExceededError("lease expired: no heartbeat within its TTL");
     for (auto it = leases_.begin(); it != leases_.end();) {

@@ -208,6 +208,14 @@ class Coordinator : public LeaseAuthority {
     uint32_t leases = 0;
     bool exclusive = false;
   };
+  // A lease that ended while nodes still ran its session: its devices stay
+  // taken until each of them reports the session closed (its worker
+  // reaped, its memory back), so that the next tenant finds them free.
+  struct Teardown {
+    v1::LeaseInfo info;
+    std::set<std::string> nodes;  // still closing the session
+    std::chrono::steady_clock::time_point give_up;  // a node that never says
+  };
   // A request waiting for room, or being placed now.
   struct Waiter {
     v1::LeaseRequest request;
@@ -232,6 +240,12 @@ class Coordinator : public LeaseAuthority {
 
   void ReapLoop();
   void RecountFreeLocked(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives back what a lease held of its devices.
+  void ReleaseDeviceUseLocked(const v1::LeaseInfo& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `node` has closed the ended lease's session (or is lost): its devices
+  // are free once no node runs it. Returns whether any device was freed.
+  bool TeardownDoneLocked(const std::string& lease_id, const std::string& node)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool CanSee(const Caller& caller, const std::string& tenant) const;
 
   // Placement (coordinator_placement.cc).
@@ -296,6 +310,7 @@ class Coordinator : public LeaseAuthority {
   const Options options_;
   absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Teardown> teardowns_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, LeaseRecord> leases_ ABSL_GUARDED_BY(mu_);
   // Why recently ended leases ended, with their tokens (only the holder
   // learns why), oldest first; bounded.

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -143,17 +144,24 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
   }
   if (absl::Status served = FromProto(ready.status()); !served.ok()) return served;
 
-  for (size_t i = 0; i < process->config_.shares.size(); ++i) {
-    const bool shared = process->config_.shares[i] != nullptr;
-    process->seats_.push_back(shared ? ComputeShares::Join(process->config_.shares[i],
-                                                           process->config_.weights[i])
-                                     : nullptr);
-    const bool watched = i < process->config_.kernel_limits.size() &&
-                         process->config_.kernel_limits[i].count() > 0;
-    process->turn_queues_.push_back(shared || watched ? std::make_unique<SerialQueue>() : nullptr);
+  // A node out of threads refuses this one session; it never aborts.
+  try {
+    for (size_t i = 0; i < process->config_.shares.size(); ++i) {
+      const bool shared = process->config_.shares[i] != nullptr;
+      process->seats_.push_back(shared ? ComputeShares::Join(process->config_.shares[i],
+                                                             process->config_.weights[i])
+                                       : nullptr);
+      const bool watched = i < process->config_.kernel_limits.size() &&
+                           process->config_.kernel_limits[i].count() > 0;
+      process->turn_queues_.push_back(shared || watched ? std::make_unique<SerialQueue>()
+                                                        : nullptr);
+    }
+    process->relay_ = std::thread([p = process.get()] { p->RelayResponses(); });
+    process->reports_ = std::thread([p = process.get()] { p->ReadReports(); });
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the node cannot start a thread for this session: ", e.what()));
   }
-  process->relay_ = std::thread([p = process.get()] { p->RelayResponses(); });
-  process->reports_ = std::thread([p = process.get()] { p->ReadReports(); });
   return process;
 }
 

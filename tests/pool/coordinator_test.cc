@@ -634,5 +634,21 @@ TEST(CoordinatorStarvationTest, ALongWaitingLargeRequestIsNotStarvedBySmallOnes)
   }
 }
 
+TEST_F(CoordinatorTest, AnEndedLeasesDeviceIsGrantedOnlyOnceItsNodeHasClosedTheSession) {
+  AddNode("a", Devices(1));
+  ASSERT_OK_AND_ASSIGN(auto first, coordinator_.Lease(Request(), anonymous_));
+  coordinator_.ReportSession("a", first.lease().lease_id(), true);
+  ASSERT_OK(coordinator_.AdminRelease(first.lease().lease_id()));
+  // The node is still killing the session's worker: the device is taken.
+  EXPECT_THAT(coordinator_.Lease(Request(), anonymous_).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  coordinator_.ReportSession("a", first.lease().lease_id(), false);
+  ASSERT_OK_AND_ASSIGN(auto second, coordinator_.Lease(Request(), anonymous_));
+  EXPECT_EQ(second.lease().devices(0).device().id(), first.lease().devices(0).device().id());
+  // A lease whose session never opened frees its device at once.
+  ASSERT_OK(coordinator_.AdminRelease(second.lease().lease_id()));
+  ASSERT_OK(coordinator_.Lease(Request(), anonymous_).status());
+}
+
 }  // namespace
 }  // namespace accel::pool

@@ -174,5 +174,39 @@ TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnAWholeDeviceWhenAsked) {
   ASSERT_OK(RunSaxpy(bob->devices()[0], 4096));
 }
 
+TEST_F(IsolationTest, ARevokedLeasesDeviceGoesToTheNextTenantOnlyAfterItsWorkerIsGone) {
+  StartPool({});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));
+  const hal::Device& a = alice->devices()[0];
+  ASSERT_OK_AND_ASSIGN(hal::Buffer big, a.Allocate(192 << 20));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
+  // Minutes of queued work: thousands of fills of 192 MiB.
+  for (int i = 0; i < 4000; ++i) ASSERT_OK(stream.FillU32(big, static_cast<uint32_t>(i)));
+  ASSERT_TRUE(Eventually([&] { return ChildrenOf(poold_->pid()).size() == 1; }, 10));
+  const pid_t alice_worker = *ChildrenOf(poold_->pid()).begin();
+
+  std::future<absl::StatusOr<std::unique_ptr<Lease>>> bob = std::async(std::launch::async, [&] {
+    LeaseRequest request;
+    request.token = kBobToken;
+    request.wait_seconds = 30;
+    return AcquireLease(poold_->address(), request);
+  });
+  ASSERT_TRUE(Eventually([&] { return Leases(poold_->address()).leases_size() == 2; }, 10));
+  ASSERT_OK_AND_ASSIGN(auto revoked, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", poold_->address(),
+                                                                     "lease", "revoke",
+                                                                     alice->id()}));
+  EXPECT_EQ(revoked.first, 0) << revoked.second;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> granted, bob.get());
+  // Granted only once alice's worker was killed and reaped: not after her
+  // queued work, and with the whole device's memory free.
+  EXPECT_FALSE(std::ifstream(absl::StrCat("/proc/", alice_worker, "/stat")).good());
+  {
+    ASSERT_OK_AND_ASSIGN(hal::Buffer all, granted->devices()[0].Allocate(256 << 20));
+  }
+  ASSERT_OK(RunSaxpy(granted->devices()[0], 4096));
+  // Alice is told her lease was revoked.
+  EXPECT_FALSE(a.Allocate(64).ok());
+}
+
 }  // namespace
 }  // namespace accel::testing
