@@ -213,7 +213,7 @@ class Coordinator : public LeaseAuthority {
   // reaped, its memory back), so that the next tenant finds them free.
   struct Teardown {
     v1::LeaseInfo info;
-    std::set<std::string> nodes;  // still closing the session
+    std::set<std::string> nodes;                    // still closing the session
     std::chrono::steady_clock::time_point give_up;  // a node that never says
   };
   // A request waiting for room, or being placed now.

@@ -6,9 +6,7 @@
 namespace accel::pool {
 
 NodeAgent::NodeAgent(Options options, std::vector<hal::Device> devices, LeaseAuthority& authority)
-    : options_(std::move(options)),
-      devices_(std::move(devices)),
-      authority_(authority) {
+    : options_(std::move(options)), devices_(std::move(devices)), authority_(authority) {
   for (size_t i = 0; i < devices_.size(); ++i) shares_.push_back(std::make_shared<ComputeShares>());
 }
 
@@ -46,16 +44,16 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(
-    const std::string& lease_id, const std::string& token, std::shared_ptr<SessionLink> link) {
+absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::string& lease_id,
+                                                                const std::string& token,
+                                                                std::shared_ptr<SessionLink> link) {
   if (closing())
     return absl::UnavailableError(absl::StrCat("node ", options_.name, " is shutting down"));
   absl::StatusOr<v1::LeaseInfo> lease = authority_.Admit(lease_id, token, options_.name);
   if (!lease.ok()) return lease.status();
 
   SessionProcess::Config config;
-  config.worker_path =
-      options_.worker_path.empty() ? DefaultWorkerPath() : options_.worker_path;
+  config.worker_path = options_.worker_path.empty() ? DefaultWorkerPath() : options_.worker_path;
   worker::v1::WorkerInit& init = config.init;
   *init.mutable_lease() = *lease;
   init.set_allow_host_kernels(options_.allow_host_kernels);

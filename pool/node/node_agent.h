@@ -52,8 +52,8 @@ class NodeAgent : public LeaseListener {
 
   // Admits a session for the lease, talking to the client through `link`.
   absl::StatusOr<std::shared_ptr<SessionProcess>> Open(const std::string& lease_id,
-                                                const std::string& token,
-                                                std::shared_ptr<SessionLink> link);
+                                                       const std::string& token,
+                                                       std::shared_ptr<SessionLink> link);
   // The connection is gone: drops the session, frees everything it holds,
   // then tells the coordinator (which ends the lease).
   void Close(std::shared_ptr<SessionProcess> session);

@@ -53,8 +53,8 @@ absl::Status ExitCause(pid_t pid, const siginfo_t& info) {
   const std::string who = absl::StrCat("the session's worker process (pid ", pid, ")");
   if (info.si_code == CLD_EXITED) {
     if (info.si_status == 0) return absl::OkStatus();
-    return absl::InternalError(absl::StrCat(who, " exited with status ", info.si_status,
-                                            "; the session is over"));
+    return absl::InternalError(
+        absl::StrCat(who, " exited with status ", info.si_status, "; the session is over"));
   }
   const int sig = info.si_status;
   return absl::AbortedError(absl::StrCat(
@@ -117,11 +117,11 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  if (int error = posix_spawn(&pid, config.worker_path.c_str(), &actions, &attributes,
-                              argv.data(), environ);
+  if (int error = posix_spawn(&pid, config.worker_path.c_str(), &actions, &attributes, argv.data(),
+                              environ);
       error != 0) {
-    return absl::InternalError(absl::StrCat("cannot start the session worker ",
-                                            config.worker_path, ": ", std::strerror(error)));
+    return absl::InternalError(absl::StrCat("cannot start the session worker ", config.worker_path,
+                                            ": ", std::strerror(error)));
   }
   std::move(close_node_ends).Cancel();
   std::shared_ptr<SessionProcess> process(new SessionProcess(
@@ -138,9 +138,9 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
   if (!started.ok()) {
     process->Kill();
     absl::Status cause = process->WorkerExit();
-    return absl::UnavailableError(absl::StrCat(
-        "the session's worker did not start: ", started.message(),
-        cause.ok() ? "" : absl::StrCat("; ", cause.message())));
+    return absl::UnavailableError(
+        absl::StrCat("the session's worker did not start: ", started.message(),
+                     cause.ok() ? "" : absl::StrCat("; ", cause.message())));
   }
   if (absl::Status served = FromProto(ready.status()); !served.ok()) return served;
 
@@ -148,9 +148,9 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
   try {
     for (size_t i = 0; i < process->config_.shares.size(); ++i) {
       const bool shared = process->config_.shares[i] != nullptr;
-      process->seats_.push_back(shared ? ComputeShares::Join(process->config_.shares[i],
-                                                             process->config_.weights[i])
-                                       : nullptr);
+      process->seats_.push_back(
+          shared ? ComputeShares::Join(process->config_.shares[i], process->config_.weights[i])
+                 : nullptr);
       const bool watched = i < process->config_.kernel_limits.size() &&
                            process->config_.kernel_limits[i].count() > 0;
       process->turn_queues_.push_back(shared || watched ? std::make_unique<SerialQueue>()
@@ -355,12 +355,12 @@ absl::StatusOr<double> SessionProcess::TimedTurn(const worker::v1::TurnRequest& 
 
 void SessionProcess::ServeTurn(const worker::v1::TurnRequest& turn) {
   const uint32_t device = turn.device();
-  const std::chrono::milliseconds limit =
-      device < config_.kernel_limits.size() ? config_.kernel_limits[device]
-                                            : std::chrono::milliseconds(0);
+  const std::chrono::milliseconds limit = device < config_.kernel_limits.size()
+                                              ? config_.kernel_limits[device]
+                                              : std::chrono::milliseconds(0);
   ComputeShares::Seat* seat = device < seats_.size() ? seats_[device].get() : nullptr;
   auto timed = [&] { return TimedTurn(turn, limit); };
-  if (seat == nullptr) {  // a watched device of the session's own
+  if (seat == nullptr) {    // a watched device of the session's own
     timed().IgnoreError();  // a kernel over its limit has ended the session
     return;
   }

@@ -25,12 +25,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "pool/common/bulk_socket.h"
+#include "pool/common/frame_socket.h"
 #include "pool/common/serial_queue.h"
 #include "pool/common/session_link.h"
 #include "pool/common/wire.h"
-#include "pool/node/compute_shares.h"
-#include "pool/common/frame_socket.h"
 #include "pool/common/worker_wire.h"
+#include "pool/node/compute_shares.h"
 
 namespace accel::pool {
 
@@ -61,8 +61,8 @@ class SessionProcess {
 
   // Starts the worker and waits until it serves the lease.
   static absl::StatusOr<std::shared_ptr<SessionProcess>> Start(Config config,
-                                                                std::shared_ptr<SessionLink> link,
-                                                                UsageReporter usage);
+                                                               std::shared_ptr<SessionLink> link,
+                                                               UsageReporter usage);
   // Kills the worker (if it still runs) and reaps it: everything the
   // session held on the devices is free when this returns.
   ~SessionProcess();

@@ -318,9 +318,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_shared_kernel_seconds) < 0) {
     return Fail("--max_kernel_seconds and --max_shared_kernel_seconds must be >= 0");
   }
-  auto seconds = [](double s) {
-    return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
-  };
+  auto seconds = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
   node_options.max_kernel_time = seconds(absl::GetFlag(FLAGS_max_kernel_seconds));
   node_options.max_shared_kernel_time = seconds(absl::GetFlag(FLAGS_max_shared_kernel_seconds));
   node_options.labels = config.node_labels;

@@ -1,6 +1,8 @@
-// Module images a node has received, by SHA-256, so a client uploads each
-// image once per node. Shared by all tenants: the key is the digest the node
-// computed itself, never one a client claims.
+// Module images a session has sent, by SHA-256, so that its client uploads
+// each image once per session. It lives in the session's worker, so no other
+// session (and no other tenant) can load an image by its digest or learn that
+// it was sent. The key is the digest the worker computed itself, never one a
+// client claims.
 #ifndef ACCEL_POOL_WORKER_MODULE_CACHE_H_
 #define ACCEL_POOL_WORKER_MODULE_CACHE_H_
 

@@ -23,11 +23,11 @@
 #include "absl/status/statusor.h"
 #include "accel/hal/hal.h"
 #include "pool/common/bulk_socket.h"
+#include "pool/common/serial_queue.h"
 #include "pool/common/session_link.h"
 #include "pool/common/wire.h"
 #include "pool/worker/launch_turns.h"
 #include "pool/worker/module_cache.h"
-#include "pool/common/serial_queue.h"
 #include "pool/worker/stream_worker.h"
 
 namespace accel::pool {

@@ -19,12 +19,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "accel/hal/hal.h"
-#include "pool/common/status_convert.h"
-#include "pool/worker/confine.h"
 #include "pool/common/frame_socket.h"
+#include "pool/common/status_convert.h"
+#include "pool/common/worker_wire.h"
+#include "pool/worker/confine.h"
 #include "pool/worker/launch_turns.h"
 #include "pool/worker/session.h"
-#include "pool/common/worker_wire.h"
 
 namespace accel::pool {
 namespace {

@@ -141,9 +141,8 @@ TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnASharedDevice) {
   ASSERT_OK(stream.Launch(spin, kOneThread, {}));
   // Bob's launches wait behind the spinning kernel's turn, then go on.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::future<absl::Status> bob_saxpy = std::async(std::launch::async, [&] {
-    return RunSaxpy(b, 4096);
-  });
+  std::future<absl::Status> bob_saxpy =
+      std::async(std::launch::async, [&] { return RunSaxpy(b, 4096); });
   absl::Status ended = stream.Synchronize();
   const auto took = std::chrono::steady_clock::now() - launched;
   EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
@@ -192,17 +191,15 @@ TEST_F(IsolationTest, ARevokedLeasesDeviceGoesToTheNextTenantOnlyAfterItsWorkerI
     return AcquireLease(poold_->address(), request);
   });
   ASSERT_TRUE(Eventually([&] { return Leases(poold_->address()).leases_size() == 2; }, 10));
-  ASSERT_OK_AND_ASSIGN(auto revoked, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", poold_->address(),
-                                                                     "lease", "revoke",
-                                                                     alice->id()}));
+  ASSERT_OK_AND_ASSIGN(auto revoked,
+                       RunProgram(ACCEL_TEST_POOLCTL,
+                                  {"--pool", poold_->address(), "lease", "revoke", alice->id()}));
   EXPECT_EQ(revoked.first, 0) << revoked.second;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> granted, bob.get());
   // Granted only once alice's worker was killed and reaped: not after her
   // queued work, and with the whole device's memory free.
   EXPECT_FALSE(std::ifstream(absl::StrCat("/proc/", alice_worker, "/stat")).good());
-  {
-    ASSERT_OK_AND_ASSIGN(hal::Buffer all, granted->devices()[0].Allocate(256 << 20));
-  }
+  { ASSERT_OK_AND_ASSIGN(hal::Buffer all, granted->devices()[0].Allocate(256 << 20)); }
   ASSERT_OK(RunSaxpy(granted->devices()[0], 4096));
   // Alice is told her lease was revoked.
   EXPECT_FALSE(a.Allocate(64).ok());

@@ -26,8 +26,8 @@ namespace {
 // fork + exec with stdout (and stderr, if `with_stderr`) on a pipe, or
 // stderr into `stderr_fd`; returns {pid, read end}.
 absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
-                                            const std::vector<std::string>& args,
-                                            bool with_stderr, int stderr_fd = -1) {
+                                            const std::vector<std::string>& args, bool with_stderr,
+                                            int stderr_fd = -1) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   std::vector<char*> argv;
@@ -140,8 +140,8 @@ int FreeListenPort() {
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
   const int first = 10000, last = std::max(first + 1000, low - 1);
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    const int port = first + static_cast<int>((getpid() * 7919 + attempt * 104729) %
-                                              (last - first));
+    const int port =
+        first + static_cast<int>((getpid() * 7919 + attempt * 104729) % (last - first));
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;

@@ -6,10 +6,10 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include "absl/strings/match.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
-#include "absl/strings/match.h"
 #include "pool/common/bulk_socket.h"
 #include "pool/common/sha256.h"
 #include "tests/common/status_matchers.h"

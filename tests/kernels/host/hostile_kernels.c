@@ -45,8 +45,8 @@ static int32_t try_fork(const AccelHostKernelContext* ctx) {
 }
 
 static const AccelHostKernelDesc kKernels[] = {
-    {"wild_write", wild_write, "u64"},     {"spin_forever", spin_forever, ""},
-    {"try_open", try_open, "buffer"},      {"try_socket", try_socket, "buffer"},
+    {"wild_write", wild_write, "u64"}, {"spin_forever", spin_forever, ""},
+    {"try_open", try_open, "buffer"},  {"try_socket", try_socket, "buffer"},
     {"try_fork", try_fork, "buffer"},
 };
 
