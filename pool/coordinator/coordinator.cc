@@ -9,11 +9,6 @@
 #include "pool/common/random_token.h"
 
 namespace accel::pool {
-namespace {
-// The longest an ended lease's devices wait for its node to say the
-// session's worker is gone (a kill and a reap take milliseconds).
-constexpr auto kTeardownLimit = std::chrono::seconds(30);
-}  // namespace
 
 Coordinator::Coordinator(Options options) : options_(options), reaper_([this] { ReapLoop(); }) {}
 

@@ -216,6 +216,14 @@ class Coordinator : public LeaseAuthority {
     std::set<std::string> nodes;                    // still closing the session
     std::chrono::steady_clock::time_point give_up;  // a node that never says
   };
+  // The longest an ended lease's devices wait for its node to say the
+  // session's worker is gone (a kill and a reap take milliseconds).
+  static constexpr std::chrono::seconds kTeardownLimit{30};
+  // How long a request that does not wait (wait_seconds 0) still waits
+  // while ended leases are being torn down: a holder that releases and
+  // leases again at once must not be refused for the milliseconds its old
+  // worker takes to die.
+  static constexpr std::chrono::seconds kTeardownWait{5};
   // A request waiting for room, or being placed now.
   struct Waiter {
     v1::LeaseRequest request;

@@ -123,13 +123,16 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
   queue_.insert(position, waiter);
   ServeQueueLocked();
 
-  const auto deadline = waiter->since + std::chrono::seconds(request.wait_seconds());
+  const auto deadline =
+      waiter->since + (request.wait_seconds() == 0 ? std::chrono::seconds(kTeardownWait)
+                                                   : std::chrono::seconds(request.wait_seconds()));
   while (!waiter->done) {
     const auto now = std::chrono::steady_clock::now();
     absl::Status gave_up;
     if (stopping_) {
       gave_up = absl::UnavailableError("the coordinator is shutting down");
-    } else if (request.wait_seconds() == 0) {
+    } else if (request.wait_seconds() == 0 && (teardowns_.empty() || now >= deadline)) {
+      // It may fit once the ended leases' workers are gone; else at once.
       gave_up = absl::ResourceExhaustedError(waiter->reason);
     } else if (now >= deadline) {
       gave_up = absl::DeadlineExceededError(absl::StrCat("no room within ", request.wait_seconds(),

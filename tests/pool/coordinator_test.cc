@@ -639,14 +639,18 @@ TEST_F(CoordinatorTest, AnEndedLeasesDeviceIsGrantedOnlyOnceItsNodeHasClosedTheS
   ASSERT_OK_AND_ASSIGN(auto first, coordinator_.Lease(Request(), anonymous_));
   coordinator_.ReportSession("a", first.lease().lease_id(), true);
   ASSERT_OK(coordinator_.AdminRelease(first.lease().lease_id()));
-  // The node is still killing the session's worker: the device is taken.
-  EXPECT_THAT(coordinator_.Lease(Request(), anonymous_).status(),
-              StatusIs(absl::StatusCode::kResourceExhausted));
+  // The node is still killing the session's worker: the device is taken,
+  // and a request waits for it (briefly, even one that would not wait).
+  EXPECT_EQ(coordinator_.ListDevices()[0].leases(), 1u);
+  std::future<absl::StatusOr<v1::LeaseResponse>> next =
+      std::async(std::launch::async, [&] { return coordinator_.Lease(Request(), anonymous_); });
+  EXPECT_EQ(next.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
   coordinator_.ReportSession("a", first.lease().lease_id(), false);
-  ASSERT_OK_AND_ASSIGN(auto second, coordinator_.Lease(Request(), anonymous_));
+  ASSERT_OK_AND_ASSIGN(auto second, next.get());
   EXPECT_EQ(second.lease().devices(0).device().id(), first.lease().devices(0).device().id());
   // A lease whose session never opened frees its device at once.
   ASSERT_OK(coordinator_.AdminRelease(second.lease().lease_id()));
+  EXPECT_EQ(coordinator_.ListDevices()[0].leases(), 0u);
   ASSERT_OK(coordinator_.Lease(Request(), anonymous_).status());
 }
 
