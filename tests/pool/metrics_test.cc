@@ -130,10 +130,15 @@ TEST(MetricsTest, ScrapedMetricsFollowThePool) {
     EXPECT_EQ(Value(samples, "accelpool_lease_requests_refused_total", {"code=\"NOT_FOUND\""}), 1);
     ASSERT_OK(lease->Release());
   }
-  samples = Parse(Scrape(port));
+  // The device is the pool's again once its session's worker is gone.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        samples = Parse(Scrape(port));
+        return Value(samples, "accelpool_device_leases", {"device=\"m/host:0\""}) == 0;
+      },
+      10));
   EXPECT_EQ(Value(samples, "accelpool_leases_active"), 0);
   EXPECT_EQ(Value(samples, "accelpool_leases_ended_total", {"reason=\"released\""}), 1);
-  EXPECT_EQ(Value(samples, "accelpool_device_leases", {"device=\"m/host:0\""}), 0);
   EXPECT_EQ(Value(samples, "accelpool_leases_queued"), 0);
   EXPECT_EQ(Value(samples, "accelpool_lease_queue_wait_seconds_count"), 1);
   EXPECT_EQ(Value(samples, "accelpool_lease_queue_wait_seconds_bucket", {"le=\"+Inf\""}), 1);
