@@ -23,8 +23,8 @@ constexpr const char* kArch = "aarch64";
 #error "host backend: unsupported host architecture"
 #endif
 
-// Checks the ELF header before handing the bytes to the dynamic loader, so a
-// wrong image gets a clear error.
+// Checks the ELF header before the image is mapped, so a wrong image gets a
+// clear error.
 absl::Status CheckElf(absl::string_view image) {
   if (image.size() < sizeof(Elf64_Ehdr) || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0) {
     return absl::InvalidArgumentError("host-elf image is not an ELF file");
@@ -59,51 +59,19 @@ absl::Status CheckElf(absl::string_view image) {
   return absl::OkStatus();
 }
 
-// A memory file holding the image, closed when done.
-class MemoryFile {
- public:
-  MemoryFile() : fd_(memfd_create("accel-host-module", MFD_CLOEXEC)) {}
-  ~MemoryFile() {
-    if (fd_ >= 0) close(fd_);
-  }
-  absl::Status Write(absl::string_view data) {
-    if (fd_ < 0) return absl::InternalError(absl::StrCat("memfd_create: ", std::strerror(errno)));
-    while (!data.empty()) {
-      ssize_t n = write(fd_, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return absl::InternalError(absl::StrCat("memfd write: ", std::strerror(errno)));
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return absl::OkStatus();
-  }
-  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 const char* HostArch() { return kArch; }
 
-LoadedLibrary::~LoadedLibrary() { dlclose(handle_); }
-
 absl::StatusOr<std::unique_ptr<HostModule>> HostModule::Load(absl::string_view image) {
   if (absl::Status s = CheckElf(image); !s.ok()) return s;
-  MemoryFile file;
-  if (absl::Status s = file.Write(image); !s.ok()) return s;
-  // RTLD_LOCAL: two modules may export kernels of the same name.
-  void* handle = dlopen(file.path().c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* error = dlerror();
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot load host-elf image: ", error != nullptr ? error : "unknown"));
-  }
-  auto library = std::make_shared<LoadedLibrary>(handle);
+  absl::StatusOr<std::unique_ptr<ElfImage>> mapped = ElfImage::Map(image);
+  if (!mapped.ok()) return mapped.status();
+  std::shared_ptr<LoadedLibrary> library = *std::move(mapped);
   auto version =
-      reinterpret_cast<uint32_t (*)()>(dlsym(handle, ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL));
+      reinterpret_cast<uint32_t (*)()>(library->Symbol(ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL));
   auto kernels = reinterpret_cast<const AccelHostKernelDesc* (*)(size_t*)>(
-      dlsym(handle, ACCEL_HOST_MODULE_KERNELS_SYMBOL));
+      library->Symbol(ACCEL_HOST_MODULE_KERNELS_SYMBOL));
   if (version == nullptr || kernels == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("host-elf image does not export ",
                                                    ACCEL_HOST_MODULE_ABI_VERSION_SYMBOL, " and ",

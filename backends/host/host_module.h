@@ -1,5 +1,6 @@
-// host-elf modules: a shared object loaded from memory (memfd + dlopen) that
-// exports kernels under the host kernel ABI (accel/hal/host_kernel_abi.h).
+// host-elf modules: a shared object mapped from memory (elf_image.h, without
+// the dynamic loader) that exports kernels under the host kernel ABI
+// (accel/hal/host_kernel_abi.h).
 #ifndef ACCEL_BACKENDS_HOST_HOST_MODULE_H_
 #define ACCEL_BACKENDS_HOST_HOST_MODULE_H_
 
@@ -9,23 +10,14 @@
 
 #include "accel/hal/host_kernel_abi.h"
 #include "accel/hal/plugin/backend_interface.h"
+#include "elf_image.h"
 
 namespace accel::host {
 
 class HostKernel;
 
-// The loaded library; queued launches hold it so it stays mapped while they run.
-class LoadedLibrary {
- public:
-  explicit LoadedLibrary(void* handle) : handle_(handle) {}
-  ~LoadedLibrary();
-  LoadedLibrary(const LoadedLibrary&) = delete;
-  LoadedLibrary& operator=(const LoadedLibrary&) = delete;
-  void* handle() const { return handle_; }
-
- private:
-  void* handle_;
-};
+// The mapped image; queued launches hold it so it stays mapped while they run.
+using LoadedLibrary = ElfImage;
 
 class HostKernel : public hal::plugin::KernelImpl {
  public:

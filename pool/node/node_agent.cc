@@ -104,6 +104,13 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::strin
     config.kernel_limits.push_back(limit);
   }
 
+  // A worker of host devices alone runs under the seccomp sandbox: host
+  // kernels are native code. (GPU drivers need files and more.)
+  bool host_only = true;
+  for (const worker::v1::WorkerInit::Device& d : init.devices()) {
+    if (!d.id().empty() && d.id().rfind("host:", 0) != 0) host_only = false;
+  }
+  init.set_sandbox(host_only);
   absl::StatusOr<std::shared_ptr<SessionProcess>> started = SessionProcess::Start(
       std::move(config), std::move(link),
       [this](const v1::LeaseUsage& usage) { authority_.ReportUsage(options_.name, usage); });

@@ -57,6 +57,12 @@ absl::Status ExitCause(pid_t pid, const siginfo_t& info) {
         absl::StrCat(who, " exited with status ", info.si_status, "; the session is over"));
   }
   const int sig = info.si_status;
+  if (sig == SIGSYS) {
+    return absl::AbortedError(absl::StrCat(
+        who, " was killed by its sandbox (signal ", sig,
+        ", SIGSYS): a kernel of this session made a forbidden system call (the network, "
+        "another process, or a way out of the sandbox); the session is over"));
+  }
   return absl::AbortedError(absl::StrCat(
       who, " was killed by signal ", sig, " (", strsignal(sig),
       "): most likely a kernel of this session faulted; the session is over, and the device's "
@@ -96,6 +102,9 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
+  // Not poold's terminal or output: only its log (stderr).
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, session_pair[1], kWorkerSessionFd);
   posix_spawn_file_actions_adddup2(&actions, control_pair[1], kWorkerControlFd);
   // Nothing else of the node's crosses: not its listeners, not other

@@ -24,6 +24,7 @@
 #include "pool/common/worker_wire.h"
 #include "pool/worker/confine.h"
 #include "pool/worker/launch_turns.h"
+#include "pool/worker/sandbox.h"
 #include "pool/worker/session.h"
 
 namespace accel::pool {
@@ -124,6 +125,13 @@ int Serve() {
     control.Write(report).IgnoreError();  // a node that is gone kills this worker
   });
 
+  // Last, once every device is open: nothing the client sends runs before.
+  if (init.sandbox()) {
+    absl::Status sandboxed = EnterSandbox();
+    // Without it, tenants' native code must not run here; anything else
+    // may, the sandbox being only a second wall there.
+    if (!sandboxed.ok() && init.allow_host_kernels()) return refuse(sandboxed);
+  }
   worker::v1::WorkerReady ready;
   ToProto(absl::OkStatus(), ready.mutable_status());
   if (!session_link.Write(ready).ok()) return 1;

@@ -5,6 +5,8 @@
 // tests/kernels/host/hostile_kernels.c.
 #include <dirent.h>
 
+#include <cerrno>
+
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -126,6 +128,47 @@ TEST_F(IsolationTest, AKernelThatFaultsEndsOnlyItsOwnSession) {
   alice.reset();
   ASSERT_OK_AND_ASSIGN(alice, LeaseAs(kAliceToken, 64 << 20));
   ASSERT_OK(RunSaxpy(alice->devices()[0], 4096));
+}
+
+// What a sandboxed kernel's escape attempt left in its output: the call's
+// result, or -errno.
+absl::StatusOr<int64_t> TryEscape(const hal::Device& device, const std::string& kernel) {
+  absl::StatusOr<hal::Kernel> k = HostileKernel(device, kernel);
+  if (!k.ok()) return k.status();
+  absl::StatusOr<hal::Buffer> out = device.Allocate(sizeof(int64_t));
+  if (!out.ok()) return out.status();
+  absl::StatusOr<hal::Stream> stream = device.CreateStream();
+  if (!stream.ok()) return stream.status();
+  int64_t result = 0;
+  absl::Status s = stream->Launch(*k, kOneThread, {*out});
+  if (s.ok()) s = stream->CopyToHost(*out, hal::AsWritableBytes(absl::MakeSpan(&result, 1)));
+  if (s.ok()) s = stream->Synchronize();
+  if (!s.ok()) return s;
+  return result;
+}
+
+TEST_F(IsolationTest, AHostKernelCannotOpenFilesUseTheNetworkOrStartProcesses) {
+  StartPool({});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> bob, LeaseAs(kBobToken, 64 << 20));
+  ASSERT_OK(RunSaxpy(bob->devices()[0], 4096));
+  // Files fail politely: the kernel sees EACCES and the session goes on.
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+    ASSERT_OK_AND_ASSIGN(int64_t opened, TryEscape(alice->devices()[0], "try_open"));
+    EXPECT_EQ(opened, -EACCES);
+    ASSERT_OK(RunSaxpy(alice->devices()[0], 4096));
+  }
+  // A socket or a new process ends the session, and says why.
+  for (const char* escape : {"try_socket", "try_fork"}) {
+    SCOPED_TRACE(escape);
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+    absl::StatusOr<int64_t> result = TryEscape(alice->devices()[0], escape);
+    ASSERT_FALSE(result.ok()) << "the kernel got " << *result;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted) << result.status();
+    EXPECT_TRUE(absl::StrContains(result.status().message(), "sandbox")) << result.status();
+  }
+  // Bob, on the same device, never noticed.
+  ASSERT_OK(RunSaxpy(bob->devices()[0], 4096));
 }
 
 TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnASharedDevice) {
