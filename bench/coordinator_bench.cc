@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
 
   accel::pool::Coordinator::Options options;
   options.default_ttl_seconds = 600;
+  options.max_leases_per_tenant = 0;  // thousands of anonymous leases, by design
   std::unique_ptr<accel::pool::StateStore> store;
   if (!state_path.empty()) {
 #ifdef ACCEL_BENCH_STATE

@@ -57,8 +57,14 @@ class Coordinator : public LeaseAuthority {
     // from taking the room it needs: large requests are not starved by a
     // stream of small ones.
     std::chrono::milliseconds starvation_after{30000};
-    size_t max_queued = 10000;
+    // Requests that may wait at once, pool-wide.
+    size_t max_queued = 1000;
     uint32_t max_wait_seconds = 3600;
+    // Live and queued leases of one tenant, beyond its own quota; in a pool
+    // without tenants, of all anonymous holders together (0: no limit).
+    uint32_t max_leases_per_tenant = 1024;
+    // The smallest fractional lease: each costs a session and its worker.
+    uint64_t min_fraction_bytes = 16ull << 20;
     // Where tenants, drains and live leases are kept across a restart
     // (null: nowhere). Not owned; it must outlive the coordinator.
     StateStore* store = nullptr;

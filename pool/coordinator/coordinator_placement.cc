@@ -49,7 +49,21 @@ absl::Status Coordinator::CheckRequest(const v1::LeaseRequest& request) const {
                                                    " exceeds the pool's maximum of ",
                                                    options_.max_wait_seconds));
   }
+  if (request.memory() != 0 && request.memory() < options_.min_fraction_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a fractional lease of ", hal::FormatByteSize(request.memory()),
+        " is below the pool's smallest of ", hal::FormatByteSize(options_.min_fraction_bytes)));
+  }
   if (request.holder().size() > 256) return absl::InvalidArgumentError("holder longer than 256");
+  if (request.labels_size() > 64) return absl::InvalidArgumentError("more than 64 labels");
+  for (const auto& [key, value] : request.labels()) {
+    if (key.size() > 256 || value.size() > 256) {
+      return absl::InvalidArgumentError("a label longer than 256 characters");
+    }
+  }
+  for (const std::string* text : {&request.backend(), &request.vendor(), &request.arch()}) {
+    if (text->size() > 256) return absl::InvalidArgumentError("a constraint longer than 256");
+  }
   if (!request.policy().empty() && request.policy() != "binpack" && request.policy() != "spread") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown placement policy '", request.policy(), "' (binpack or spread)"));
@@ -96,6 +110,13 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
   if (absl::Status quota = tenants_.CheckQuota(caller.tenant, count, memory); !quota.ok()) {
     return count_result(quota);
   }
+  if (options_.max_leases_per_tenant != 0 &&
+      tenants_.Use(caller.tenant).leases >= options_.max_leases_per_tenant) {
+    return count_result(absl::ResourceExhaustedError(absl::StrCat(
+        caller.tenant.empty() ? std::string("anonymous holders") : "tenant " + caller.tenant,
+        " hold the pool's maximum of ", options_.max_leases_per_tenant,
+        " live or queued leases (max_leases_per_tenant)")));
+  }
   if (queue_.size() >= options_.max_queued) {
     return count_result(absl::ResourceExhaustedError(
         absl::StrCat("the pool's wait queue is full (", queue_.size(), " requests)")));
@@ -105,6 +126,9 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
   // others wait is served in its turn, not ahead of them.
   auto waiter = std::make_shared<Waiter>();
   waiter->request = request;
+  // A queued request keeps only what the pool reads of it: unknown fields
+  // could make each one megabytes.
+  waiter->request.DiscardUnknownFields();
   waiter->id = absl::StrCat("l-", RandomHex(8));
   waiter->tenant = caller.tenant;
   waiter->policy = request.policy().empty() ? options_.default_policy : request.policy();

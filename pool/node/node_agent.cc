@@ -51,6 +51,10 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::strin
     return absl::UnavailableError(absl::StrCat("node ", options_.name, " is shutting down"));
   absl::StatusOr<v1::LeaseInfo> lease = authority_.Admit(lease_id, token, options_.name);
   if (!lease.ok()) return lease.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status room = RoomForASessionLocked(); !room.ok()) return room;
+  }
 
   SessionProcess::Config config;
   config.worker_path = options_.worker_path.empty() ? DefaultWorkerPath() : options_.worker_path;
@@ -118,6 +122,7 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::strin
   std::shared_ptr<SessionProcess> session = *std::move(started);
   {
     absl::MutexLock lock(&mu_);
+    if (absl::Status room = RoomForASessionLocked(); !room.ok()) return room;
     if (!sessions_.emplace(lease_id, session).second) {
       return absl::FailedPreconditionError(
           absl::StrCat("lease ", lease_id, " already has an open session"));
@@ -179,6 +184,13 @@ void NodeAgent::EndAll(const absl::Status& why) {
   absl::MutexLock lock(&mu_);
   closing_ = true;  // and no session opens from now on
   for (auto& [lease_id, session] : sessions_) session->End(why);
+}
+
+absl::Status NodeAgent::RoomForASessionLocked() {
+  if (sessions_.size() < options_.max_sessions) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("node ", options_.name,
+                                                   " serves its maximum of ", options_.max_sessions,
+                                                   " sessions (max_sessions)"));
 }
 
 bool NodeAgent::closing() {

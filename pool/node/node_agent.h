@@ -39,6 +39,8 @@ class NodeAgent : public LeaseListener {
     // and on a shared one (zero: no limit). Longer, and the session ends.
     std::chrono::milliseconds max_kernel_time{0};
     std::chrono::milliseconds max_shared_kernel_time{std::chrono::seconds(60)};
+    // Sessions open at once on this node: each is a worker process.
+    size_t max_sessions = 256;
     std::map<std::string, std::string> labels;  // the node's: on every device
     // Per device, by "<backend>:<index>"; added to (and override) the node's.
     std::map<std::string, std::map<std::string, std::string>> device_labels;
@@ -86,6 +88,8 @@ class NodeAgent : public LeaseListener {
   std::set<std::string> ended_unopened_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_unopened_order_ ABSL_GUARDED_BY(mu_);
   bool closing();
+  // RESOURCE_EXHAUSTED when the node serves its maximum of sessions.
+  absl::Status RoomForASessionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace accel::pool

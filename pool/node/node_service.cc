@@ -54,12 +54,46 @@ class GrpcSessionLink : public SessionLink {
 
 }  // namespace
 
+NodeService::NodeService(NodeAgent& agent, std::chrono::milliseconds first_message_timeout)
+    : agent_(agent),
+      first_message_timeout_(first_message_timeout),
+      watch_([this] { CutSilentStreams(); }) {}
+
+NodeService::~NodeService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  watch_.join();
+}
+
+void NodeService::CutSilentStreams() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [context, deadline] : silent_) {
+      if (now >= deadline) context->TryCancel();
+    }
+  }
+}
+
 grpc::Status NodeService::Session(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream) {
   v1::SessionRequest request;
-  if (!stream->Read(&request)) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "session closed before it began");
+  {
+    absl::MutexLock lock(&mu_);
+    silent_[context] = std::chrono::steady_clock::now() + first_message_timeout_;
+  }
+  const bool began = stream->Read(&request);
+  {
+    absl::MutexLock lock(&mu_);
+    silent_.erase(context);
+  }
+  if (!began) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "session closed (or silent too long) before it began");
   }
   if (request.client_major() != kProtocolMajor) {
     return ToGrpc(absl::FailedPreconditionError(

@@ -73,6 +73,16 @@ ABSL_FLAG(double, max_kernel_seconds, 0,
 ABSL_FLAG(double, max_shared_kernel_seconds, 60,
           "the longest one launch may run on a device shared by fractional leases, where it "
           "holds up the other sessions; 0: no limit");
+ABSL_FLAG(int, max_sessions, 256,
+          "sessions this node serves at once (each is a worker process); more are refused "
+          "with RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, first_message_seconds, 10,
+          "a session stream whose first message has not come this long after it opened is cut");
+ABSL_FLAG(int, max_leases_per_tenant, 1024,
+          "coordinator: live and queued leases of one tenant, beyond its quota (in a pool "
+          "without tenants: of all anonymous holders together); 0: no limit");
+ABSL_FLAG(std::string, min_fraction, "16MiB",
+          "coordinator: the smallest fractional lease (each costs a session and its worker)");
 ABSL_FLAG(std::string, session_worker, "",
           "the session worker program (default: accel-session-worker beside poold)");
 ABSL_FLAG(std::string, node_name, "", "this node's name (default: the host name)");
@@ -277,6 +287,14 @@ int main(int argc, char** argv) {
     }
     coordinator_options.starvation_after =
         std::chrono::milliseconds(absl::GetFlag(FLAGS_queue_starvation_after_ms));
+    if (absl::GetFlag(FLAGS_max_leases_per_tenant) < 0) return Fail("--max_leases_per_tenant < 0");
+    coordinator_options.max_leases_per_tenant =
+        static_cast<uint32_t>(absl::GetFlag(FLAGS_max_leases_per_tenant));
+    absl::StatusOr<uint64_t> min_fraction =
+        accel::hal::ParseByteSize(absl::GetFlag(FLAGS_min_fraction));
+    if (!min_fraction.ok())
+      return Fail(absl::StrCat("--min_fraction: ", min_fraction.status().message()));
+    coordinator_options.min_fraction_bytes = *min_fraction;
 #ifdef ACCEL_POOLD_STATE
     if (const std::string path = absl::GetFlag(FLAGS_state); !path.empty()) {
       absl::StatusOr<std::unique_ptr<accel::pool::SqliteStateStore>> opened =
@@ -320,6 +338,11 @@ int main(int argc, char** argv) {
   }
   auto seconds = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
   node_options.max_kernel_time = seconds(absl::GetFlag(FLAGS_max_kernel_seconds));
+  if (absl::GetFlag(FLAGS_max_sessions) < 1) return Fail("--max_sessions must be at least 1");
+  node_options.max_sessions = static_cast<size_t>(absl::GetFlag(FLAGS_max_sessions));
+  if (absl::GetFlag(FLAGS_first_message_seconds) <= 0) {
+    return Fail("--first_message_seconds must be positive");
+  }
   node_options.max_shared_kernel_time = seconds(absl::GetFlag(FLAGS_max_shared_kernel_seconds));
   node_options.labels = config.node_labels;
   node_options.device_labels = config.device_labels;
@@ -329,7 +352,7 @@ int main(int argc, char** argv) {
     coordinator_service =
         std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat);
   }
-  accel::pool::NodeService node_service(agent);
+  accel::pool::NodeService node_service(agent, seconds(absl::GetFlag(FLAGS_first_message_seconds)));
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
   std::unique_ptr<accel::pool::BulkListener> bulk_listener;

@@ -199,25 +199,30 @@ absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
     return absl::AlreadyExistsError(absl::StrCat("handle ", op.handle(), " is already in use"));
   }
   // Enforce the lease's quota exactly: reserve before allocating.
-  std::atomic<uint64_t>& used = used_[op.device()];
-  const uint64_t quota = config_.quotas[op.device()];
-  uint64_t before = used.load();
-  do {
-    if (op.size() > quota - before) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("lease ", lease_id(), " memory quota on device ", op.device(),
-                       ": requested ", hal::FormatByteSize(op.size()), ", in use ",
-                       hal::FormatByteSize(before), " of ", hal::FormatByteSize(quota)));
-    }
-  } while (!used.compare_exchange_weak(before, before + op.size()));
+  if (absl::Status s = Reserve(op.device(), op.size(), "requested"); !s.ok()) return s;
   absl::StatusOr<hal::Buffer> buffer = device->Allocate(op.size());
   absl::Status added =
       buffer.ok() ? AddHandle(op.handle(), BufferEntry{*buffer, op.device()}) : buffer.status();
   if (!added.ok()) {
-    used -= op.size();
+    used_[op.device()] -= op.size();
     return added;
   }
   ReportUsage(/*at_once=*/true);
+  return absl::OkStatus();
+}
+
+absl::Status Session::Reserve(uint32_t device, uint64_t bytes, const char* what) {
+  std::atomic<uint64_t>& used = used_[device];
+  const uint64_t quota = config_.quotas[device];
+  uint64_t before = used.load();
+  do {
+    if (bytes > quota - before) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("lease ", lease_id(), " memory quota on device ", device, ": ", what, " ",
+                       hal::FormatByteSize(bytes), ", in use ", hal::FormatByteSize(before), " of ",
+                       hal::FormatByteSize(quota)));
+    }
+  } while (!used.compare_exchange_weak(before, before + bytes));
   return absl::OkStatus();
 }
 
@@ -241,9 +246,16 @@ absl::Status Session::CreateStream(const v1::CreateStream& op) {
 absl::Status Session::CreateEvent(const v1::CreateEvent& op) {
   absl::StatusOr<hal::Device> device = DeviceAt(op.device());
   if (!device.ok()) return device.status();
+  if (events_ >= config_.max_events) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("session holds the maximum of ", config_.max_events, " events"));
+  }
   absl::StatusOr<hal::Event> event = device->CreateEvent();
   if (!event.ok()) return event.status();
-  return AddHandle(op.handle(), EventEntry{*std::move(event), std::make_shared<EventTrack>()});
+  absl::Status added =
+      AddHandle(op.handle(), EventEntry{*std::move(event), std::make_shared<EventTrack>()});
+  if (added.ok()) ++events_;
+  return added;
 }
 
 absl::Status Session::LoadModule(v1::LoadModule& op) {
@@ -274,15 +286,32 @@ absl::Status Session::LoadModule(v1::LoadModule& op) {
     image = cache_.Get(digest);
     if (image == nullptr) return absl::InternalError("module cache lost a fresh image");
   }
+  if (modules_ >= config_.max_modules) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("session holds the maximum of ", config_.max_modules, " modules"));
+  }
+  // The loaded code takes device memory about the image's size.
+  if (absl::Status s = Reserve(op.device(), image->size(), "a module image of"); !s.ok()) {
+    return s;
+  }
   absl::StatusOr<hal::Module> module = device->LoadModule(format, *image);
-  if (!module.ok()) return module.status();
-  return AddHandle(op.handle(), *std::move(module));
+  absl::Status added =
+      module.ok()
+          ? AddHandle(op.handle(), ModuleEntry{*std::move(module), op.device(), image->size()})
+          : module.status();
+  if (!added.ok()) {
+    used_[op.device()] -= image->size();
+    return added;
+  }
+  ++modules_;
+  ReportUsage(/*at_once=*/true);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<hal::Kernel> Session::GetKernel(const v1::GetKernel& op) {
-  absl::StatusOr<hal::Module> module = Lookup<hal::Module>(op.module(), "module");
+  absl::StatusOr<ModuleEntry> module = Lookup<ModuleEntry>(op.module(), "module");
   if (!module.ok()) return module.status();
-  absl::StatusOr<hal::Kernel> kernel = module->GetKernel(op.name());
+  absl::StatusOr<hal::Kernel> kernel = module->module.GetKernel(op.name());
   if (!kernel.ok()) return kernel.status();
   if (absl::Status s = AddHandle(op.handle(), *kernel); !s.ok()) return s;
   return kernel;
@@ -301,6 +330,12 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
       worker.reset();
     });
     --streams_;
+  }
+  if (std::holds_alternative<EventEntry>(it->second)) --events_;
+  if (const ModuleEntry* m = std::get_if<ModuleEntry>(&it->second)) {
+    used_[m->device] -= m->charged;
+    --modules_;
+    ReportUsage(/*at_once=*/true);
   }
   if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
     // Queued work holds its own reference; the quota is returned now.
@@ -552,10 +587,16 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     }
     return;
   }
-  const uint64_t upload_bytes =
-      command.has_copy_to_device()
-          ? command.copy_to_device().data().size() + command.copy_to_device().bulk_size()
-          : 0;
+  // What the queued operation holds in memory: its data, and a nominal
+  // cost per operation, so that a flood of small commands is bounded too.
+  constexpr uint64_t kOperationBytes = 256;
+  uint64_t queued_bytes = kOperationBytes;
+  if (command.has_copy_to_device()) {
+    queued_bytes += command.copy_to_device().data().size() + command.copy_to_device().bulk_size();
+  }
+  if (command.has_launch()) {
+    for (const v1::KernelArg& a : command.launch().args()) queued_bytes += a.raw().size();
+  }
   absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command, std::move(upload));
   if (!op.ok()) {
     // A bad command becomes the stream's sticky error, in its place in order.
@@ -569,7 +610,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     return;
   }
   if (command.has_synchronize_stream() && (*worker)->RunIfIdle(*op)) return;
-  (*worker)->Enqueue(*std::move(op), upload_bytes);
+  (*worker)->Enqueue(*std::move(op), queued_bytes);
 }
 
 void Session::Execute(v1::Command& command) {

@@ -72,6 +72,8 @@ class Session {
     size_t max_handles = 1 << 20;
     // Each stream has a worker thread on the node.
     size_t max_streams = 256;
+    size_t max_events = 65536;
+    size_t max_modules = 1024;
   };
 
   Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink> link,
@@ -101,7 +103,13 @@ class Session {
     hal::Event event;
     std::shared_ptr<EventTrack> track;
   };
-  using Entry = std::variant<BufferEntry, std::shared_ptr<StreamWorker>, EventEntry, hal::Module,
+  // A module's image counts against the lease's memory on its device.
+  struct ModuleEntry {
+    hal::Module module;
+    uint32_t device = 0;
+    uint64_t charged = 0;
+  };
+  using Entry = std::variant<BufferEntry, std::shared_ptr<StreamWorker>, EventEntry, ModuleEntry,
                              hal::Kernel>;
 
   // Handle creation.
@@ -112,6 +120,8 @@ class Session {
   absl::StatusOr<hal::Kernel> GetKernel(const v1::GetKernel& op);
   absl::Status Destroy(const v1::Destroy& op);
   absl::Status AddHandle(uint64_t handle, Entry entry);
+  // Takes `bytes` of the lease's memory on `device`, or says why not.
+  absl::Status Reserve(uint32_t device, uint64_t bytes, const char* what);
 
   // Stream commands are queued on the stream's worker, in order.
   void ExecuteStreamCommand(v1::Command& command);
@@ -151,6 +161,8 @@ class Session {
   std::unordered_map<uint64_t, Entry> handles_;
   absl::flat_hash_map<uint64_t, absl::Status> failed_;
   size_t streams_ = 0;
+  size_t events_ = 0;
+  size_t modules_ = 0;
   absl::Mutex bulk_mu_;
   std::shared_ptr<BulkSocket> bulk_ ABSL_GUARDED_BY(bulk_mu_);
   std::unique_ptr<SerialQueue> waits_;  // declared last: destroyed first

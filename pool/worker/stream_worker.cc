@@ -7,7 +7,8 @@ namespace {
 // Host bytes held for queued uploads before the worker waits for the device
 // to consume them: bounds a node's memory under a stream of uploads.
 constexpr uint64_t kMaxRetainedBytes = 16ull << 20;
-// Upload bytes queued ahead of the device before the session's reader waits.
+// Bytes of queued operations (data and a nominal cost each) ahead of the
+// device before the session's reader waits.
 constexpr uint64_t kMaxQueuedBytes = 16ull << 20;
 }  // namespace
 

@@ -36,9 +36,9 @@ class StreamWorker {
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;
 
-  // `bytes` is the host memory the operation carries (an upload's data):
-  // the caller waits while too much is queued, which pushes back on the
-  // client through gRPC flow control.
+  // `bytes` is the host memory the operation holds (its data, and a nominal
+  // cost per operation): the caller waits while too much is queued, which
+  // pushes back on the client through gRPC flow control.
   void Enqueue(Operation op, uint64_t bytes = 0);
   // Runs `op` on the calling thread instead, and returns true, when nothing
   // is queued or running and the HAL stream has had no work since it was

@@ -654,5 +654,28 @@ TEST_F(CoordinatorTest, AnEndedLeasesDeviceIsGrantedOnlyOnceItsNodeHasClosedTheS
   ASSERT_OK(coordinator_.Lease(Request(), anonymous_).status());
 }
 
+TEST_F(CoordinatorTest, FractionsBelowThePoolsSmallestAreRefused) {
+  AddNode("a", Devices(1));
+  EXPECT_THAT(coordinator_.Lease(Fraction(1), anonymous_).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("below the pool's smallest")));
+}
+
+class CoordinatorLeaseCapTest : public CoordinatorTest {
+ protected:
+  static Coordinator::Options Capped() {
+    Coordinator::Options options;
+    options.max_leases_per_tenant = 3;
+    return options;
+  }
+  CoordinatorLeaseCapTest() : CoordinatorTest(Capped()) {}
+};
+
+TEST_F(CoordinatorLeaseCapTest, AnonymousHoldersTogetherHoldAtMostTheCap) {
+  AddNode("a", Devices(1, 16 * kGiB));
+  for (int i = 0; i < 3; ++i) ASSERT_OK(coordinator_.Lease(Fraction(kGiB), anonymous_).status());
+  EXPECT_THAT(coordinator_.Lease(Fraction(kGiB), anonymous_).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("max_leases_per_tenant")));
+}
+
 }  // namespace
 }  // namespace accel::pool

@@ -87,6 +87,7 @@ class RawSession {
     ADD_FAILURE() << "session ended without an answer";
     return {};
   }
+  void WriteRequest(const v1::SessionRequest& request) { EXPECT_TRUE(stream_->Write(request)); }
   // Sends without waiting for anything.
   void Write(v1::Command command) {
     v1::SessionRequest request;
@@ -393,6 +394,32 @@ TEST_F(WireBadInputTest, AModuleImageIsVisibleOnlyToTheSessionThatSentIt) {
   ExpectGoodTenantWorks();
 }
 
+TEST_F(WireBadInputTest, ModuleImagesCountAgainstTheLeasesMemoryAndEventsAreCapped) {
+  RawSession s(poold_->address(), RawLease(poold_->address(), 0, 16ull << 20));
+  ASSERT_TRUE(s.opened());
+  v1::Command load;
+  load.mutable_load_module()->set_handle(1);
+  load.mutable_load_module()->set_format(ACCEL_IMAGE_SPIRV);
+  load.mutable_load_module()->set_has_image(true);
+  load.mutable_load_module()->set_image(std::string(17u << 20, 'x'));
+  const absl::Status big = s.Call(load);
+  EXPECT_EQ(big.code(), absl::StatusCode::kResourceExhausted) << big;
+  EXPECT_TRUE(absl::StrContains(big.message(), "module image")) << big;
+
+  // 65536 events at most, in one request; the one after is refused.
+  v1::SessionRequest many;
+  for (uint64_t h = 100; h < 100 + 65536; ++h) {
+    many.add_commands()->mutable_create_event()->set_handle(h);
+  }
+  s.WriteRequest(many);
+  v1::Command one_more;
+  one_more.mutable_create_event()->set_handle(99);
+  const absl::Status capped = s.Call(one_more);
+  EXPECT_EQ(capped.code(), absl::StatusCode::kResourceExhausted) << capped;
+  EXPECT_TRUE(absl::StrContains(capped.message(), "65536 events")) << capped;
+  ExpectGoodTenantWorks();
+}
+
 TEST_F(WireBadInputTest, GarbageBytesOnTheSessionEndOnlyThatSession) {
   v1::LeaseResponse lease = RawLease(poold_->address());
   auto channel = grpc::CreateChannel(poold_->address(), grpc::InsecureChannelCredentials());
@@ -536,6 +563,67 @@ TEST_F(WireBadInputTest, ClientGoneInTheMiddleOfABulkUploadFreesItsSession) {
       },
       10));
   ExpectGoodTenantWorks();
+}
+
+}  // namespace
+}  // namespace accel::testing
+
+namespace accel::testing {
+namespace {
+
+TEST(NodeLimitsTest, SessionsBeyondTheNodesMaximumAreRefused) {
+  ASSERT_OK_AND_ASSIGN(
+      auto poold,
+      PooldProcess::Start({"--host_devices=1", "--host_device_memory=256MiB", "--max_sessions=2"}));
+  std::vector<std::unique_ptr<RawSession>> sessions;
+  for (int i = 0; i < 2; ++i) {
+    sessions.push_back(
+        std::make_unique<RawSession>(poold->address(), RawLease(poold->address(), 0, 32ull << 20)));
+    ASSERT_TRUE(sessions.back()->opened());
+  }
+  RawSession third(poold->address(), RawLease(poold->address(), 0, 32ull << 20));
+  EXPECT_FALSE(third.opened());
+  const grpc::Status refused = third.Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "max_sessions"))
+      << refused.error_message();
+  // A session that ends makes room.
+  sessions.pop_back();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return RawSession(poold->address(), RawLease(poold->address(), 0, 32ull << 20)).opened();
+      },
+      10));
+}
+
+TEST(NodeLimitsTest, SilentSessionStreamsAreCutAndDoNotHoldOthersUp) {
+  ASSERT_OK_AND_ASSIGN(auto poold,
+                       PooldProcess::Start({"--host_devices=1", "--first_message_seconds=1"}));
+  auto stub =
+      v1::Node::NewStub(grpc::CreateChannel(poold->address(), grpc::InsecureChannelCredentials()));
+  struct Silent {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream;
+  };
+  std::vector<std::unique_ptr<Silent>> silent;
+  for (int i = 0; i < 100; ++i) {
+    auto s = std::make_unique<Silent>();
+    s->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    s->stream = stub->Session(&s->context);
+    silent.push_back(std::move(s));
+  }
+  // A real client is served meanwhile.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
+                       client::AcquireLease(poold->address(), {}));
+  ASSERT_OK_AND_ASSIGN(hal::Buffer b, lease->devices()[0].Allocate(4096));
+  // Every silent stream is cut by the node, long before its own deadline.
+  const auto start = std::chrono::steady_clock::now();
+  for (auto& s : silent) {
+    v1::SessionResponse response;
+    EXPECT_FALSE(s->stream->Read(&response));
+    EXPECT_EQ(s->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
 }
 
 }  // namespace
