@@ -10,6 +10,7 @@
 //   poolctl ... lease explain ID              why it is where it is, or why it waits
 //   poolctl ... tenants
 //   poolctl ... tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N]
+//                                  [--isolation device|shared] [--max-kernel-seconds S]
 //   poolctl ... tenant update NAME [same options] [--rotate-token]
 //   poolctl ... tenant delete NAME
 //
@@ -48,7 +49,8 @@ int Usage() {
                "usage: poolctl [--pool ADDR] [--token TOKEN] [-o table|json] "
                "nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
                "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
-               "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] | "
+               "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
+               "[--isolation device|shared] [--max-kernel-seconds S] | "
                "tenant update NAME [same options] [--rotate-token] | tenant delete NAME\n");
   return 2;
 }
@@ -122,6 +124,13 @@ bool ParseTenantOptions(const std::vector<std::string>& words, v1::TenantInfo& t
       absl::StatusOr<uint64_t> bytes = accel::hal::ParseByteSize(value);
       if (!bytes.ok()) return false;
       tenant.set_max_memory(*bytes);
+    } else if (option == "--isolation") {
+      if (value != "device" && value != "shared") return false;
+      tenant.set_device_isolation(value == "device");
+    } else if (option == "--max-kernel-seconds") {
+      double seconds = 0;
+      if (!absl::SimpleAtod(value, &seconds) || seconds < 0 || seconds > 86400) return false;
+      tenant.set_max_kernel_ms(static_cast<uint32_t>(seconds * 1000));
     } else if (option == "--priority") {
       int32_t priority = 0;
       if (!absl::SimpleAtoi(value, &priority)) return false;
@@ -289,7 +298,8 @@ int main(int argc, char** argv) {
     }
     if (json) return PrintJson(r);
     using accel::hal::FormatByteSize;
-    Table t = {{"NAME", "PRIORITY", "DEVICES", "MEMORY", "LEASES", "QUEUED"}};
+    Table t = {
+        {"NAME", "PRIORITY", "DEVICES", "MEMORY", "LEASES", "QUEUED", "ISOLATION", "MAX KERNEL"}};
     for (const v1::TenantInfo& tenant : r.tenants()) {
       t.push_back({tenant.name(), absl::StrCat(tenant.priority()),
                    OfQuota(absl::StrCat(tenant.devices()), tenant.max_devices(),
@@ -298,7 +308,10 @@ int main(int argc, char** argv) {
                            FormatByteSize(tenant.max_memory())),
                    OfQuota(absl::StrCat(tenant.leases()), tenant.max_leases(),
                            absl::StrCat(tenant.max_leases())),
-                   absl::StrCat(tenant.queued())});
+                   absl::StrCat(tenant.queued()), tenant.device_isolation() ? "device" : "shared",
+                   tenant.max_kernel_ms() == 0
+                       ? std::string("pool's")
+                       : absl::StrCat(tenant.max_kernel_ms() / 1000.0, "s")});
     }
     PrintTable(t);
   } else if (command == "tenant" && words.size() >= 3 &&

@@ -414,6 +414,11 @@ void Coordinator::ReleaseDeviceUseLocked(const v1::LeaseInfo& lease) {
     if (use == device_use_.end()) continue;
     use->second.leased_memory -= std::min(use->second.leased_memory, d.memory_quota());
     use->second.exclusive = false;
+    if (auto t = use->second.tenants.find(lease.tenant());
+        t != use->second.tenants.end() && --t->second == 0) {
+      use->second.tenants.erase(t);
+    }
+    if (lease.device_isolation() && use->second.isolated > 0) --use->second.isolated;
     if (--use->second.leases == 0) device_use_.erase(use);
   }
 }

@@ -213,6 +213,8 @@ class Coordinator : public LeaseAuthority {
     uint64_t leased_memory = 0;
     uint32_t leases = 0;
     bool exclusive = false;
+    std::map<std::string, uint32_t> tenants;  // leases on it, by tenant
+    uint32_t isolated = 0;                    // of them, with isolation=device
   };
   // A lease that ended while nodes still ran its session: its devices stay
   // taken until each of them reports the session closed (its worker
@@ -267,13 +269,15 @@ class Coordinator : public LeaseAuthority {
   // NOT_FOUND if the request can never fit in the pool as registered,
   // RESOURCE_EXHAUSTED with the reason if it does not fit now.
   absl::StatusOr<Placement> FindPlacementLocked(const v1::LeaseRequest& request,
-                                                const std::string& policy)
+                                                const std::string& policy,
+                                                const std::string& tenant)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Placement> PlaceWholeDevicesLocked(const v1::LeaseRequest& request, uint32_t count,
                                                     bool binpack)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Placement> PlaceFractionLocked(const v1::LeaseRequest& request, uint32_t count,
-                                                bool binpack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                                bool binpack, const std::string& tenant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A gang of whole devices from as many nodes as it takes: binpack takes
   // the fullest nodes' free devices first, spread one device per node in
   // turn, emptiest nodes first.

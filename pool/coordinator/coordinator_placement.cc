@@ -198,7 +198,7 @@ void Coordinator::ServeQueueLocked() {
   for (size_t i = 0; i < queue_.size();) {
     std::shared_ptr<Waiter> w = queue_[i];
     ++w->attempts;
-    absl::StatusOr<Placement> placement = FindPlacementLocked(w->request, w->policy);
+    absl::StatusOr<Placement> placement = FindPlacementLocked(w->request, w->policy, w->tenant);
     if (placement.ok()) {
       uint64_t whole_memory = 0;
       if (w->request.memory() == 0) {
@@ -253,12 +253,12 @@ bool Coordinator::FreeForLocked(const v1::DeviceInfo& d, const v1::LeaseRequest&
 }
 
 absl::StatusOr<Coordinator::Placement> Coordinator::FindPlacementLocked(
-    const v1::LeaseRequest& request, const std::string& policy) {
+    const v1::LeaseRequest& request, const std::string& policy, const std::string& tenant) {
   const uint32_t count = DeviceCount(request);
   const bool binpack = policy == "binpack";
   absl::StatusOr<Placement> placement = absl::ResourceExhaustedError("no room");
   if (request.memory() != 0) {
-    placement = PlaceFractionLocked(request, count, binpack);
+    placement = PlaceFractionLocked(request, count, binpack, tenant);
   } else if (!request.across_nodes() || count == 1) {
     placement = PlaceWholeDevicesLocked(request, count, binpack);
   } else {
@@ -306,7 +306,16 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceWholeDevicesLocked(
 }
 
 absl::StatusOr<Coordinator::Placement> Coordinator::PlaceFractionLocked(
-    const v1::LeaseRequest& request, uint32_t count, bool binpack) {
+    const v1::LeaseRequest& request, uint32_t count, bool binpack, const std::string& tenant) {
+  // A tenant with isolation=device shares devices with its own leases only,
+  // and no other tenant's lease joins a device where such a lease is.
+  const Tenant* who = tenants_.Find(tenant);
+  const bool isolated = who != nullptr && who->device_isolation;
+  auto shareable = [&](const DeviceUse& use) {
+    const bool others =
+        use.tenants.size() > 1 || (use.tenants.size() == 1 && use.tenants.begin()->first != tenant);
+    return !others || (!isolated && use.isolated == 0);
+  };
   // Each device needs `memory` unleased (and min_free_memory, if larger),
   // and no whole-device lease on it. binpack takes the devices with the
   // least left that still fits, spread the most; a node is scored by what
@@ -322,7 +331,7 @@ absl::StatusOr<Coordinator::Placement> Coordinator::PlaceFractionLocked(
       if (!FreeForLocked(d, request)) continue;
       uint64_t leased = 0;
       if (auto use = device_use_.find(d.id()); use != device_use_.end()) {
-        if (use->second.exclusive) continue;
+        if (use->second.exclusive || !shareable(use->second)) continue;
         leased = use->second.leased_memory;
       }
       const uint64_t left = d.total_memory() - std::min(d.total_memory(), leased);
@@ -443,6 +452,10 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::GrantLocked(Waiter& waiter,
   info.set_lease_id(waiter.id);
   info.set_holder(request.holder());
   info.set_tenant(waiter.tenant);
+  if (const Tenant* tenant = tenants_.Find(waiter.tenant)) {
+    info.set_device_isolation(tenant->device_isolation);
+    info.set_max_kernel_ms(tenant->max_kernel_ms);
+  }
   info.set_state("active");
   info.set_policy(waiter.policy);
   info.set_reason(placement.reason);
@@ -489,6 +502,8 @@ void Coordinator::ChargeLeaseLocked(const v1::LeaseInfo& info) {
     use.leases += 1;
     use.leased_memory += leased.memory_quota();
     use.exclusive = !leased.shared();
+    ++use.tenants[info.tenant()];
+    if (info.device_isolation()) ++use.isolated;
     memory += leased.memory_quota();
   }
   tenants_.Charge(info.tenant(), info.devices_size(), static_cast<int64_t>(memory), 1, 0);

@@ -10,7 +10,8 @@ namespace {
 constexpr char kSchema[] = R"sql(
   CREATE TABLE IF NOT EXISTS tenants (
     name TEXT PRIMARY KEY, priority INTEGER, max_devices INTEGER, max_memory INTEGER,
-    max_leases INTEGER, token_sha256 TEXT);
+    max_leases INTEGER, token_sha256 TEXT, device_isolation INTEGER DEFAULT 0,
+    max_kernel_ms INTEGER DEFAULT 0);
   CREATE TABLE IF NOT EXISTS drained_nodes (name TEXT PRIMARY KEY);
   CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, token_sha256 TEXT, info BLOB);
 )sql";
@@ -20,6 +21,24 @@ struct Statement {
   sqlite3_stmt* stmt = nullptr;
   ~Statement() { sqlite3_finalize(stmt); }
 };
+
+// A database an earlier poold made lacks the tenant columns added since:
+// they are added, with their defaults. A column already there is fine.
+bool AddColumnsOfLaterVersions(sqlite3* db, char** message) {
+  for (const char* column :
+       {"device_isolation INTEGER DEFAULT 0", "max_kernel_ms INTEGER DEFAULT 0"}) {
+    const std::string sql = absl::StrCat("ALTER TABLE tenants ADD COLUMN ", column);
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, message) != SQLITE_OK) {
+      if (*message == nullptr ||
+          std::string(*message).find("duplicate column") == std::string::npos) {
+        return false;
+      }
+      sqlite3_free(*message);
+      *message = nullptr;
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -37,7 +56,8 @@ absl::StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(const s
   if (sqlite3_exec(db,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
                    nullptr, nullptr, &message) != SQLITE_OK ||
-      sqlite3_exec(db, kSchema, nullptr, nullptr, &message) != SQLITE_OK) {
+      sqlite3_exec(db, kSchema, nullptr, nullptr, &message) != SQLITE_OK ||
+      !AddColumnsOfLaterVersions(db, &message)) {
     const std::string why = message != nullptr ? message : "unknown error";
     sqlite3_free(message);
     return absl::FailedPreconditionError(
@@ -101,7 +121,7 @@ absl::StatusOr<PoolState> SqliteStateStore::Load() {
     Statement s;
     if (sqlite3_prepare_v2(db_,
                            "SELECT name, priority, max_devices, max_memory, max_leases, "
-                           "token_sha256 FROM tenants",
+                           "token_sha256, device_isolation, max_kernel_ms FROM tenants",
                            -1, &s.stmt, nullptr) != SQLITE_OK) {
       return Error("read tenants");
     }
@@ -114,6 +134,8 @@ absl::StatusOr<PoolState> SqliteStateStore::Load() {
       t.max_memory = static_cast<uint64_t>(sqlite3_column_int64(s.stmt, 3));
       t.max_leases = static_cast<uint32_t>(sqlite3_column_int64(s.stmt, 4));
       t.token_sha256 = text(s.stmt, 5);
+      t.device_isolation = sqlite3_column_int(s.stmt, 6) != 0;
+      t.max_kernel_ms = static_cast<uint32_t>(sqlite3_column_int64(s.stmt, 7));
       state.tenants.push_back(std::move(t));
     }
     if (rc != SQLITE_DONE) return Error("read tenants");
@@ -154,9 +176,10 @@ absl::StatusOr<PoolState> SqliteStateStore::Load() {
 absl::Status SqliteStateStore::PutTenant(const Tenant& t) {
   return Execute(
       "INSERT OR REPLACE INTO tenants (name, priority, max_devices, max_memory, max_leases, "
-      "token_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+      "token_sha256, device_isolation, max_kernel_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       {t.name, int64_t{t.priority}, int64_t{t.max_devices}, static_cast<int64_t>(t.max_memory),
-       int64_t{t.max_leases}, t.token_sha256});
+       int64_t{t.max_leases}, t.token_sha256, int64_t{t.device_isolation},
+       int64_t{t.max_kernel_ms}});
 }
 
 absl::Status SqliteStateStore::DeleteTenant(const std::string& name) {

@@ -50,9 +50,19 @@ absl::StatusOr<std::vector<Tenant>> ParseTenantConfig(absl::string_view text) {
         tenant.max_memory = *bytes;
       } else if (key == "token_sha256") {
         tenant.token_sha256 = std::string(value);
+      } else if (key == "isolation") {
+        if (value != "device" && value != "shared") {
+          return fail(absl::StrCat("isolation is 'device' or 'shared', not '", value, "'"));
+        }
+        tenant.device_isolation = value == "device";
+      } else if (key == "max_kernel_seconds") {
+        double seconds = 0;
+        ok = absl::SimpleAtod(value, &seconds) && seconds >= 0 && seconds <= 86400;
+        tenant.max_kernel_ms = static_cast<uint32_t>(seconds * 1000);
       } else {
         return fail(absl::StrCat("unknown key '", key,
-                                 "' (priority, devices, memory, leases, token_sha256)"));
+                                 "' (priority, devices, memory, leases, isolation, "
+                                 "max_kernel_seconds, token_sha256)"));
       }
       if (!ok) return fail(absl::StrCat("'", value, "' is not a number for ", key));
     }

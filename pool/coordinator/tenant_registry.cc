@@ -71,6 +71,8 @@ absl::StatusOr<std::string> TenantRegistry::Put(const v1::TenantInfo& info, bool
   tenant.max_devices = info.max_devices();
   tenant.max_memory = info.max_memory();
   tenant.max_leases = info.max_leases();
+  tenant.device_isolation = info.device_isolation();
+  tenant.max_kernel_ms = info.max_kernel_ms();
   std::string token;
   if (old == nullptr || rotate_token) {
     token = RandomHex(32);
@@ -97,6 +99,8 @@ v1::TenantInfo TenantRegistry::Info(const Tenant& tenant) const {
   info.set_max_devices(tenant.max_devices);
   info.set_max_memory(tenant.max_memory);
   info.set_max_leases(tenant.max_leases);
+  info.set_device_isolation(tenant.device_isolation);
+  info.set_max_kernel_ms(tenant.max_kernel_ms);
   const TenantUse use = Use(tenant.name);
   info.set_devices(use.devices);
   info.set_memory(use.memory);

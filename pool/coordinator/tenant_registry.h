@@ -27,6 +27,10 @@ struct Tenant {
   uint64_t max_memory = 0;
   uint32_t max_leases = 0;
   std::string token_sha256;  // hex
+  // isolation=device: its leases never share a device with another tenant's.
+  bool device_isolation = false;
+  // Replaces the pool's kernel time limits for its leases (0: the pool's).
+  uint32_t max_kernel_ms = 0;
 };
 
 // What a tenant holds now. Queued requests count against the lease and

@@ -96,8 +96,11 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::strin
       return absl::InternalError(absl::StrCat("lease names device ", leased.device().id(),
                                               " that this node does not serve"));
     }
-    const std::chrono::milliseconds limit =
-        leased.shared() ? options_.max_shared_kernel_time : options_.max_kernel_time;
+    // The tenant's own limit, where the operator gave it one, else the pool's.
+    const std::chrono::milliseconds limit = lease->max_kernel_ms() != 0
+                                                ? std::chrono::milliseconds(lease->max_kernel_ms())
+                                            : leased.shared() ? options_.max_shared_kernel_time
+                                                              : options_.max_kernel_time;
     device->set_id(local->id());
     device->set_quota(leased.memory_quota());
     // Launches ask the node for their turn where the device is shared, or

@@ -395,6 +395,14 @@ TEST(TenantConfigTest, ParsesTenantsAndNamesBadLines) {
   EXPECT_EQ(tenants[0].max_memory, 64 * kGiB);
   EXPECT_EQ(tenants[0].max_leases, 8u);
   EXPECT_EQ(tenants[1].max_devices, 0u);
+  ASSERT_OK_AND_ASSIGN(
+      auto isolated,
+      ParseTenantConfig("tenant vault isolation=device max_kernel_seconds=2.5 token_sha256=" +
+                        hash));
+  EXPECT_TRUE(isolated[0].device_isolation);
+  EXPECT_EQ(isolated[0].max_kernel_ms, 2500u);
+  EXPECT_THAT(ParseTenantConfig("tenant vault isolation=none token_sha256=" + hash).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'device' or 'shared'")));
   EXPECT_THAT(ParseTenantConfig("tenant risk colour=red token_sha256=" + hash).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 1: unknown key")));
   EXPECT_THAT(ParseTenantConfig("tenant risk devices=4").status(),
@@ -675,6 +683,32 @@ TEST_F(CoordinatorLeaseCapTest, AnonymousHoldersTogetherHoldAtMostTheCap) {
   for (int i = 0; i < 3; ++i) ASSERT_OK(coordinator_.Lease(Fraction(kGiB), anonymous_).status());
   EXPECT_THAT(coordinator_.Lease(Fraction(kGiB), anonymous_).status(),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("max_leases_per_tenant")));
+}
+
+TEST_F(TenantTest, ATenantWithDeviceIsolationSharesDevicesWithNoOtherTenant) {
+  v1::PutTenantRequest put;
+  put.set_create(true);
+  put.mutable_tenant()->set_name("vault");
+  put.mutable_tenant()->set_device_isolation(true);
+  ASSERT_OK_AND_ASSIGN(auto vault_put, coordinator_.PutTenant(put));
+  ASSERT_OK_AND_ASSIGN(Caller vault, coordinator_.Authenticate(vault_put.token(), false));
+
+  ASSERT_OK_AND_ASSIGN(auto first, coordinator_.Lease(Fraction(kGiB), vault));
+  EXPECT_TRUE(first.lease().device_isolation());
+  const std::string device = first.lease().devices(0).device().id();
+  // Its own leases may share its device (binpack puts them there)...
+  ASSERT_OK_AND_ASSIGN(auto second, coordinator_.Lease(Fraction(kGiB), vault));
+  EXPECT_EQ(second.lease().devices(0).device().id(), device);
+  // ...another tenant's never do, though binpack would prefer it.
+  ASSERT_OK_AND_ASSIGN(auto other, coordinator_.Lease(Fraction(kGiB), trading_));
+  EXPECT_NE(other.lease().devices(0).device().id(), device);
+  // And vault never joins a device another tenant uses.
+  ASSERT_OK_AND_ASSIGN(auto third, coordinator_.Lease(Fraction(kGiB), trading_));
+  EXPECT_EQ(third.lease().devices(0).device().id(), other.lease().devices(0).device().id());
+  ASSERT_OK(coordinator_.Release(first.lease().lease_id(), first.token(), vault));
+  ASSERT_OK(coordinator_.Release(second.lease().lease_id(), second.token(), vault));
+  ASSERT_OK_AND_ASSIGN(auto back, coordinator_.Lease(Fraction(kGiB), vault));
+  EXPECT_NE(back.lease().devices(0).device().id(), other.lease().devices(0).device().id());
 }
 
 }  // namespace

@@ -75,10 +75,12 @@ constexpr hal::LaunchConfig kOneThread{{1, 1, 1}, {1, 1, 1}, 0};
 class IsolationTest : public ::testing::Test {
  protected:
   // A pool of one 256 MiB host device that tenants alice and bob share.
-  void StartPool(std::vector<std::string> flags) {
+  // `alice` adds to alice's line in the tenant file.
+  void StartPool(std::vector<std::string> flags, const std::string& alice = "") {
     ASSERT_TRUE(dir_.ok());
     std::ofstream(dir_.Path("tenants"))
-        << "tenant alice token_sha256=" << absl::BytesToHexString(pool::Sha256(kAliceToken))
+        << "tenant alice " << alice
+        << " token_sha256=" << absl::BytesToHexString(pool::Sha256(kAliceToken))
         << "\ntenant bob token_sha256=" << absl::BytesToHexString(pool::Sha256(kBobToken)) << "\n";
     flags.insert(flags.end(), {"--allow_host_kernels", "--host_devices=1",
                                "--host_device_memory=256MiB", "--tenants=" + dir_.Path("tenants")});
@@ -214,6 +216,18 @@ TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnAWholeDeviceWhenAsked) {
   EXPECT_TRUE(Eventually([&] { return DevicesIdle(poold_->address()); }, 10));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> bob, LeaseAs(kBobToken, 0));
   ASSERT_OK(RunSaxpy(bob->devices()[0], 4096));
+}
+
+TEST_F(IsolationTest, ATenantsOwnKernelTimeLimitReplacesThePools) {
+  StartPool({}, "max_kernel_seconds=1");  // the pool's own: none on whole devices
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));
+  const hal::Device& a = alice->devices()[0];
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, HostileKernel(a, "spin_forever"));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
+  ASSERT_OK(stream.Launch(spin, kOneThread, {}));
+  absl::Status ended = stream.Synchronize();
+  EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
+  EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
 }
 
 TEST_F(IsolationTest, ARevokedLeasesDeviceGoesToTheNextTenantOnlyAfterItsWorkerIsGone) {

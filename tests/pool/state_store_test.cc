@@ -2,6 +2,8 @@
 // a coordinator restored from it, in process.
 #include "pool/coordinator/sqlite_state_store.h"
 
+#include <sqlite3.h>
+
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -36,10 +38,31 @@ class StateStoreTest : public ::testing::Test {
   const std::string path_ = dir_.Path("pool.db");
 };
 
+TEST_F(StateStoreTest, ADatabaseOfAnEarlierVersionGainsTheNewTenantColumns) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "CREATE TABLE tenants (name TEXT PRIMARY KEY, priority INTEGER, max_devices INTEGER, "
+        "max_memory INTEGER, max_leases INTEGER, token_sha256 TEXT); "
+        "INSERT INTO tenants VALUES ('old', 1, 0, 0, 0, '" +
+        std::string(64, 'a') + "');";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteStateStore::Open(path_));
+  ASSERT_OK_AND_ASSIGN(PoolState state, store->Load());
+  ASSERT_EQ(state.tenants.size(), 1u);
+  EXPECT_EQ(state.tenants[0].name, "old");
+  EXPECT_FALSE(state.tenants[0].device_isolation);
+}
+
 TEST_F(StateStoreTest, KeepsTenantsDrainsAndLeasesAcrossReopening) {
   {
     ASSERT_OK_AND_ASSIGN(auto store, SqliteStateStore::Open(path_));
     Tenant t{"risk", 5, 2, 1ull << 30, 3, std::string(64, 'a')};
+    t.device_isolation = true;
+    t.max_kernel_ms = 2500;
     ASSERT_OK(store->PutTenant(t));
     t.priority = 7;  // an update replaces
     ASSERT_OK(store->PutTenant(t));
@@ -66,6 +89,8 @@ TEST_F(StateStoreTest, KeepsTenantsDrainsAndLeasesAcrossReopening) {
   EXPECT_EQ(state.tenants[0].priority, 7);
   EXPECT_EQ(state.tenants[0].max_memory, 1ull << 30);
   EXPECT_EQ(state.tenants[0].token_sha256, std::string(64, 'a'));
+  EXPECT_TRUE(state.tenants[0].device_isolation);
+  EXPECT_EQ(state.tenants[0].max_kernel_ms, 2500u);
   EXPECT_EQ(state.drained_nodes, std::set<std::string>{"n1"});
   ASSERT_EQ(state.leases.size(), 1u);
   EXPECT_EQ(state.leases[0].info.lease_id(), "l-1");

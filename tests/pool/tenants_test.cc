@@ -153,6 +153,14 @@ TEST_F(TenantsTest, OperatorsManageTenantsWithPoolctl) {
   auto [json_code, json] = Poolctl({"-o", "json", "tenants"});
   EXPECT_EQ(json_code, 0) << json;
   EXPECT_TRUE(absl::StrContains(json, "\"max_devices\": 1")) << json;
+  // Isolation and a kernel time limit of its own.
+  auto [isolated_code, isolated] =
+      Poolctl({"tenant", "update", "quants", "--devices", "1", "--memory", "128MiB", "--isolation",
+               "device", "--max-kernel-seconds", "5"});
+  EXPECT_EQ(isolated_code, 0) << isolated;
+  auto [shown_code, shown] = Poolctl({"-o", "json", "tenants"});
+  EXPECT_TRUE(absl::StrContains(shown, "\"device_isolation\": true")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "\"max_kernel_ms\": 5000")) << shown;
 
   // Tenants cannot manage tenants.
   auto [denied_code, denied] = Poolctl({"tenant", "create", "mine"}, kRiskToken);
