@@ -69,8 +69,11 @@ Session::~Session() {
 void Session::ReportUsage(bool at_once) {
   if (!usage_) return;
   const auto now = std::chrono::steady_clock::now();
-  if (!at_once && now - last_report_ < std::chrono::milliseconds(250)) return;
-  last_report_ = now;
+  {
+    absl::MutexLock lock(&report_mu_);
+    if (!at_once && now - last_report_ < std::chrono::milliseconds(250)) return;
+    last_report_ = now;
+  }
   v1::LeaseUsage usage;
   usage.set_lease_id(lease_id());
   usage.set_memory_in_use(memory_in_use());
@@ -198,8 +201,15 @@ absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
   if (handles_.count(op.handle()) != 0) {
     return absl::AlreadyExistsError(absl::StrCat("handle ", op.handle(), " is already in use"));
   }
-  // Enforce the lease's quota exactly: reserve before allocating.
-  if (absl::Status s = Reserve(op.device(), op.size(), "requested"); !s.ok()) return s;
+  // Enforce the lease's quota exactly: reserve before allocating. Memory
+  // the client freed may still be in use by its queued work: as a device
+  // runtime's free does, wait for it before saying there is no room.
+  absl::Status reserved = Reserve(op.device(), op.size(), "requested");
+  if (!reserved.ok()) {
+    AwaitReturns(op.device());
+    reserved = Reserve(op.device(), op.size(), "requested");
+  }
+  if (!reserved.ok()) return reserved;
   absl::StatusOr<hal::Buffer> buffer = device->Allocate(op.size());
   absl::Status added =
       buffer.ok() ? AddHandle(op.handle(), BufferEntry{*buffer, op.device()}) : buffer.status();
@@ -224,6 +234,73 @@ absl::Status Session::Reserve(uint32_t device, uint64_t bytes, const char* what)
     }
   } while (!used.compare_exchange_weak(before, before + bytes));
   return absl::OkStatus();
+}
+
+namespace {
+
+// Returns its bytes to the quota when the last operation holding it is gone.
+class PendingReturn {
+ public:
+  PendingReturn(std::atomic<uint64_t>& used, absl::Mutex& mu,
+                std::map<uint32_t, uint64_t>& returning, uint32_t device, uint64_t bytes,
+                std::function<void()> returned)
+      : used_(used),
+        mu_(mu),
+        returning_(returning),
+        device_(device),
+        bytes_(bytes),
+        returned_(std::move(returned)) {}
+  ~PendingReturn() {
+    used_ -= bytes_;
+    {
+      absl::MutexLock lock(&mu_);
+      if ((returning_[device_] -= bytes_) == 0) returning_.erase(device_);
+    }
+    returned_();
+  }
+
+ private:
+  std::atomic<uint64_t>& used_;
+  absl::Mutex& mu_;
+  std::map<uint32_t, uint64_t>& returning_;
+  const uint32_t device_;
+  const uint64_t bytes_;
+  const std::function<void()> returned_;
+};
+
+}  // namespace
+
+void Session::ReturnWhenUnused(uint32_t device, uint64_t bytes) {
+  {
+    absl::MutexLock lock(&returns_mu_);
+    returning_[device] += bytes;
+  }
+  auto pending = std::make_shared<PendingReturn>(used_[device], returns_mu_, returning_, device,
+                                                 bytes, [this] { ReportUsage(/*at_once=*/true); });
+  // Every stream's work queued so far may use the buffer: a fence on each
+  // waits for it on the device. Streams being destroyed drain on the wait
+  // queue, so the last hold goes through it too.
+  for (auto& [handle, entry] : handles_) {
+    if (auto* worker = std::get_if<std::shared_ptr<StreamWorker>>(&entry)) {
+      (*worker)->Enqueue(
+          [pending](StreamWorker& w, const absl::Status&) {
+            w.Synchronize().IgnoreError();  // a failed stream no longer uses it either
+            return absl::OkStatus();
+          },
+          /*bytes=*/256);
+    }
+  }
+  waits_->Post([pending]() mutable { pending.reset(); });
+}
+
+void Session::AwaitReturns(uint32_t device) {
+  absl::MutexLock lock(&returns_mu_);
+  auto returned = [this, device]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(returns_mu_) {
+    return returning_.count(device) == 0;
+  };
+  // Bounded: a stream stuck on an event the client never records must not
+  // hold the reader forever.
+  returns_mu_.AwaitWithTimeout(absl::Condition(&returned), absl::Seconds(10));
 }
 
 absl::Status Session::CreateStream(const v1::CreateStream& op) {
@@ -338,9 +415,7 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
     ReportUsage(/*at_once=*/true);
   }
   if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
-    // Queued work holds its own reference; the quota is returned now.
-    used_[b->device] -= b->buffer.size();
-    ReportUsage(/*at_once=*/true);
+    ReturnWhenUnused(b->device, b->buffer.size());
   }
   handles_.erase(it);
   return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -122,6 +123,11 @@ class Session {
   absl::Status AddHandle(uint64_t handle, Entry entry);
   // Takes `bytes` of the lease's memory on `device`, or says why not.
   absl::Status Reserve(uint32_t device, uint64_t bytes, const char* what);
+  // Returns a destroyed buffer's bytes to the quota once the work queued
+  // before its destruction, on every stream, has finished with it.
+  void ReturnWhenUnused(uint32_t device, uint64_t bytes);
+  // Waits (boundedly) for the bytes still returning on `device`.
+  void AwaitReturns(uint32_t device);
 
   // Stream commands are queued on the stream's worker, in order.
   void ExecuteStreamCommand(v1::Command& command);
@@ -149,12 +155,18 @@ class Session {
   ModuleCache& cache_;
   std::shared_ptr<SessionLink> link_;
   UsageReporter usage_;
-  // Counted on the reader as commands arrive; reported with the memory.
-  uint64_t launches_ = 0;
-  uint64_t bytes_to_device_ = 0;
-  uint64_t bytes_to_host_ = 0;
-  std::chrono::steady_clock::time_point last_report_;
+  // Counted on the reader as commands arrive; reported with the memory
+  // (from the reader, or from a stream when freed memory returns).
+  std::atomic<uint64_t> launches_{0};
+  std::atomic<uint64_t> bytes_to_device_{0};
+  std::atomic<uint64_t> bytes_to_host_{0};
+  absl::Mutex report_mu_;
+  std::chrono::steady_clock::time_point last_report_ ABSL_GUARDED_BY(report_mu_);
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
+  // Bytes of destroyed buffers still in use by queued work, per device:
+  // they return to the quota once every stream has passed that work.
+  absl::Mutex returns_mu_;
+  std::map<uint32_t, uint64_t> returning_ ABSL_GUARDED_BY(returns_mu_);
 
   // Reader-thread state. (std::unordered_map: GCC 12 warns falsely inside
   // flat_hash_map's slot transfer for this variant.)

@@ -230,6 +230,28 @@ TEST_F(IsolationTest, ATenantsOwnKernelTimeLimitReplacesThePools) {
   EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
 }
 
+TEST_F(IsolationTest, FreedMemoryReturnsToTheQuotaOnlyOnceItsQueuedWorkIsDone) {
+  StartPool({});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+  const hal::Device& a = alice->devices()[0];
+  ASSERT_OK_AND_ASSIGN(hal::ModuleBundle bundle,
+                       hal::ModuleBundle::ReadFile(ACCEL_TEST_KERNEL_BUNDLE));
+  ASSERT_OK_AND_ASSIGN(hal::Module module, a.LoadModule(bundle));
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, module.GetKernel("spin"));
+  ASSERT_OK_AND_ASSIGN(hal::MemoryInfo before, a.GetMemoryInfo());
+  ASSERT_OK_AND_ASSIGN(hal::Buffer big, a.Allocate(40 << 20));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
+  ASSERT_OK(stream.Launch(spin, kOneThread, {uint64_t{500000}}));  // 0.5 s
+  ASSERT_OK(stream.FillU32(big, 7));
+  ASSERT_OK(big.Free());
+  // The fill still has the buffer: its memory is not the lease's to use yet.
+  ASSERT_OK_AND_ASSIGN(hal::MemoryInfo queued, a.GetMemoryInfo());
+  EXPECT_LE(queued.free_bytes + (40 << 20), before.free_bytes);
+  // An allocation that needs it waits for it, as a device runtime's free does.
+  ASSERT_OK(a.Allocate(40 << 20).status());
+  ASSERT_OK(stream.Synchronize());
+}
+
 TEST_F(IsolationTest, ARevokedLeasesDeviceGoesToTheNextTenantOnlyAfterItsWorkerIsGone) {
   StartPool({});
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));
