@@ -22,37 +22,18 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "accel/hal/hal.h"
 #include "pool/common/bulk_socket.h"
 #include "pool/common/serial_queue.h"
 #include "pool/common/session_link.h"
 #include "pool/common/wire.h"
+#include "pool/worker/event_track.h"
 #include "pool/worker/launch_turns.h"
 #include "pool/worker/module_cache.h"
 #include "pool/worker/stream_worker.h"
 
 namespace accel::pool {
-
-// Event records are applied by stream workers, out of step with the reader
-// and with each other. This keeps the client's order: a wait, query or
-// synchronization sees every record the client sent before it.
-class EventTrack {
- public:
-  // Reader: a record was queued; returns its generation.
-  uint64_t Dispatch();
-  uint64_t dispatched();
-  // Worker: applies record `generation` with `record` unless a newer record
-  // was applied already (records on different streams can land out of
-  // order), then marks it applied; `record` is null for a skipped record.
-  absl::Status Apply(uint64_t generation, const std::function<absl::Status()>& record);
-  void WaitApplied(uint64_t generation);
-  bool AllApplied();
-
- private:
-  absl::Mutex mu_;
-  uint64_t dispatched_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 class Session {
  public:
@@ -131,6 +112,10 @@ class Session {
 
   // Stream commands are queued on the stream's worker, in order.
   void ExecuteStreamCommand(v1::Command& command);
+  // A copy to the host of `view`, answering `reply_id` (session_copies.cc).
+  StreamWorker::Operation CopyToHostOperation(uint64_t reply_id,
+                                              std::shared_ptr<BulkSocket> channel,
+                                              hal::BufferView view);
   // `upload` holds a bulk upload's bytes, already read from the channel.
   absl::StatusOr<StreamWorker::Operation> MakeStreamOperation(v1::Command& command,
                                                               std::shared_ptr<const char[]> upload);
@@ -179,6 +164,22 @@ class Session {
   std::shared_ptr<BulkSocket> bulk_ ABSL_GUARDED_BY(bulk_mu_);
   std::unique_ptr<SerialQueue> waits_;  // declared last: destroyed first
 };
+
+// Used by every part of the session (session*.cc).
+template <typename T>
+absl::StatusOr<T> Session::Lookup(uint64_t handle, const char* kind) {
+  auto it = handles_.find(handle);
+  if (it == handles_.end()) {
+    if (auto f = failed_.find(handle); f != failed_.end()) {
+      return absl::Status(
+          f->second.code(),
+          absl::StrCat(kind, " ", handle, " was never created: ", f->second.message()));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("unknown ", kind, " handle ", handle));
+  }
+  if (const T* value = std::get_if<T>(&it->second)) return *value;
+  return absl::InvalidArgumentError(absl::StrCat("handle ", handle, " is not a ", kind));
+}
 
 }  // namespace accel::pool
 

@@ -2,11 +2,16 @@
 // unknown handles, another session's handles, malformed and oversize
 // requests, forbidden module formats. Each gets a clear error, and a
 // well-behaved tenant on the same poold keeps working throughout.
+#include <atomic>
+#include <fstream>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
@@ -88,6 +93,7 @@ class RawSession {
     return {};
   }
   void WriteRequest(const v1::SessionRequest& request) { EXPECT_TRUE(stream_->Write(request)); }
+  bool TryWriteRequest(const v1::SessionRequest& request) { return stream_->Write(request); }
   // Sends without waiting for anything.
   void Write(v1::Command command) {
     v1::SessionRequest request;
@@ -418,6 +424,60 @@ TEST_F(WireBadInputTest, ModuleImagesCountAgainstTheLeasesMemoryAndEventsAreCapp
   EXPECT_EQ(capped.code(), absl::StatusCode::kResourceExhausted) << capped;
   EXPECT_TRUE(absl::StrContains(capped.message(), "65536 events")) << capped;
   ExpectGoodTenantWorks();
+}
+
+// Resident memory of a process, in bytes (0 if it is gone).
+uint64_t ResidentBytes(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    uint64_t kib = 0;
+    if (absl::StartsWith(line, "VmRSS:") &&
+        absl::SimpleAtoi(
+            absl::StripAsciiWhitespace(absl::StripSuffix(absl::StripPrefix(line, "VmRSS:"), "kB")),
+            &kib)) {
+      return kib << 10;
+    }
+  }
+  return 0;
+}
+
+TEST_F(WireBadInputTest, AFloodOfCommandsIsHeldBackAndBoundsMemory) {
+  RawSession s(poold_->address(), RawLease(poold_->address()));
+  ASSERT_TRUE(s.opened());
+  ASSERT_OK(s.Call(Allocate(1, 1 << 20)));
+  ASSERT_OK(s.Call(CreateStream(2)));
+  v1::Command event;
+  event.mutable_create_event()->set_handle(3);
+  ASSERT_OK(s.Call(event));
+  const uint64_t poold_before = ResidentBytes(poold_->pid());
+  // Fills and event records, never synchronized, as fast as the client can
+  // send them, for two seconds.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sent{0};
+  std::thread flood([&] {
+    v1::SessionRequest batch;
+    for (int i = 0; i < 1000; ++i) {
+      v1::Command* fill = batch.add_commands();
+      fill->mutable_fill()->set_stream(2);
+      fill->mutable_fill()->mutable_dst()->set_buffer(1);
+      fill->mutable_fill()->mutable_dst()->set_size(1 << 20);
+      fill->mutable_fill()->set_pattern(7);
+      fill->mutable_fill()->set_pattern_size(4);
+      v1::Command* record = batch.add_commands();
+      record->mutable_record_event()->set_stream(2);
+      record->mutable_record_event()->set_event(3);
+    }
+    while (!stop && s.TryWriteRequest(batch)) sent += batch.commands_size();
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // The node holds none of it: the worker's queue is full and pushes back.
+  EXPECT_LT(ResidentBytes(poold_->pid()), poold_before + (64ull << 20));
+  ExpectGoodTenantWorks();
+  stop = true;
+  s.Cancel();
+  flood.join();
+  EXPECT_GT(sent.load(), 0u);
 }
 
 TEST_F(WireBadInputTest, GarbageBytesOnTheSessionEndOnlyThatSession) {

@@ -1,0 +1,37 @@
+// The order of a session's event records, which stream workers apply out of
+// step with the session's reader and with each other.
+#ifndef ACCEL_POOL_WORKER_EVENT_TRACK_H_
+#define ACCEL_POOL_WORKER_EVENT_TRACK_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+namespace accel::pool {
+
+// Event records are applied by stream workers, out of step with the reader
+// and with each other. This keeps the client's order: a wait, query or
+// synchronization sees every record the client sent before it.
+class EventTrack {
+ public:
+  // Reader: a record was queued; returns its generation.
+  uint64_t Dispatch();
+  uint64_t dispatched();
+  // Worker: applies record `generation` with `record` unless a newer record
+  // was applied already (records on different streams can land out of
+  // order), then marks it applied; `record` is null for a skipped record.
+  absl::Status Apply(uint64_t generation, const std::function<absl::Status()>& record);
+  void WaitApplied(uint64_t generation);
+  bool AllApplied();
+
+ private:
+  absl::Mutex mu_;
+  uint64_t dispatched_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_WORKER_EVENT_TRACK_H_
