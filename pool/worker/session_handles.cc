@@ -7,6 +7,16 @@
 #include "pool/worker/session.h"
 
 namespace accel::pool {
+namespace {
+
+// RESOURCE_EXHAUSTED when the session holds the most `what` it may.
+absl::Status Room(size_t held, size_t most, const char* what) {
+  if (held < most) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("session holds the maximum of ", most, " ", what));
+}
+
+}  // namespace
 
 absl::StatusOr<hal::Device> Session::DeviceAt(uint32_t index) {
   if (index >= config_.devices.size()) {
@@ -151,10 +161,7 @@ void Session::AwaitReturns(uint32_t device) {
 absl::Status Session::CreateStream(const v1::CreateStream& op) {
   absl::StatusOr<hal::Device> device = DeviceAt(op.device());
   if (!device.ok()) return device.status();
-  if (streams_ >= config_.max_streams) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("session holds the maximum of ", config_.max_streams, " streams"));
-  }
+  if (absl::Status s = Room(streams_, config_.max_streams, "streams"); !s.ok()) return s;
   absl::StatusOr<hal::Stream> stream = device->CreateStream();
   if (!stream.ok()) return stream.status();
   absl::Status added = AddHandle(
@@ -168,10 +175,7 @@ absl::Status Session::CreateStream(const v1::CreateStream& op) {
 absl::Status Session::CreateEvent(const v1::CreateEvent& op) {
   absl::StatusOr<hal::Device> device = DeviceAt(op.device());
   if (!device.ok()) return device.status();
-  if (events_ >= config_.max_events) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("session holds the maximum of ", config_.max_events, " events"));
-  }
+  if (absl::Status s = Room(events_, config_.max_events, "events"); !s.ok()) return s;
   absl::StatusOr<hal::Event> event = device->CreateEvent();
   if (!event.ok()) return event.status();
   absl::Status added =
@@ -208,10 +212,7 @@ absl::Status Session::LoadModule(v1::LoadModule& op) {
     image = cache_.Get(digest);
     if (image == nullptr) return absl::InternalError("module cache lost a fresh image");
   }
-  if (modules_ >= config_.max_modules) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("session holds the maximum of ", config_.max_modules, " modules"));
-  }
+  if (absl::Status s = Room(modules_, config_.max_modules, "modules"); !s.ok()) return s;
   // The loaded code takes device memory about the image's size.
   if (absl::Status s = Reserve(op.device(), image->size(), "a module image of"); !s.ok()) {
     return s;

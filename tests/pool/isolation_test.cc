@@ -72,6 +72,17 @@ absl::StatusOr<hal::Kernel> HostileKernel(const hal::Device& device, const std::
 
 constexpr hal::LaunchConfig kOneThread{{1, 1, 1}, {1, 1, 1}, 0};
 
+// Launches a kernel that never returns on `device`, whose session the
+// watchdog must end, naming it.
+void ExpectTheWatchdogEndsASpin(const hal::Device& device) {
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, HostileKernel(device, "spin_forever"));
+  ASSERT_OK_AND_ASSIGN(hal::Stream stream, device.CreateStream());
+  ASSERT_OK(stream.Launch(spin, kOneThread, {}));
+  absl::Status ended = stream.Synchronize();
+  EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
+  EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
+}
+
 class IsolationTest : public ::testing::Test {
  protected:
   // A pool of one 256 MiB host device that tenants alice and bob share.
@@ -205,12 +216,7 @@ TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnAWholeDeviceWhenAsked) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));
   const hal::Device& a = alice->devices()[0];
   ASSERT_OK(RunSaxpy(a, 4096));  // watched launches still work
-  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, HostileKernel(a, "spin_forever"));
-  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
-  ASSERT_OK(stream.Launch(spin, kOneThread, {}));
-  absl::Status ended = stream.Synchronize();
-  EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
-  EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
+  ExpectTheWatchdogEndsASpin(a);
   // The device is free again for the next lease.
   alice.reset();
   EXPECT_TRUE(Eventually([&] { return DevicesIdle(poold_->address()); }, 10));
@@ -222,12 +228,7 @@ TEST_F(IsolationTest, ATenantsOwnKernelTimeLimitReplacesThePools) {
   StartPool({}, "max_kernel_seconds=1");  // the pool's own: none on whole devices
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));
   const hal::Device& a = alice->devices()[0];
-  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, HostileKernel(a, "spin_forever"));
-  ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
-  ASSERT_OK(stream.Launch(spin, kOneThread, {}));
-  absl::Status ended = stream.Synchronize();
-  EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
-  EXPECT_TRUE(absl::StrContains(ended.message(), "spin_forever")) << ended;
+  ExpectTheWatchdogEndsASpin(a);
 }
 
 TEST_F(IsolationTest, FreedMemoryReturnsToTheQuotaOnlyOnceItsQueuedWorkIsDone) {

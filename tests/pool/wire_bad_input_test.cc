@@ -472,7 +472,13 @@ TEST_F(WireBadInputTest, AFloodOfCommandsIsHeldBackAndBoundsMemory) {
   });
   std::this_thread::sleep_for(std::chrono::seconds(2));
   // The node holds none of it: the worker's queue is full and pushes back.
-  EXPECT_LT(ResidentBytes(poold_->pid()), poold_before + (64ull << 20));
+  // (AddressSanitizer keeps up to 256 MiB of freed memory in quarantine.)
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr uint64_t kAllocatorSlack = 320ull << 20;
+#else
+  constexpr uint64_t kAllocatorSlack = 64ull << 20;
+#endif
+  EXPECT_LT(ResidentBytes(poold_->pid()), poold_before + kAllocatorSlack);
   ExpectGoodTenantWorks();
   stop = true;
   s.Cancel();
