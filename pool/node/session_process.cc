@@ -210,10 +210,18 @@ SessionProcess::~SessionProcess() {
       absl::MutexLock lock(&mu_);
       usage = last_usage_;
     }
-    usage.set_lease_id(lease_id());
+    usage = Usage(usage);
     usage.set_memory_in_use(0);
     usage_(usage);
   }
+}
+
+v1::LeaseUsage SessionProcess::Usage(v1::LeaseUsage from_worker) {
+  from_worker.set_lease_id(lease_id());  // a worker speaks for its own lease only
+  from_worker.set_launches(launches_);
+  from_worker.set_bytes_to_device(bytes_to_device_);
+  from_worker.set_bytes_to_host(bytes_to_host_);
+  return from_worker;
 }
 
 void SessionProcess::Kill() {
@@ -241,6 +249,16 @@ absl::Status SessionProcess::WorkerExit() {
 
 void SessionProcess::Execute(v1::SessionRequest& request) {
   request.clear_token();  // the worker has no use for the lease's secret
+  for (const v1::Command& command : request.commands()) {
+    if (command.has_launch()) {
+      ++launches_;
+    } else if (command.has_copy_to_device()) {
+      const v1::CopyToDevice& copy = command.copy_to_device();
+      bytes_to_device_ += copy.bulk_size() != 0 ? copy.bulk_size() : copy.data().size();
+    } else if (command.has_copy_to_host()) {
+      bytes_to_host_ += command.copy_to_host().src().size();
+    }
+  }
   // A worker that is gone is noticed by the relay, which ends the session.
   session_.Write(request).IgnoreError();
 }
@@ -302,8 +320,7 @@ void SessionProcess::ReadReports() {
   worker::v1::WorkerReport report;
   while (control_.Read(report).ok()) {
     if (report.has_usage()) {
-      v1::LeaseUsage usage = report.usage();
-      usage.set_lease_id(lease_id());  // a worker speaks for its own lease only
+      const v1::LeaseUsage usage = Usage(report.usage());
       {
         absl::MutexLock lock(&mu_);
         last_usage_ = usage;

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -102,6 +103,8 @@ class SessionProcess {
   // cleanly, or was ended by the node).
   absl::Status WorkerExit();
   void Kill();
+  // The worker's memory figure with the node's own traffic counts.
+  v1::LeaseUsage Usage(v1::LeaseUsage from_worker);
 
   const Config config_;
   const std::shared_ptr<SessionLink> link_;
@@ -118,6 +121,12 @@ class SessionProcess {
   bool control_closed_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, worker::v1::TurnDone> done_ ABSL_GUARDED_BY(mu_);
   v1::LeaseUsage last_usage_ ABSL_GUARDED_BY(mu_);
+  // What the client's commands asked for, counted here as they pass: a
+  // worker's word is not needed for it, and a killed worker's last moments
+  // are not lost.
+  std::atomic<uint64_t> launches_{0};
+  std::atomic<uint64_t> bytes_to_device_{0};
+  std::atomic<uint64_t> bytes_to_host_{0};
 
   std::thread relay_;
   std::thread reports_;

@@ -42,9 +42,6 @@ void Session::ReportUsage(bool at_once) {
   v1::LeaseUsage usage;
   usage.set_lease_id(lease_id());
   usage.set_memory_in_use(memory_in_use());
-  usage.set_launches(launches_);
-  usage.set_bytes_to_device(bytes_to_device_);
-  usage.set_bytes_to_host(bytes_to_host_);
   usage_(usage);
 }
 

@@ -37,8 +37,7 @@ namespace accel::pool {
 
 class Session {
  public:
-  // Told the lease's memory in use whenever it changes, and what the
-  // session has done (launches, bytes copied) now and then.
+  // Told the lease's memory in use whenever it changes.
   using UsageReporter = std::function<void(const v1::LeaseUsage& usage)>;
 
   struct Config {
@@ -140,11 +139,8 @@ class Session {
   ModuleCache& cache_;
   std::shared_ptr<SessionLink> link_;
   UsageReporter usage_;
-  // Counted on the reader as commands arrive; reported with the memory
-  // (from the reader, or from a stream when freed memory returns).
-  std::atomic<uint64_t> launches_{0};
-  std::atomic<uint64_t> bytes_to_device_{0};
-  std::atomic<uint64_t> bytes_to_host_{0};
+  // Memory reports come from the reader, or from a stream when freed memory
+  // returns. (Traffic is counted by the node, which relays every command.)
   absl::Mutex report_mu_;
   std::chrono::steady_clock::time_point last_report_ ABSL_GUARDED_BY(report_mu_);
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device

@@ -159,13 +159,9 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
   switch (command.op_case()) {
     case v1::Command::kCopyToDevice:
       stream_handle = command.copy_to_device().stream();
-      bytes_to_device_ += command.copy_to_device().bulk_size() != 0
-                              ? command.copy_to_device().bulk_size()
-                              : command.copy_to_device().data().size();
       break;
     case v1::Command::kCopyToHost:
       stream_handle = command.copy_to_host().stream();
-      bytes_to_host_ += command.copy_to_host().src().size();
       break;
     case v1::Command::kCopyDeviceToDevice:
       stream_handle = command.copy_device_to_device().stream();
@@ -175,7 +171,6 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
       break;
     case v1::Command::kLaunch:
       stream_handle = command.launch().stream();
-      ++launches_;
       break;
     case v1::Command::kRecordEvent:
       stream_handle = command.record_event().stream();
