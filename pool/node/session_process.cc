@@ -195,7 +195,8 @@ SessionProcess::~SessionProcess() {
   if (reports_.joinable()) reports_.join();
   turn_queues_.clear();  // their turns end: the control link is closed
   seats_.clear();
-  absl::Status exit = WorkerExit();  // reaps it
+  // Waits for it to have exited (its cause no longer matters), then reaps it.
+  WorkerExit().IgnoreError();
   {
     absl::MutexLock lock(&mu_);
     reaped_ = true;
