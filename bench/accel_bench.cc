@@ -75,9 +75,10 @@ class RawService final : public v1::Node::Service {
     v1::SessionRequest request;
     while (stream->Read(&request)) {
       for (const v1::Command& c : request.commands()) {
-        if (c.has_copy_to_host()) {  // download of src.size bytes
+        if (c.stream().has_copy_to_host()) {  // download of src.size bytes
           std::string chunk(accel::pool::kCopyChunkBytes, 'x');
-          for (uint64_t sent = 0; sent < c.copy_to_host().src().size(); sent += chunk.size()) {
+          for (uint64_t sent = 0; sent < c.stream().copy_to_host().src().size();
+               sent += chunk.size()) {
             v1::SessionResponse r;
             r.add_events()->mutable_copy_data()->set_data(chunk);
             stream->Write(r);
@@ -112,7 +113,7 @@ double RawUpload(const std::string& address, uint64_t bytes, int repeats) {
     for (uint64_t sent = 0; sent < bytes;) {
       v1::SessionRequest request;
       for (int i = 0; i < 4 && sent < bytes; ++i, sent += chunk.size()) {
-        request.add_commands()->mutable_copy_to_device()->set_data(chunk);
+        request.add_commands()->mutable_stream()->mutable_copy_to_device()->set_data(chunk);
       }
       stream->Write(request);
     }
@@ -135,7 +136,7 @@ double RawDownload(const std::string& address, uint64_t bytes, int repeats) {
     v1::SessionRequest request;
     v1::Command* c = request.add_commands();
     c->set_reply_id(1);
-    c->mutable_copy_to_host()->mutable_src()->set_size(bytes);
+    c->mutable_stream()->mutable_copy_to_host()->mutable_src()->set_size(bytes);
     stream->Write(request);
     v1::SessionResponse r;
     uint64_t offset = 0;

@@ -94,11 +94,17 @@ absl::StatusOr<plugin::KernelImpl*> RemoteModule::GetKernel(absl::string_view na
 
 // ---------------------------------------------------------------- streams --
 
+v1::StreamCommand* RemoteStream::OnThisStream(v1::Command& command) const {
+  v1::StreamCommand* on = command.mutable_stream();
+  on->set_stream(handle_);
+  return on;
+}
+
 RemoteStream::~RemoteStream() {
   // The HAL promises a destroyed stream's work still runs; waiting here also
   // keeps the node from holding the stream's queue past its owner.
   v1::Command sync;
-  sync.mutable_synchronize_stream()->set_stream(handle_);
+  OnThisStream(sync)->mutable_synchronize_stream();
   connection_->Call(std::move(sync)).IgnoreError();  // errors were the owner's to collect
   SendDestroy();
 }
@@ -129,8 +135,7 @@ absl::Status RemoteStream::CopyHostToDevice(const void* src, plugin::BufferImpl&
   for (uint64_t done = 0; done < size; done += chunk) {
     const uint64_t n = std::min<uint64_t>(chunk, size - done);
     v1::Command command;
-    v1::CopyToDevice* op = command.mutable_copy_to_device();
-    op->set_stream(handle_);
+    v1::CopyToDevice* op = OnThisStream(command)->mutable_copy_to_device();
     *op->mutable_dst() = Range(dst, dst_offset + done, n);
     absl::Status sent;
     if (bulk) {
@@ -149,9 +154,9 @@ absl::Status RemoteStream::CopyDeviceToHost(plugin::BufferImpl& src, uint64_t sr
                                             uint64_t size) {
   if (absl::Status s = Check({&src}); !s.ok()) return s;
   v1::Command command;
-  command.mutable_copy_to_host()->set_stream(handle_);
-  command.mutable_copy_to_host()->set_bulk(connection_->has_bulk());
-  *command.mutable_copy_to_host()->mutable_src() = Range(src, src_offset, size);
+  v1::CopyToHost* op = OnThisStream(command)->mutable_copy_to_host();
+  op->set_bulk(connection_->has_bulk());
+  *op->mutable_src() = Range(src, src_offset, size);
   return connection_->SendCopyToHost(std::move(command), dst, size,
                                      [sticky = sticky_](const absl::Status& s) {
                                        if (!s.ok()) sticky->Set(s);
@@ -163,8 +168,7 @@ absl::Status RemoteStream::CopyDeviceToDevice(plugin::BufferImpl& src, uint64_t 
                                               uint64_t size) {
   if (absl::Status s = Check({&src, &dst}); !s.ok()) return s;
   v1::Command command;
-  v1::CopyDeviceToDevice* op = command.mutable_copy_device_to_device();
-  op->set_stream(handle_);
+  v1::CopyDeviceToDevice* op = OnThisStream(command)->mutable_copy_device_to_device();
   *op->mutable_src() = Range(src, src_offset, size);
   *op->mutable_dst() = Range(dst, dst_offset, size);
   return Submit(std::move(command));
@@ -174,8 +178,7 @@ absl::Status RemoteStream::Fill(plugin::BufferImpl& dst, uint64_t offset, uint64
                                 uint32_t pattern, uint32_t pattern_size) {
   if (absl::Status s = Check({&dst}); !s.ok()) return s;
   v1::Command command;
-  v1::Fill* op = command.mutable_fill();
-  op->set_stream(handle_);
+  v1::Fill* op = OnThisStream(command)->mutable_fill();
   *op->mutable_dst() = Range(dst, offset, size);
   op->set_pattern(pattern);
   op->set_pattern_size(pattern_size);
@@ -186,8 +189,7 @@ absl::Status RemoteStream::Launch(plugin::KernelImpl& kernel, const AccelLaunchC
                                   absl::Span<const plugin::LaunchArg> args) {
   if (absl::Status s = Check({}); !s.ok()) return s;
   v1::Command command;
-  v1::Launch* op = command.mutable_launch();
-  op->set_stream(handle_);
+  v1::Launch* op = OnThisStream(command)->mutable_launch();
   op->set_kernel(static_cast<RemoteKernel&>(kernel).handle());
   SetDim(op->mutable_grid(), config.grid);
   SetDim(op->mutable_block(), config.block);
@@ -230,23 +232,22 @@ absl::Status RemoteStream::Launch(plugin::KernelImpl& kernel, const AccelLaunchC
 absl::Status RemoteStream::RecordEvent(plugin::EventImpl& event) {
   if (absl::Status s = Check({}); !s.ok()) return s;
   v1::Command command;
-  command.mutable_record_event()->set_stream(handle_);
-  command.mutable_record_event()->set_event(static_cast<RemoteEvent&>(event).handle());
+  OnThisStream(command)->mutable_record_event()->set_event(
+      static_cast<RemoteEvent&>(event).handle());
   return Submit(std::move(command));
 }
 
 absl::Status RemoteStream::WaitEvent(plugin::EventImpl& event) {
   if (absl::Status s = Check({}); !s.ok()) return s;
   v1::Command command;
-  command.mutable_wait_event()->set_stream(handle_);
-  command.mutable_wait_event()->set_event(static_cast<RemoteEvent&>(event).handle());
+  OnThisStream(command)->mutable_wait_event()->set_event(static_cast<RemoteEvent&>(event).handle());
   return Submit(std::move(command));
 }
 
 absl::Status RemoteStream::Synchronize() {
   if (absl::Status sticky = sticky_->Get(); !sticky.ok()) return sticky;
   v1::Command command;
-  command.mutable_synchronize_stream()->set_stream(handle_);
+  OnThisStream(command)->mutable_synchronize_stream();
   absl::Status status = connection_->Call(std::move(command)).status();
   if (!status.ok()) sticky_->Set(status);
   return status;

@@ -100,6 +100,8 @@ class RemoteStream : public plugin::StreamImpl, public RemoteHandle {
  private:
   // The stream's sticky error as last reported by the node, the connection's
   // end, or a failed handle this command names: any makes the command fail now.
+  // `command` as a command on this stream, for its operation to be set.
+  v1::StreamCommand* OnThisStream(v1::Command& command) const;
   absl::Status Check(std::initializer_list<const plugin::BufferImpl*> buffers);
   absl::Status Submit(v1::Command command);
 

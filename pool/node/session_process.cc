@@ -251,13 +251,14 @@ absl::Status SessionProcess::WorkerExit() {
 void SessionProcess::Execute(v1::SessionRequest& request) {
   request.clear_token();  // the worker has no use for the lease's secret
   for (const v1::Command& command : request.commands()) {
-    if (command.has_launch()) {
+    const v1::StreamCommand& on = command.stream();
+    if (on.has_launch()) {
       ++launches_;
-    } else if (command.has_copy_to_device()) {
-      const v1::CopyToDevice& copy = command.copy_to_device();
+    } else if (on.has_copy_to_device()) {
+      const v1::CopyToDevice& copy = on.copy_to_device();
       bytes_to_device_ += copy.bulk_size() != 0 ? copy.bulk_size() : copy.data().size();
-    } else if (command.has_copy_to_host()) {
-      bytes_to_host_ += command.copy_to_host().src().size();
+    } else if (on.has_copy_to_host()) {
+      bytes_to_host_ += on.copy_to_host().src().size();
     }
   }
   // A worker that is gone is noticed by the relay, which ends the session.

@@ -238,14 +238,7 @@ void Session::Execute(v1::Command& command) {
       });
       break;
     }
-    case v1::Command::kCopyToDevice:
-    case v1::Command::kCopyToHost:
-    case v1::Command::kCopyDeviceToDevice:
-    case v1::Command::kFill:
-    case v1::Command::kLaunch:
-    case v1::Command::kRecordEvent:
-    case v1::Command::kWaitEvent:
-    case v1::Command::kSynchronizeStream:
+    case v1::Command::kStream:
       ExecuteStreamCommand(command);
       break;
     default: {

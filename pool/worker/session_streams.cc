@@ -15,9 +15,10 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
     v1::Command& command, std::shared_ptr<const char[]> upload) {
   using Op = StreamWorker::Operation;
   const uint64_t reply_id = command.reply_id();
-  switch (command.op_case()) {
-    case v1::Command::kCopyToDevice: {
-      v1::CopyToDevice& op = *command.mutable_copy_to_device();
+  v1::StreamCommand& on = *command.mutable_stream();
+  switch (on.op_case()) {
+    case v1::StreamCommand::kCopyToDevice: {
+      v1::CopyToDevice& op = *on.mutable_copy_to_device();
       absl::StatusOr<hal::BufferView> dst = Resolve(op.dst());
       if (!dst.ok()) return dst.status();
       const uint64_t size = upload != nullptr ? op.bulk_size() : op.data().size();
@@ -42,24 +43,24 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
         return w.stream().CopyToDevice({bytes, size}, view);
       });
     }
-    case v1::Command::kCopyToHost: {
-      absl::StatusOr<hal::BufferView> src = Resolve(command.copy_to_host().src());
+    case v1::StreamCommand::kCopyToHost: {
+      absl::StatusOr<hal::BufferView> src = Resolve(on.copy_to_host().src());
       if (!src.ok()) return src.status();
       // On the bulk channel if the client asks and has one; else in band.
-      std::shared_ptr<BulkSocket> channel = command.copy_to_host().bulk() ? bulk() : nullptr;
+      std::shared_ptr<BulkSocket> channel = on.copy_to_host().bulk() ? bulk() : nullptr;
       return CopyToHostOperation(reply_id, std::move(channel), *src);
     }
-    case v1::Command::kCopyDeviceToDevice: {
-      absl::StatusOr<hal::BufferView> src = Resolve(command.copy_device_to_device().src());
+    case v1::StreamCommand::kCopyDeviceToDevice: {
+      absl::StatusOr<hal::BufferView> src = Resolve(on.copy_device_to_device().src());
       if (!src.ok()) return src.status();
-      absl::StatusOr<hal::BufferView> dst = Resolve(command.copy_device_to_device().dst());
+      absl::StatusOr<hal::BufferView> dst = Resolve(on.copy_device_to_device().dst());
       if (!dst.ok()) return dst.status();
       return Op([src = *src, dst = *dst](StreamWorker& w, const absl::Status& sticky) {
         return sticky.ok() ? w.stream().Copy(src, dst) : sticky;
       });
     }
-    case v1::Command::kFill: {
-      const v1::Fill& op = command.fill();
+    case v1::StreamCommand::kFill: {
+      const v1::Fill& op = on.fill();
       absl::StatusOr<hal::BufferView> dst = Resolve(op.dst());
       if (!dst.ok()) return dst.status();
       uint32_t pattern = op.pattern();
@@ -68,8 +69,8 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
         return sticky.ok() ? w.stream().Fill(dst, &pattern, size) : sticky;
       });
     }
-    case v1::Command::kLaunch: {
-      const v1::Launch& op = command.launch();
+    case v1::StreamCommand::kLaunch: {
+      const v1::Launch& op = on.launch();
       absl::StatusOr<hal::Kernel> kernel = Lookup<hal::Kernel>(op.kernel(), "kernel");
       if (!kernel.ok()) return kernel.status();
       std::vector<hal::KernelArg> args;
@@ -118,9 +119,8 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
         return w.turns()->Run(kernel.name(), launch, [&] { return w.RunTimed(launch); });
       });
     }
-    case v1::Command::kRecordEvent: {
-      absl::StatusOr<EventEntry> event =
-          Lookup<EventEntry>(command.record_event().event(), "event");
+    case v1::StreamCommand::kRecordEvent: {
+      absl::StatusOr<EventEntry> event = Lookup<EventEntry>(on.record_event().event(), "event");
       if (!event.ok()) return event.status();
       const uint64_t generation = event->track->Dispatch();
       return Op([event = *event, generation](StreamWorker& w, const absl::Status& sticky) {
@@ -133,8 +133,8 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
         return sticky.ok() ? recorded : sticky;
       });
     }
-    case v1::Command::kWaitEvent: {
-      absl::StatusOr<EventEntry> event = Lookup<EventEntry>(command.wait_event().event(), "event");
+    case v1::StreamCommand::kWaitEvent: {
+      absl::StatusOr<EventEntry> event = Lookup<EventEntry>(on.wait_event().event(), "event");
       if (!event.ok()) return event.status();
       const uint64_t generation = event->track->dispatched();
       return Op([event = *event, generation](StreamWorker& w, const absl::Status& sticky) {
@@ -143,53 +143,26 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
         return sticky.ok() ? w.stream().Wait(event.event) : sticky;
       });
     }
-    case v1::Command::kSynchronizeStream:
+    case v1::StreamCommand::kSynchronizeStream:
       return Op([this, reply_id](StreamWorker& w, const absl::Status& sticky) {
         absl::Status status = sticky.ok() ? w.Synchronize() : sticky;
         Reply(reply_id, status);
         return status;
       });
     default:
-      return absl::InternalError("not a stream command");
+      return absl::InvalidArgumentError("a stream command without an operation");
   }
 }
 
 void Session::ExecuteStreamCommand(v1::Command& command) {
-  uint64_t stream_handle = 0;
-  switch (command.op_case()) {
-    case v1::Command::kCopyToDevice:
-      stream_handle = command.copy_to_device().stream();
-      break;
-    case v1::Command::kCopyToHost:
-      stream_handle = command.copy_to_host().stream();
-      break;
-    case v1::Command::kCopyDeviceToDevice:
-      stream_handle = command.copy_device_to_device().stream();
-      break;
-    case v1::Command::kFill:
-      stream_handle = command.fill().stream();
-      break;
-    case v1::Command::kLaunch:
-      stream_handle = command.launch().stream();
-      break;
-    case v1::Command::kRecordEvent:
-      stream_handle = command.record_event().stream();
-      break;
-    case v1::Command::kWaitEvent:
-      stream_handle = command.wait_event().stream();
-      break;
-    case v1::Command::kSynchronizeStream:
-      stream_handle = command.synchronize_stream().stream();
-      break;
-    default:
-      break;
-  }
+  const v1::StreamCommand& on = command.stream();
+  const uint64_t stream_handle = on.stream();
   ReportUsage(/*at_once=*/false);
   // A bulk upload's bytes come first, whatever becomes of the command.
   std::shared_ptr<const char[]> upload;
-  if (command.has_copy_to_device() && command.copy_to_device().bulk_size() != 0) {
+  if (on.has_copy_to_device() && on.copy_to_device().bulk_size() != 0) {
     absl::StatusOr<std::shared_ptr<const char[]>> read =
-        ReadBulkUpload(command.copy_to_device().bulk_size());
+        ReadBulkUpload(on.copy_to_device().bulk_size());
     if (!read.ok()) {
       HandleFailed(stream_handle, read.status());
       return;
@@ -211,11 +184,11 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
   // cost per operation, so that a flood of small commands is bounded too.
   constexpr uint64_t kOperationBytes = 256;
   uint64_t queued_bytes = kOperationBytes;
-  if (command.has_copy_to_device()) {
-    queued_bytes += command.copy_to_device().data().size() + command.copy_to_device().bulk_size();
+  if (on.has_copy_to_device()) {
+    queued_bytes += on.copy_to_device().data().size() + on.copy_to_device().bulk_size();
   }
-  if (command.has_launch()) {
-    for (const v1::KernelArg& a : command.launch().args()) queued_bytes += a.raw().size();
+  if (on.has_launch()) {
+    for (const v1::KernelArg& a : on.launch().args()) queued_bytes += a.raw().size();
   }
   absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command, std::move(upload));
   if (!op.ok()) {
@@ -229,7 +202,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     });
     return;
   }
-  if (command.has_synchronize_stream() && (*worker)->RunIfIdle(*op)) return;
+  if (on.has_synchronize_stream() && (*worker)->RunIfIdle(*op)) return;
   (*worker)->Enqueue(*std::move(op), queued_bytes);
 }
 

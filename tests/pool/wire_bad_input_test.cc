@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "pool/common/bulk_socket.h"
 #include "pool/common/sha256.h"
+#include "pool/common/version.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
@@ -36,7 +37,7 @@ class RawSession {
     v1::SessionRequest hello;
     hello.set_lease_id(lease.lease().lease_id());
     hello.set_token(lease.token());
-    hello.set_client_major(1);
+    hello.set_client_major(pool::kProtocolMajor);
     stream_->Write(hello);
     opened_ = stream_->Read(&hello_);
   }
@@ -135,10 +136,11 @@ absl::StatusOr<std::unique_ptr<pool::BulkSocket>> ConnectBulk(const std::string&
 
 v1::Command BulkUpload(uint64_t stream, uint64_t buffer, uint64_t size) {
   v1::Command c;
-  c.mutable_copy_to_device()->set_stream(stream);
-  c.mutable_copy_to_device()->mutable_dst()->set_buffer(buffer);
-  c.mutable_copy_to_device()->mutable_dst()->set_size(size);
-  c.mutable_copy_to_device()->set_bulk_size(size);
+  c.mutable_stream()->set_stream(stream);
+  v1::CopyToDevice* op = c.mutable_stream()->mutable_copy_to_device();
+  op->mutable_dst()->set_buffer(buffer);
+  op->mutable_dst()->set_size(size);
+  op->set_bulk_size(size);
   return c;
 }
 
@@ -171,10 +173,11 @@ v1::Command CreateStream(uint64_t handle) {
 
 v1::Command CopyToHost(uint64_t stream, uint64_t buffer, uint64_t offset, uint64_t size) {
   v1::Command c;
-  c.mutable_copy_to_host()->set_stream(stream);
-  c.mutable_copy_to_host()->mutable_src()->set_buffer(buffer);
-  c.mutable_copy_to_host()->mutable_src()->set_offset(offset);
-  c.mutable_copy_to_host()->mutable_src()->set_size(size);
+  c.mutable_stream()->set_stream(stream);
+  v1::CopyToHost* op = c.mutable_stream()->mutable_copy_to_host();
+  op->mutable_src()->set_buffer(buffer);
+  op->mutable_src()->set_offset(offset);
+  op->mutable_src()->set_size(size);
   return c;
 }
 
@@ -215,7 +218,8 @@ TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
   RawSession s(poold_->address(), RawLease(poold_->address()));
   ASSERT_TRUE(s.opened());
   v1::Command sync;
-  sync.mutable_synchronize_stream()->set_stream(999);
+  sync.mutable_stream()->set_stream(999);
+  sync.mutable_stream()->mutable_synchronize_stream();
   EXPECT_STATUS(s.Call(sync), kInvalidArgument);
   v1::Command query;
   query.mutable_query_event()->set_event(12345);
@@ -244,7 +248,8 @@ TEST_F(WireBadInputTest, BadCommandsBecomeStickyStreamErrors) {
   // Out of range, then an unknown buffer: the first is the stream's error.
   EXPECT_STATUS(s.Call(CopyToHost(1, 2, 4000, 4096)), kInvalidArgument);
   v1::Command sync;
-  sync.mutable_synchronize_stream()->set_stream(1);
+  sync.mutable_stream()->set_stream(1);
+  sync.mutable_stream()->mutable_synchronize_stream();
   absl::Status sticky = s.Call(sync);
   EXPECT_STATUS(sticky, kInvalidArgument);
   EXPECT_NE(sticky.message().find("outside"), std::string::npos) << sticky;
@@ -459,14 +464,15 @@ TEST_F(WireBadInputTest, AFloodOfCommandsIsHeldBackAndBoundsMemory) {
     v1::SessionRequest batch;
     for (int i = 0; i < 1000; ++i) {
       v1::Command* fill = batch.add_commands();
-      fill->mutable_fill()->set_stream(2);
-      fill->mutable_fill()->mutable_dst()->set_buffer(1);
-      fill->mutable_fill()->mutable_dst()->set_size(1 << 20);
-      fill->mutable_fill()->set_pattern(7);
-      fill->mutable_fill()->set_pattern_size(4);
+      fill->mutable_stream()->set_stream(2);
+      v1::Fill* op = fill->mutable_stream()->mutable_fill();
+      op->mutable_dst()->set_buffer(1);
+      op->mutable_dst()->set_size(1 << 20);
+      op->set_pattern(7);
+      op->set_pattern_size(4);
       v1::Command* record = batch.add_commands();
-      record->mutable_record_event()->set_stream(2);
-      record->mutable_record_event()->set_event(3);
+      record->mutable_stream()->set_stream(2);
+      record->mutable_stream()->mutable_record_event()->set_event(3);
     }
     while (!stop && s.TryWriteRequest(batch)) sent += batch.commands_size();
   });
