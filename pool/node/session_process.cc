@@ -205,24 +205,21 @@ SessionProcess::~SessionProcess() {
   waitpid(pid_, &status, 0);
   // The worker is gone and with it every byte it held: the coordinator
   // hears that the lease uses nothing any more.
-  if (usage_) {
-    v1::LeaseUsage usage;
-    {
-      absl::MutexLock lock(&mu_);
-      usage = last_usage_;
-    }
-    usage = Usage(usage);
-    usage.set_memory_in_use(0);
-    usage_(usage);
-  }
+  Report(0);
 }
 
-v1::LeaseUsage SessionProcess::Usage(v1::LeaseUsage from_worker) {
-  from_worker.set_lease_id(lease_id());  // a worker speaks for its own lease only
-  from_worker.set_launches(launches_);
-  from_worker.set_bytes_to_device(bytes_to_device_);
-  from_worker.set_bytes_to_host(bytes_to_host_);
-  return from_worker;
+void SessionProcess::Report(std::optional<uint64_t> memory_in_use) {
+  if (!usage_) return;
+  // One report at a time, so that an older figure never follows a newer.
+  absl::MutexLock lock(&report_mu_);
+  if (memory_in_use) memory_in_use_ = *memory_in_use;
+  v1::LeaseUsage usage;
+  usage.set_lease_id(lease_id());  // a worker speaks for its own lease only
+  usage.set_memory_in_use(memory_in_use_);
+  usage.set_launches(launches_);
+  usage.set_bytes_to_device(bytes_to_device_);
+  usage.set_bytes_to_host(bytes_to_host_);
+  usage_(usage);
 }
 
 void SessionProcess::Kill() {
@@ -260,6 +257,13 @@ void SessionProcess::Execute(v1::SessionRequest& request) {
     } else if (on.has_copy_to_host()) {
       bytes_to_host_ += on.copy_to_host().src().size();
     }
+  }
+  // The coordinator hears of the traffic at most every 250 ms (the worker
+  // reports memory whenever it changes).
+  const auto now = std::chrono::steady_clock::now();
+  if (now - traffic_reported_ >= std::chrono::milliseconds(250)) {
+    traffic_reported_ = now;
+    Report(std::nullopt);
   }
   // A worker that is gone is noticed by the relay, which ends the session.
   session_.Write(request).IgnoreError();
@@ -322,12 +326,7 @@ void SessionProcess::ReadReports() {
   worker::v1::WorkerReport report;
   while (control_.Read(report).ok()) {
     if (report.has_usage()) {
-      const v1::LeaseUsage usage = Usage(report.usage());
-      {
-        absl::MutexLock lock(&mu_);
-        last_usage_ = usage;
-      }
-      if (usage_) usage_(usage);
+      Report(report.usage().memory_in_use());
     } else if (report.has_turn()) {
       const uint32_t device = report.turn().device();
       if (device < turn_queues_.size() && turn_queues_[device] != nullptr) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,8 +104,9 @@ class SessionProcess {
   // cleanly, or was ended by the node).
   absl::Status WorkerExit();
   void Kill();
-  // The worker's memory figure with the node's own traffic counts.
-  v1::LeaseUsage Usage(v1::LeaseUsage from_worker);
+  // Tells the coordinator the session's memory in use (the worker's latest
+  // figure, or `memory_in_use` when given) and the traffic counted here.
+  void Report(std::optional<uint64_t> memory_in_use);
 
   const Config config_;
   const std::shared_ptr<SessionLink> link_;
@@ -120,13 +122,16 @@ class SessionProcess {
   bool reaped_ ABSL_GUARDED_BY(mu_) = false;  // the pid may be reused from then on
   bool control_closed_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, worker::v1::TurnDone> done_ ABSL_GUARDED_BY(mu_);
-  v1::LeaseUsage last_usage_ ABSL_GUARDED_BY(mu_);
   // What the client's commands asked for, counted here as they pass: a
   // worker's word is not needed for it, and a killed worker's last moments
   // are not lost.
   std::atomic<uint64_t> launches_{0};
   std::atomic<uint64_t> bytes_to_device_{0};
   std::atomic<uint64_t> bytes_to_host_{0};
+  // When the traffic was last reported (the session's reader only).
+  std::chrono::steady_clock::time_point traffic_reported_;
+  absl::Mutex report_mu_;
+  uint64_t memory_in_use_ ABSL_GUARDED_BY(report_mu_) = 0;
 
   std::thread relay_;
   std::thread reports_;

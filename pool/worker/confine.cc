@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace accel::pool {
@@ -60,14 +59,11 @@ absl::Status ConfineWorker(const worker::v1::WorkerInit& init) {
   if (absl::Status s = Limit(RLIMIT_CORE, "RLIMIT_CORE", 0); !s.ok()) return s;
   if (absl::Status s = Limit(RLIMIT_NOFILE, "RLIMIT_NOFILE", kMaxOpenFiles); !s.ok()) return s;
   // GPU drivers map the device's whole address range (and more) into the
-  // process, so only a worker of host devices can be held to its lease.
-  bool host_only = true;
-  uint64_t quotas = 0;
-  for (const worker::v1::WorkerInit::Device& d : init.devices()) {
-    if (!d.id().empty() && !absl::StartsWith(d.id(), "host:")) host_only = false;
-    quotas += d.quota();
-  }
-  if (host_only && !kSanitizerShadow) {
+  // process, so only a worker of host devices (the sandboxed kind) can be
+  // held to its lease.
+  if (init.sandbox() && !kSanitizerShadow) {
+    uint64_t quotas = 0;
+    for (const worker::v1::WorkerInit::Device& d : init.devices()) quotas += d.quota();
     const uint64_t bytes = quotas + init.module_cache_bytes() + kAddressSpaceHeadroom;
     if (absl::Status s = Limit(RLIMIT_AS, "RLIMIT_AS", bytes); !s.ok()) return s;
   }

@@ -28,17 +28,11 @@ Session::~Session() {
   waits_.reset();
   handles_.clear();
   failed_.clear();
-  ReportUsage(/*at_once=*/true);  // all memory freed
+  ReportMemory();  // all memory freed
 }
 
-void Session::ReportUsage(bool at_once) {
+void Session::ReportMemory() {
   if (!usage_) return;
-  const auto now = std::chrono::steady_clock::now();
-  {
-    absl::MutexLock lock(&report_mu_);
-    if (!at_once && now - last_report_ < std::chrono::milliseconds(250)) return;
-    last_report_ = now;
-  }
   v1::LeaseUsage usage;
   usage.set_lease_id(lease_id());
   usage.set_memory_in_use(memory_in_use());

@@ -132,17 +132,13 @@ class Session {
   void Reply(uint64_t reply_id, const absl::Status& status,
              const std::function<void(v1::Reply&)>& fill = nullptr);
   void HandleFailed(uint64_t handle, const absl::Status& status);
-  // Reports usage now (`at_once`), or if the last report is 250 ms old.
-  void ReportUsage(bool at_once);
+  // Tells the node the memory in use; called whenever it changes.
+  void ReportMemory();
 
   const Config config_;
   ModuleCache& cache_;
   std::shared_ptr<SessionLink> link_;
   UsageReporter usage_;
-  // Memory reports come from the reader, or from a stream when freed memory
-  // returns. (Traffic is counted by the node, which relays every command.)
-  absl::Mutex report_mu_;
-  std::chrono::steady_clock::time_point last_report_ ABSL_GUARDED_BY(report_mu_);
   std::unique_ptr<std::atomic<uint64_t>[]> used_;  // per device
   // Bytes of destroyed buffers still in use by queued work, per device:
   // they return to the quota once every stream has passed that work.

@@ -72,7 +72,7 @@ absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
     used_[op.device()] -= op.size();
     return added;
   }
-  ReportUsage(/*at_once=*/true);
+  ReportMemory();
   return absl::OkStatus();
 }
 
@@ -131,7 +131,7 @@ void Session::ReturnWhenUnused(uint32_t device, uint64_t bytes) {
     returning_[device] += bytes;
   }
   auto pending = std::make_shared<PendingReturn>(used_[device], returns_mu_, returning_, device,
-                                                 bytes, [this] { ReportUsage(/*at_once=*/true); });
+                                                 bytes, [this] { ReportMemory(); });
   // Every stream's work queued so far may use the buffer: a fence on each
   // waits for it on the device. Streams being destroyed drain on the wait
   // queue, so the last hold goes through it too.
@@ -227,7 +227,7 @@ absl::Status Session::LoadModule(v1::LoadModule& op) {
     return added;
   }
   ++modules_;
-  ReportUsage(/*at_once=*/true);
+  ReportMemory();
   return absl::OkStatus();
 }
 
@@ -258,7 +258,7 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
   if (const ModuleEntry* m = std::get_if<ModuleEntry>(&it->second)) {
     used_[m->device] -= m->charged;
     --modules_;
-    ReportUsage(/*at_once=*/true);
+    ReportMemory();
   }
   if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
     ReturnWhenUnused(b->device, b->buffer.size());

@@ -157,7 +157,6 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
 void Session::ExecuteStreamCommand(v1::Command& command) {
   const v1::StreamCommand& on = command.stream();
   const uint64_t stream_handle = on.stream();
-  ReportUsage(/*at_once=*/false);
   // A bulk upload's bytes come first, whatever becomes of the command.
   std::shared_ptr<const char[]> upload;
   if (on.has_copy_to_device() && on.copy_to_device().bulk_size() != 0) {

@@ -73,8 +73,6 @@ absl::StatusOr<Served> OpenLease(const worker::v1::WorkerInit& init, NodeTurns& 
   Session::Config& config = served.config;
   config.lease = init.lease();
   config.allow_host_kernels = init.allow_host_kernels();
-  if (init.max_handles() != 0) config.max_handles = init.max_handles();
-  if (init.max_streams() != 0) config.max_streams = init.max_streams();
   for (int i = 0; i < init.devices_size(); ++i) {
     const worker::v1::WorkerInit::Device& d = init.devices(i);
     config.quotas.push_back(d.quota());
