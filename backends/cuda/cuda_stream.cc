@@ -75,26 +75,14 @@ CudaStream::~CudaStream() {
   if (guard.ok()) driver.cuStreamDestroy(stream_);
 }
 
-absl::Status CudaStream::Sticky() {
-  absl::MutexLock lock(&mu_);
-  return sticky_;
-}
-
-void CudaStream::MakeSticky(const absl::Status& status) {
-  absl::MutexLock lock(&mu_);
-  if (sticky_.ok()) sticky_ = status;
-}
-
 absl::Status CudaStream::Check(CUresult result, const char* call) {
   if (result == CUDA_SUCCESS) return absl::OkStatus();
   absl::Status status = ToStatus(device_.driver(), result, call);
-  if (IsContextFatal(result)) MakeSticky(status);
-  return status;
+  return IsContextFatal(result) ? hal::plugin::StreamFailure(std::move(status)) : status;
 }
 
 absl::Status CudaStream::CopyHostToDevice(const void* src, hal::plugin::BufferImpl& dst,
                                           uint64_t dst_offset, uint64_t size) {
-  if (absl::Status s = Sticky(); !s.ok()) return s;
   if (size == 0) return absl::OkStatus();
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
@@ -105,7 +93,6 @@ absl::Status CudaStream::CopyHostToDevice(const void* src, hal::plugin::BufferIm
 
 absl::Status CudaStream::CopyDeviceToHost(hal::plugin::BufferImpl& src, uint64_t src_offset,
                                           void* dst, uint64_t size) {
-  if (absl::Status s = Sticky(); !s.ok()) return s;
   if (size == 0) return absl::OkStatus();
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
@@ -117,7 +104,6 @@ absl::Status CudaStream::CopyDeviceToHost(hal::plugin::BufferImpl& src, uint64_t
 absl::Status CudaStream::CopyDeviceToDevice(hal::plugin::BufferImpl& src, uint64_t src_offset,
                                             hal::plugin::BufferImpl& dst, uint64_t dst_offset,
                                             uint64_t size) {
-  if (absl::Status s = Sticky(); !s.ok()) return s;
   if (size == 0) return absl::OkStatus();
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
@@ -147,7 +133,6 @@ absl::Status CudaStream::CopyDeviceToDevice(hal::plugin::BufferImpl& src, uint64
 
 absl::Status CudaStream::Fill(hal::plugin::BufferImpl& dst, uint64_t offset, uint64_t size,
                               uint32_t pattern, uint32_t pattern_size) {
-  if (absl::Status s = Sticky(); !s.ok()) return s;
   if (size == 0) return absl::OkStatus();
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
@@ -201,7 +186,6 @@ absl::Status CudaStream::Launch(hal::plugin::KernelImpl& kernel_impl,
                                 const AccelLaunchConfig& config,
                                 absl::Span<const hal::plugin::LaunchArg> args) {
   auto& kernel = static_cast<CudaKernel&>(kernel_impl);
-  if (absl::Status s = Sticky(); !s.ok()) return s;
 
   if (kernel.layout_known()) {
     const std::vector<size_t>& sizes = kernel.param_sizes();
@@ -261,7 +245,8 @@ absl::Status CudaStream::Launch(hal::plugin::KernelImpl& kernel_impl,
       stream_, params.empty() ? nullptr : params.data(), nullptr);
   if (r != CUDA_SUCCESS) {
     absl::Status s = Check(r, "cuLaunchKernel");
-    return absl::Status(s.code(), absl::StrCat("kernel '", kernel.name(), "': ", s.message()));
+    absl::Status named(s.code(), absl::StrCat("kernel '", kernel.name(), "': ", s.message()));
+    return hal::plugin::IsStreamFailure(s) ? hal::plugin::StreamFailure(std::move(named)) : named;
   }
   absl::MutexLock lock(&mu_);
   if (last_kernel_ != kernel.name()) last_kernel_ = kernel.name();
@@ -270,7 +255,6 @@ absl::Status CudaStream::Launch(hal::plugin::KernelImpl& kernel_impl,
 
 absl::Status CudaStream::RecordEvent(hal::plugin::EventImpl& event_impl) {
   auto& event = static_cast<CudaEvent&>(event_impl);
-  if (absl::Status s = Sticky(); !s.ok()) return s;
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
   if (!guard.ok()) return guard.status();
@@ -281,7 +265,6 @@ absl::Status CudaStream::RecordEvent(hal::plugin::EventImpl& event_impl) {
 
 absl::Status CudaStream::WaitEvent(hal::plugin::EventImpl& event_impl) {
   auto& event = static_cast<CudaEvent&>(event_impl);
-  if (absl::Status s = Sticky(); !s.ok()) return s;
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
   if (!guard.ok()) return guard.status();
@@ -295,16 +278,14 @@ absl::Status CudaStream::Synchronize() {
   CUresult r = driver.cuStreamSynchronize(stream_);
   // Work is done: objects freed while it ran can go now.
   device_.releases().Collect(/*wait=*/false);
+  if (r == CUDA_SUCCESS) return absl::OkStatus();
+  // An asynchronous failure of this stream's work (or of the context).
+  absl::Status s = ToStatus(driver, r, "cuStreamSynchronize");
   absl::MutexLock lock(&mu_);
-  if (r != CUDA_SUCCESS && sticky_.ok()) {
-    // An asynchronous failure of this stream's work (or of the context).
-    absl::Status s = ToStatus(driver, r, "cuStreamSynchronize");
-    sticky_ = absl::Status(
-        s.code(), last_kernel_.empty()
-                      ? std::string(s.message())
-                      : absl::StrCat(s.message(), " (last kernel queued: '", last_kernel_, "')"));
-  }
-  return sticky_;
+  return hal::plugin::StreamFailure(absl::Status(
+      s.code(), last_kernel_.empty()
+                    ? std::string(s.message())
+                    : absl::StrCat(s.message(), " (last kernel queued: '", last_kernel_, "')")));
 }
 
 }  // namespace accel::cuda

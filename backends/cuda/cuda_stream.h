@@ -1,10 +1,10 @@
 // Streams: a non-blocking CUDA stream each (no implicit ordering with the
 // legacy default stream, which an application's own CUDA code may use).
 //
-// Failures: CUDA makes kernel faults sticky for the whole context, but the
-// HAL also promises per-stream stickiness: once a stream reports an
-// asynchronous failure, it refuses later work with that error and every
-// Synchronize reports it again. The stream keeps that status itself.
+// Failures: CUDA makes kernel faults sticky for the whole context. A stream
+// reports such an error, and any asynchronous failure its Synchronize finds,
+// as a stream failure; the HAL keeps it sticky. Other errors (a refused
+// argument) fail only their call.
 #ifndef ACCEL_BACKENDS_CUDA_CUDA_STREAM_H_
 #define ACCEL_BACKENDS_CUDA_CUDA_STREAM_H_
 
@@ -45,14 +45,9 @@ class CudaStream : public hal::plugin::StreamImpl {
  private:
   CudaStream(CudaDevice& device, CUstream stream) : device_(device), stream_(stream) {}
 
-  // The sticky error, if any.
-  absl::Status Sticky();
   // Converts the result of enqueueing `call`. Errors that break the context
-  // also become the stream's sticky error; others (a bad argument) fail just
-  // this call.
+  // are stream failures; others (a bad argument) fail just this call.
   absl::Status Check(CUresult result, const char* call);
-  // Records `status` as the sticky error unless there already is one.
-  void MakeSticky(const absl::Status& status);
   // A fill whose destination is not aligned to the pattern size, which
   // cuMemsetD16/D32 refuse: the pattern is written once, then doubled with
   // device-to-device copies.
@@ -62,7 +57,6 @@ class CudaStream : public hal::plugin::StreamImpl {
   CudaDevice& device_;
   CUstream stream_;
   absl::Mutex mu_;
-  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
   // The last kernel queued, named in the message of an asynchronous failure
   // (CUDA's errors do not say which launch failed).
   std::string last_kernel_ ABSL_GUARDED_BY(mu_);

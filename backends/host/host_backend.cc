@@ -42,10 +42,11 @@ absl::StatusOr<uint32_t> ParseCount(const std::string& text, const char* what, u
 
 class HostBackend : public hal::plugin::BackendImpl {
  public:
-  HostBackend(uint32_t devices, uint64_t memory, uint32_t threads) : pool_(threads) {
+  HostBackend(uint32_t devices, uint64_t memory, uint32_t threads)
+      : pool_(threads), stream_threads_(std::max<uint32_t>(threads, kMinStreamThreads)) {
     uint32_t units = std::max(1u, std::thread::hardware_concurrency());
     for (uint32_t i = 0; i < devices; ++i) {
-      devices_.push_back(std::make_unique<HostDevice>(i, memory, pool_, units));
+      devices_.push_back(std::make_unique<HostDevice>(i, memory, pool_, stream_threads_, units));
     }
     if (devices == 0) reason_ = "configured with 0 devices (ACCEL_HOST_DEVICES=0)";
   }
@@ -54,7 +55,11 @@ class HostBackend : public hal::plugin::BackendImpl {
   hal::plugin::DeviceImpl& device(uint32_t index) override { return *devices_[index]; }
 
  private:
-  ThreadPool pool_;  // destroyed after the devices
+  // Streams run on as many threads as launches do, but at least a few, so
+  // that one long kernel does not hold up every other stream.
+  static constexpr uint32_t kMinStreamThreads = 4;
+  ThreadPool pool_;                 // destroyed after the devices
+  ExecutorThreads stream_threads_;  // likewise
   std::vector<std::unique_ptr<HostDevice>> devices_;
   std::string reason_;
 };

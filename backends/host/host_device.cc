@@ -46,8 +46,13 @@ std::string StableUuid(uint32_t index) {
 
 }  // namespace
 
-HostDevice::HostDevice(uint32_t index, uint64_t capacity, ThreadPool& pool, uint32_t compute_units)
-    : index_(index), memory_(std::make_shared<MemoryPool>(capacity)), pool_(pool), properties_{} {
+HostDevice::HostDevice(uint32_t index, uint64_t capacity, ThreadPool& pool,
+                       ExecutorThreads& stream_threads, uint32_t compute_units)
+    : index_(index),
+      memory_(std::make_shared<MemoryPool>(capacity)),
+      pool_(pool),
+      stream_threads_(stream_threads),
+      properties_{} {
   using hal::plugin::CopyProperty;
   properties_.struct_size = sizeof(properties_);
   CopyProperty(absl::StrCat("accelpool host device ", index), properties_.name);
@@ -88,7 +93,7 @@ absl::StatusOr<std::unique_ptr<hal::plugin::BufferImpl>> HostDevice::Allocate(ui
 }
 
 absl::StatusOr<std::unique_ptr<hal::plugin::StreamImpl>> HostDevice::CreateStream() {
-  return std::make_unique<HostStream>(pool_);
+  return std::make_unique<HostStream>(pool_, stream_threads_);
 }
 
 absl::StatusOr<std::unique_ptr<hal::plugin::EventImpl>> HostDevice::CreateEvent() {

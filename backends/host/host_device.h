@@ -1,11 +1,12 @@
 // A virtual device of the host backend: a slice of host memory with exact
-// capacity accounting, served by the backend's shared thread pool.
+// capacity accounting, served by the backend's shared threads.
 #ifndef ACCEL_BACKENDS_HOST_HOST_DEVICE_H_
 #define ACCEL_BACKENDS_HOST_HOST_DEVICE_H_
 
 #include <memory>
 
 #include "accel/hal/plugin/backend_interface.h"
+#include "common/serial_executor.h"
 #include "host_memory.h"
 #include "thread_pool.h"
 
@@ -13,7 +14,8 @@ namespace accel::host {
 
 class HostDevice : public hal::plugin::DeviceImpl {
  public:
-  HostDevice(uint32_t index, uint64_t capacity, ThreadPool& pool, uint32_t compute_units);
+  HostDevice(uint32_t index, uint64_t capacity, ThreadPool& pool, ExecutorThreads& stream_threads,
+             uint32_t compute_units);
 
   AccelDeviceProperties Properties() override { return properties_; }
   absl::StatusOr<std::pair<uint64_t, uint64_t>> MemoryInfo() override;
@@ -28,6 +30,7 @@ class HostDevice : public hal::plugin::DeviceImpl {
   uint32_t index_;
   std::shared_ptr<MemoryPool> memory_;
   ThreadPool& pool_;
+  ExecutorThreads& stream_threads_;
   AccelDeviceProperties properties_;
 };
 

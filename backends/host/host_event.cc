@@ -8,11 +8,30 @@ uint64_t EventCore::BeginRecord() {
 }
 
 void EventCore::Complete(uint64_t generation) {
-  absl::MutexLock lock(&mu_);
-  if (generation > completed_) {
-    completed_ = generation;
-    time_ = std::chrono::steady_clock::now();
+  std::vector<SerialExecutor::Waker> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (generation > completed_) {
+      completed_ = generation;
+      time_ = std::chrono::steady_clock::now();
+    }
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->first <= completed_) {
+        wake.push_back(std::move(it->second));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
+  for (const SerialExecutor::Waker& w : wake) w.Wake();
+}
+
+bool EventCore::NotifyWhenComplete(uint64_t generation, SerialExecutor::Waker waker) {
+  absl::MutexLock lock(&mu_);
+  if (completed_ >= generation) return false;
+  waiters_.emplace_back(generation, std::move(waker));
+  return true;
 }
 
 void EventCore::WaitFor(uint64_t generation) {

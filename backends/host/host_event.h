@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/plugin/backend_interface.h"
+#include "common/serial_executor.h"
 
 namespace accel::host {
 
@@ -22,6 +25,9 @@ class EventCore {
   void Complete(uint64_t generation);
   // Blocks until `generation` has completed.
   void WaitFor(uint64_t generation);
+  // Returns false when `generation` has completed; else true, and wakes
+  // `waker` once it has (a stream waiting without holding a thread).
+  bool NotifyWhenComplete(uint64_t generation, SerialExecutor::Waker waker);
   // The generation of the last queued record (0: never recorded).
   uint64_t last_recorded();
   bool IsComplete();
@@ -33,6 +39,7 @@ class EventCore {
   uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point time_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint64_t, SerialExecutor::Waker>> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 class HostEvent : public hal::plugin::EventImpl {

@@ -19,54 +19,34 @@ const std::shared_ptr<HostMemory>& MemoryOf(hal::plugin::BufferImpl& buffer) {
 
 }  // namespace
 
-HostStream::HostStream(ThreadPool& pool) : pool_(pool), worker_([this] { WorkerLoop(); }) {}
+HostStream::HostStream(ThreadPool& pool, ExecutorThreads& threads)
+    : pool_(pool), executor_(threads) {}
 
-HostStream::~HostStream() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  worker_.join();  // the worker drains the queue first
+HostStream::~HostStream() = default;  // the executor drains the queue first
+
+absl::Status HostStream::Failure() {
+  absl::MutexLock lock(&mu_);
+  return hal::plugin::StreamFailure(failure_);
 }
 
 absl::Status HostStream::Enqueue(std::function<absl::Status()> run, bool runs_after_failure) {
-  absl::MutexLock lock(&mu_);
-  if (!sticky_.ok()) return sticky_;
-  queue_.push_back(Operation{std::move(run), runs_after_failure});
+  if (absl::Status failure = Failure(); !failure.ok()) return failure;
+  executor_.Post([this, run = std::move(run), runs_after_failure] {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!failure_.ok() && !runs_after_failure) return;
+    }
+    absl::Status status = run();
+    if (status.ok()) return;
+    absl::MutexLock lock(&mu_);
+    if (failure_.ok()) failure_ = std::move(status);
+  });
   return absl::OkStatus();
 }
 
-void HostStream::WorkerLoop() {
-  for (;;) {
-    Operation op;
-    bool skip = false;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](HostStream* s)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stopping_ || !s->queue_.empty(); },
-          this));
-      if (queue_.empty()) return;  // stopping and drained
-      op = std::move(queue_.front());
-      queue_.pop_front();
-      running_ = true;
-      skip = !sticky_.ok() && !op.runs_after_failure;
-    }
-    absl::Status status = skip ? absl::OkStatus() : op.run();
-    op.run = nullptr;  // release captured memory before reporting completion
-    absl::MutexLock lock(&mu_);
-    running_ = false;
-    if (!status.ok() && sticky_.ok()) sticky_ = status;
-  }
-}
-
 absl::Status HostStream::Synchronize() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](HostStream* s)
-           ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->queue_.empty() && !s->running_; },
-      this));
-  return sticky_;
+  executor_.Drain();
+  return Failure();
 }
 
 absl::Status HostStream::CopyHostToDevice(const void* src, hal::plugin::BufferImpl& dst,
@@ -199,10 +179,18 @@ absl::Status HostStream::WaitEvent(hal::plugin::EventImpl& event) {
   std::shared_ptr<EventCore> core = static_cast<HostEvent&>(event).core();
   uint64_t generation = core->last_recorded();
   if (generation == 0) return absl::OkStatus();
-  return Enqueue([core, generation] {
-    core->WaitFor(generation);
-    return absl::OkStatus();
+  if (absl::Status failure = Failure(); !failure.ok()) return failure;
+  // The record may belong to a stream queued behind this one on the shared
+  // threads: wait without holding a thread, woken by the record.
+  executor_.PostResumable([this, core, generation, waker = executor_.waker()] {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!failure_.ok()) return SerialExecutor::Step::kDone;
+    }
+    return core->NotifyWhenComplete(generation, waker) ? SerialExecutor::Step::kWaiting
+                                                       : SerialExecutor::Step::kDone;
   });
+  return absl::OkStatus();
 }
 
 }  // namespace accel::host

@@ -1,22 +1,24 @@
-// Streams of the host backend: a worker thread per stream runs queued
-// operations in order, asynchronously to the caller. The first failure is
-// sticky: later operations are skipped and every later call reports it.
+// Streams of the host backend: each is a serial executor on the backend's
+// shared stream threads, running queued operations in order, asynchronously
+// to the caller; however many streams there are, the threads stay few. An
+// operation that fails makes the rest of the queue skip; the stream reports
+// the failure as a stream failure, and the HAL keeps it sticky.
 #ifndef ACCEL_BACKENDS_HOST_HOST_STREAM_H_
 #define ACCEL_BACKENDS_HOST_HOST_STREAM_H_
 
-#include <deque>
 #include <functional>
-#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/plugin/backend_interface.h"
+#include "common/serial_executor.h"
 #include "thread_pool.h"
 
 namespace accel::host {
 
 class HostStream : public hal::plugin::StreamImpl {
  public:
-  explicit HostStream(ThreadPool& pool);
+  // `pool` runs the blocks of launches; `threads` run the streams.
+  HostStream(ThreadPool& pool, ExecutorThreads& threads);
   ~HostStream() override;
 
   absl::Status CopyHostToDevice(const void* src, hal::plugin::BufferImpl& dst, uint64_t dst_offset,
@@ -35,23 +37,17 @@ class HostStream : public hal::plugin::StreamImpl {
   absl::Status Synchronize() override;
 
  private:
-  struct Operation {
-    std::function<absl::Status()> run;
-    // Event records still run after a failure, so no waiter hangs on a
-    // failed stream; everything else is skipped.
-    bool runs_after_failure = false;
-  };
-  // Queues an operation; returns the sticky error instead if there is one.
+  // Queues an operation, or reports the stream's failure instead. Event
+  // records (`runs_after_failure`) still run after a failure, so no waiter
+  // hangs on a failed stream; everything else is skipped.
   absl::Status Enqueue(std::function<absl::Status()> run, bool runs_after_failure = false);
-  void WorkerLoop();
+  // The failure so far, as a stream failure (OK: none).
+  absl::Status Failure();
 
   ThreadPool& pool_;
   absl::Mutex mu_;
-  std::deque<Operation> queue_ ABSL_GUARDED_BY(mu_);
-  bool running_ ABSL_GUARDED_BY(mu_) = false;  // an operation is executing
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
-  std::thread worker_;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first failed operation's
+  SerialExecutor executor_;                    // declared last: drained first
 };
 
 }  // namespace accel::host

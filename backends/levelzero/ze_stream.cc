@@ -1,6 +1,7 @@
 #include "ze_stream.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "ze_device.h"
@@ -25,8 +26,8 @@ absl::StatusOr<std::unique_ptr<ZeStream>> ZeStream::Create(ZeDevice& device) {
 
 ZeStream::~ZeStream() {
   // stream_destroy may come with work queued: wait for it, then release what
-  // it held. A failure here was, or would have been, the stream's sticky
-  // error; with the stream going away there is no caller left to tell.
+  // it held. A failure here was, or would have been, a stream failure; with
+  // the stream going away there is no caller left to tell.
   absl::Status drained = Synchronize();
   (void)drained;
   absl::MutexLock lock(&mu_);
@@ -40,7 +41,7 @@ void ZeStream::RetireLocked() {
     ze_result_t result = device_.api()->zeEventQueryStatus(in_flight_.front().done->event);
     if (result == ZE_RESULT_NOT_READY) return;
     if (result != ZE_RESULT_SUCCESS) {
-      if (sticky_.ok()) sticky_ = ZeStatus("zeEventQueryStatus", result);
+      if (unreported_.ok()) unreported_ = ZeStatus("zeEventQueryStatus", result);
       return;
     }
     in_flight_.pop_front();
@@ -51,7 +52,7 @@ absl::Status ZeStream::Submit(const char* call, const Append& append, KeepAlive 
                               std::shared_ptr<Marker> extra_wait, std::shared_ptr<Marker>* done) {
   absl::MutexLock lock(&mu_);
   RetireLocked();
-  if (!sticky_.ok()) return sticky_;
+  if (!unreported_.ok()) return TakeUnreportedLocked();
   absl::StatusOr<std::shared_ptr<Marker>> marker = device_.markers().Acquire();
   if (!marker.ok()) return marker.status();
   ze_event_handle_t waits[2];
@@ -63,7 +64,7 @@ absl::Status ZeStream::Submit(const char* call, const Append& append, KeepAlive 
     absl::Status status = ZeStatus(call, result);
     if (status.code() != absl::StatusCode::kInvalidArgument &&
         status.code() != absl::StatusCode::kNotFound) {
-      sticky_ = status;
+      return hal::plugin::StreamFailure(std::move(status));
     }
     return status;
   }
@@ -87,11 +88,15 @@ absl::Status ZeStream::Synchronize() {
   ze_result_t result = ZE_RESULT_SUCCESS;
   if (tail != nullptr) result = device_.api()->zeEventHostSynchronize(tail->event, UINT64_MAX);
   absl::MutexLock lock(&mu_);
-  if (result != ZE_RESULT_SUCCESS && sticky_.ok()) {
-    sticky_ = ZeStatus("zeEventHostSynchronize", result);
+  if (result != ZE_RESULT_SUCCESS && unreported_.ok()) {
+    unreported_ = ZeStatus("zeEventHostSynchronize", result);
   }
   RetireLocked();
-  return sticky_;
+  return TakeUnreportedLocked();
+}
+
+absl::Status ZeStream::TakeUnreportedLocked() {
+  return hal::plugin::StreamFailure(std::exchange(unreported_, absl::OkStatus()));
 }
 
 absl::Status ZeStream::CopyHostToDevice(const void* src, hal::plugin::BufferImpl& dst,

@@ -21,9 +21,10 @@
 //
 // Failures: Level Zero reports no per-kernel failure; what can fail is an
 // append (rejected command) or the device (lost, reset) while waiting. Both
-// become the stream's sticky error, returned by every later operation and
-// by Synchronize, except INVALID_ARGUMENT / NOT_FOUND appends, which queued
-// nothing and leave the stream usable.
+// are reported as stream failures, which the HAL keeps sticky, except
+// INVALID_ARGUMENT / NOT_FOUND appends, which queued nothing and leave the
+// stream usable. A failure found while retiring commands is reported by the
+// next call.
 #ifndef ACCEL_BACKENDS_LEVELZERO_ZE_STREAM_H_
 #define ACCEL_BACKENDS_LEVELZERO_ZE_STREAM_H_
 
@@ -87,7 +88,10 @@ class ZeStream : public hal::plugin::StreamImpl {
   absl::Mutex mu_;
   std::shared_ptr<Marker> tail_ ABSL_GUARDED_BY(mu_);  // the last queued command's marker
   std::deque<InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
-  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
+  // A failure found while retiring commands, not yet reported.
+  absl::Status unreported_ ABSL_GUARDED_BY(mu_);
+  // Reports unreported_ as a stream failure, once.
+  absl::Status TakeUnreportedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace accel::levelzero

@@ -72,21 +72,17 @@ void RocmStream::FreeTemporaries(const std::vector<void*>& temporaries) {
 
 absl::Status RocmStream::Fail(absl::Status status) {
   if (IsRequestError(status.code())) return status;
-  if (sticky_.ok()) {
-    std::string message(status.message());
-    if (!recent_kernels_.empty()) {
-      absl::StrAppend(&message, " (kernels launched on this stream since it last synchronized: ",
-                      absl::StrJoin(recent_kernels_, ", "), ")");
-    }
-    sticky_ = absl::Status(status.code(), message);
+  std::string message(status.message());
+  if (!recent_kernels_.empty()) {
+    absl::StrAppend(&message, " (kernels launched on this stream since it last synchronized: ",
+                    absl::StrJoin(recent_kernels_, ", "), ")");
   }
-  return sticky_;
+  return hal::plugin::StreamFailure(absl::Status(status.code(), message));
 }
 
 template <typename F>
 absl::Status RocmStream::Submit(absl::string_view call, F&& enqueue) {
   absl::MutexLock lock(&mu_);
-  if (!sticky_.ok()) return sticky_;
   ScopedDevice scoped(device_);
   absl::Status status = scoped.status();
   if (status.ok()) status = HipStatus(device_.api(), enqueue(), call);
@@ -132,7 +128,6 @@ absl::Status RocmStream::CopyDeviceToDevice(hal::plugin::BufferImpl& src, uint64
 absl::Status RocmStream::CopyOverlapping(hipDeviceptr_t to, hipDeviceptr_t from, uint64_t size) {
   const HipApi& api = device_.api();
   absl::MutexLock lock(&mu_);
-  if (!sticky_.ok()) return sticky_;
   if (to == from) return absl::OkStatus();  // a copy onto itself changes nothing
   ScopedDevice scoped(device_);
   if (!scoped.ok()) return Fail(scoped.status());
@@ -291,7 +286,7 @@ absl::Status RocmStream::Synchronize() {
     return Fail(absl::Status(code, status.message()));
   }
   recent_kernels_.clear();
-  return sticky_;
+  return absl::OkStatus();
 }
 
 }  // namespace accel::rocm

@@ -1,7 +1,7 @@
 // Streams of a HIP device: a non-blocking hipStream_t (it must not serialize
 // with the legacy null stream, which other libraries in the process may use)
-// with a sticky error. The first failure on a stream, seen at enqueue or at
-// synchronize, is kept: later calls report it, as the HAL specifies.
+// that reports failures of its work, seen at enqueue or at synchronize, as
+// stream failures; the HAL keeps the first one sticky.
 #ifndef ACCEL_BACKENDS_ROCM_ROCM_STREAM_H_
 #define ACCEL_BACKENDS_ROCM_ROCM_STREAM_H_
 
@@ -40,8 +40,8 @@ class RocmStream : public hal::plugin::StreamImpl {
 
  private:
   RocmStream(const RocmDevice& device, hipStream_t stream) : device_(device), stream_(stream) {}
-  // Runs `enqueue` (a HIP call on stream_) unless the stream already failed;
-  // returns the sticky error, or the call's error as HipStatus(`call`).
+  // Runs `enqueue` (a HIP call on stream_); returns its error as
+  // HipStatus(`call`), through Fail().
   template <typename F>
   absl::Status Submit(absl::string_view call, F&& enqueue);
   // The memmove of CopyDeviceToDevice for ranges that overlap: HIP leaves an
@@ -49,14 +49,14 @@ class RocmStream : public hal::plugin::StreamImpl {
   absl::Status CopyOverlapping(hipDeviceptr_t to, hipDeviceptr_t from, uint64_t size);
   // Frees `temporaries` (from temporaries_), which the stream has finished with.
   void FreeTemporaries(const std::vector<void*>& temporaries);
-  // Keeps `status` as the sticky error if it says the device or earlier work
-  // failed (rather than that this request was wrong); returns what to report.
+  // Marks `status` a stream failure if it says the device or earlier work
+  // failed (rather than that this request was wrong), naming the kernels
+  // that may have caused it; returns what to report.
   absl::Status Fail(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RocmDevice& device_;
   hipStream_t stream_;
   absl::Mutex mu_;
-  absl::Status sticky_ ABSL_GUARDED_BY(mu_);
   // Kernels launched since the last successful synchronize: HIP's error does
   // not say which kernel failed, so the report lists the suspects.
   std::vector<std::string> recent_kernels_ ABSL_GUARDED_BY(mu_);

@@ -110,7 +110,7 @@ RemoteStream::~RemoteStream() {
 }
 
 absl::Status RemoteStream::Check(std::initializer_list<const plugin::BufferImpl*> buffers) {
-  if (absl::Status sticky = sticky_->Get(); !sticky.ok()) return sticky;
+  if (absl::Status found = unreported_->Take(); !found.ok()) return found;
   if (absl::Status alive = connection_->Alive(); !alive.ok()) return alive;
   for (const plugin::BufferImpl* b : buffers) {
     if (absl::Status s = connection_->HandleStatus(AsRemote(*b).handle()); !s.ok()) return s;
@@ -158,8 +158,8 @@ absl::Status RemoteStream::CopyDeviceToHost(plugin::BufferImpl& src, uint64_t sr
   op->set_bulk(connection_->has_bulk());
   *op->mutable_src() = Range(src, src_offset, size);
   return connection_->SendCopyToHost(std::move(command), dst, size,
-                                     [sticky = sticky_](const absl::Status& s) {
-                                       if (!s.ok()) sticky->Set(s);
+                                     [unreported = unreported_](const absl::Status& s) {
+                                       if (!s.ok()) unreported->Set(s);
                                      });
 }
 
@@ -245,12 +245,11 @@ absl::Status RemoteStream::WaitEvent(plugin::EventImpl& event) {
 }
 
 absl::Status RemoteStream::Synchronize() {
-  if (absl::Status sticky = sticky_->Get(); !sticky.ok()) return sticky;
+  if (absl::Status found = unreported_->Take(); !found.ok()) return found;
   v1::Command command;
   OnThisStream(command)->mutable_synchronize_stream();
-  absl::Status status = connection_->Call(std::move(command)).status();
-  if (!status.ok()) sticky_->Set(status);
-  return status;
+  // The node replies with its stream's failure, the first of its work.
+  return plugin::StreamFailure(connection_->Call(std::move(command)).status());
 }
 
 // ---------------------------------------------------------------- devices --

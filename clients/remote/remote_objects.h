@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/plugin/backend_interface.h"
@@ -98,28 +99,30 @@ class RemoteStream : public plugin::StreamImpl, public RemoteHandle {
   absl::Status Synchronize() override;
 
  private:
-  // The stream's sticky error as last reported by the node, the connection's
-  // end, or a failed handle this command names: any makes the command fail now.
+  // A failure of the stream found since the last call (a copy to the host
+  // that failed after its call returned), the connection's end, or a failed
+  // handle this command names: any makes the command fail now.
   // `command` as a command on this stream, for its operation to be set.
   v1::StreamCommand* OnThisStream(v1::Command& command) const;
   absl::Status Check(std::initializer_list<const plugin::BufferImpl*> buffers);
   absl::Status Submit(v1::Command command);
 
-  // Shared with completions of copies to the host, which may run after the
-  // stream is gone (a lost session completes them late).
-  struct Sticky {
+  // Failures found by completions of copies to the host, which may run after
+  // the stream is gone (a lost session completes them late); reported once,
+  // as a stream failure, by the next call. The HAL keeps it sticky.
+  struct Unreported {
     absl::Mutex mu;
     absl::Status status ABSL_GUARDED_BY(mu);
     void Set(const absl::Status& s) {
       absl::MutexLock lock(&mu);
       if (status.ok()) status = s;
     }
-    absl::Status Get() {
+    absl::Status Take() {
       absl::MutexLock lock(&mu);
-      return status;
+      return plugin::StreamFailure(std::exchange(status, absl::OkStatus()));
     }
   };
-  std::shared_ptr<Sticky> sticky_ = std::make_shared<Sticky>();
+  std::shared_ptr<Unreported> unreported_ = std::make_shared<Unreported>();
 };
 
 class RemoteDevice : public plugin::DeviceImpl {

@@ -16,8 +16,8 @@ DeviceState::~DeviceState() {
 namespace {
 
 // Runs `enqueue` on the device's synchronous stream and waits for it. The
-// lock serialises synchronous calls, so a sticky error reported here is the
-// one this call caused; the stream is then replaced by a fresh one.
+// lock serialises synchronous calls, so a stream failure reported here is
+// the one this call caused; the stream is then replaced by a fresh one.
 template <typename F>
 absl::Status RunSynchronously(internal::DeviceState& device, F&& enqueue) {
   absl::MutexLock lock(&device.sync_mu);
@@ -28,11 +28,11 @@ absl::Status RunSynchronously(internal::DeviceState& device, F&& enqueue) {
   }
   absl::Status status = enqueue(device.sync_stream);
   absl::Status synced = device.TakeError(device.api().stream_synchronize(device.sync_stream));
-  if (!synced.ok()) {
+  if (!synced.ok() || internal::IsStreamFailure(status)) {
     device.api().stream_destroy(device.sync_stream);
     device.sync_stream = nullptr;
   }
-  return status.ok() ? synced : status;
+  return internal::WithoutStreamFailureMark(status.ok() ? synced : status);
 }
 
 }  // namespace

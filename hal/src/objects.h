@@ -58,10 +58,27 @@ struct BufferState {
   ~BufferState();
 };
 
+// The one home of a stream's sticky error: backends report failures of a
+// stream, the stream keeps the first and fails every later call with it.
 struct StreamState {
   std::shared_ptr<DeviceState> device;
   AccelStream* handle = nullptr;
+
+  // The stream's failure so far (OK: none).
+  absl::Status failure() {
+    absl::MutexLock lock(&mu);
+    return failure_;
+  }
+  // Passes a call's outcome through: a failure of the stream becomes sticky.
+  // `synchronize`: the outcome of stream_synchronize, whose errors are all
+  // stream failures for a plugin older than ABI 1.1.
+  absl::Status Keep(absl::Status status, bool synchronize = false);
+
   ~StreamState() { device->api().stream_destroy(handle); }
+
+ private:
+  absl::Mutex mu;
+  absl::Status failure_ ABSL_GUARDED_BY(mu);
 };
 
 struct EventState {

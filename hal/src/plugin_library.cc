@@ -7,6 +7,10 @@
 #include "absl/strings/str_cat.h"
 
 namespace accel::hal::internal {
+namespace {
+// Marks, inside the HAL only, a plugin error that is a failure of its stream.
+constexpr char kStreamFailureMark[] = "accel.hal/stream-failure";
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Open(const std::string& path) {
   // RTLD_LOCAL keeps each plugin's symbols (and its vendor runtime's) apart.
@@ -67,7 +71,20 @@ absl::Status PluginLibrary::TakeError(AccelError* error) const {
     code = static_cast<int32_t>(absl::StatusCode::kUnknown);
   }
   absl::Status status(static_cast<absl::StatusCode>(code), message != nullptr ? message : "");
+  if (Has(offsetof(AccelBackendApi, error_is_stream_failure)) &&
+      api_->error_is_stream_failure(error) != 0) {
+    status.SetPayload(kStreamFailureMark, absl::Cord());
+  }
   api_->error_destroy(error);
+  return status;
+}
+
+bool IsStreamFailure(const absl::Status& status) {
+  return status.GetPayload(kStreamFailureMark).has_value();
+}
+
+absl::Status WithoutStreamFailureMark(absl::Status status) {
+  status.ErasePayload(kStreamFailureMark);
   return status;
 }
 

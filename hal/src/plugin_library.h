@@ -28,7 +28,8 @@ class PluginLibrary {
   // an older plugin's table is shorter.
   bool Has(size_t offset) const;
 
-  // Converts a plugin error to a Status and releases it.
+  // Converts a plugin error to a Status and releases it. A failure of a
+  // stream itself carries the kStreamFailure payload (see IsStreamFailure).
   absl::Status TakeError(AccelError* error) const;
 
  private:
@@ -38,6 +39,11 @@ class PluginLibrary {
   const AccelBackendApi* api_;
   std::string path_;
 };
+
+// Whether a status from TakeError is a failure of the stream itself, which
+// the stream keeps as its sticky error; and the same status without the mark.
+bool IsStreamFailure(const absl::Status& status);
+absl::Status WithoutStreamFailureMark(absl::Status status);
 
 // Functions every ABI 1.0 plugin must provide.
 absl::Status CheckRequiredFunctions(const PluginLibrary& library);

@@ -5,37 +5,65 @@
 #include "operations.h"
 
 namespace accel::hal {
+namespace internal {
+
+absl::Status StreamState::Keep(absl::Status status, bool synchronize) {
+  if (status.ok()) return status;
+  const bool old_plugin =
+      !device->core->library->Has(offsetof(AccelBackendApi, error_is_stream_failure));
+  if (!IsStreamFailure(status) && !(synchronize && old_plugin)) return status;
+  absl::MutexLock lock(&mu);
+  if (failure_.ok()) failure_ = WithoutStreamFailureMark(std::move(status));
+  return failure_;
+}
+
+}  // namespace internal
+
 namespace {
 absl::Status EmptyStream() { return absl::InvalidArgumentError("empty stream handle"); }
 absl::Status EmptyEvent() { return absl::InvalidArgumentError("empty event handle"); }
+
+// Every queuing call: nothing reaches the plugin once the stream has failed,
+// and a failure the plugin reports becomes the stream's.
+template <typename F>
+absl::Status Enqueue(const std::shared_ptr<internal::StreamState>& stream, F&& call) {
+  if (stream == nullptr) return EmptyStream();
+  if (absl::Status f = stream->failure(); !f.ok()) return f;
+  return stream->Keep(call(*stream->device, stream->handle));
+}
 }  // namespace
 
 Device Stream::device() const { return state_ != nullptr ? Device(state_->device) : Device(); }
 
 absl::Status Stream::CopyToDevice(absl::Span<const std::byte> src, const BufferView& dst) {
-  if (state_ == nullptr) return EmptyStream();
-  return internal::EnqueueCopyToDevice(*state_->device, state_->handle, src, dst);
+  return Enqueue(state_, [&](internal::DeviceState& device, AccelStream* handle) {
+    return internal::EnqueueCopyToDevice(device, handle, src, dst);
+  });
 }
 
 absl::Status Stream::CopyToHost(const BufferView& src, absl::Span<std::byte> dst) {
-  if (state_ == nullptr) return EmptyStream();
-  return internal::EnqueueCopyToHost(*state_->device, state_->handle, src, dst);
+  return Enqueue(state_, [&](internal::DeviceState& device, AccelStream* handle) {
+    return internal::EnqueueCopyToHost(device, handle, src, dst);
+  });
 }
 
 absl::Status Stream::Copy(const BufferView& src, const BufferView& dst) {
-  if (state_ == nullptr) return EmptyStream();
-  return internal::EnqueueCopy(*state_->device, state_->handle, src, dst);
+  return Enqueue(state_, [&](internal::DeviceState& device, AccelStream* handle) {
+    return internal::EnqueueCopy(device, handle, src, dst);
+  });
 }
 
 absl::Status Stream::Fill(const BufferView& dst, const void* pattern, size_t pattern_size) {
-  if (state_ == nullptr) return EmptyStream();
-  return internal::EnqueueFill(*state_->device, state_->handle, dst, pattern, pattern_size);
+  return Enqueue(state_, [&](internal::DeviceState& device, AccelStream* handle) {
+    return internal::EnqueueFill(device, handle, dst, pattern, pattern_size);
+  });
 }
 
 absl::Status Stream::Launch(const Kernel& kernel, const LaunchConfig& config,
                             absl::Span<const KernelArg> args) {
-  if (state_ == nullptr) return EmptyStream();
-  return internal::EnqueueLaunch(*state_->device, state_->handle, kernel, config, args);
+  return Enqueue(state_, [&](internal::DeviceState& device, AccelStream* handle) {
+    return internal::EnqueueLaunch(device, handle, kernel, config, args);
+  });
 }
 
 namespace {
@@ -45,12 +73,13 @@ absl::Status OnEvent(const std::shared_ptr<internal::StreamState>& stream, const
                      EventCall AccelBackendApi::*call) {
   if (stream == nullptr) return EmptyStream();
   if (!event.valid()) return EmptyEvent();
-  internal::DeviceState& device = *stream->device;
-  if (absl::Status s = internal::CheckSameDevice(device, *event.state()->device, "event");
+  if (absl::Status s = internal::CheckSameDevice(*stream->device, *event.state()->device, "event");
       !s.ok()) {
     return s;
   }
-  return device.TakeError((device.api().*call)(stream->handle, event.state()->handle));
+  return Enqueue(stream, [&](internal::DeviceState& device, AccelStream* handle) {
+    return device.TakeError((device.api().*call)(handle, event.state()->handle));
+  });
 }
 }  // namespace
 
@@ -64,7 +93,13 @@ absl::Status Stream::Wait(const Event& event) {
 
 absl::Status Stream::Synchronize() {
   if (state_ == nullptr) return EmptyStream();
-  return state_->device->TakeError(state_->device->api().stream_synchronize(state_->handle));
+  // Waits for queued work also on a failed stream: its host memory must be
+  // free to go when this returns.
+  absl::Status status = state_->Keep(
+      state_->device->TakeError(state_->device->api().stream_synchronize(state_->handle)),
+      /*synchronize=*/true);
+  absl::Status failure = state_->failure();
+  return failure.ok() ? status : failure;
 }
 
 }  // namespace accel::hal

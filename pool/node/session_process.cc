@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -155,6 +156,7 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
 
   // A node out of threads refuses this one session; it never aborts.
   try {
+    std::vector<bool> takes_turns;
     for (size_t i = 0; i < process->config_.shares.size(); ++i) {
       const bool shared = process->config_.shares[i] != nullptr;
       process->seats_.push_back(
@@ -162,8 +164,15 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
                  : nullptr);
       const bool watched = i < process->config_.kernel_limits.size() &&
                            process->config_.kernel_limits[i].count() > 0;
-      process->turn_queues_.push_back(shared || watched ? std::make_unique<SerialQueue>()
-                                                        : nullptr);
+      takes_turns.push_back(shared || watched);
+    }
+    const size_t turn_devices = std::count(takes_turns.begin(), takes_turns.end(), true);
+    if (turn_devices > 0) {
+      process->turn_threads_ = std::make_unique<ExecutorThreads>(turn_devices, turn_devices);
+    }
+    for (bool turns : takes_turns) {
+      process->turn_queues_.push_back(
+          turns ? std::make_unique<SerialExecutor>(*process->turn_threads_) : nullptr);
     }
     process->relay_ = std::thread([p = process.get()] { p->RelayResponses(); });
     process->reports_ = std::thread([p = process.get()] { p->ReadReports(); });

@@ -26,9 +26,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/serial_executor.h"
 #include "pool/common/bulk_socket.h"
 #include "pool/common/frame_socket.h"
-#include "pool/common/serial_queue.h"
 #include "pool/common/session_link.h"
 #include "pool/common/wire.h"
 #include "pool/common/worker_wire.h"
@@ -115,7 +115,10 @@ class SessionProcess {
   FrameSocket session_;
   FrameSocket control_;
   std::vector<std::unique_ptr<ComputeShares::Seat>> seats_;  // per device
-  std::vector<std::unique_ptr<SerialQueue>> turn_queues_;    // per device that takes turns
+  // Turns are served in order per device, each device on a thread of its
+  // own: a turn blocks for as long as its kernel runs.
+  std::unique_ptr<ExecutorThreads> turn_threads_;
+  std::vector<std::unique_ptr<SerialExecutor>> turn_queues_;  // per device that takes turns
 
   absl::Mutex mu_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;   // by the node: no cause to report

@@ -17,18 +17,30 @@ uint64_t EventTrack::dispatched() {
 absl::Status EventTrack::Apply(uint64_t generation, const std::function<absl::Status()>& record) {
   // Held across the HAL record (a quick enqueue), so two streams' records of
   // one event take effect in the client's order.
-  absl::MutexLock lock(&mu_);
   absl::Status status;
-  if (record && generation > applied_) status = record();
-  applied_ = std::max(applied_, generation);
+  std::vector<SerialExecutor::Waker> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (record && generation > applied_) status = record();
+    applied_ = std::max(applied_, generation);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->first <= applied_) {
+        wake.push_back(std::move(it->second));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const SerialExecutor::Waker& w : wake) w.Wake();
   return status;
 }
 
-void EventTrack::WaitApplied(uint64_t generation) {
+bool EventTrack::NotifyWhenApplied(uint64_t generation, SerialExecutor::Waker waker) {
   absl::MutexLock lock(&mu_);
-  auto reached = [this, generation]()
-                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return applied_ >= generation; };
-  mu_.Await(absl::Condition(&reached));
+  if (applied_ >= generation) return false;
+  waiters_.emplace_back(generation, std::move(waker));
+  return true;
 }
 
 bool EventTrack::AllApplied() {

@@ -5,9 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/serial_executor.h"
 
 namespace accel::pool {
 
@@ -23,13 +26,16 @@ class EventTrack {
   // was applied already (records on different streams can land out of
   // order), then marks it applied; `record` is null for a skipped record.
   absl::Status Apply(uint64_t generation, const std::function<absl::Status()>& record);
-  void WaitApplied(uint64_t generation);
+  // Returns false when record `generation` has been applied; else true, and
+  // wakes `waker` once it has (an executor waiting without holding a thread).
+  bool NotifyWhenApplied(uint64_t generation, SerialExecutor::Waker waker);
   bool AllApplied();
 
  private:
   absl::Mutex mu_;
   uint64_t dispatched_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<uint64_t, SerialExecutor::Waker>> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accel::pool

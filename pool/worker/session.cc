@@ -18,7 +18,8 @@ Session::Session(Config config, ModuleCache& cache, std::shared_ptr<SessionLink>
       link_(std::move(link)),
       usage_(std::move(usage)),
       used_(new std::atomic<uint64_t>[config_.devices.size()]),
-      waits_(std::make_unique<SerialQueue>()) {
+      threads_(std::make_unique<ExecutorThreads>(config_.stream_threads)),
+      waits_(std::make_unique<SerialExecutor>(*threads_)) {
   for (size_t i = 0; i < config_.devices.size(); ++i) used_[i] = 0;
 }
 
@@ -170,11 +171,14 @@ void Session::Execute(v1::Command& command) {
         Reply(reply_id, event.status());
         break;
       }
-      // Blocking: wait off the reader, so later commands keep flowing.
+      // Off the reader, so later commands keep flowing; the record may still
+      // sit in a stream's queue, and lands first.
       const uint64_t generation = event->track->dispatched();
-      waits_->Post([this, reply_id, event = *event, generation] {
-        event.track->WaitApplied(generation);
+      waits_->PostResumable([this, reply_id, event = *event, generation, waker = waits_->waker()] {
+        if (event.track->NotifyWhenApplied(generation, waker))
+          return SerialExecutor::Step::kWaiting;
         Reply(reply_id, event.event.Synchronize());
+        return SerialExecutor::Step::kDone;
       });
       break;
     }

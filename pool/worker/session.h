@@ -24,8 +24,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "accel/hal/hal.h"
+#include "common/serial_executor.h"
 #include "pool/common/bulk_socket.h"
-#include "pool/common/serial_queue.h"
 #include "pool/common/session_link.h"
 #include "pool/common/wire.h"
 #include "pool/worker/event_track.h"
@@ -51,8 +51,12 @@ class Session {
     std::vector<LaunchTurns*> turns;
     bool allow_host_kernels = false;
     size_t max_handles = 1 << 20;
-    // Each stream has a worker thread on the node.
     size_t max_streams = 256;
+    // The threads all of the session's streams share. A stream holds one
+    // while it runs an operation, and while it waits for the device (a
+    // synchronize, a timed launch): more would let more streams wait on the
+    // device at once, fewer would delay other streams' submissions.
+    size_t stream_threads = 8;
     size_t max_events = 65536;
     size_t max_modules = 1024;
   };
@@ -115,9 +119,17 @@ class Session {
   StreamWorker::Operation CopyToHostOperation(uint64_t reply_id,
                                               std::shared_ptr<BulkSocket> channel,
                                               hal::BufferView view);
+  // What a stream command becomes: an operation, and for a wait, the event
+  // record it must not overtake.
+  struct StreamOperation {
+    StreamOperation(StreamWorker::Operation op) : run(std::move(op)) {}  // NOLINT: implicit
+    StreamWorker::Operation run;
+    std::shared_ptr<EventTrack> after;
+    uint64_t after_generation = 0;
+  };
   // `upload` holds a bulk upload's bytes, already read from the channel.
-  absl::StatusOr<StreamWorker::Operation> MakeStreamOperation(v1::Command& command,
-                                                              std::shared_ptr<const char[]> upload);
+  absl::StatusOr<StreamOperation> MakeStreamOperation(v1::Command& command,
+                                                      std::shared_ptr<const char[]> upload);
   // Reads the bytes of a bulk upload, which must be consumed whether or not
   // the command is valid, to keep the channel in step with the commands.
   absl::StatusOr<std::shared_ptr<const char[]>> ReadBulkUpload(uint64_t size);
@@ -145,6 +157,8 @@ class Session {
   absl::Mutex returns_mu_;
   std::map<uint32_t, uint64_t> returning_ ABSL_GUARDED_BY(returns_mu_);
 
+  // Declared before everything that runs on them.
+  std::unique_ptr<ExecutorThreads> threads_;
   // Reader-thread state. (std::unordered_map: GCC 12 warns falsely inside
   // flat_hash_map's slot transfer for this variant.)
   std::unordered_map<uint64_t, Entry> handles_;
@@ -154,7 +168,9 @@ class Session {
   size_t modules_ = 0;
   absl::Mutex bulk_mu_;
   std::shared_ptr<BulkSocket> bulk_ ABSL_GUARDED_BY(bulk_mu_);
-  std::unique_ptr<SerialQueue> waits_;  // declared last: destroyed first
+  // Waits for events and for streams' queues, off the reader, so later
+  // commands keep flowing. Declared last: destroyed first.
+  std::unique_ptr<SerialExecutor> waits_;
 };
 
 // Used by every part of the session (session*.cc).

@@ -165,9 +165,10 @@ absl::Status Session::CreateStream(const v1::CreateStream& op) {
   absl::StatusOr<hal::Stream> stream = device->CreateStream();
   if (!stream.ok()) return stream.status();
   absl::Status added = AddHandle(
-      op.handle(), std::make_shared<StreamWorker>(
-                       *std::move(stream),
-                       op.device() < config_.turns.size() ? config_.turns[op.device()] : nullptr));
+      op.handle(),
+      std::make_shared<StreamWorker>(
+          *std::move(stream),
+          op.device() < config_.turns.size() ? config_.turns[op.device()] : nullptr, *threads_));
   if (added.ok()) ++streams_;
   return added;
 }
@@ -249,8 +250,14 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
   if (std::holds_alternative<std::shared_ptr<StreamWorker>>(it->second)) {
     // Its queued work finishes off the reader (a wait in it may need later
     // commands), then the worker goes.
-    waits_->Post([worker = std::get<std::shared_ptr<StreamWorker>>(it->second)]() mutable {
+    waits_->PostResumable([worker = std::get<std::shared_ptr<StreamWorker>>(it->second),
+                           waker = waits_->waker()]() mutable {
+      if (!worker->Idle()) {
+        worker->NotifyWhenIdle(waker);
+        return SerialExecutor::Step::kWaiting;
+      }
       worker.reset();
+      return SerialExecutor::Step::kDone;
     });
     --streams_;
   }

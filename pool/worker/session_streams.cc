@@ -11,7 +11,7 @@ hal::Dim3 ToDim3(const v1::Dim3& d) { return {d.x(), d.y(), d.z()}; }
 
 }  // namespace
 
-absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
+absl::StatusOr<Session::StreamOperation> Session::MakeStreamOperation(
     v1::Command& command, std::shared_ptr<const char[]> upload) {
   using Op = StreamWorker::Operation;
   const uint64_t reply_id = command.reply_id();
@@ -136,12 +136,13 @@ absl::StatusOr<StreamWorker::Operation> Session::MakeStreamOperation(
     case v1::StreamCommand::kWaitEvent: {
       absl::StatusOr<EventEntry> event = Lookup<EventEntry>(on.wait_event().event(), "event");
       if (!event.ok()) return event.status();
-      const uint64_t generation = event->track->dispatched();
-      return Op([event = *event, generation](StreamWorker& w, const absl::Status& sticky) {
-        // The record may still sit in another stream's queue: let it land first.
-        event.track->WaitApplied(generation);
+      StreamOperation wait(Op([event = *event](StreamWorker& w, const absl::Status& sticky) {
         return sticky.ok() ? w.stream().Wait(event.event) : sticky;
-      });
+      }));
+      // The record may still sit in another stream's queue: it lands first.
+      wait.after = event->track;
+      wait.after_generation = event->track->dispatched();
+      return wait;
     }
     case v1::StreamCommand::kSynchronizeStream:
       return Op([this, reply_id](StreamWorker& w, const absl::Status& sticky) {
@@ -189,7 +190,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
   if (on.has_launch()) {
     for (const v1::KernelArg& a : on.launch().args()) queued_bytes += a.raw().size();
   }
-  absl::StatusOr<StreamWorker::Operation> op = MakeStreamOperation(command, std::move(upload));
+  absl::StatusOr<StreamOperation> op = MakeStreamOperation(command, std::move(upload));
   if (!op.ok()) {
     // A bad command becomes the stream's sticky error, in its place in order.
     absl::Status error = op.status();
@@ -201,8 +202,13 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
     });
     return;
   }
-  if (on.has_synchronize_stream() && (*worker)->RunIfIdle(*op)) return;
-  (*worker)->Enqueue(*std::move(op), queued_bytes);
+  if (on.has_synchronize_stream() && (*worker)->RunIfIdle(op->run)) return;
+  if (op->after != nullptr) {
+    (*worker)->EnqueueAfterRecord(std::move(op->after), op->after_generation, std::move(op->run),
+                                  queued_bytes);
+    return;
+  }
+  (*worker)->Enqueue(std::move(op->run), queued_bytes);
 }
 
 }  // namespace accel::pool

@@ -12,80 +12,75 @@ constexpr uint64_t kMaxRetainedBytes = 16ull << 20;
 constexpr uint64_t kMaxQueuedBytes = 16ull << 20;
 }  // namespace
 
-StreamWorker::StreamWorker(hal::Stream stream, LaunchTurns* turns)
-    : stream_(std::move(stream)), turns_(turns), thread_([this] { Loop(); }) {}
+StreamWorker::StreamWorker(hal::Stream stream, LaunchTurns* turns, ExecutorThreads& threads)
+    : stream_(std::move(stream)), turns_(turns), executor_(threads) {}
 
 StreamWorker::~StreamWorker() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  thread_.join();
+  executor_.Drain();
+  // Let queued device work finish before the bytes it reads go away. The
+  // session is gone, so an error here has nobody left to be reported to.
+  Synchronize().IgnoreError();
 }
 
-void StreamWorker::Enqueue(Operation op, uint64_t bytes) {
+void StreamWorker::Admit(uint64_t bytes) {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](StreamWorker* w)
            ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->queued_bytes_ < kMaxQueuedBytes; },
       this));
   queued_bytes_ += bytes;
-  queue_.push_back({std::move(op), bytes});
+}
+
+void StreamWorker::Release(uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  queued_bytes_ -= bytes;
+}
+
+void StreamWorker::Run(const Operation& op) {
+  {
+    absl::MutexLock lock(&mu_);
+    device_idle_ = false;  // until the operation synchronizes
+  }
+  absl::Status status = op(*this, sticky_);
+  if (!status.ok() && sticky_.ok()) sticky_ = status;
+  if (retained_bytes_ > kMaxRetainedBytes) {
+    absl::Status synced = Synchronize();
+    if (!synced.ok() && sticky_.ok()) sticky_ = synced;
+  }
+}
+
+void StreamWorker::Enqueue(Operation op, uint64_t bytes) {
+  Admit(bytes);
+  executor_.Post([this, op = std::move(op), bytes] {
+    Run(op);
+    Release(bytes);
+  });
+}
+
+void StreamWorker::EnqueueAfterRecord(std::shared_ptr<EventTrack> track, uint64_t generation,
+                                      Operation op, uint64_t bytes) {
+  Admit(bytes);
+  executor_.PostResumable([this, track = std::move(track), generation, op = std::move(op), bytes,
+                           waker = executor_.waker()] {
+    if (track->NotifyWhenApplied(generation, waker)) return SerialExecutor::Step::kWaiting;
+    Run(op);
+    Release(bytes);
+    return SerialExecutor::Step::kDone;
+  });
 }
 
 bool StreamWorker::RunIfIdle(const Operation& op) {
   {
     absl::MutexLock lock(&mu_);
-    if (busy_ || stopping_ || !queue_.empty() || !device_idle_) return false;
-    busy_ = true;
+    if (!device_idle_) return false;
   }
-  absl::Status status = op(*this, sticky_);
-  if (!status.ok() && sticky_.ok()) sticky_ = status;
-  absl::MutexLock lock(&mu_);
-  busy_ = false;
-  return true;
+  return executor_.RunIfIdle([this, &op] { Run(op); });
 }
 
 void StreamWorker::Retain(std::shared_ptr<const void> bytes, uint64_t size) {
-  // Called from operations, on the worker thread.
+  // Called from operations, on the executor.
   retained_bytes_ += size;
   retained_.push_back(std::move(bytes));
-}
-
-void StreamWorker::Loop() {
-  for (;;) {
-    Operation op;
-    uint64_t bytes = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](StreamWorker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-            return !w->busy_ && (w->stopping_ || !w->queue_.empty());
-          },
-          this));
-      if (queue_.empty()) break;
-      busy_ = true;
-      device_idle_ = false;  // until the operation synchronizes
-      op = std::move(queue_.front().first);
-      bytes = queue_.front().second;
-      queue_.pop_front();
-    }
-    absl::Status status = op(*this, sticky_);
-    if (!status.ok() && sticky_.ok()) sticky_ = status;
-    op = nullptr;
-    // Still busy: RunIfIdle must not touch the retained bytes or the sticky
-    // status meanwhile.
-    if (retained_bytes_ > kMaxRetainedBytes) {
-      absl::Status synced = Synchronize();
-      if (!synced.ok() && sticky_.ok()) sticky_ = synced;
-    }
-    absl::MutexLock lock(&mu_);
-    queued_bytes_ -= bytes;
-    busy_ = false;
-  }
-  // Let queued device work finish before the bytes it reads go away. The
-  // session is gone, so an error here has nobody left to be reported to.
-  Synchronize().IgnoreError();
 }
 
 absl::StatusOr<double> StreamWorker::RunTimed(const std::function<absl::Status()>& launch) {

@@ -1,6 +1,8 @@
-// The node side of one remote stream: a thread that applies the stream's
-// commands to a HAL stream in order. The session's reader only queues work
-// here, so a slow stream never stalls the session or other streams.
+// The worker side of one remote stream: a serial executor that applies the
+// stream's commands to a HAL stream in order. The session's reader only
+// queues work here, so a slow stream never stalls the session or other
+// streams. All of a session's streams share a few threads (the session's
+// ExecutorThreads): a wait for another stream's event record holds none.
 //
 // Errors are sticky, as on a HAL stream: the first failure (a bad command or
 // a failed device operation) is kept, later operations are skipped, and every
@@ -8,17 +10,17 @@
 #ifndef ACCEL_POOL_WORKER_STREAM_WORKER_H_
 #define ACCEL_POOL_WORKER_STREAM_WORKER_H_
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/event.h"
 #include "accel/hal/stream.h"
+#include "common/serial_executor.h"
+#include "pool/worker/event_track.h"
 #include "pool/worker/launch_turns.h"
 
 namespace accel::pool {
@@ -30,8 +32,8 @@ class StreamWorker {
   using Operation = std::function<absl::Status(StreamWorker&, const absl::Status& sticky)>;
 
   // `turns`: where launches on the stream's device ask for their turn
-  // (null: they need none). It must outlive the worker.
-  StreamWorker(hal::Stream stream, LaunchTurns* turns);
+  // (null: they need none). It and `threads` must outlive the worker.
+  StreamWorker(hal::Stream stream, LaunchTurns* turns, ExecutorThreads& threads);
   ~StreamWorker();  // drains the queue, then synchronizes the HAL stream
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;
@@ -40,13 +42,22 @@ class StreamWorker {
   // cost per operation): the caller waits while too much is queued, which
   // pushes back on the client through gRPC flow control.
   void Enqueue(Operation op, uint64_t bytes = 0);
+  // Like Enqueue, but `op` runs only once `track` has applied record
+  // `generation` (queued on another stream), which the stream waits for
+  // without holding a thread.
+  void EnqueueAfterRecord(std::shared_ptr<EventTrack> track, uint64_t generation, Operation op,
+                          uint64_t bytes = 0);
   // Runs `op` on the calling thread instead, and returns true, when nothing
   // is queued or running and the HAL stream has had no work since it was
   // last synchronized, so that `op` cannot block on the device. A
   // synchronize of an idle stream is the common round trip; this saves it a
   // thread hand-off.
   bool RunIfIdle(const Operation& op);
-  // For operations, on the worker thread:
+  // For an owner that lets the worker go once its queue is empty.
+  bool Idle() const { return executor_.Idle(); }
+  void NotifyWhenIdle(SerialExecutor::Waker wake) { executor_.NotifyWhenIdle(std::move(wake)); }
+
+  // For operations, on the worker's executor:
   hal::Stream& stream() { return stream_; }
   LaunchTurns* turns() { return turns_; }
   // Keeps host bytes alive until the HAL stream has consumed them.
@@ -58,22 +69,23 @@ class StreamWorker {
   absl::StatusOr<double> RunTimed(const std::function<absl::Status()>& launch);
 
  private:
-  void Loop();
+  // Runs `op` with the sticky status, on the executor or inline.
+  void Run(const Operation& op);
+  // Waits while too many bytes are queued, then counts `bytes` in.
+  void Admit(uint64_t bytes);
+  void Release(uint64_t bytes);
 
   hal::Stream stream_;
   LaunchTurns* const turns_;
   absl::Mutex mu_;
-  std::deque<std::pair<Operation, uint64_t>> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // an operation is running
   bool device_idle_ ABSL_GUARDED_BY(mu_) = true;
-  // State of whichever thread runs an operation (busy_ makes it one).
+  // State of whichever runs an operation (the executor makes it one).
   absl::Status sticky_;
   std::vector<std::shared_ptr<const void>> retained_;
   hal::Event timing_start_, timing_end_;  // made on first use
   uint64_t retained_bytes_ = 0;
-  std::thread thread_;
+  SerialExecutor executor_;  // declared last: drained first
 };
 
 }  // namespace accel::pool

@@ -1,5 +1,8 @@
 // Streams and events: ordering, asynchrony, cross-stream waits, timing and
 // sticky errors.
+#include <algorithm>
+#include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "tests/conformance/fixture.h"
@@ -174,6 +177,63 @@ TEST_P(StreamTest, ManyStreamsAtOnce) {
     ASSERT_OK(streams[i].Synchronize());
     EXPECT_EQ(v, static_cast<uint32_t>(i));
   }
+}
+
+// The recorder's work is long enough to go round the host backend's shared
+// stream threads more than once: streams waiting on its event must not hold
+// those threads meanwhile, or the record would never run.
+TEST_P(StreamTest, StreamsWaitingOnAnEventDoNotHoldUpItsRecord) {
+  constexpr int kWaiters = 64, kFills = 300;
+  ASSERT_OK_AND_ASSIGN(hal::Buffer flag, device_.Allocate(4));
+  ASSERT_OK_AND_ASSIGN(hal::Event done, device_.CreateEvent());
+  ASSERT_OK_AND_ASSIGN(hal::Stream recorder, device_.CreateStream());
+  ASSERT_OK(recorder.Launch(KernelNamed("spin"), One(), {uint64_t{20000}}));
+  for (uint32_t i = 1; i <= kFills; ++i) ASSERT_OK(recorder.FillU32(flag, i));
+  ASSERT_OK(recorder.Record(done));
+  std::vector<hal::Stream> waiters;
+  std::vector<hal::Buffer> seen;
+  for (int i = 0; i < kWaiters; ++i) {
+    ASSERT_OK_AND_ASSIGN(hal::Stream s, device_.CreateStream());
+    ASSERT_OK_AND_ASSIGN(hal::Buffer b, device_.Allocate(4));
+    ASSERT_OK(s.Wait(done));
+    ASSERT_OK(s.Copy(flag, b));
+    waiters.push_back(s);
+    seen.push_back(b);
+  }
+  for (int i = 0; i < kWaiters; ++i) {
+    uint32_t v = 0;
+    ASSERT_OK(waiters[i].CopyToHost(seen[i], hal::AsWritableBytes(absl::MakeSpan(&v, 1))));
+    ASSERT_OK(waiters[i].Synchronize());
+    EXPECT_EQ(v, static_cast<uint32_t>(kFills)) << "waiter " << i;
+  }
+}
+
+size_t ThreadsOfThisProcess() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_P(StreamTest, HostStreamsShareAFewThreads) {
+  if (GetParam() != "host") {
+    GTEST_SKIP() << "the bound is the host backend's own; " << GetParam()
+                 << "'s threads belong to its runtime";
+  }
+  const size_t before = ThreadsOfThisProcess();
+  std::vector<hal::Stream> streams;
+  ASSERT_OK_AND_ASSIGN(hal::Buffer b, device_.Allocate(4));
+  for (int i = 0; i < 256; ++i) {
+    ASSERT_OK_AND_ASSIGN(hal::Stream s, device_.CreateStream());
+    ASSERT_OK(s.Launch(KernelNamed("spin"), One(), {uint64_t{1000}}));
+    ASSERT_OK(s.FillU32(b, static_cast<uint32_t>(i)));
+    streams.push_back(s);
+  }
+  const size_t during = ThreadsOfThisProcess();
+  for (hal::Stream& s : streams) ASSERT_OK(s.Synchronize());
+  const size_t bound = std::max(8u, 2 * std::thread::hardware_concurrency());
+  EXPECT_LE(during, before + bound) << "256 busy streams took " << during - before << " threads";
 }
 
 TEST_P(StreamTest, DestroyingAStreamWaitsForItsWork) {

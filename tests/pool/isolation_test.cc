@@ -253,6 +253,59 @@ TEST_F(IsolationTest, FreedMemoryReturnsToTheQuotaOnlyOnceItsQueuedWorkIsDone) {
   ASSERT_OK(stream.Synchronize());
 }
 
+size_t ThreadsOf(pid_t pid) {
+  size_t n = 0;
+  DIR* tasks = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
+  if (tasks == nullptr) return 0;
+  while (dirent* entry = readdir(tasks)) n += entry->d_name[0] != '.';
+  closedir(tasks);
+  return n;
+}
+
+// A session's streams share a few threads in its worker, however many there
+// are and however many wait on another stream's event.
+TEST_F(IsolationTest, AWorkersThreadsDoNotGrowWithItsStreams) {
+  StartPool({});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+  const hal::Device& a = alice->devices()[0];
+  ASSERT_OK_AND_ASSIGN(hal::ModuleBundle bundle,
+                       hal::ModuleBundle::ReadFile(ACCEL_TEST_KERNEL_BUNDLE));
+  ASSERT_OK_AND_ASSIGN(hal::Module module, a.LoadModule(bundle));
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, module.GetKernel("spin"));
+  ASSERT_OK_AND_ASSIGN(hal::Buffer flag, a.Allocate(4));
+  ASSERT_OK_AND_ASSIGN(hal::Event go, a.CreateEvent());
+  ASSERT_OK_AND_ASSIGN(hal::Stream recorder, a.CreateStream());
+  ASSERT_OK(recorder.Launch(spin, kOneThread, {uint64_t{300000}}));  // 0.3 s
+  ASSERT_OK(recorder.FillU32(flag, 42));
+  ASSERT_OK(recorder.Record(go));
+  constexpr int kStreams = 250;  // with the recorder, just under the session's 256
+  std::vector<hal::Stream> streams;
+  std::vector<hal::Buffer> seen;
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_OK_AND_ASSIGN(hal::Stream s, a.CreateStream());
+    ASSERT_OK_AND_ASSIGN(hal::Buffer b, a.Allocate(4));
+    ASSERT_OK(s.Wait(go));
+    ASSERT_OK(s.Copy(flag, b));
+    streams.push_back(s);
+    seen.push_back(b);
+  }
+  ASSERT_OK_AND_ASSIGN(hal::Stream probe, a.CreateStream());
+  ASSERT_OK(probe.Synchronize());  // every stream above exists in the worker now
+  const std::set<pid_t> workers = ChildrenOf(poold_->pid());
+  ASSERT_EQ(workers.size(), 1u);
+  const size_t threads = ThreadsOf(*workers.begin());
+  // The reader, the links, the host backend's threads (a few per core) and
+  // the session's shared stream threads: nowhere near one per stream.
+  EXPECT_LT(threads, 40u + 2 * std::thread::hardware_concurrency())
+      << kStreams << " streams took " << threads << " threads";
+  for (int i = 0; i < kStreams; ++i) {
+    uint32_t v = 0;
+    ASSERT_OK(streams[i].CopyToHost(seen[i], hal::AsWritableBytes(absl::MakeSpan(&v, 1))));
+    ASSERT_OK(streams[i].Synchronize());
+    ASSERT_EQ(v, 42u) << "stream " << i;
+  }
+}
+
 TEST_F(IsolationTest, ARevokedLeasesDeviceGoesToTheNextTenantOnlyAfterItsWorkerIsGone) {
   StartPool({});
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 0));

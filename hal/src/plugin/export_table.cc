@@ -58,6 +58,7 @@ Exported& exported() {
 int32_t ErrorCode(const AccelError* e) { return static_cast<int32_t>(e->status.code()); }
 const char* ErrorMessage(const AccelError* e) { return e->status.message().data(); }
 void ErrorDestroy(AccelError* e) { delete e; }
+int32_t ErrorIsStreamFailure(const AccelError* e) { return IsStreamFailure(e->status) ? 1 : 0; }
 
 AccelError* BackendOpen(const AccelBackendOpenArgs* args, AccelBackend** out) {
   return Guard([&]() -> absl::Status {
@@ -265,6 +266,19 @@ AccelError* ModuleGetKernel(AccelModule* m, const char* name, AccelKernel** out,
 
 }  // namespace
 
+namespace {
+constexpr char kStreamFailurePayload[] = "accel.plugin/stream-failure";
+}  // namespace
+
+absl::Status StreamFailure(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kStreamFailurePayload, absl::Cord());
+  return status;
+}
+
+bool IsStreamFailure(const absl::Status& status) {
+  return status.GetPayload(kStreamFailurePayload).has_value();
+}
+
 const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
                                      uint32_t hal_abi_major) {
   if (hal_abi_major != ACCEL_PLUGIN_ABI_MAJOR) return nullptr;
@@ -307,6 +321,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.module_load = ModuleLoad;
     t.module_destroy = ModuleDestroy;
     t.module_get_kernel = ModuleGetKernel;
+    t.error_is_stream_failure = ErrorIsStreamFailure;
     return t;
   }();
   return &api;

@@ -23,8 +23,13 @@
  *  - Objects are opaque. Handles created by a plugin are destroyed by it.
  *  - Stream operations are asynchronous. Host memory passed to them must stay
  *    valid until the operation completes (the stream is synchronized or an
- *    event recorded after it completes). Failures of asynchronous work are
- *    sticky on the stream and reported by stream_synchronize().
+ *    event recorded after it completes). A failure of the stream itself
+ *    (its queued work failed, its device or context is lost) is reported
+ *    once, by the call that finds it, and flagged by error_is_stream_failure:
+ *    the HAL keeps it as the stream's sticky error and sends the stream no
+ *    more work, so a plugin needs no sticky state of its own. Before ABI 1.1
+ *    (no error_is_stream_failure), errors of stream_synchronize are taken as
+ *    stream failures.
  *  - buffer_free, stream_destroy, event_destroy and module_destroy may be
  *    called while queued work still uses the object: the plugin defers the
  *    release until that work is done.
@@ -44,7 +49,7 @@ extern "C" {
 #endif
 
 #define ACCEL_PLUGIN_ABI_MAJOR 1
-#define ACCEL_PLUGIN_ABI_MINOR 0
+#define ACCEL_PLUGIN_ABI_MINOR 1
 #define ACCEL_PLUGIN_ENTRY_POINT "accel_backend_get_api"
 
 /* Canonical status codes (same values as absl::StatusCode). */
@@ -225,6 +230,10 @@ typedef struct AccelBackendApi {
    * argument kinds ("buffer,f32,u32") when the image says, else NULL. */
   AccelError* (*module_get_kernel)(AccelModule* module, const char* name, AccelKernel** out,
                                    const char** signature);
+
+  /* ABI 1.1. Nonzero when the error is a failure of the stream itself (see
+   * the conventions above), zero when it fails only the call that returned it. */
+  int32_t (*error_is_stream_failure)(const AccelError* error);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

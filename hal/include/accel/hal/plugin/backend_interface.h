@@ -57,6 +57,14 @@ struct LaunchArg {
   const void* data = nullptr;    // scalar value or raw bytes (valid during Launch only)
 };
 
+// A failure of the stream itself: its queued work failed, or its device or
+// context is lost. The HAL keeps the first one as the stream's sticky error
+// and fails every later call on the stream with it, so a backend reports a
+// failure (at the call that finds it) and keeps no sticky state of its own.
+// Any other error, such as a refused argument, fails only its own call.
+absl::Status StreamFailure(absl::Status status);
+bool IsStreamFailure(const absl::Status& status);
+
 class StreamImpl {
  public:
   virtual ~StreamImpl() = default;  // waits for queued work
