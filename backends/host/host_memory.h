@@ -52,6 +52,8 @@ class HostBuffer : public hal::plugin::BufferImpl {
  public:
   explicit HostBuffer(std::shared_ptr<HostMemory> memory) : memory_(std::move(memory)) {}
   const std::shared_ptr<HostMemory>& memory() const { return memory_; }
+  // A host device's memory is the host's.
+  absl::StatusOr<void*> MapHost() override { return memory_->data(); }
 
  private:
   std::shared_ptr<HostMemory> memory_;

@@ -58,4 +58,22 @@ absl::StatusOr<BufferView> BufferView::Subview(uint64_t offset, uint64_t size) c
   return BufferView(buffer_, offset_ + offset, size);
 }
 
+absl::StatusOr<absl::Span<std::byte>> BufferView::MapToHost() const {
+  const std::shared_ptr<internal::BufferState>& state = buffer_.state();
+  if (state == nullptr) return absl::InvalidArgumentError("map of an empty buffer handle");
+  internal::DeviceState& device = *state->device;
+  if (!device.core->library->Has(offsetof(AccelBackendApi, buffer_map_host))) {
+    return absl::UnimplementedError(
+        absl::StrCat("the ", device.api().name, " backend cannot map device memory to the host"));
+  }
+  absl::ReaderMutexLock lock(&state->mu);
+  if (state->handle == nullptr) return absl::FailedPreconditionError("buffer was freed");
+  void* base = nullptr;
+  if (absl::Status s = device.TakeError(device.api().buffer_map_host(state->handle, &base));
+      !s.ok()) {
+    return s;
+  }
+  return absl::Span<std::byte>(static_cast<std::byte*>(base) + offset_, size_);
+}
+
 }  // namespace accel::hal

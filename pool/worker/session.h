@@ -130,6 +130,9 @@ class Session {
   // `upload` holds a bulk upload's bytes, already read from the channel.
   absl::StatusOr<StreamOperation> MakeStreamOperation(v1::Command& command,
                                                       std::shared_ptr<const char[]> upload);
+  // Receives a bulk upload straight into its destination, when the worker
+  // can address it and its stream is idle; false (nothing read) otherwise.
+  bool UploadInPlace(const v1::Command& command);
   // Reads the bytes of a bulk upload, which must be consumed whether or not
   // the command is valid, to keep the channel in step with the commands.
   absl::StatusOr<std::shared_ptr<const char[]>> ReadBulkUpload(uint64_t size);

@@ -161,6 +161,7 @@ void Session::ExecuteStreamCommand(v1::Command& command) {
   // A bulk upload's bytes come first, whatever becomes of the command.
   std::shared_ptr<const char[]> upload;
   if (on.has_copy_to_device() && on.copy_to_device().bulk_size() != 0) {
+    if (UploadInPlace(command)) return;
     absl::StatusOr<std::shared_ptr<const char[]>> read =
         ReadBulkUpload(on.copy_to_device().bulk_size());
     if (!read.ok()) {

@@ -36,8 +36,8 @@ void StreamWorker::Release(uint64_t bytes) {
   queued_bytes_ -= bytes;
 }
 
-void StreamWorker::Run(const Operation& op) {
-  {
+void StreamWorker::Run(const Operation& op, bool uses_device) {
+  if (uses_device) {
     absl::MutexLock lock(&mu_);
     device_idle_ = false;  // until the operation synchronizes
   }
@@ -51,9 +51,10 @@ void StreamWorker::Run(const Operation& op) {
 
 void StreamWorker::Enqueue(Operation op, uint64_t bytes) {
   Admit(bytes);
-  executor_.Post([this, op = std::move(op), bytes] {
+  executor_.PostResumable([this, op = std::move(op), bytes] {
     Run(op);
     Release(bytes);
+    return SerialExecutor::Step::kDone;
   });
 }
 
@@ -69,12 +70,12 @@ void StreamWorker::EnqueueAfterRecord(std::shared_ptr<EventTrack> track, uint64_
   });
 }
 
-bool StreamWorker::RunIfIdle(const Operation& op) {
+bool StreamWorker::RunIfIdle(const Operation& op, bool uses_device) {
   {
     absl::MutexLock lock(&mu_);
     if (!device_idle_) return false;
   }
-  return executor_.RunIfIdle([this, &op] { Run(op); });
+  return executor_.RunIfIdle([this, &op, uses_device] { Run(op, uses_device); });
 }
 
 void StreamWorker::Retain(std::shared_ptr<const void> bytes, uint64_t size) {

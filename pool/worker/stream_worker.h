@@ -51,8 +51,9 @@ class StreamWorker {
   // is queued or running and the HAL stream has had no work since it was
   // last synchronized, so that `op` cannot block on the device. A
   // synchronize of an idle stream is the common round trip; this saves it a
-  // thread hand-off.
-  bool RunIfIdle(const Operation& op);
+  // thread hand-off. `uses_device`: false for an operation that queues no
+  // device work, after which the stream is still idle.
+  bool RunIfIdle(const Operation& op, bool uses_device = true);
   // For an owner that lets the worker go once its queue is empty.
   bool Idle() const { return executor_.Idle(); }
   void NotifyWhenIdle(SerialExecutor::Waker wake) { executor_.NotifyWhenIdle(std::move(wake)); }
@@ -70,7 +71,7 @@ class StreamWorker {
 
  private:
   // Runs `op` with the sticky status, on the executor or inline.
-  void Run(const Operation& op);
+  void Run(const Operation& op, bool uses_device = true);
   // Waits while too many bytes are queued, then counts `bytes` in.
   void Admit(uint64_t bytes);
   void Release(uint64_t bytes);

@@ -136,6 +136,26 @@ TEST_P(MemoryTest, ViewsStayInsideTheirBuffer) {
   EXPECT_STATUS(v.Subview(5, 46), kInvalidArgument);
 }
 
+TEST_P(MemoryTest, AMappedViewIsTheBuffersOwnBytes) {
+  ASSERT_OK_AND_ASSIGN(hal::Buffer b, device_.Allocate(4096));
+  ASSERT_OK_AND_ASSIGN(hal::BufferView middle, b.View(1024, 16));
+  absl::StatusOr<absl::Span<std::byte>> mapped = middle.MapToHost();
+  if (absl::IsUnimplemented(mapped.status())) {
+    GTEST_SKIP() << GetParam() << ": " << mapped.status().message();
+  }
+  ASSERT_OK(mapped.status());
+  ASSERT_EQ(mapped->size(), 16u);
+  ASSERT_OK(device_.Fill(b, "\x5a", 1));
+  EXPECT_EQ((*mapped)[0], std::byte{0x5a});  // the device's writes show through it
+  (*mapped)[3] = std::byte{0x11};            // and its own writes reach the device
+  std::vector<uint8_t> back(4096);
+  ASSERT_OK(device_.CopyToHost(b, hal::AsWritableBytes(absl::MakeSpan(back))));
+  EXPECT_EQ(back[1024 + 3], 0x11);
+  EXPECT_EQ(back[1024 + 2], 0x5a);
+  ASSERT_OK(b.Free());
+  EXPECT_STATUS(middle.MapToHost().status(), kFailedPrecondition);
+}
+
 TEST_P(MemoryTest, ManySmallAllocations) {
   std::vector<hal::Buffer> buffers;
   for (int i = 0; i < 1000; ++i) {

@@ -129,6 +129,14 @@ AccelError* BufferAllocate(AccelDevice* d, uint64_t size, AccelBuffer** out) {
   return Guard([&] { return Emit(Impl<DeviceImpl>(d)->Allocate(size), out); });
 }
 void BufferFree(AccelBuffer* b) { delete Impl<BufferImpl>(b); }
+AccelError* BufferMapHost(AccelBuffer* b, void** out) {
+  return Guard([&]() -> absl::Status {
+    absl::StatusOr<void*> address = Impl<BufferImpl>(b)->MapHost();
+    if (!address.ok()) return address.status();
+    *out = *address;
+    return absl::OkStatus();
+  });
+}
 
 AccelError* StreamCreate(AccelDevice* d, AccelStream** out) {
   return Guard([&] { return Emit(Impl<DeviceImpl>(d)->CreateStream(), out); });
@@ -322,6 +330,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.module_destroy = ModuleDestroy;
     t.module_get_kernel = ModuleGetKernel;
     t.error_is_stream_failure = ErrorIsStreamFailure;
+    t.buffer_map_host = BufferMapHost;
     return t;
   }();
   return &api;

@@ -2,11 +2,13 @@
 #ifndef ACCEL_HAL_BUFFER_H_
 #define ACCEL_HAL_BUFFER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 namespace accel::hal {
 
@@ -66,6 +68,15 @@ class BufferView {
 
   // A sub-range of this view (INVALID_ARGUMENT when out of range).
   absl::StatusOr<BufferView> Subview(uint64_t offset, uint64_t size) const;
+
+  // The view's bytes as the host addresses them, on devices whose memory is
+  // host memory (the host backend): the pool's session workers receive
+  // uploads into them and send downloads from them with no staging copy.
+  // This is host memory, never a device address. Access through it is
+  // ordered with no stream: synchronize the streams that use the buffer
+  // first, and do not free it meanwhile. UNIMPLEMENTED where the host cannot
+  // address the device's memory; FAILED_PRECONDITION once freed.
+  absl::StatusOr<absl::Span<std::byte>> MapToHost() const;
 
  private:
   friend class Buffer;

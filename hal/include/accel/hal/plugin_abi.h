@@ -234,6 +234,11 @@ typedef struct AccelBackendApi {
   /* ABI 1.1. Nonzero when the error is a failure of the stream itself (see
    * the conventions above), zero when it fails only the call that returned it. */
   int32_t (*error_is_stream_failure)(const AccelError* error);
+  /* ABI 1.1, optional. Where the device's memory is host memory (the host
+   * backend, an integrated device): the host address of the buffer's first
+   * byte, valid until buffer_free. Accesses through it are ordered with no
+   * stream. UNIMPLEMENTED (or absent) where the host cannot address it. */
+  AccelError* (*buffer_map_host)(AccelBuffer* buffer, void** out);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

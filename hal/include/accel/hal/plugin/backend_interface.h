@@ -24,6 +24,11 @@ namespace accel::hal::plugin {
 class BufferImpl {
  public:
   virtual ~BufferImpl() = default;
+  // The host address of the buffer's memory, where the host can address it
+  // (see buffer_map_host in plugin_abi.h).
+  virtual absl::StatusOr<void*> MapHost() {
+    return absl::UnimplementedError("the host cannot address this device's memory");
+  }
 };
 
 class EventImpl {
