@@ -1,5 +1,6 @@
 #include "common/serial_executor.h"
 
+#include <atomic>
 #include <system_error>
 #include <utility>
 
@@ -34,13 +35,18 @@ namespace {
 // line: many busy streams share the threads fairly, and a stream of small
 // commands does not pay a hand-off for each.
 constexpr int kTasksPerTurn = 64;
+// How long a thread stays with an executor whose queue ran empty.
+constexpr absl::Duration kLinger = absl::Microseconds(50);
 
 void WakeAll(const std::vector<SerialExecutor::Waker>& wakers) {
   for (const SerialExecutor::Waker& w : wakers) w.Wake();
 }
 
 // Runs one turn of `core`; returns whether it must be scheduled again.
-bool RunTurn(ExecutorThreads::Core& core) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+// `others_ready`: executors waiting for a thread, for whom this one does not
+// linger.
+bool RunTurn(ExecutorThreads::Core& core,
+             const std::atomic<size_t>& others_ready) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
 }  // namespace
 
@@ -74,6 +80,7 @@ void ExecutorThreads::StartLocked() {
 void ExecutorThreads::Schedule(std::shared_ptr<Core> core) {
   absl::MutexLock lock(&mu_);
   ready_.push_back(std::move(core));
+  ready_count_ = ready_.size();
   if (ready_.size() > idle_ && threads_.size() < max_threads_) {
     try {
       StartLocked();
@@ -97,53 +104,62 @@ void ExecutorThreads::Loop() {
       if (ready_.empty()) return;  // stopping, and nothing is left to run
       core = std::move(ready_.front());
       ready_.pop_front();
+      ready_count_ = ready_.size();
     }
-    if (RunTurn(*core)) Schedule(std::move(core));
+    if (RunTurn(*core, ready_count_)) Schedule(std::move(core));
   }
 }
 
 namespace {
 
-bool RunTurn(ExecutorThreads::Core& core) {
-  for (int i = 0; i < kTasksPerTurn; ++i) {
-    SerialExecutor::Task task;
-    {
-      absl::MutexLock lock(&core.mu);
+bool RunTurn(ExecutorThreads::Core& core, const std::atomic<size_t>& others_ready) {
+  std::vector<SerialExecutor::Waker> watchers;
+  {
+    absl::MutexLock lock(&core.mu);
+    for (int i = 0; i < kTasksPerTurn; ++i) {
+      if (core.tasks.empty() && !core.running && others_ready.load() == 0) {
+        // A busy stream's next command is usually on its way: waiting a
+        // moment for it here saves the hand-off to another thread that
+        // leaving and being scheduled again would cost.
+        core.mu.AwaitWithTimeout(absl::Condition(
+                                     +[](ExecutorThreads::Core* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                          c->mu) { return !c->tasks.empty() || c->running; },
+                                     &core),
+                                 kLinger);
+      }
       if (core.running) {
         // RunIfIdle() runs on its caller's thread; it schedules what follows.
         core.scheduled = false;
         return false;
       }
       if (core.tasks.empty()) break;
-      task = std::move(core.tasks.front());
+      SerialExecutor::Task task = std::move(core.tasks.front());
       core.tasks.pop_front();
       core.running = true;
       core.woken = false;
-    }
-    const SerialExecutor::Step step = task();
-    // What a finished task holds goes before anyone hears it finished.
-    if (step == SerialExecutor::Step::kDone) task = nullptr;
-    absl::MutexLock lock(&core.mu);
-    core.running = false;
-    if (step == SerialExecutor::Step::kDone) ++core.finished;
-    if (step == SerialExecutor::Step::kWaiting) {
-      core.tasks.push_front(std::move(task));
-      if (!core.woken) {
-        // Off the threads until Wake(): the waiting costs no thread.
-        core.waiting = true;
-        core.scheduled = false;
-        return false;
+      core.mu.Unlock();
+      const SerialExecutor::Step step = task();
+      // What a finished task holds goes before anyone hears it finished.
+      if (step == SerialExecutor::Step::kDone) task = nullptr;
+      core.mu.Lock();
+      core.running = false;
+      if (step == SerialExecutor::Step::kDone) {
+        ++core.finished;
+      } else {
+        core.tasks.push_front(std::move(task));
+        if (!core.woken) {
+          // Off the threads until Wake(): the waiting costs no thread.
+          core.waiting = true;
+          core.scheduled = false;
+          return false;
+        }
       }
     }
-  }
-  std::vector<SerialExecutor::Waker> watchers;
-  {
-    absl::MutexLock lock(&core.mu);
     if (!core.tasks.empty()) return true;  // the back of the line, for fairness
     core.scheduled = false;
     watchers = core.TakeIdleWatchersLocked();
   }
-  WakeAll(watchers);
+  WakeAll(watchers);  // not under the lock: a watcher may be this executor's owner
   return false;
 }
 

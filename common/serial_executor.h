@@ -12,6 +12,7 @@
 #ifndef ACCEL_COMMON_SERIAL_EXECUTOR_H_
 #define ACCEL_COMMON_SERIAL_EXECUTOR_H_
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -53,6 +54,7 @@ class ExecutorThreads {
   const size_t max_threads_;
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<Core>> ready_ ABSL_GUARDED_BY(mu_);
+  std::atomic<size_t> ready_count_{0};  // ready_.size(), read without the lock
   size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);

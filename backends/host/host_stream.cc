@@ -25,21 +25,24 @@ HostStream::HostStream(ThreadPool& pool, ExecutorThreads& threads)
 HostStream::~HostStream() = default;  // the executor drains the queue first
 
 absl::Status HostStream::Failure() {
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
   return hal::plugin::StreamFailure(failure_);
 }
 
 absl::Status HostStream::Enqueue(std::function<absl::Status()> run, bool runs_after_failure) {
   if (absl::Status failure = Failure(); !failure.ok()) return failure;
-  executor_.Post([this, run = std::move(run), runs_after_failure] {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!failure_.ok() && !runs_after_failure) return;
+  executor_.PostResumable([this, run = std::move(run), runs_after_failure] {
+    if (failed_.load(std::memory_order_acquire) && !runs_after_failure) {
+      return SerialExecutor::Step::kDone;
     }
     absl::Status status = run();
-    if (status.ok()) return;
-    absl::MutexLock lock(&mu_);
-    if (failure_.ok()) failure_ = std::move(status);
+    if (!status.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (failure_.ok()) failure_ = std::move(status);
+      failed_.store(true, std::memory_order_release);
+    }
+    return SerialExecutor::Step::kDone;
   });
   return absl::OkStatus();
 }
@@ -183,10 +186,7 @@ absl::Status HostStream::WaitEvent(hal::plugin::EventImpl& event) {
   // The record may belong to a stream queued behind this one on the shared
   // threads: wait without holding a thread, woken by the record.
   executor_.PostResumable([this, core, generation, waker = executor_.waker()] {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!failure_.ok()) return SerialExecutor::Step::kDone;
-    }
+    if (failed_.load(std::memory_order_acquire)) return SerialExecutor::Step::kDone;
     return core->NotifyWhenComplete(generation, waker) ? SerialExecutor::Step::kWaiting
                                                        : SerialExecutor::Step::kDone;
   });

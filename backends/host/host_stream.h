@@ -6,6 +6,7 @@
 #ifndef ACCEL_BACKENDS_HOST_HOST_STREAM_H_
 #define ACCEL_BACKENDS_HOST_HOST_STREAM_H_
 
+#include <atomic>
 #include <functional>
 
 #include "absl/synchronization/mutex.h"
@@ -47,6 +48,7 @@ class HostStream : public hal::plugin::StreamImpl {
   ThreadPool& pool_;
   absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first failed operation's
+  std::atomic<bool> failed_{false};            // failure_ is set: the fast check
   SerialExecutor executor_;                    // declared last: drained first
 };
 

@@ -36,6 +36,7 @@
 #include "absl/strings/strip.h"
 #include "accel/hal/hal.h"
 #include "pool/common/malloc_tuning.h"
+#include "pool/common/mutex_tuning.h"
 #include "pool/common/random_token.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("the accelpool daemon: leases this host's accelerators");
   absl::ParseCommandLine(argc, argv);
   accel::pool::TuneMallocForBulkTransfers();
+  accel::pool::DisableMutexDeadlockDetection();
 
   // Signals are taken by sigwait below, never by a handler in a random thread.
   sigset_t signals;

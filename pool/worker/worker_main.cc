@@ -21,6 +21,7 @@
 #include "accel/hal/hal.h"
 #include "pool/common/frame_socket.h"
 #include "pool/common/malloc_tuning.h"
+#include "pool/common/mutex_tuning.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/worker_wire.h"
 #include "pool/worker/confine.h"
@@ -99,6 +100,7 @@ int Serve() {
   // Bulk copies stage 8 MiB at a time: without this each stage faults in
   // fresh pages.
   TuneMallocForBulkTransfers();
+  DisableMutexDeadlockDetection();
   if (!TieWorkerToNode().ok()) return 1;
   FrameSocket session_link(kSessionFd);
   FrameSocket control(kControlFd);
