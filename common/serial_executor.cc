@@ -271,4 +271,21 @@ bool SerialExecutor::RunIfIdle(const std::function<void()>& fn) {
   return true;
 }
 
+void GenerationWaiters::Add(uint64_t generation, SerialExecutor::Waker waker) {
+  waiters_.emplace_back(generation, std::move(waker));
+}
+
+std::vector<SerialExecutor::Waker> GenerationWaiters::TakeReached(uint64_t reached) {
+  std::vector<SerialExecutor::Waker> wake;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->first <= reached) {
+      wake.push_back(std::move(it->second));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return wake;
+}
+
 }  // namespace accel

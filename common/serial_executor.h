@@ -14,10 +14,12 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -103,6 +105,18 @@ class SerialExecutor {
  private:
   ExecutorThreads& threads_;
   std::shared_ptr<ExecutorThreads::Core> core_;
+};
+
+// Executors waiting for a count to reach their generation (an event's
+// records): guarded by its owner's lock; the owner wakes what TakeReached
+// returns after releasing it.
+class GenerationWaiters {
+ public:
+  void Add(uint64_t generation, SerialExecutor::Waker waker);
+  std::vector<SerialExecutor::Waker> TakeReached(uint64_t reached);
+
+ private:
+  std::vector<std::pair<uint64_t, SerialExecutor::Waker>> waiters_;
 };
 
 }  // namespace accel

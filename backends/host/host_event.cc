@@ -15,14 +15,7 @@ void EventCore::Complete(uint64_t generation) {
       completed_ = generation;
       time_ = std::chrono::steady_clock::now();
     }
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->first <= completed_) {
-        wake.push_back(std::move(it->second));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    wake = waiters_.TakeReached(completed_);
   }
   for (const SerialExecutor::Waker& w : wake) w.Wake();
 }
@@ -30,7 +23,7 @@ void EventCore::Complete(uint64_t generation) {
 bool EventCore::NotifyWhenComplete(uint64_t generation, SerialExecutor::Waker waker) {
   absl::MutexLock lock(&mu_);
   if (completed_ >= generation) return false;
-  waiters_.emplace_back(generation, std::move(waker));
+  waiters_.Add(generation, std::move(waker));
   return true;
 }
 

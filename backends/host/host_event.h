@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <utility>
-#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/plugin/backend_interface.h"
@@ -39,7 +37,7 @@ class EventCore {
   uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point time_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<uint64_t, SerialExecutor::Waker>> waiters_ ABSL_GUARDED_BY(mu_);
+  GenerationWaiters waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 class HostEvent : public hal::plugin::EventImpl {

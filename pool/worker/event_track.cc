@@ -23,14 +23,7 @@ absl::Status EventTrack::Apply(uint64_t generation, const std::function<absl::St
     absl::MutexLock lock(&mu_);
     if (record && generation > applied_) status = record();
     applied_ = std::max(applied_, generation);
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->first <= applied_) {
-        wake.push_back(std::move(it->second));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    wake = waiters_.TakeReached(applied_);
   }
   for (const SerialExecutor::Waker& w : wake) w.Wake();
   return status;
@@ -39,7 +32,7 @@ absl::Status EventTrack::Apply(uint64_t generation, const std::function<absl::St
 bool EventTrack::NotifyWhenApplied(uint64_t generation, SerialExecutor::Waker waker) {
   absl::MutexLock lock(&mu_);
   if (applied_ >= generation) return false;
-  waiters_.emplace_back(generation, std::move(waker));
+  waiters_.Add(generation, std::move(waker));
   return true;
 }
 

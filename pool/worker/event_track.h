@@ -5,8 +5,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -35,7 +33,7 @@ class EventTrack {
   absl::Mutex mu_;
   uint64_t dispatched_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::pair<uint64_t, SerialExecutor::Waker>> waiters_ ABSL_GUARDED_BY(mu_);
+  GenerationWaiters waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accel::pool

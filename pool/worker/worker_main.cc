@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -123,11 +124,38 @@ int Serve() {
   if (!served.ok()) return refuse(served.status());
   ModuleCache cache(init.module_cache_bytes());
   auto link = std::make_shared<WorkerSessionLink>(session_link);
-  Session session(std::move(served->config), cache, link, [&control](const v1::LeaseUsage& usage) {
-    worker::v1::WorkerReport report;
-    *report.mutable_usage() = usage;
-    control.Write(report).IgnoreError();  // a node that is gone kills this worker
-  });
+  std::unique_ptr<Session> session;
+  try {
+    session = std::make_unique<Session>(std::move(served->config), cache, link,
+                                        [&control](const v1::LeaseUsage& usage) {
+                                          worker::v1::WorkerReport report;
+                                          *report.mutable_usage() = usage;
+                                          // A node that is gone kills this worker.
+                                          control.Write(report).IgnoreError();
+                                        });
+    // Orders from the node: launch turns, and the bulk socket.
+    std::thread orders([&] {
+      worker::v1::NodeOrder order;
+      while (control.Read(order).ok()) {
+        if (order.has_grant()) {
+          turns.Grant(order.grant());
+        } else if (order.has_bulk()) {
+          const int fd = control.TakeDescriptor();
+          if (fd >= 0 && init.bulk_channel()) {
+            session->AttachBulk(std::make_unique<BulkSocket>(fd));
+          } else if (fd >= 0) {
+            close(fd);
+          }
+        }
+        order.Clear();
+      }
+      turns.Close();
+    });
+    orders.detach();  // blocked on the node's link until the process ends
+  } catch (const std::system_error& e) {
+    return refuse(absl::ResourceExhaustedError(
+        absl::StrCat("the session's worker cannot start a thread: ", e.what())));
+  }
 
   // Last, once every device is open: nothing the client sends runs before.
   if (init.sandbox()) {
@@ -140,29 +168,9 @@ int Serve() {
   ToProto(absl::OkStatus(), ready.mutable_status());
   if (!session_link.Write(ready).ok()) return 1;
 
-  // Orders from the node: launch turns, and the bulk socket.
-  std::thread orders([&] {
-    worker::v1::NodeOrder order;
-    while (control.Read(order).ok()) {
-      if (order.has_grant()) {
-        turns.Grant(order.grant());
-      } else if (order.has_bulk()) {
-        const int fd = control.TakeDescriptor();
-        if (fd >= 0 && init.bulk_channel()) {
-          session.AttachBulk(std::make_unique<BulkSocket>(fd));
-        } else if (fd >= 0) {
-          close(fd);
-        }
-      }
-      order.Clear();
-    }
-    turns.Close();
-  });
-  orders.detach();  // blocked on the node's link until the process ends
-
   v1::SessionRequest request;
   while (session_link.Read(request).ok()) {
-    for (v1::Command& command : *request.mutable_commands()) session.Execute(command);
+    for (v1::Command& command : *request.mutable_commands()) session->Execute(command);
     request.Clear();
   }
   // The node closed the session (or broke the link): it kills this process

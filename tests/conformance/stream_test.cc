@@ -1,10 +1,10 @@
 // Streams and events: ordering, asynchrony, cross-stream waits, timing and
 // sticky errors.
 #include <algorithm>
-#include <filesystem>
 #include <thread>
 #include <vector>
 
+#include "tests/common/thread_count.h"
 #include "tests/conformance/fixture.h"
 
 namespace accel::conformance {
@@ -208,20 +208,12 @@ TEST_P(StreamTest, StreamsWaitingOnAnEventDoNotHoldUpItsRecord) {
   }
 }
 
-size_t ThreadsOfThisProcess() {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    ++n;
-  }
-  return n;
-}
-
 TEST_P(StreamTest, HostStreamsShareAFewThreads) {
   if (GetParam() != "host") {
     GTEST_SKIP() << "the bound is the host backend's own; " << GetParam()
                  << "'s threads belong to its runtime";
   }
-  const size_t before = ThreadsOfThisProcess();
+  const size_t before = testing::ThreadCount();
   std::vector<hal::Stream> streams;
   ASSERT_OK_AND_ASSIGN(hal::Buffer b, device_.Allocate(4));
   for (int i = 0; i < 256; ++i) {
@@ -230,7 +222,7 @@ TEST_P(StreamTest, HostStreamsShareAFewThreads) {
     ASSERT_OK(s.FillU32(b, static_cast<uint32_t>(i)));
     streams.push_back(s);
   }
-  const size_t during = ThreadsOfThisProcess();
+  const size_t during = testing::ThreadCount();
   for (hal::Stream& s : streams) ASSERT_OK(s.Synchronize());
   const size_t bound = std::max(8u, 2 * std::thread::hardware_concurrency());
   EXPECT_LE(during, before + bound) << "256 busy streams took " << during - before << " threads";

@@ -24,6 +24,7 @@
 #include "pool/common/sha256.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/thread_count.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
 #include "tests/pool/saxpy_check.h"
@@ -66,6 +67,15 @@ absl::StatusOr<hal::Kernel> HostileKernel(const hal::Device& device, const std::
   std::ifstream in(ACCEL_TEST_HOSTILE_KERNELS, std::ios::binary);
   std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   absl::StatusOr<hal::Module> module = device.LoadModule(hal::ImageFormat::kHostElf, image);
+  if (!module.ok()) return module.status();
+  return module->GetKernel(name);
+}
+
+// A kernel of the test bundle (spin, fill, ...), loaded on `device`.
+absl::StatusOr<hal::Kernel> BundleKernel(const hal::Device& device, const std::string& name) {
+  absl::StatusOr<hal::ModuleBundle> bundle = hal::ModuleBundle::ReadFile(ACCEL_TEST_KERNEL_BUNDLE);
+  if (!bundle.ok()) return bundle.status();
+  absl::StatusOr<hal::Module> module = device.LoadModule(*bundle);
   if (!module.ok()) return module.status();
   return module->GetKernel(name);
 }
@@ -235,10 +245,7 @@ TEST_F(IsolationTest, FreedMemoryReturnsToTheQuotaOnlyOnceItsQueuedWorkIsDone) {
   StartPool({});
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
   const hal::Device& a = alice->devices()[0];
-  ASSERT_OK_AND_ASSIGN(hal::ModuleBundle bundle,
-                       hal::ModuleBundle::ReadFile(ACCEL_TEST_KERNEL_BUNDLE));
-  ASSERT_OK_AND_ASSIGN(hal::Module module, a.LoadModule(bundle));
-  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, module.GetKernel("spin"));
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, BundleKernel(a, "spin"));
   ASSERT_OK_AND_ASSIGN(hal::MemoryInfo before, a.GetMemoryInfo());
   ASSERT_OK_AND_ASSIGN(hal::Buffer big, a.Allocate(40 << 20));
   ASSERT_OK_AND_ASSIGN(hal::Stream stream, a.CreateStream());
@@ -253,25 +260,13 @@ TEST_F(IsolationTest, FreedMemoryReturnsToTheQuotaOnlyOnceItsQueuedWorkIsDone) {
   ASSERT_OK(stream.Synchronize());
 }
 
-size_t ThreadsOf(pid_t pid) {
-  size_t n = 0;
-  DIR* tasks = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
-  if (tasks == nullptr) return 0;
-  while (dirent* entry = readdir(tasks)) n += entry->d_name[0] != '.';
-  closedir(tasks);
-  return n;
-}
-
 // A session's streams share a few threads in its worker, however many there
 // are and however many wait on another stream's event.
 TEST_F(IsolationTest, AWorkersThreadsDoNotGrowWithItsStreams) {
   StartPool({});
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
   const hal::Device& a = alice->devices()[0];
-  ASSERT_OK_AND_ASSIGN(hal::ModuleBundle bundle,
-                       hal::ModuleBundle::ReadFile(ACCEL_TEST_KERNEL_BUNDLE));
-  ASSERT_OK_AND_ASSIGN(hal::Module module, a.LoadModule(bundle));
-  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, module.GetKernel("spin"));
+  ASSERT_OK_AND_ASSIGN(hal::Kernel spin, BundleKernel(a, "spin"));
   ASSERT_OK_AND_ASSIGN(hal::Buffer flag, a.Allocate(4));
   ASSERT_OK_AND_ASSIGN(hal::Event go, a.CreateEvent());
   ASSERT_OK_AND_ASSIGN(hal::Stream recorder, a.CreateStream());
@@ -293,7 +288,7 @@ TEST_F(IsolationTest, AWorkersThreadsDoNotGrowWithItsStreams) {
   ASSERT_OK(probe.Synchronize());  // every stream above exists in the worker now
   const std::set<pid_t> workers = ChildrenOf(poold_->pid());
   ASSERT_EQ(workers.size(), 1u);
-  const size_t threads = ThreadsOf(*workers.begin());
+  const size_t threads = testing::ThreadCount(std::to_string(*workers.begin()));
   // The reader, the links, the host backend's threads (a few per core) and
   // the session's shared stream threads: nowhere near one per stream.
   EXPECT_LT(threads, 40u + 2 * std::thread::hardware_concurrency())

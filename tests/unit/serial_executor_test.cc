@@ -143,5 +143,17 @@ TEST(SerialExecutorTest, RunIfIdleRunsInlineOnlyWhenNothingIsQueued) {
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
+TEST(GenerationWaitersTest, TakesOnlyThoseTheCountReached) {
+  ExecutorThreads threads(1);
+  SerialExecutor a(threads), b(threads);
+  GenerationWaiters waiters;
+  waiters.Add(2, a.waker());
+  waiters.Add(5, b.waker());
+  EXPECT_EQ(waiters.TakeReached(1).size(), 0u);
+  EXPECT_EQ(waiters.TakeReached(3).size(), 1u);  // a's
+  EXPECT_EQ(waiters.TakeReached(3).size(), 0u);  // taken once
+  EXPECT_EQ(waiters.TakeReached(9).size(), 1u);  // b's
+}
+
 }  // namespace
 }  // namespace accel
