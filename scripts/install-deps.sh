@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # the pool's protocol
-  libssl-dev             # SHA-256 module digests, lease tokens
+  libssl-dev openssl     # SHA-256 digests, lease tokens, TLS; the CA of scripts/make-ca.sh
   prometheus-cpp-dev     # poold's metrics endpoint
   libsqlite3-dev         # the coordinator's state (--state)
   libseccomp-dev         # the session worker's sandbox for host kernels

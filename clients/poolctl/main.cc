@@ -37,6 +37,7 @@
 #include "accel/hal/types.h"
 #include "pool/common/bearer_token.h"
 #include "pool/common/status_convert.h"
+#include "pool/common/tls.h"
 #include "pool/common/wire.h"
 
 namespace {
@@ -46,7 +47,8 @@ using Table = std::vector<std::vector<std::string>>;
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: poolctl [--pool ADDR] [--token TOKEN] [-o table|json] "
+               "usage: poolctl [--pool ADDR] [--token TOKEN] [--tls_ca FILE] [--tls_cert FILE "
+               "--tls_key FILE] [-o table|json] "
                "nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
                "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
                "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
@@ -161,12 +163,22 @@ int main(int argc, char** argv) {
       std::getenv("ACCEL_POOL") != nullptr ? std::getenv("ACCEL_POOL") : "127.0.0.1:7070";
   std::string token =
       std::getenv("ACCEL_POOL_TOKEN") != nullptr ? std::getenv("ACCEL_POOL_TOKEN") : "";
+  // TLS as every client takes it: $ACCEL_POOL_TLS_CA/_CERT/_KEY, or flags.
+  accel::pool::TlsFiles tls = accel::pool::TlsFilesFromEnvironment();
   bool json = false;
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--pool" || arg == "-o" || arg == "--token") && i + 1 >= argc) return Usage();
-    if (arg == "--pool") {
+    const bool takes_value = arg == "--pool" || arg == "-o" || arg == "--token" ||
+                             arg == "--tls_ca" || arg == "--tls_cert" || arg == "--tls_key";
+    if (takes_value && i + 1 >= argc) return Usage();
+    if (arg == "--tls_ca") {
+      tls.ca = argv[++i];
+    } else if (arg == "--tls_cert") {
+      tls.cert = argv[++i];
+    } else if (arg == "--tls_key") {
+      tls.key = argv[++i];
+    } else if (arg == "--pool") {
       pool = argv[++i];
     } else if (arg == "--token") {
       token = argv[++i];
@@ -182,8 +194,10 @@ int main(int argc, char** argv) {
   }
   if (words.empty()) return Usage();
 
-  auto stub =
-      v1::Coordinator::NewStub(grpc::CreateChannel(pool, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      accel::pool::ClientCredentials(tls);
+  if (!credentials.ok()) return Fail(credentials.status());
+  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(pool, *credentials));
   // One call on the pool, with a deadline of its own.
   auto call = [&](auto method, const auto& request, auto* response) {
     grpc::ClientContext context;

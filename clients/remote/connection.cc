@@ -35,22 +35,32 @@ uint32_t RenewMillis(uint32_t ttl_seconds) {
 
 }  // namespace
 
-absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
+std::unique_ptr<v1::Coordinator::Stub> PoolTarget::Coordinator() const {
+  return v1::Coordinator::NewStub(grpc::CreateChannel(address, credentials));
+}
+
+absl::StatusOr<PoolTarget> MakePoolTarget(const std::string& address, const pool::TlsFiles& files) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      pool::ClientCredentials(files);
+  if (!credentials.ok()) return credentials.status();
+  return PoolTarget{address, *std::move(credentials)};
+}
+
+absl::StatusOr<v1::LeaseResponse> RequestLease(const PoolTarget& pool,
                                                const v1::LeaseRequest& request,
                                                const std::string& tenant_token) {
-  auto stub =
-      v1::Coordinator::NewStub(grpc::CreateChannel(pool, grpc::InsecureChannelCredentials()));
+  std::unique_ptr<v1::Coordinator::Stub> stub = pool.Coordinator();
   grpc::ClientContext context;
   context.set_deadline(Deadline(10 + static_cast<int>(request.wait_seconds())));
   pool::AttachBearerToken(context, tenant_token);
   v1::LeaseResponse response;
   grpc::Status status = stub->Lease(&context, request, &response);
-  if (!status.ok()) return FromGrpc(status, absl::StrCat("lease from ", pool));
+  if (!status.ok()) return FromGrpc(status, absl::StrCat("lease from ", pool.address));
   return response;
 }
 
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(
-    const std::string& pool, v1::LeaseResponse lease, std::string tenant_token,
+    const PoolTarget& pool, v1::LeaseResponse lease, std::string tenant_token,
     const NodeAddress& node, std::shared_ptr<LeaseRelease> release) {
   pool::TuneMallocForBulkTransfers();
   grpc::ChannelArguments args;
@@ -62,14 +72,14 @@ absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  auto channel = grpc::CreateCustomChannel(node.address, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(node.address, pool.credentials, args);
   std::shared_ptr<Connection> connection(new Connection(
       pool, std::move(lease), std::move(tenant_token), node, std::move(release), channel));
   if (absl::Status s = connection->Start(); !s.ok()) return s;
   return connection;
 }
 
-Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token,
+Connection::Connection(PoolTarget pool, v1::LeaseResponse lease, std::string tenant_token,
                        NodeAddress node, std::shared_ptr<LeaseRelease> release,
                        std::shared_ptr<grpc::Channel> channel)
     : pool_(std::move(pool)),
@@ -78,8 +88,7 @@ Connection::Connection(std::string pool, v1::LeaseResponse lease, std::string te
       node_address_(std::move(node)),
       release_(std::move(release)),
       channel_(std::move(channel)),
-      coordinator_(
-          v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()))),
+      coordinator_(pool_.Coordinator()),
       node_(v1::Node::NewStub(channel_)) {}
 
 absl::Status Connection::Start() {
@@ -415,9 +424,14 @@ void Connection::Dispatch(const v1::SessionResponse& response) {
         // The holder released it (CANCELLED): a usage error from now on.
         // Anything else (expired, revoked, node shutting down): lost.
         absl::Status why = FromProto(event.session_ended());
-        End(why.code() == absl::StatusCode::kCancelled
-                ? absl::FailedPreconditionError(absl::StrCat("the lease was released"))
-                : absl::UnavailableError(absl::StrCat("lease lost: ", why.message())));
+        if (why.code() == absl::StatusCode::kCancelled) {
+          End(absl::FailedPreconditionError("the lease was released"));
+        } else if (why.code() == absl::StatusCode::kUnauthenticated) {
+          // The tenant's credential was revoked: not a fault to retry.
+          End(absl::UnauthenticatedError(absl::StrCat("lease ended: ", why.message())));
+        } else {
+          End(absl::UnavailableError(absl::StrCat("lease lost: ", why.message())));
+        }
         break;
       }
       case v1::SessionEvent::kSessionFailed:
@@ -598,8 +612,7 @@ void Connection::End(absl::Status why) {
 }
 
 LeaseRelease::~LeaseRelease() {
-  auto stub =
-      v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()));
+  std::unique_ptr<v1::Coordinator::Stub> stub = pool_.Coordinator();
   v1::ReleaseRequest request;
   request.set_lease_id(lease_id_);
   request.set_token(token_);

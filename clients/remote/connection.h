@@ -25,16 +25,29 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "pool/common/bulk_socket.h"
+#include "pool/common/tls.h"
 #include "pool/common/wire.h"
 
 namespace accel::client {
 
 namespace v1 = ::accelpool::v1;
 
+// Where a pool is and how this client reaches it: its coordinator's address,
+// and the credentials of every link to the pool (its coordinator and its
+// nodes: TLS checked against the pool's CA, or plaintext).
+struct PoolTarget {
+  std::string address;
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::unique_ptr<v1::Coordinator::Stub> Coordinator() const;
+};
+// The target `address` with TLS from `files` (plaintext when empty);
+// INVALID_ARGUMENT naming a file that cannot be used.
+absl::StatusOr<PoolTarget> MakePoolTarget(const std::string& address, const pool::TlsFiles& files);
+
 // Asks the pool's coordinator for a lease, as the tenant whose bearer token
 // this is ("" in a pool without tenants). Waits up to the request's
 // wait_seconds in the pool's queue.
-absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
+absl::StatusOr<v1::LeaseResponse> RequestLease(const PoolTarget& pool,
                                                const v1::LeaseRequest& request,
                                                const std::string& tenant_token);
 
@@ -43,7 +56,7 @@ absl::StatusOr<v1::LeaseResponse> RequestLease(const std::string& pool,
 // the end of its TTL.
 class LeaseRelease {
  public:
-  LeaseRelease(std::string pool, const v1::LeaseResponse& lease, std::string tenant_token)
+  LeaseRelease(PoolTarget pool, const v1::LeaseResponse& lease, std::string tenant_token)
       : pool_(std::move(pool)),
         lease_id_(lease.lease().lease_id()),
         token_(lease.token()),
@@ -53,7 +66,8 @@ class LeaseRelease {
   LeaseRelease& operator=(const LeaseRelease&) = delete;
 
  private:
-  const std::string pool_, lease_id_, token_, tenant_token_;
+  const PoolTarget pool_;
+  const std::string lease_id_, token_, tenant_token_;
 };
 
 // A node of a lease: its name and where it serves sessions.
@@ -67,7 +81,7 @@ class Connection {
   // Opens the lease's session on `node` (a lease across nodes has one on
   // each). The connection renews the lease; `release` goes with the last
   // connection of the lease.
-  static absl::StatusOr<std::shared_ptr<Connection>> Open(const std::string& pool,
+  static absl::StatusOr<std::shared_ptr<Connection>> Open(const PoolTarget& pool,
                                                           v1::LeaseResponse lease,
                                                           std::string tenant_token,
                                                           const NodeAddress& node,
@@ -116,7 +130,7 @@ class Connection {
     bool awaiting_bulk = false;  // the reader completes it, not End()
   };
 
-  Connection(std::string pool, v1::LeaseResponse lease, std::string tenant_token, NodeAddress node,
+  Connection(PoolTarget pool, v1::LeaseResponse lease, std::string tenant_token, NodeAddress node,
              std::shared_ptr<LeaseRelease> release, std::shared_ptr<grpc::Channel> channel);
   absl::Status Start();
   void WriterLoop();
@@ -154,7 +168,7 @@ class Connection {
   // A command's encoded size; it must fit one session message.
   static absl::StatusOr<uint64_t> WireSize(const v1::Command& command);
 
-  const std::string pool_;
+  const PoolTarget pool_;
   const v1::LeaseResponse lease_;
   const std::string tenant_token_;  // renewals and the release are the tenant's calls
   const NodeAddress node_address_;

@@ -107,11 +107,16 @@ class RemoteBackend : public plugin::BackendImpl {
 
 absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     const plugin::BackendOptions& options) {
-  const std::string pool = Setting(options, "pool", "ACCEL_POOL");
+  const std::string address = Setting(options, "pool", "ACCEL_POOL");
   const std::string token = Setting(options, "token", "ACCEL_POOL_TOKEN");
-  if (pool.empty()) {
+  if (address.empty()) {
     return std::make_unique<RemoteBackend>("no pool configured (set ACCEL_POOL=host:port)");
   }
+  absl::StatusOr<PoolTarget> pool =
+      MakePoolTarget(address, {Setting(options, "tls_ca", "ACCEL_POOL_TLS_CA"),
+                               Setting(options, "tls_cert", "ACCEL_POOL_TLS_CERT"),
+                               Setting(options, "tls_key", "ACCEL_POOL_TLS_KEY")});
+  if (!pool.ok()) return std::make_unique<RemoteBackend>(pool.status().ToString());
   v1::LeaseResponse lease;
   if (std::string granted = Setting(options, "lease", nullptr); !granted.empty()) {
     // Handed over by accel::client::AcquireLease, which already asked the pool.
@@ -121,14 +126,14 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
   } else {
     absl::StatusOr<v1::LeaseRequest> request = BuildRequest(options);
     if (!request.ok()) return request.status();
-    absl::StatusOr<v1::LeaseResponse> granted_now = RequestLease(pool, *request, token);
+    absl::StatusOr<v1::LeaseResponse> granted_now = RequestLease(*pool, *request, token);
     // An unreachable or full pool is a reason to have no devices, not a crash.
     if (!granted_now.ok()) return std::make_unique<RemoteBackend>(granted_now.status().ToString());
     lease = *std::move(granted_now);
   }
   // One session per node of the lease (a gang across nodes has several).
   std::map<std::string, std::shared_ptr<Connection>> connections;
-  auto release = std::make_shared<LeaseRelease>(pool, lease, token);
+  auto release = std::make_shared<LeaseRelease>(*pool, lease, token);
   for (const v1::LeasedDevice& d : lease.lease().devices()) {
     const std::string& node = d.device().node();
     if (connections.count(node) != 0) continue;
@@ -136,7 +141,7 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     const std::string& address =
         d.node_address().empty() ? lease.lease().node_address() : d.node_address();
     absl::StatusOr<std::shared_ptr<Connection>> connection =
-        Connection::Open(pool, lease, token, {node, address}, release);
+        Connection::Open(*pool, lease, token, {node, address}, release);
     if (!connection.ok()) return connection.status();
     connections[node] = *std::move(connection);
   }

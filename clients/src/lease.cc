@@ -33,25 +33,31 @@ absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string& pool,
   if (const char* env = std::getenv("ACCEL_POOL_TOKEN"); tenant_token.empty() && env != nullptr) {
     tenant_token = env;
   }
-  absl::StatusOr<v1::LeaseResponse> granted = RequestLease(pool, wire, tenant_token);
+  const pool::TlsFiles defaults = pool::TlsFilesFromEnvironment();
+  const pool::TlsFiles tls{request.tls_ca.empty() ? defaults.ca : request.tls_ca,
+                           request.tls_cert.empty() ? defaults.cert : request.tls_cert,
+                           request.tls_key.empty() ? defaults.key : request.tls_key};
+  absl::StatusOr<PoolTarget> target = MakePoolTarget(pool, tls);
+  if (!target.ok()) return target.status();
+  absl::StatusOr<v1::LeaseResponse> granted = RequestLease(*target, wire, tenant_token);
   if (!granted.ok()) return granted.status();
 
   // The granted lease goes to an in-process remote backend, which opens the
   // session and renews the lease; its devices are plain HAL devices.
   std::map<std::string, std::string> options = {
-      {"pool", pool},
-      {"lease", absl::BytesToHexString(granted->SerializeAsString())},
-      {"token", tenant_token}};
+      {"pool", pool},          {"lease", absl::BytesToHexString(granted->SerializeAsString())},
+      {"token", tenant_token}, {"tls_ca", tls.ca},
+      {"tls_cert", tls.cert},  {"tls_key", tls.key}};
   absl::StatusOr<hal::Backend> backend =
       hal::Registry::OpenLinkedBackend(RemoteBackendApi(ACCEL_PLUGIN_ABI_MAJOR), options);
   if (!backend.ok()) return backend.status();
-  return std::unique_ptr<Lease>(new Lease(granted->lease().lease_id(), granted->token(),
-                                          tenant_token, pool, *std::move(backend)));
+  return std::unique_ptr<Lease>(
+      new Lease(granted->lease().lease_id(), granted->token(), tenant_token,
+                std::make_shared<const PoolTarget>(*std::move(target)), *std::move(backend)));
 }
 
 absl::Status Lease::Release() {
-  auto stub =
-      v1::Coordinator::NewStub(grpc::CreateChannel(pool_, grpc::InsecureChannelCredentials()));
+  std::unique_ptr<v1::Coordinator::Stub> stub = pool_->Coordinator();
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   pool::AttachBearerToken(context, tenant_token_);

@@ -13,6 +13,11 @@ inline bool IsLocalPeer(const std::string& peer) {
          peer.rfind("unix:", 0) == 0;
 }
 
+// Whether a listen host ("127.0.0.1", "[::1]", "localhost") is loopback.
+inline bool IsLoopbackHost(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1" || host == "localhost";
+}
+
 }  // namespace accel::pool
 
 #endif  // ACCEL_POOL_COMMON_LOCAL_PEER_H_

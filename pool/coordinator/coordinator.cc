@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "pool/common/local_peer.h"
@@ -155,9 +156,22 @@ void Coordinator::SetFreeLocked(Node& node, uint32_t free) {
 }
 
 absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
-    const v1::NodeHello& hello, const std::string& peer, std::shared_ptr<LeaseListener> listener) {
+    const v1::NodeHello& hello, const std::string& peer, std::shared_ptr<LeaseListener> listener,
+    const std::string& certified_name) {
+  if (!certified_name.empty()) {
+    if (certified_name != hello.name()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "this node's certificate names node '", certified_name, "': it cannot register as '",
+          absl::CHexEscape(hello.name().substr(0, 128)), "'"));
+    }
+  } else if (options_.require_node_certificates) {
+    return absl::UnauthenticatedError(
+        "this pool admits nodes by certificate: join with --tls_cert and --tls_key "
+        "naming the node, signed by the pool's CA");
+  }
   if (options_.join_token.empty()) {
-    if (!IsLocalPeer(peer)) {
+    // A certificate the pool's CA signed is the node's own credential.
+    if (certified_name.empty() && !IsLocalPeer(peer)) {
       return absl::PermissionDeniedError(absl::StrCat(
           "this pool has no join token, so only nodes on its own host may join, not ", peer));
     }
@@ -640,41 +654,77 @@ std::vector<v1::TenantInfo> Coordinator::ListTenants(const Caller& caller) {
   return out;
 }
 
-absl::StatusOr<v1::PutTenantResponse> Coordinator::PutTenant(const v1::PutTenantRequest& request) {
-  absl::MutexLock lock(&mu_);
-  // Kept before it takes effect: a tenant the store lost would vanish at
-  // the next restart with its leases.
-  TenantRegistry updated = tenants_;
-  absl::StatusOr<std::string> token =
-      updated.Put(request.tenant(), request.create(), request.rotate_token());
-  if (!token.ok()) return token.status();
-  if (options_.store != nullptr) {
-    if (absl::Status s = options_.store->PutTenant(*updated.Find(request.tenant().name()));
-        !s.ok()) {
-      return s;
-    }
+void Coordinator::EndTenantLeasesLocked(const std::string& tenant, const absl::Status& why,
+                                        std::vector<Notice>& notices) {
+  std::vector<std::string> live;
+  for (const auto& [id, lease] : leases_) {
+    if (lease.info.tenant() == tenant) live.push_back(id);
   }
-  tenants_ = std::move(updated);
+  for (const std::string& id : live) EndLocked(id, why, "revoked", notices);
+  // Its waiting requests fail now, with the same reason.
+  std::vector<std::shared_ptr<Waiter>> waiting;
+  for (const std::shared_ptr<Waiter>& w : queue_) {
+    if (w->tenant == tenant) waiting.push_back(w);
+  }
+  for (const std::shared_ptr<Waiter>& w : waiting) {
+    DequeueLocked(*w);
+    w->result = why;
+    w->done = true;
+  }
+  ServeQueueLocked();
+}
+
+absl::StatusOr<v1::PutTenantResponse> Coordinator::PutTenant(const v1::PutTenantRequest& request) {
+  std::vector<Notice> notices;
   v1::PutTenantResponse response;
-  *response.mutable_tenant() = *tenants_.Describe(request.tenant().name());
-  response.set_token(*token);
+  {
+    absl::MutexLock lock(&mu_);
+    // Kept before it takes effect: a tenant the store lost would vanish at
+    // the next restart with its leases.
+    TenantRegistry updated = tenants_;
+    const std::string& name = request.tenant().name();
+    const bool rotated = request.rotate_token() && tenants_.Find(name) != nullptr;
+    absl::StatusOr<std::string> token =
+        updated.Put(request.tenant(), request.create(), request.rotate_token());
+    if (!token.ok()) return token.status();
+    if (options_.store != nullptr) {
+      if (absl::Status s = options_.store->PutTenant(*updated.Find(name)); !s.ok()) return s;
+    }
+    tenants_ = std::move(updated);
+    // Whoever held the old token holds nothing any more.
+    if (rotated) {
+      EndTenantLeasesLocked(
+          name,
+          absl::UnauthenticatedError(absl::StrCat("the token of tenant ", name,
+                                                  " was rotated: its leases ended; lease again "
+                                                  "with the new token")),
+          notices);
+    }
+    *response.mutable_tenant() = *tenants_.Describe(name);
+    response.set_token(*token);
+  }
+  Deliver(notices);
   return response;
 }
 
 absl::Status Coordinator::DeleteTenant(const std::string& name) {
-  absl::MutexLock lock(&mu_);
-  if (tenants_.Find(name) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no tenant named ", name));
+  std::vector<Notice> notices;
+  {
+    absl::MutexLock lock(&mu_);
+    if (tenants_.Find(name) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no tenant named ", name));
+    }
+    if (options_.store != nullptr) {
+      if (absl::Status s = options_.store->DeleteTenant(name); !s.ok()) return s;
+    }
+    EndTenantLeasesLocked(
+        name,
+        absl::UnauthenticatedError(absl::StrCat("tenant ", name, " was deleted: its leases ended")),
+        notices);
+    if (absl::Status s = tenants_.Remove(name); !s.ok()) return s;
   }
-  if (const TenantUse use = tenants_.Use(name); use.leases > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("tenant ", name, " has ", use.leases,
-                     " live or queued lease(s); revoke them first (poolctl lease revoke ID)"));
-  }
-  if (options_.store != nullptr) {
-    if (absl::Status s = options_.store->DeleteTenant(name); !s.ok()) return s;
-  }
-  return tenants_.Remove(name);
+  Deliver(notices);
+  return absl::OkStatus();
 }
 
 absl::Status Coordinator::Drain(const std::string& node, bool undrain) {

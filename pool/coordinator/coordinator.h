@@ -47,6 +47,9 @@ class Coordinator : public LeaseAuthority {
     int node_lost_after = 3;
     // Remote nodes must present this secret to register; empty: only nodes
     // on this host (loopback) may register.
+    // Nodes must present a client certificate the pool's CA signed, naming
+    // the node (poold --tls_client_ca).
+    bool require_node_certificates = false;
     std::string join_token;
     // Operators present a token with this SHA-256 (hex); empty: callers on
     // this host without a token are operators.
@@ -103,8 +106,11 @@ class Coordinator : public LeaseAuthority {
   // A node-mode poold (re)registers over its NodeLink, from `peer`. A node
   // that registers again under its name replaces its old registration and
   // devices: nothing is duplicated.
+  // `certified_name`: the node name the peer's verified certificate carries
+  // ("" without one).
   absl::StatusOr<Registration> RegisterNode(const v1::NodeHello& hello, const std::string& peer,
-                                            std::shared_ptr<LeaseListener> listener);
+                                            std::shared_ptr<LeaseListener> listener,
+                                            const std::string& certified_name = "");
   void NodeHeartbeat(const std::string& node, uint64_t generation);
   // The registration's link broke: the node is lost and its leases end.
   void NodeLinkLost(const std::string& node, uint64_t generation, const std::string& why);
@@ -172,8 +178,11 @@ class Coordinator : public LeaseAuthority {
   // was added.
   absl::StatusOr<bool> SeedTenant(const Tenant& tenant);
   std::vector<v1::TenantInfo> ListTenants(const Caller& caller);
+  // Rotating a tenant's token ends its live leases (their sessions end at
+  // once, UNAUTHENTICATED naming the rotation) and fails its waiting
+  // requests: whoever held the old token holds nothing any more.
   absl::StatusOr<v1::PutTenantResponse> PutTenant(const v1::PutTenantRequest& request);
-  // FAILED_PRECONDITION while the tenant has live or queued leases.
+  // Likewise ends the tenant's leases and requests, then removes it.
   absl::Status DeleteTenant(const std::string& name);
 
  private:
@@ -304,6 +313,10 @@ class Coordinator : public LeaseAuthority {
   void ServeQueueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes a request that leaves the queue unplaced off it and its tenant.
   void DequeueLocked(const Waiter& waiter) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends every live lease of `tenant` and fails its waiting requests, with
+  // `why` (its token was rotated, or it was deleted).
+  void EndTenantLeasesLocked(const std::string& tenant, const absl::Status& why,
+                             std::vector<Notice>& notices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::LeaseInfo QueuedInfo(const Waiter& waiter, size_t position) const;
   void SetFreeLocked(Node& node, uint32_t free) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Node& AddNodeLocked(const std::string& name, const std::string& address,

@@ -9,6 +9,7 @@
 #include "pool/common/bearer_token.h"
 #include "pool/common/local_peer.h"
 #include "pool/common/status_convert.h"
+#include "pool/common/tls.h"
 #include "pool/common/version.h"
 
 namespace accel::pool {
@@ -234,7 +235,7 @@ grpc::Status CoordinatorService::NodeLink(
   }
   auto writer = std::make_shared<NodeLinkWriter>(context, stream);
   absl::StatusOr<Coordinator::Registration> registration =
-      coordinator_.RegisterNode(hello, context->peer(), writer);
+      coordinator_.RegisterNode(hello, context->peer(), writer, PeerCommonName(*context));
   if (!registration.ok()) {
     writer->Stop();
     return ToGrpc(registration.status());

@@ -11,19 +11,21 @@
 namespace accel::pool {
 namespace {
 
-std::shared_ptr<grpc::Channel> LinkChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> LinkChannel(const std::string& address,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   // Pings notice a cut network (no RST) within a few seconds.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
 }
 
 // Refusals that retrying cannot fix, until an operator changes something.
 bool IsRefusal(const absl::Status& s) {
   return s.code() == absl::StatusCode::kPermissionDenied ||
+         s.code() == absl::StatusCode::kUnauthenticated ||
          s.code() == absl::StatusCode::kInvalidArgument ||
          s.code() == absl::StatusCode::kFailedPrecondition ||
          s.code() == absl::StatusCode::kUnimplemented;
@@ -33,7 +35,7 @@ bool IsRefusal(const absl::Status& s) {
 
 CoordinatorLink::CoordinatorLink(Options options)
     : options_(std::move(options)),
-      stub_(v1::Coordinator::NewStub(LinkChannel(options_.coordinator))) {}
+      stub_(v1::Coordinator::NewStub(LinkChannel(options_.coordinator, options_.credentials))) {}
 
 CoordinatorLink::~CoordinatorLink() { Stop(); }
 

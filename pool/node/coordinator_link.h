@@ -30,6 +30,9 @@ class CoordinatorLink final : public LeaseAuthority {
   struct Options {
     std::string coordinator;  // host:port
     std::string join_token;
+    // How the link reaches the coordinator: TLS with the node's certificate
+    // (which names the node), or plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
     // Waits between reconnection attempts grow from the first to the last.
     std::chrono::milliseconds min_retry{100};
     std::chrono::milliseconds max_retry{2000};

@@ -8,9 +8,13 @@
 //         [--config FILE] [--exclude_devices host:1,cuda:3]
 //         [--coordinator HOST:PORT] [--join_token_file FILE]
 //         [--advertise_address HOST:PORT]
+//         [--tls_cert FILE --tls_key FILE [--tls_client_ca FILE]]
 //
 // The config file (see pool/poold/node_config.h) labels the node and single
 // devices and excludes devices; the flags add to it.
+//
+// SIGHUP checks renewed TLS certificate files (poold picks them up by
+// itself within a second) and logs whether they serve.
 //
 // SIGTERM or SIGINT shuts down gracefully: every session ends and every
 // lease's memory is freed.
@@ -35,9 +39,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "accel/hal/hal.h"
+#include "pool/common/local_peer.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
 #include "pool/common/random_token.h"
+#include "pool/common/tls.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/coordinator/coordinator.h"
@@ -101,6 +107,17 @@ ABSL_FLAG(std::string, advertise_address, "",
 ABSL_FLAG(bool, bulk_channel, true,
           "offer sessions a bulk channel: a TCP port on the listen host that carries large "
           "copies beside gRPC, at close to raw TCP speed");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain poold presents; with --tls_key, every gRPC link is TLS "
+          "(clients, nodes, poolctl) and a node presents it to its coordinator. Renewed "
+          "files are picked up within a second, without dropping sessions");
+ABSL_FLAG(std::string, tls_key, "", "the private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA whose client certificates poold requests and verifies. A coordinator with it "
+          "admits a node only with a certificate naming that node");
+ABSL_FLAG(std::string, coordinator_tls_ca, "",
+          "node mode: the PEM CA that signed the coordinator's certificate (default: "
+          "--tls_client_ca)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "coordinator: serve Prometheus metrics at http://ADDRESS/metrics (e.g. "
           "127.0.0.1:9464; port 0 picks a free one); empty: no metrics endpoint");
@@ -205,6 +222,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A daemon must not die because whoever read its stdout went away.
   signal(SIGPIPE, SIG_IGN);
@@ -264,10 +282,25 @@ int main(int argc, char** argv) {
   std::unique_ptr<accel::pool::Coordinator> coordinator;
   std::unique_ptr<accel::pool::CoordinatorLink> link;
   accel::pool::LeaseAuthority* authority = nullptr;
+  const accel::pool::TlsFiles tls{absl::GetFlag(FLAGS_tls_client_ca), absl::GetFlag(FLAGS_tls_cert),
+                                  absl::GetFlag(FLAGS_tls_key)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      accel::pool::ServerCredentials(tls);
+  if (!server_credentials.ok()) return Fail(server_credentials.status().ToString());
+  const bool tls_on = !tls.empty();
   if (node_mode) {
     accel::pool::CoordinatorLink::Options link_options;
     link_options.coordinator = coordinator_address;
     link_options.join_token = *join_token;
+    // TLS to the coordinator with this node's certificate, which names it.
+    const accel::pool::TlsFiles link_tls{absl::GetFlag(FLAGS_coordinator_tls_ca).empty()
+                                             ? tls.ca
+                                             : absl::GetFlag(FLAGS_coordinator_tls_ca),
+                                         tls.cert, tls.key};
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        accel::pool::ClientCredentials(link_tls);
+    if (!credentials.ok()) return Fail(credentials.status().ToString());
+    link_options.credentials = *std::move(credentials);
     link = std::make_unique<accel::pool::CoordinatorLink>(link_options);
     authority = link.get();
   } else {
@@ -275,6 +308,7 @@ int main(int argc, char** argv) {
     coordinator_options.default_ttl_seconds = static_cast<uint32_t>(absl::GetFlag(FLAGS_lease_ttl));
     coordinator_options.node_heartbeat = heartbeat;
     coordinator_options.join_token = *join_token;
+    coordinator_options.require_node_certificates = !tls.ca.empty();
     if (!operator_token->empty()) {
       coordinator_options.operator_token_sha256 =
           accel::pool::TenantRegistry::HashToken(*operator_token);
@@ -358,7 +392,12 @@ int main(int argc, char** argv) {
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
   std::unique_ptr<accel::pool::BulkListener> bulk_listener;
-  if (absl::GetFlag(FLAGS_bulk_channel)) {
+  if (tls_on && absl::GetFlag(FLAGS_bulk_channel)) {
+    // The bulk channel is plain TCP: under TLS, copies travel in the
+    // encrypted gRPC session instead.
+    std::fprintf(stderr, "poold: TLS is on, so sessions get no bulk channel\n");
+  }
+  if (absl::GetFlag(FLAGS_bulk_channel) && !tls_on) {
     absl::StatusOr<std::unique_ptr<accel::pool::BulkListener>> started =
         accel::pool::BulkListener::Start(
             accel::pool::HostOfAddress(absl::GetFlag(FLAGS_listen)),
@@ -372,7 +411,13 @@ int main(int argc, char** argv) {
 
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *server_credentials, &port);
+  if (!tls_on && !accel::pool::IsLoopbackHost(host)) {
+    std::fprintf(stderr,
+                 "poold: WARNING: serving plaintext on %s: tokens and tenants' data cross the "
+                 "network in clear; use --tls_cert and --tls_key beyond loopback\n",
+                 absl::GetFlag(FLAGS_listen).c_str());
+  }
   if (coordinator_service != nullptr) builder.RegisterService(coordinator_service.get());
   builder.RegisterService(&node_service);
   accel::pool::ApplyBulkTransferSettings(builder);
@@ -446,7 +491,21 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  for (;;) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    // The certificate files are watched and re-read within a second of a
+    // change, without dropping sessions; SIGHUP says whether they serve.
+    if (tls_on) {
+      absl::Status usable = accel::pool::CheckServerFiles(tls);
+      std::fprintf(stderr, "poold: SIGHUP: %s\n",
+                   usable.ok() ? "the TLS certificate files serve, and are in use"
+                               : absl::StrCat("the TLS files do not serve (the previous ones "
+                                              "stay in use): ",
+                                              usable.message())
+                                     .c_str());
+    }
+  }
   std::printf("poold: %s, shutting down\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
   // Ends every session (their handlers free what they hold) within 2 s.

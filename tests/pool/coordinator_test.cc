@@ -363,10 +363,8 @@ TEST_F(TenantTest, ATenantCannotSeeRenewOrReleaseAnothersLeases) {
   EXPECT_OK(coordinator_.Release(id, mine.token(), risk_));
 }
 
-TEST_F(TenantTest, TenantsAreManagedAndCannotBeDeletedWhileLeasing) {
+TEST_F(TenantTest, RotatingOrDeletingATenantEndsItsLeasesAtOnce) {
   ASSERT_OK_AND_ASSIGN(auto lease, coordinator_.Lease(Request(), risk_));
-  EXPECT_THAT(coordinator_.DeleteTenant("risk"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("1 live or queued")));
   v1::PutTenantRequest put;
   put.mutable_tenant()->set_name("risk");
   put.set_create(true);
@@ -377,8 +375,17 @@ TEST_F(TenantTest, TenantsAreManagedAndCannotBeDeletedWhileLeasing) {
   EXPECT_NE(rotated.token(), risk_token_);
   EXPECT_THAT(coordinator_.Authenticate(risk_token_, false),
               StatusIs(absl::StatusCode::kUnauthenticated));
-  ASSERT_OK(coordinator_.AdminRelease(lease.lease().lease_id()));
+  // The lease taken with the old token is over, and its holder hears why
+  // (its session ends with UNAUTHENTICATED; a renewal finds it gone).
+  EXPECT_THAT(coordinator_.Renew(lease.lease().lease_id(), lease.token(), risk_).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("was rotated")));
+  EXPECT_TRUE(coordinator_.ListLeases(Caller{"", true}).empty());
+  // Deleting a tenant that leases ends its leases the same way.
+  ASSERT_OK_AND_ASSIGN(auto again, coordinator_.Lease(Request(), risk_));
   EXPECT_OK(coordinator_.DeleteTenant("risk"));
+  EXPECT_THAT(coordinator_.Renew(again.lease().lease_id(), again.token(), risk_).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("was deleted")));
+  EXPECT_TRUE(coordinator_.ListLeases(Caller{"", true}).empty());
   put.mutable_tenant()->set_name("bad name");
   EXPECT_THAT(coordinator_.PutTenant(put).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -18,6 +18,8 @@
 
 namespace accel::client {
 
+struct PoolTarget;  // the pool's address and the credentials to reach it
+
 struct LeaseRequest {
   uint32_t devices = 1;
   std::string backend;  // "" = any; else "cuda", "rocm", "levelzero", "host"
@@ -41,6 +43,13 @@ struct LeaseRequest {
   // The tenant's bearer token; "" = $ACCEL_POOL_TOKEN (pools without
   // tenants need none).
   std::string token;
+  // TLS to the pool (PEM files): the CA that signed its certificates, and a
+  // client certificate with its key where the pool asks for one. "" =
+  // $ACCEL_POOL_TLS_CA, $ACCEL_POOL_TLS_CERT, $ACCEL_POOL_TLS_KEY; none of
+  // them: plaintext, for a pool on loopback.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class Lease {
@@ -55,8 +64,8 @@ class Lease {
  private:
   friend absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string&,
                                                              const LeaseRequest&);
-  Lease(std::string id, std::string token, std::string tenant_token, std::string pool,
-        hal::Backend backend)
+  Lease(std::string id, std::string token, std::string tenant_token,
+        std::shared_ptr<const PoolTarget> pool, hal::Backend backend)
       : id_(std::move(id)),
         token_(std::move(token)),
         tenant_token_(std::move(tenant_token)),
@@ -65,7 +74,7 @@ class Lease {
   std::string id_;
   std::string token_;
   std::string tenant_token_;
-  std::string pool_;
+  std::shared_ptr<const PoolTarget> pool_;
   hal::Backend backend_;
 };
 
