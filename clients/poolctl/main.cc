@@ -16,7 +16,10 @@
 //
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070. --token (default
 // $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
-// leases.
+// leases. Without a token, for a pool on this host, poolctl uses the pool's
+// admin socket (poold --admin_socket), where root, poold's user and the
+// admin group are operators. TLS: --tls_ca/--tls_cert/--tls_key or
+// $ACCEL_POOL_TLS_CA/_CERT/_KEY.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,7 +38,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "accel/hal/types.h"
+#include "pool/common/admin_socket_path.h"
 #include "pool/common/bearer_token.h"
+#include "pool/common/local_peer.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/tls.h"
 #include "pool/common/wire.h"
@@ -48,7 +53,7 @@ using Table = std::vector<std::vector<std::string>>;
 int Usage() {
   std::fprintf(stderr,
                "usage: poolctl [--pool ADDR] [--token TOKEN] [--tls_ca FILE] [--tls_cert FILE "
-               "--tls_key FILE] [-o table|json] "
+               "--tls_key FILE] [--admin_socket PATH|none] [-o table|json] "
                "nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
                "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
                "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
@@ -165,14 +170,18 @@ int main(int argc, char** argv) {
       std::getenv("ACCEL_POOL_TOKEN") != nullptr ? std::getenv("ACCEL_POOL_TOKEN") : "";
   // TLS as every client takes it: $ACCEL_POOL_TLS_CA/_CERT/_KEY, or flags.
   accel::pool::TlsFiles tls = accel::pool::TlsFilesFromEnvironment();
+  std::string admin_socket;  // "": found by the pool's port; "none": TCP
   bool json = false;
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     const bool takes_value = arg == "--pool" || arg == "-o" || arg == "--token" ||
-                             arg == "--tls_ca" || arg == "--tls_cert" || arg == "--tls_key";
+                             arg == "--tls_ca" || arg == "--tls_cert" || arg == "--tls_key" ||
+                             arg == "--admin_socket";
     if (takes_value && i + 1 >= argc) return Usage();
-    if (arg == "--tls_ca") {
+    if (arg == "--admin_socket") {
+      admin_socket = argv[++i];
+    } else if (arg == "--tls_ca") {
       tls.ca = argv[++i];
     } else if (arg == "--tls_cert") {
       tls.cert = argv[++i];
@@ -197,7 +206,23 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       accel::pool::ClientCredentials(tls);
   if (!credentials.ok()) return Fail(credentials.status());
-  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(pool, *credentials));
+  // On the pool's own host, without a token, poolctl speaks through the
+  // admin socket, where the kernel says who it is (root, poold's user, or
+  // the admin group): that is how a local operator needs no token.
+  std::string target = pool;
+  if (admin_socket.empty() && token.empty()) {
+    const size_t colon = pool.rfind(':');
+    int port = 0;
+    if (colon != std::string::npos && accel::pool::IsLoopbackHost(pool.substr(0, colon)) &&
+        absl::SimpleAtoi(pool.substr(colon + 1), &port)) {
+      admin_socket = accel::pool::FindAdminSocket(port);
+    }
+  }
+  if (!admin_socket.empty() && admin_socket != "none") {
+    target = "unix:" + admin_socket;
+    *credentials = grpc::InsecureChannelCredentials();  // the kernel names the caller
+  }
+  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(target, *credentials));
   // One call on the pool, with a deadline of its own.
   auto call = [&](auto method, const auto& request, auto* response) {
     grpc::ClientContext context;

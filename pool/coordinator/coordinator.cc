@@ -6,7 +6,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "pool/common/local_peer.h"
 #include "pool/common/random_token.h"
 
 namespace accel::pool {
@@ -156,7 +155,7 @@ void Coordinator::SetFreeLocked(Node& node, uint32_t free) {
 }
 
 absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
-    const v1::NodeHello& hello, const std::string& peer, std::shared_ptr<LeaseListener> listener,
+    const v1::NodeHello& hello, std::shared_ptr<LeaseListener> listener,
     const std::string& certified_name) {
   if (!certified_name.empty()) {
     if (certified_name != hello.name()) {
@@ -169,14 +168,17 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
         "this pool admits nodes by certificate: join with --tls_cert and --tls_key "
         "naming the node, signed by the pool's CA");
   }
-  if (options_.join_token.empty()) {
-    // A certificate the pool's CA signed is the node's own credential.
-    if (certified_name.empty() && !IsLocalPeer(peer)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "this pool has no join token, so only nodes on its own host may join, not ", peer));
+  // A certificate the pool's CA signed is the node's own credential; else
+  // the pool's join token. Where a node calls from proves nothing.
+  if (certified_name.empty()) {
+    if (options_.join_token.empty()) {
+      return absl::PermissionDeniedError(
+          "this pool admits nodes by join token (poold --join_token_file on both sides) or by "
+          "certificate (--tls_client_ca); it has neither for this node");
     }
-  } else if (!SecretsEqual(options_.join_token, hello.join_token())) {
-    return absl::PermissionDeniedError("wrong join token for this pool");
+    if (!SecretsEqual(options_.join_token, hello.join_token())) {
+      return absl::PermissionDeniedError("wrong join token for this pool");
+    }
   }
   if (hello.name().empty() || hello.name().size() > 128 ||
       hello.name().find_first_of("/ \t\n") != std::string::npos) {
@@ -321,19 +323,19 @@ Coordinator::Counts Coordinator::counts() {
   return c;
 }
 
-absl::StatusOr<Caller> Coordinator::Authenticate(absl::string_view bearer_token, bool local_peer) {
+absl::StatusOr<Caller> Coordinator::Authenticate(absl::string_view bearer_token, bool admin) {
   absl::MutexLock lock(&mu_);
   if (!bearer_token.empty()) {
     if (!options_.operator_token_sha256.empty() &&
         SecretsEqual(TenantRegistry::HashToken(bearer_token), options_.operator_token_sha256)) {
-      return Caller{"", true};
+      return Caller{"", true, "the operator token"};
     }
     if (std::optional<std::string> tenant = tenants_.FindByToken(bearer_token)) {
-      return Caller{*tenant, false};
+      return Caller{*tenant, false, absl::StrCat("tenant ", *tenant)};
     }
     return absl::UnauthenticatedError("the pool knows no tenant or operator with that token");
   }
-  if (options_.operator_token_sha256.empty() && local_peer) return Caller{"", true};
+  if (admin) return Caller{"", true, "the admin socket"};
   if (!tenants_.empty()) {
     return absl::UnauthenticatedError(
         "this pool serves tenants only: present a tenant's token (ACCEL_POOL_TOKEN)");

@@ -32,6 +32,7 @@ namespace accel::pool {
 struct Caller {
   std::string tenant;        // "" = none: a pool without tenants, or an operator
   bool is_operator = false;  // sees and changes everything
+  std::string identity;      // who, in words: "tenant risk", "the operator token", ...
 };
 
 class Coordinator : public LeaseAuthority {
@@ -108,7 +109,7 @@ class Coordinator : public LeaseAuthority {
   // devices: nothing is duplicated.
   // `certified_name`: the node name the peer's verified certificate carries
   // ("" without one).
-  absl::StatusOr<Registration> RegisterNode(const v1::NodeHello& hello, const std::string& peer,
+  absl::StatusOr<Registration> RegisterNode(const v1::NodeHello& hello,
                                             std::shared_ptr<LeaseListener> listener,
                                             const std::string& certified_name = "");
   void NodeHeartbeat(const std::string& node, uint64_t generation);
@@ -117,10 +118,12 @@ class Coordinator : public LeaseAuthority {
   // OK if `secret` is the live registration's secret for `node`.
   absl::Status CheckNodeSecret(const std::string& node, const std::string& secret);
 
-  // The caller a bearer token (maybe "") names; `local_peer`: the call comes
-  // from this host. UNAUTHENTICATED for a token the pool does not know, and
-  // for a call without one to a pool with tenants (unless from an operator).
-  absl::StatusOr<Caller> Authenticate(absl::string_view bearer_token, bool local_peer);
+  // The caller a bearer token (maybe "") names; `admin`: the call came
+  // through the admin socket, whose callers the kernel vouched for
+  // (admin_socket.h). UNAUTHENTICATED for a token the pool does not know,
+  // and for a call without one to a pool with tenants. No caller is an
+  // operator for the address it calls from.
+  absl::StatusOr<Caller> Authenticate(absl::string_view bearer_token, bool admin);
 
   // Grants a lease now, or queues the request up to its wait_seconds;
   // `cancelled` is polled while it waits (the caller went away).

@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "pool/common/bearer_token.h"
-#include "pool/common/local_peer.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/tls.h"
 #include "pool/common/version.h"
@@ -23,15 +22,24 @@ grpc::Status CoordinatorService::GetVersion(grpc::ServerContext*, const v1::Vers
 }
 
 absl::StatusOr<Caller> CoordinatorService::Identify(const grpc::ServerContext* context) {
-  return coordinator_.Authenticate(BearerToken(*context), IsLocalPeer(context->peer()));
+  if (admin_socket_ && AdminSocket::IsAdminPeer(context->peer())) {
+    return coordinator_.Authenticate("", /*admin=*/true);
+  }
+  const std::string token = BearerToken(*context);
+  if (token.empty() && !access_.operator_names.empty()) {
+    if (std::string name = PeerCommonName(*context); access_.operator_names.count(name) != 0) {
+      return Caller{"", true, absl::StrCat("operator certificate ", name)};
+    }
+  }
+  return coordinator_.Authenticate(token, /*admin=*/false);
 }
 
 absl::StatusOr<Caller> CoordinatorService::IdentifyOperator(const grpc::ServerContext* context) {
   absl::StatusOr<Caller> caller = Identify(context);
   if (caller.ok() && !caller->is_operator) {
     return absl::PermissionDeniedError(
-        "operator calls need the operator's token or, in a pool without one, a caller on the "
-        "coordinator's host without a token");
+        "operator calls need the operator's token, an operator certificate, or the admin "
+        "socket on the pool's own host (which poolctl uses there by default)");
   }
   return caller;
 }
@@ -235,7 +243,7 @@ grpc::Status CoordinatorService::NodeLink(
   }
   auto writer = std::make_shared<NodeLinkWriter>(context, stream);
   absl::StatusOr<Coordinator::Registration> registration =
-      coordinator_.RegisterNode(hello, context->peer(), writer, PeerCommonName(*context));
+      coordinator_.RegisterNode(hello, writer, PeerCommonName(*context));
   if (!registration.ok()) {
     writer->Stop();
     return ToGrpc(registration.status());

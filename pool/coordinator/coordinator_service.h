@@ -2,18 +2,35 @@
 #ifndef ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
 #define ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
 
+#include <atomic>
 #include <chrono>
+#include <set>
+#include <string>
 
 #include "pool/common/wire.h"
+#include "pool/coordinator/admin_socket.h"
 #include "pool/coordinator/coordinator.h"
 
 namespace accel::pool {
 
+// Who may call a CoordinatorService as an operator, beside the operator token
+// and the admin socket's callers (CoordinatorService::set_admin_socket).
+struct OperatorAccess {
+  // Common names of verified client certificates that are operators.
+  std::set<std::string> operator_names;
+};
+
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
+  using Access = OperatorAccess;
   // `heartbeat` is what registering nodes are told to use.
-  CoordinatorService(Coordinator& coordinator, std::chrono::milliseconds heartbeat)
-      : coordinator_(coordinator), heartbeat_(heartbeat) {}
+  CoordinatorService(Coordinator& coordinator, std::chrono::milliseconds heartbeat,
+                     Access access = {})
+      : coordinator_(coordinator), heartbeat_(heartbeat), access_(std::move(access)) {}
+
+  // Whether this service's server also listens on an admin socket, whose
+  // callers are operators (admin_socket.h).
+  void set_admin_socket(bool serves) { admin_socket_ = serves; }
 
   grpc::Status GetVersion(grpc::ServerContext*, const v1::VersionRequest*,
                           v1::VersionResponse*) override;
@@ -52,6 +69,8 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
   Coordinator& coordinator_;
   const std::chrono::milliseconds heartbeat_;
+  const Access access_;
+  std::atomic<bool> admin_socket_{false};
 };
 
 }  // namespace accel::pool

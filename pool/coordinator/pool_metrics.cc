@@ -121,7 +121,8 @@ std::vector<MetricFamily> PoolMetrics::Collect() const {
       Family("accelpool_tenant_devices", "devices the tenant's leases hold", MetricType::Gauge);
   MetricFamily tenant_memory = Family("accelpool_tenant_memory_leased_bytes",
                                       "device memory the tenant's leases hold", MetricType::Gauge);
-  for (const v1::TenantInfo& t : coordinator_.ListTenants(Caller{"", true})) {
+  for (const v1::TenantInfo& t :
+       coordinator_.ListTenants(Caller{"", true, "the metrics endpoint"})) {
     Add(tenant_leases, {{"tenant", t.name()}}, t.leases());
     Add(tenant_queued, {{"tenant", t.name()}}, t.queued());
     Add(tenant_devices, {{"tenant", t.name()}}, t.devices());

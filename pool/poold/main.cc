@@ -18,6 +18,7 @@
 //
 // SIGTERM or SIGINT shuts down gracefully: every session ends and every
 // lease's memory is freed.
+#include <grp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "accel/hal/hal.h"
+#include "pool/common/admin_socket_path.h"
 #include "pool/common/local_peer.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
@@ -46,6 +48,7 @@
 #include "pool/common/tls.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
+#include "pool/coordinator/admin_socket.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
 #include "pool/coordinator/tenant_config.h"
@@ -127,8 +130,17 @@ ABSL_FLAG(std::string, tenants, "",
           "coordinator: tenant file ('tenant NAME priority=N devices=N memory=SIZE leases=N "
           "token_sha256=HEX' a line); with tenants, only their tokens may lease");
 ABSL_FLAG(std::string, operator_token_file, "",
-          "coordinator: file holding the operator's token; without it, callers on this host "
-          "that present no token are operators");
+          "coordinator: file holding the operator's token, which makes a TCP caller an "
+          "operator; no caller is one for the address it calls from");
+ABSL_FLAG(std::string, operator_cn, "",
+          "coordinator: comma-separated common names of client certificates (verified "
+          "against --tls_client_ca) whose holders are operators");
+ABSL_FLAG(std::string, admin_socket, "",
+          "coordinator: Unix socket for operator calls from this host, whose callers the "
+          "kernel names (root, poold's user, --admin_group); default "
+          "/run/accelpool/admin-PORT.sock (poolctl looks there); 'none': no admin socket");
+ABSL_FLAG(std::string, admin_group, "",
+          "coordinator: a group whose members may use the admin socket too");
 ABSL_FLAG(std::string, state, "",
           "coordinator: SQLite file keeping tenants, drained nodes and live leases across "
           "restarts (created if missing); empty: state lives in memory only");
@@ -385,8 +397,16 @@ int main(int argc, char** argv) {
   accel::pool::NodeAgent agent(node_options, *devices, *authority);
   std::unique_ptr<accel::pool::CoordinatorService> coordinator_service;
   if (coordinator != nullptr) {
+    accel::pool::CoordinatorService::Access access;
+    for (absl::string_view name :
+         absl::StrSplit(absl::GetFlag(FLAGS_operator_cn), ',', absl::SkipEmpty())) {
+      access.operator_names.insert(std::string(name));
+    }
+    if (!access.operator_names.empty() && tls.ca.empty()) {
+      return Fail("--operator_cn needs --tls_client_ca, to verify the certificates it names");
+    }
     coordinator_service =
-        std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat);
+        std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat, access);
   }
   accel::pool::NodeService node_service(agent, seconds(absl::GetFlag(FLAGS_first_message_seconds)));
   std::string host = absl::GetFlag(FLAGS_listen);
@@ -412,6 +432,25 @@ int main(int argc, char** argv) {
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *server_credentials, &port);
+  // Operator calls from this host: the admin socket, a plaintext Unix port
+  // of the same server that only root, poold's user and the admin group can
+  // connect to (admin_socket.h).
+  std::unique_ptr<accel::pool::AdminSocket> admin_socket;
+  gid_t admin_group = static_cast<gid_t>(-1);
+  const bool default_admin_socket = absl::GetFlag(FLAGS_admin_socket).empty();
+  if (coordinator_service != nullptr && absl::GetFlag(FLAGS_admin_socket) != "none") {
+    if (!absl::GetFlag(FLAGS_admin_group).empty()) {
+      const group* g = getgrnam(absl::GetFlag(FLAGS_admin_group).c_str());
+      if (g == nullptr) return Fail("no group named " + absl::GetFlag(FLAGS_admin_group));
+      admin_group = g->gr_gid;
+    }
+    absl::StatusOr<std::unique_ptr<accel::pool::AdminSocket>> prepared =
+        accel::pool::AdminSocket::Prepare(absl::GetFlag(FLAGS_admin_socket));
+    if (!prepared.ok()) return Fail(prepared.status().ToString());
+    admin_socket = *std::move(prepared);
+    builder.AddListeningPort(admin_socket->listen_address(), grpc::InsecureServerCredentials());
+    coordinator_service->set_admin_socket(true);
+  }
   if (!tls_on && !accel::pool::IsLoopbackHost(host)) {
     std::fprintf(stderr,
                  "poold: WARNING: serving plaintext on %s: tokens and tenants' data cross the "
@@ -432,6 +471,18 @@ int main(int argc, char** argv) {
   const std::string address = absl::GetFlag(FLAGS_advertise_address).empty()
                                   ? absl::StrCat(host, ":", port)
                                   : absl::GetFlag(FLAGS_advertise_address);
+  if (admin_socket != nullptr) {
+    absl::Status published = admin_socket->Publish(port, admin_group);
+    if (!published.ok() && !default_admin_socket) return Fail(published.ToString());
+    if (published.ok()) {
+      std::printf("poold admin socket at %s\n", admin_socket->path().c_str());
+    } else {
+      std::fprintf(stderr, "poold: no admin socket: %s\n", published.ToString().c_str());
+      admin_socket.reset();
+      coordinator_service->set_admin_socket(false);
+    }
+  }
+
   if (node_mode) {
     accel::pool::CoordinatorLink::NodeView view;
     view.listener = &agent;
@@ -511,6 +562,7 @@ int main(int argc, char** argv) {
   // Ends every session (their handlers free what they hold) within 2 s.
   agent.EndAll(absl::UnavailableError(absl::StrCat("node ", node_options.name, " shut down")));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  admin_socket.reset();
   // Before the node agent they notify is destroyed.
   if (coordinator != nullptr) coordinator->Stop();
   if (link != nullptr) link->Stop();

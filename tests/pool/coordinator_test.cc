@@ -307,7 +307,7 @@ TEST_F(TenantTest, TokensNameTenantsAndNothingElseGetsIn) {
   EXPECT_EQ(risk_token_.size(), 64u);
   EXPECT_THAT(coordinator_.Authenticate("not-a-token", true),
               StatusIs(absl::StatusCode::kUnauthenticated));
-  // No token: an operator on this host, nobody from elsewhere.
+  // No token: an operator through the admin socket, nobody over TCP.
   ASSERT_OK_AND_ASSIGN(Caller local, coordinator_.Authenticate("", true));
   EXPECT_TRUE(local.is_operator);
   EXPECT_THAT(coordinator_.Authenticate("", false),
@@ -332,7 +332,8 @@ TEST_F(TenantTest, QuotasAreEnforcedAndNamed) {
       StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("quota of 2 concurrent lease(s)")));
   // Another tenant is not bound by risk's use.
   EXPECT_OK(coordinator_.Lease(Request(1), trading_).status());
-  std::vector<v1::TenantInfo> tenants = coordinator_.ListTenants(Caller{"", true});
+  std::vector<v1::TenantInfo> tenants =
+      coordinator_.ListTenants(Caller{"", true, "a test operator"});
   ASSERT_EQ(tenants.size(), 2u);
   EXPECT_EQ(tenants[0].name(), "risk");
   EXPECT_EQ(tenants[0].leases(), 2u);
@@ -358,7 +359,7 @@ TEST_F(TenantTest, ATenantCannotSeeRenewOrReleaseAnothersLeases) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].lease_id(), theirs.lease().lease_id());
   EXPECT_EQ(coordinator_.ListTenants(trading_).size(), 1u);  // itself only
-  EXPECT_EQ(coordinator_.ListLeases(Caller{"", true}).size(), 2u);
+  EXPECT_EQ(coordinator_.ListLeases(Caller{"", true, "a test operator"}).size(), 2u);
   EXPECT_OK(coordinator_.Renew(id, mine.token(), risk_).status());
   EXPECT_OK(coordinator_.Release(id, mine.token(), risk_));
 }
@@ -379,13 +380,13 @@ TEST_F(TenantTest, RotatingOrDeletingATenantEndsItsLeasesAtOnce) {
   // (its session ends with UNAUTHENTICATED; a renewal finds it gone).
   EXPECT_THAT(coordinator_.Renew(lease.lease().lease_id(), lease.token(), risk_).status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("was rotated")));
-  EXPECT_TRUE(coordinator_.ListLeases(Caller{"", true}).empty());
+  EXPECT_TRUE(coordinator_.ListLeases(Caller{"", true, "a test operator"}).empty());
   // Deleting a tenant that leases ends its leases the same way.
   ASSERT_OK_AND_ASSIGN(auto again, coordinator_.Lease(Request(), risk_));
   EXPECT_OK(coordinator_.DeleteTenant("risk"));
   EXPECT_THAT(coordinator_.Renew(again.lease().lease_id(), again.token(), risk_).status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("was deleted")));
-  EXPECT_TRUE(coordinator_.ListLeases(Caller{"", true}).empty());
+  EXPECT_TRUE(coordinator_.ListLeases(Caller{"", true, "a test operator"}).empty());
   put.mutable_tenant()->set_name("bad name");
   EXPECT_THAT(coordinator_.PutTenant(put).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -634,7 +635,8 @@ TEST(CoordinatorStarvationTest, ALongWaitingLargeRequestIsNotStarvedBySmallOnes)
       EXPECT_OK(big.get().status());
     } else {
       EXPECT_EQ(little.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
-      std::vector<v1::LeaseInfo> listed = coordinator.ListLeases(Caller{"", true});
+      std::vector<v1::LeaseInfo> listed =
+          coordinator.ListLeases(Caller{"", true, "a test operator"});
       bool explained = false;
       for (const v1::LeaseInfo& l : listed) {
         explained |= l.state() == "queued" && absl::StrContains(l.reason(), "are kept for it");

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <set>
@@ -35,7 +36,19 @@ using client::AcquireLease;
 using client::Lease;
 using client::LeaseRequest;
 
-// A node-mode poold joining `coordinator` as `name` with host devices.
+// The join token of these tests' pools: nodes join by token or certificate,
+// never by the address they call from.
+std::string JoinTokenFlag() {
+  static const std::string path = [] {
+    std::string file = ::testing::TempDir() + "/multi_node_join_token";
+    std::ofstream(file) << "multi-node-test-join-token-0123456789\n";
+    return file;
+  }();
+  return "--join_token_file=" + path;
+}
+
+// A node-mode poold joining `coordinator` as `name` with host devices (and
+// the pools' join token, unless `more` names another).
 absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coordinator,
                                                         const std::string& name, int devices,
                                                         const std::string& labels,
@@ -46,6 +59,10 @@ absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coord
                                    "--host_device_memory=256MiB",
                                    "--labels=" + labels,
                                    "--allow_host_kernels"};
+  if (std::none_of(more.begin(), more.end(),
+                   [](const std::string& a) { return a.rfind("--join_token_file", 0) == 0; })) {
+    args.push_back(JoinTokenFlag());
+  }
   args.insert(args.end(), more.begin(), more.end());
   return PooldProcess::Start(args);
 }
@@ -59,9 +76,10 @@ std::string LeaseNode(const std::string& pool, const std::string& lease_id) {
 class MultiNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(coordinator_,
-                         PooldProcess::Start({"--backends=none", "--node_name=coordinator",
-                                              "--node_heartbeat_ms=500", "--lease_ttl=3"}));
+    ASSERT_OK_AND_ASSIGN(
+        coordinator_,
+        PooldProcess::Start({"--backends=none", "--node_name=coordinator",
+                             "--node_heartbeat_ms=500", "--lease_ttl=3", JoinTokenFlag()}));
     ASSERT_OK_AND_ASSIGN(a_, StartNode(coordinator_->address(), "a", 1, "zone=a"));
     ASSERT_OK_AND_ASSIGN(b_, StartNode(coordinator_->address(), "b", 2, "zone=b,vendor=domestic"));
   }
@@ -213,7 +231,7 @@ TEST_F(MultiNodeTest, SilentNodeIsLostAndRejoinsWhenItWakes) {
   v1::DrainNodeRequest drain;
   drain.set_node("b");
   v1::DrainNodeResponse drained;
-  ASSERT_TRUE(CoordinatorAt(pool())->DrainNode(&context, drain, &drained).ok());
+  ASSERT_TRUE(OperatorAt(pool())->DrainNode(&context, drain, &drained).ok());
   kill(b_->pid(), SIGSTOP);
   EXPECT_TRUE(Eventually([&] { return NodeState(pool(), "b") == "lost"; }, 10));
   kill(b_->pid(), SIGCONT);
@@ -222,10 +240,11 @@ TEST_F(MultiNodeTest, SilentNodeIsLostAndRejoinsWhenItWakes) {
 }
 
 TEST_F(MultiNodeTest, ANodeCannotTakeTheCoordinatorsOwnName) {
-  ASSERT_OK_AND_ASSIGN(auto refused, RunProgram(ACCEL_TEST_POOLD,
-                                                {"--listen=127.0.0.1:0", "--coordinator=" + pool(),
-                                                 "--node_name=coordinator", "--host_devices=1"},
-                                                20));
+  ASSERT_OK_AND_ASSIGN(auto refused,
+                       RunProgram(ACCEL_TEST_POOLD,
+                                  {"--listen=127.0.0.1:0", "--coordinator=" + pool(),
+                                   "--node_name=coordinator", "--host_devices=1", JoinTokenFlag()},
+                                  20));
   EXPECT_NE(refused.first, 0);
   EXPECT_NE(refused.second.find("coordinator's own node"), std::string::npos) << refused.second;
   EXPECT_EQ(NodeState(pool(), "coordinator"), "ready");
@@ -349,7 +368,7 @@ TEST_F(MultiNodeTest, GracefullyStoppedNodeLeavesThePool) {
 TEST(MultiNodeRestartTest, NodesRejoinARestartedCoordinator) {
   const std::string listen = absl::StrCat("127.0.0.1:", FreeListenPort());
   const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
-                                         "--node_heartbeat_ms=500"};
+                                         "--node_heartbeat_ms=500", JoinTokenFlag()};
   ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start(args, listen));
   ASSERT_OK_AND_ASSIGN(auto node, StartNode(listen, "n", 1, "zone=a"));
   EXPECT_EQ(NodeState(listen, "n"), "ready");
@@ -374,9 +393,9 @@ TEST(MultiNodeRestartTest, AKilledCoordinatorComesBackWithItsStateAndLiveLeases)
   ScopedTempDir dir;
   ASSERT_TRUE(dir.ok());
   const std::string listen = absl::StrCat("127.0.0.1:", FreeListenPort());
-  const std::vector<std::string> args = {"--backends=none", "--node_name=coordinator",
-                                         "--node_heartbeat_ms=500", "--lease_ttl=6",
-                                         "--state=" + dir.Path("pool.db")};
+  const std::vector<std::string> args = {
+      "--backends=none", "--node_name=coordinator",        "--node_heartbeat_ms=500",
+      "--lease_ttl=6",   "--state=" + dir.Path("pool.db"), JoinTokenFlag()};
   ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start(args, listen));
   ASSERT_OK_AND_ASSIGN(auto a, StartNode(listen, "a", 1, "zone=a"));
   ASSERT_OK_AND_ASSIGN(auto b, StartNode(listen, "b", 1, "zone=b"));
@@ -447,6 +466,21 @@ TEST(MultiNodeJoinTokenTest, OnlyNodesWithThePoolsJoinTokenAreAdmitted) {
   ASSERT_OK_AND_ASSIGN(auto node, StartNode(coordinator->address(), "member", 1, "zone=a",
                                             {"--join_token_file=" + good}));
   EXPECT_EQ(NodeState(coordinator->address(), "member"), "ready");
+}
+
+// A pool with neither a join token nor a CA for node certificates admits no
+// node: calling from its own host (or through a forwarder there) is no
+// credential.
+TEST(MultiNodeJoinTokenTest, APoolWithoutNodeCredentialsAdmitsNoNodeFromAnywhere) {
+  ASSERT_OK_AND_ASSIGN(auto coordinator, PooldProcess::Start({"--backends=none"}));
+  ASSERT_OK_AND_ASSIGN(
+      auto refused, RunProgram(ACCEL_TEST_POOLD,
+                               {"--listen=127.0.0.1:0", "--coordinator=" + coordinator->address(),
+                                "--node_name=local", "--host_devices=1"},
+                               20));
+  EXPECT_NE(refused.first, 0);
+  EXPECT_NE(refused.second.find("admits nodes by join token"), std::string::npos) << refused.second;
+  EXPECT_EQ(NodeState(coordinator->address(), "local"), "absent");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "pool/common/admin_socket_path.h"
 #include "pool/common/wire.h"
 
 namespace accel::testing {
@@ -21,7 +22,16 @@ inline std::unique_ptr<v1::Coordinator::Stub> CoordinatorAt(const std::string& a
   return v1::Coordinator::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
-// One of the coordinator's listings (empty if it does not answer in 5 s).
+// The coordinator at 127.0.0.1:PORT as an operator of its host: through the
+// admin socket poold serves for that port (as root or poold's user).
+inline std::unique_ptr<v1::Coordinator::Stub> OperatorAt(const std::string& address) {
+  const std::string socket =
+      pool::FindAdminSocket(std::stoi(address.substr(address.rfind(':') + 1)));
+  return CoordinatorAt(socket.empty() ? address : "unix:" + socket);
+}
+
+// One of the coordinator's listings, as its host's operator sees it (empty
+// if it does not answer in 5 s).
 template <typename Response, typename Request>
 Response List(const std::string& address,
               grpc::Status (v1::Coordinator::Stub::*rpc)(grpc::ClientContext*, const Request&,
@@ -29,7 +39,7 @@ Response List(const std::string& address,
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   Response response;
-  (*CoordinatorAt(address).*rpc)(&context, Request(), &response);
+  (*OperatorAt(address).*rpc)(&context, Request(), &response);
   return response;
 }
 

@@ -17,6 +17,9 @@ namespace {
 using ::accel::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// Nodes join by the pool's join token (or a certificate); never by address.
+constexpr char kJoinToken[] = "state-store-test-join-token";
+
 class NullListener : public LeaseListener {
  public:
   void OnLeaseEnded(const std::string&, const absl::Status&) override {}
@@ -32,6 +35,7 @@ class StateStoreTest : public ::testing::Test {
     options.store = store;
     options.rejoin_grace = rejoin_grace;
     options.reap_interval = std::chrono::milliseconds(20);
+    options.join_token = kJoinToken;
     return options;
   }
   ::accel::testing::ScopedTempDir dir_;
@@ -116,6 +120,7 @@ v1::NodeHello Hello(const std::string& name, std::vector<std::string> open_lease
   hello.set_name(name);
   hello.set_address(name + ":1");
   hello.set_instance("first");
+  hello.set_join_token(kJoinToken);
   *hello.add_devices() = HostDevice(0);
   *hello.add_devices() = HostDevice(1);
   for (const std::string& id : open_leases) hello.add_open_leases(id);
@@ -131,8 +136,8 @@ TEST_F(StateStoreTest, ARestoredCoordinatorKeepsLeasesWhoseSessionsSurvived) {
   {
     Coordinator before(options);
     ASSERT_OK(before.Restore());
-    ASSERT_OK(before.RegisterNode(Hello("a"), "ipv4:127.0.0.1:1", listener).status());
-    ASSERT_OK(before.RegisterNode(Hello("b"), "ipv4:127.0.0.1:2", listener).status());
+    ASSERT_OK(before.RegisterNode(Hello("a"), listener).status());
+    ASSERT_OK(before.RegisterNode(Hello("b"), listener).status());
     v1::PutTenantRequest put;
     put.set_create(true);
     put.mutable_tenant()->set_name("risk");
@@ -156,7 +161,7 @@ TEST_F(StateStoreTest, ARestoredCoordinatorKeepsLeasesWhoseSessionsSurvived) {
   Coordinator after(options);
   ASSERT_OK(after.Restore());
   ASSERT_OK_AND_ASSIGN(Caller risk, after.Authenticate(token, false));  // the tenant survived
-  EXPECT_EQ(after.ListTenants(Caller{"", true})[0].leases(), 3u);
+  EXPECT_EQ(after.ListTenants(Caller{"", true, "a test operator"})[0].leases(), 3u);
   EXPECT_EQ(after.ListLeases(risk).size(), 3u);
   const std::string node = kept.lease().node();
   const std::string drained = node == "a" ? "b" : "a";
@@ -169,13 +174,12 @@ TEST_F(StateStoreTest, ARestoredCoordinatorKeepsLeasesWhoseSessionsSurvived) {
   Tenant from_file{"risk", 0, 0, 0, 0, std::string(64, 'f')};
   ASSERT_OK_AND_ASSIGN(bool added, after.SeedTenant(from_file));
   EXPECT_FALSE(added);
-  EXPECT_EQ(after.ListTenants(Caller{"", true})[0].max_leases(), 5u);
+  EXPECT_EQ(after.ListTenants(Caller{"", true, "a test operator"})[0].max_leases(), 5u);
   // The lease's holder can renew with its old token.
   EXPECT_OK(after.Renew(kept.lease().lease_id(), kept.token(), risk).status());
   // The node rejoins with one of its sessions: the other two leases end.
-  ASSERT_OK(after.RegisterNode(Hello(node, {kept.lease().lease_id()}), "ipv4:127.0.0.1:1", listener)
-                .status());
-  ASSERT_OK(after.RegisterNode(Hello(drained), "ipv4:127.0.0.1:2", listener).status());
+  ASSERT_OK(after.RegisterNode(Hello(node, {kept.lease().lease_id()}), listener).status());
+  ASSERT_OK(after.RegisterNode(Hello(drained), listener).status());
   std::vector<v1::LeaseInfo> leases = after.ListLeases(risk);
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_EQ(leases[0].lease_id(), kept.lease().lease_id());
@@ -199,7 +203,7 @@ TEST_F(StateStoreTest, LeasesOfANodeThatDoesNotRejoinEndAfterTheGrace) {
   v1::LeaseResponse lease;
   {
     Coordinator before(options);
-    ASSERT_OK(before.RegisterNode(Hello("a"), "ipv4:127.0.0.1:1", listener).status());
+    ASSERT_OK(before.RegisterNode(Hello("a"), listener).status());
     ASSERT_OK_AND_ASSIGN(lease, before.Lease({}, Caller{}));
   }
   Coordinator after(options);

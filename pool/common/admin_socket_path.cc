@@ -1,0 +1,49 @@
+#include "pool/common/admin_socket_path.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace accel::pool {
+namespace {
+
+// A directory this user may keep an admin socket in: exists (or was made)
+// as a directory we own, not writable by others.
+bool UsableDirectory(const std::string& dir) {
+  mkdir(dir.c_str(), 0750);  // fails harmlessly when it exists or cannot be made
+  struct stat st {};
+  return stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+         (st.st_mode & S_IWOTH) == 0 && access(dir.c_str(), W_OK) == 0;
+}
+
+}  // namespace
+
+std::string DefaultAdminSocketPath(int port) {
+  const std::string name = absl::StrCat("/admin-", port, ".sock");
+  if (UsableDirectory("/run/accelpool")) return "/run/accelpool" + name;
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime) {
+    const std::string dir = absl::StrCat(runtime, "/accelpool");
+    if (UsableDirectory(dir)) return dir + name;
+  }
+  return absl::StrCat("/tmp/accelpool-", geteuid()) + name;
+}
+
+std::string FindAdminSocket(int port) {
+  const std::string name = absl::StrCat("/admin-", port, ".sock");
+  std::vector<std::string> candidates = {"/run/accelpool" + name};
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime) {
+    candidates.push_back(absl::StrCat(runtime, "/accelpool", name));
+  }
+  candidates.push_back(absl::StrCat("/tmp/accelpool-", geteuid()) + name);
+  for (const std::string& path : candidates) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return path;
+  }
+  return "";
+}
+
+}  // namespace accel::pool

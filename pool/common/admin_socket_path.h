@@ -1,0 +1,22 @@
+// Where a pool's admin socket lives: poold creates it, poolctl on the same
+// host finds it there by the pool's port.
+#ifndef ACCEL_POOL_COMMON_ADMIN_SOCKET_PATH_H_
+#define ACCEL_POOL_COMMON_ADMIN_SOCKET_PATH_H_
+
+#include <string>
+
+namespace accel::pool {
+
+// /run/accelpool/admin-PORT.sock when /run/accelpool is (or can be made)
+// ours; otherwise $XDG_RUNTIME_DIR/accelpool/admin-PORT.sock, or
+// /tmp/accelpool-UID/admin-PORT.sock (directories private to this user,
+// made when missing).
+std::string DefaultAdminSocketPath(int port);
+
+// For poolctl: the admin socket of the pool on this host's `port`, where a
+// poold serves one; "" when there is none.
+std::string FindAdminSocket(int port);
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_COMMON_ADMIN_SOCKET_PATH_H_

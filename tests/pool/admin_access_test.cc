@@ -1,0 +1,131 @@
+// Who may administer a pool, seen from outside: no caller is an operator for
+// the address it calls from. Over TCP an operator needs the operator token
+// or an operator certificate; on the pool's host, the admin socket admits
+// root and poold's user (the kernel checks), and nobody else.
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "pool/common/admin_socket_path.h"
+#include "tests/common/scoped_temp_dir.h"
+#include "tests/common/status_matchers.h"
+#include "tests/pool/pool_test_util.h"
+#include "tests/pool/poold_process.h"
+#include "tests/pool/recording_proxy.h"
+
+namespace accel::testing {
+namespace {
+
+int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
+// `poolctl --pool ADDRESS ARGS...`: its exit status and output.
+std::pair<int, std::string> Poolctl(const std::string& address, std::vector<std::string> args,
+                                    const std::string& as_user = "") {
+  args.insert(args.begin(), {"--pool", address});
+  absl::StatusOr<std::pair<int, std::string>> run =
+      as_user.empty() ? RunProgram(ACCEL_TEST_POOLCTL, args) : [&] {
+        // setpriv(1): the same poolctl as another uid, with no groups.
+        std::vector<std::string> with = {"--reuid=" + as_user, "--regid=" + as_user,
+                                         "--clear-groups", ACCEL_TEST_POOLCTL};
+        with.insert(with.end(), args.begin(), args.end());
+        return RunProgram("/usr/bin/setpriv", with);
+      }();
+  return run.ok() ? *run : std::make_pair(-1, run.status().ToString());
+}
+
+TEST(AdminAccessTest, OverTcpNoCallerIsAnOperatorForCallingFromLoopback) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PooldProcess> poold,
+                       PooldProcess::Start({"--host_devices=1"}));
+  // No operator token exists, and the caller is on 127.0.0.1: still no.
+  grpc::ClientContext context;
+  v1::DrainNodeRequest drain;
+  drain.set_node("nobody-drains-this");
+  v1::DrainNodeResponse drained;
+  grpc::Status tcp = CoordinatorAt(poold->address())->DrainNode(&context, drain, &drained);
+  EXPECT_EQ(tcp.error_code(), grpc::StatusCode::PERMISSION_DENIED) << tcp.error_message();
+  auto [refused_code, refused] =
+      Poolctl(poold->address(), {"--admin_socket", "none", "tenant", "create", "intruders"});
+  EXPECT_NE(refused_code, 0);
+  EXPECT_TRUE(absl::StrContains(refused, "operator calls need")) << refused;
+  // The same calls through the admin socket, as this test's user (root, or
+  // poold's own): an operator. poolctl finds the socket by the pool's port.
+  ASSERT_FALSE(pool::FindAdminSocket(PortOf(poold->address())).empty()) << poold->startup_output();
+  auto [made_code, made] = Poolctl(poold->address(), {"tenant", "create", "team"});
+  EXPECT_EQ(made_code, 0) << made;
+}
+
+TEST(AdminAccessTest, TheAdminSocketRefusesOtherUsers) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run poolctl as another uid";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PooldProcess> poold,
+                       PooldProcess::Start({"--host_devices=1"}));
+  const std::string socket = pool::FindAdminSocket(PortOf(poold->address()));
+  ASSERT_FALSE(socket.empty());
+  auto [code, out] = Poolctl(poold->address(), {"--admin_socket", socket, "cordon", "x"}, "65534");
+  EXPECT_NE(code, 0);
+  EXPECT_TRUE(absl::StrContains(out, "Permission denied")) << out;  // the kernel said no
+  // And over TCP that user is nobody either.
+  auto [tcp_code, tcp] =
+      Poolctl(poold->address(), {"--admin_socket", "none", "cordon", "x"}, "65534");
+  EXPECT_NE(tcp_code, 0);
+  EXPECT_TRUE(absl::StrContains(tcp, "operator calls need")) << tcp;
+}
+
+// A same-host forwarder (socat, an SSH tunnel, a sidecar) makes a remote
+// caller look local: through one, nobody gets operator rights or joins as a
+// node.
+TEST(AdminAccessTest, ThroughAForwarderNobodyAdministersOrJoins) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PooldProcess> poold,
+                       PooldProcess::Start({"--host_devices=1", "--backends=host"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RecordingProxy> forwarder,
+                       RecordingProxy::Start(poold->address()));
+  // poolctl finds no admin socket for the forwarder's port: it goes by TCP.
+  auto [code, out] = Poolctl(forwarder->address(), {"cordon", "vm"});
+  EXPECT_NE(code, 0);
+  EXPECT_TRUE(absl::StrContains(out, "operator calls need")) << out;
+  ASSERT_OK_AND_ASSIGN(auto joined,
+                       RunProgram(ACCEL_TEST_POOLD,
+                                  {"--listen=127.0.0.1:0", "--coordinator=" + forwarder->address(),
+                                   "--node_name=fake-h100", "--host_devices=1"},
+                                  20));
+  EXPECT_NE(joined.first, 0);
+  EXPECT_TRUE(absl::StrContains(joined.second, "admits nodes by join token")) << joined.second;
+  EXPECT_EQ(NodeState(poold->address(), "fake-h100"), "absent");
+}
+
+// An operator certificate (poold --operator_cn) is an operator's credential
+// over TCP, verified against the pool's CA.
+TEST(AdminAccessTest, AnOperatorCertificateAdministersOverTcp) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ASSERT_OK_AND_ASSIGN(
+      auto made, RunProgram("/usr/bin/env",
+                            {"bash", ACCEL_TEST_MAKE_CA, dir.Path("pki"), "poold", "ops", "dev"}));
+  ASSERT_EQ(made.first, 0) << made.second;
+  const std::string pki = dir.Path("pki");
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<PooldProcess> poold,
+      PooldProcess::Start({"--host_devices=1", "--tls_cert=" + pki + "/poold.pem",
+                           "--tls_key=" + pki + "/poold.key", "--tls_client_ca=" + pki + "/ca.pem",
+                           "--operator_cn=ops"}));
+  const v1::ListNodesResponse nodes = Nodes(poold->address());  // via the admin socket
+  ASSERT_EQ(nodes.nodes_size(), 1);
+  const std::string node = nodes.nodes(0).name();
+  auto as = [&](const std::string& who) {
+    return Poolctl(poold->address(), {"--admin_socket", "none", "--tls_ca", pki + "/ca.pem",
+                                      "--tls_cert", pki + "/" + who + ".pem", "--tls_key",
+                                      pki + "/" + who + ".key", "cordon", node});
+  };
+  auto [ops_code, ops] = as("ops");
+  EXPECT_EQ(ops_code, 0) << ops;
+  auto [dev_code, dev] = as("dev");  // signed by the same CA, but not an operator
+  EXPECT_NE(dev_code, 0);
+  EXPECT_TRUE(absl::StrContains(dev, "operator calls need")) << dev;
+}
+
+}  // namespace
+}  // namespace accel::testing
