@@ -13,6 +13,7 @@
 //                                  [--isolation device|shared] [--max-kernel-seconds S]
 //   poolctl ... tenant update NAME [same options] [--rotate-token]
 //   poolctl ... tenant delete NAME
+//   poolctl audit verify FILE                 checks an audit log's chain (poold --audit_log)
 //
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070. --token (default
 // $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
@@ -39,6 +40,7 @@
 #include "absl/strings/str_join.h"
 #include "accel/hal/types.h"
 #include "pool/common/admin_socket_path.h"
+#include "pool/common/audit_log.h"
 #include "pool/common/bearer_token.h"
 #include "pool/common/local_peer.h"
 #include "pool/common/status_convert.h"
@@ -58,7 +60,8 @@ int Usage() {
                "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
                "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
                "[--isolation device|shared] [--max-kernel-seconds S] | "
-               "tenant update NAME [same options] [--rotate-token] | tenant delete NAME\n");
+               "tenant update NAME [same options] [--rotate-token] | tenant delete NAME | "
+               "audit verify FILE\n");
   return 2;
 }
 
@@ -202,6 +205,15 @@ int main(int argc, char** argv) {
     }
   }
   if (words.empty()) return Usage();
+  // A local file: no pool is asked.
+  if (words[0] == "audit") {
+    if (words.size() != 3 || words[1] != "verify") return Usage();
+    absl::StatusOr<uint64_t> lines = accel::pool::VerifyAuditLog(words[2]);
+    if (!lines.ok()) return Fail(lines.status());
+    std::printf("audit log %s: %llu line(s), chain intact\n", words[2].c_str(),
+                static_cast<unsigned long long>(*lines));
+    return 0;
+  }
 
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       accel::pool::ClientCredentials(tls);

@@ -191,15 +191,27 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
   std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
   std::vector<v1::DeviceInfo> devices(hello.devices().begin(), hello.devices().end());
   std::vector<Notice> notices;
+  const std::string credential =
+      certified_name.empty() ? "the join token" : absl::StrCat("certificate ", certified_name);
   absl::StatusOr<Registration> registered = [&]() -> absl::StatusOr<Registration> {
     absl::MutexLock lock(&mu_);
+    bool rejoined = false;
     if (auto old = nodes_.find(hello.name()); old != nodes_.end()) {
       Node& existing = old->second;
+      rejoined = true;
       if (!existing.remote) {
         return absl::FailedPreconditionError(
             absl::StrCat("node name ", hello.name(),
                          " belongs to the coordinator's own node; pick another "
                          "--node_name"));
+      }
+      if (existing.info.state() != "lost" && !existing.credential.empty() &&
+          existing.credential != credential) {
+        // A live node is replaced only by one with its own credential, even
+        // when the hello repeats its instance.
+        return absl::PermissionDeniedError(absl::StrCat("node ", hello.name(), " is live under ",
+                                                        existing.credential, "; a hello with ",
+                                                        credential, " cannot replace it"));
       }
       if (existing.instance != hello.instance()) {
         const auto silence = options_.node_heartbeat * options_.node_lost_after;
@@ -217,6 +229,7 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
     Node& node = AddNodeLocked(hello.name(), hello.address(), labels, std::move(devices));
     node.listener = std::move(listener);
     node.instance = hello.instance();
+    node.credential = credential;
     node.remote = true;
     node.generation = next_generation_++;
     node.secret = RandomHex(16);
@@ -224,6 +237,11 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
     ReconcileRestoredLocked(
         node, std::vector<std::string>(hello.open_leases().begin(), hello.open_leases().end()),
         notices);
+    Audit(rejoined ? "node_rejoined" : "node_joined",
+          {{"node", hello.name()},
+           {"address", hello.address()},
+           {"devices", absl::StrCat(hello.devices_size())},
+           {"credential", credential}});
     Registration out;
     out.generation = node.generation;
     out.node_secret = node.secret;
@@ -285,6 +303,7 @@ void Coordinator::NodeLinkLost(const std::string& name, uint64_t generation,
 void Coordinator::LoseNodeLocked(Node& node, const std::string& why, std::vector<Notice>& notices) {
   if (node.info.state() == "lost") return;
   node.info.set_state("lost");
+  Audit("node_lost", {{"node", node.info.name()}, {"why", why}});
   const absl::Status status =
       absl::UnavailableError(absl::StrCat("node ", node.info.name(), " lost: ", why));
   std::vector<std::string> ids;
@@ -321,6 +340,10 @@ Coordinator::Counts Coordinator::counts() {
   c.refused = refused_by_code_;
   c.ended = ended_by_reason_;
   return c;
+}
+
+void Coordinator::Audit(absl::string_view event, const AuditLog::Fields& fields) {
+  if (options_.audit != nullptr) options_.audit->Record(event, fields);
 }
 
 absl::StatusOr<Caller> Coordinator::Authenticate(absl::string_view bearer_token, bool admin) {
@@ -409,6 +432,11 @@ void Coordinator::EndLocked(const std::string& lease_id, const absl::Status& why
     notices.push_back({node->second.listener, lease_id, why});
   }
   ++ended_by_reason_[reason];
+  Audit("lease_ended", {{"lease", lease_id},
+                        {"tenant", it->second.info.tenant()},
+                        {"holder", it->second.info.holder()},
+                        {"reason", reason},
+                        {"why", std::string(why.message())}});
   // Every node of the lease may still send its session's last report.
   for (const std::string& name : NodesOf(it->second.info)) it->second.usage_by_node[name];
   ended_[lease_id] = {it->second.token_sha256, why, it->second.info.tenant(),
@@ -493,6 +521,11 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::Admit(const std::string& lease_id,
   auto it = leases_.find(lease_id);
   if (it == leases_.end() ||
       !SecretsEqual(it->second.token_sha256, TenantRegistry::HashToken(token))) {
+    Audit("session_refused", {{"lease", lease_id},
+                              {"node", node},
+                              {"why",
+                               "no such live lease "
+                               "with that token"}});
     return absl::PermissionDeniedError(
         absl::StrCat("no live lease ", lease_id, " with that token"));
   }

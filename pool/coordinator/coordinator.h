@@ -21,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pool/common/audit_log.h"
 #include "pool/common/node_coordination.h"
 #include "pool/common/wire.h"
 #include "pool/coordinator/state_store.h"
@@ -51,6 +52,9 @@ class Coordinator : public LeaseAuthority {
     // Nodes must present a client certificate the pool's CA signed, naming
     // the node (poold --tls_client_ca).
     bool require_node_certificates = false;
+    // Where leases, refusals, ends, node joins and losses are recorded
+    // (poold --audit_log); null: nowhere. It must outlive the coordinator.
+    AuditLog* audit = nullptr;
     std::string join_token;
     // Operators present a token with this SHA-256 (hex); empty: callers on
     // this host without a token are operators.
@@ -117,6 +121,9 @@ class Coordinator : public LeaseAuthority {
   void NodeLinkLost(const std::string& node, uint64_t generation, const std::string& why);
   // OK if `secret` is the live registration's secret for `node`.
   absl::Status CheckNodeSecret(const std::string& node, const std::string& secret);
+
+  // Records an event in the audit log, if the pool keeps one.
+  void Audit(absl::string_view event, const AuditLog::Fields& fields);
 
   // The caller a bearer token (maybe "") names; `admin`: the call came
   // through the admin socket, whose callers the kernel vouched for
@@ -197,6 +204,9 @@ class Coordinator : public LeaseAuthority {
     std::shared_ptr<LeaseListener> listener;
     bool remote = false;   // registered over a NodeLink, heartbeats
     std::string instance;  // the registered process
+    // What it registered with ("certificate NAME", "the join token"); ""
+    // for a node restored from the state store that has not rejoined.
+    std::string credential;
     uint64_t generation = 0;
     std::string secret;
     std::chrono::steady_clock::time_point last_heartbeat;

@@ -88,10 +88,25 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
   absl::Status valid = CheckRequest(request);
   absl::MutexLock lock(&mu_);
   auto count_result = [&](const absl::StatusOr<v1::LeaseResponse>& result) {
+    AuditLog::Fields fields = {{"by", caller.identity},
+                               {"tenant", caller.tenant},
+                               {"holder", request.holder()},
+                               {"devices", absl::StrCat(DeviceCount(request))},
+                               {"memory", absl::StrCat(request.memory())}};
     if (result.ok()) {
       ++granted_;
+      std::string devices;
+      for (const v1::LeasedDevice& d : result->lease().devices()) {
+        absl::StrAppend(&devices, devices.empty() ? "" : ",", d.device().id());
+      }
+      fields.insert(fields.begin(), {"lease", result->lease().lease_id()});
+      fields.push_back({"on", devices});
+      Audit("lease_granted", fields);
     } else {
       ++refused_by_code_[absl::StatusCodeToString(result.status().code())];
+      fields.push_back({"code", absl::StatusCodeToString(result.status().code())});
+      fields.push_back({"why", std::string(result.status().message())});
+      Audit("lease_refused", fields);
     }
     return result;
   };

@@ -31,17 +31,37 @@ absl::StatusOr<Caller> CoordinatorService::Identify(const grpc::ServerContext* c
       return Caller{"", true, absl::StrCat("operator certificate ", name)};
     }
   }
-  return coordinator_.Authenticate(token, /*admin=*/false);
+  absl::StatusOr<Caller> caller = coordinator_.Authenticate(token, /*admin=*/false);
+  if (!caller.ok()) {
+    // Who tried, never what they presented.
+    coordinator_.Audit("auth_failed", {{"peer", context->peer()},
+                                       {"certificate", PeerCommonName(*context)},
+                                       {"why", std::string(caller.status().message())}});
+  }
+  return caller;
 }
 
 absl::StatusOr<Caller> CoordinatorService::IdentifyOperator(const grpc::ServerContext* context) {
   absl::StatusOr<Caller> caller = Identify(context);
   if (caller.ok() && !caller->is_operator) {
+    coordinator_.Audit("operator_denied", {{"by", caller->identity}, {"peer", context->peer()}});
     return absl::PermissionDeniedError(
         "operator calls need the operator's token, an operator certificate, or the admin "
         "socket on the pool's own host (which poolctl uses there by default)");
   }
   return caller;
+}
+
+grpc::Status CoordinatorService::Operate(const grpc::ServerContext* context, const char* action,
+                                         AuditLog::Fields fields,
+                                         const std::function<absl::Status()>& body) {
+  absl::StatusOr<Caller> caller = IdentifyOperator(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  const absl::Status done = body();
+  fields.insert(fields.begin(), {{"action", action}, {"by", caller->identity}});
+  fields.push_back({"result", done.ok() ? "OK" : done.ToString()});
+  coordinator_.Audit("operator_action", fields);
+  return ToGrpc(done);
 }
 
 grpc::Status CoordinatorService::Lease(grpc::ServerContext* context,
@@ -78,8 +98,8 @@ grpc::Status CoordinatorService::Release(grpc::ServerContext* context,
 grpc::Status CoordinatorService::AdminRelease(grpc::ServerContext* context,
                                               const v1::AdminReleaseRequest* request,
                                               v1::ReleaseResponse*) {
-  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
-  return ToGrpc(coordinator_.AdminRelease(request->lease_id()));
+  return Operate(context, "lease revoke", {{"lease", request->lease_id()}},
+                 [&] { return coordinator_.AdminRelease(request->lease_id()); });
 }
 
 grpc::Status CoordinatorService::ListNodes(grpc::ServerContext* context,
@@ -121,8 +141,8 @@ grpc::Status CoordinatorService::ExplainLease(grpc::ServerContext* context,
 grpc::Status CoordinatorService::DrainNode(grpc::ServerContext* context,
                                            const v1::DrainNodeRequest* request,
                                            v1::DrainNodeResponse*) {
-  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
-  return ToGrpc(coordinator_.Drain(request->node(), request->undrain()));
+  return Operate(context, request->undrain() ? "uncordon" : "cordon", {{"node", request->node()}},
+                 [&] { return coordinator_.Drain(request->node(), request->undrain()); });
 }
 
 grpc::Status CoordinatorService::ListTenants(grpc::ServerContext* context,
@@ -139,18 +159,22 @@ grpc::Status CoordinatorService::ListTenants(grpc::ServerContext* context,
 grpc::Status CoordinatorService::PutTenant(grpc::ServerContext* context,
                                            const v1::PutTenantRequest* request,
                                            v1::PutTenantResponse* response) {
-  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
-  absl::StatusOr<v1::PutTenantResponse> put = coordinator_.PutTenant(*request);
-  if (!put.ok()) return ToGrpc(put.status());
-  *response = *std::move(put);
-  return grpc::Status::OK;
+  const char* action = request->create()         ? "tenant create"
+                       : request->rotate_token() ? "tenant rotate token"
+                                                 : "tenant update";
+  // The new token goes to the caller only, never into the log.
+  return Operate(context, action, {{"tenant", request->tenant().name()}}, [&] {
+    absl::StatusOr<v1::PutTenantResponse> put = coordinator_.PutTenant(*request);
+    if (put.ok()) *response = *std::move(put);
+    return put.status();
+  });
 }
 
 grpc::Status CoordinatorService::DeleteTenant(grpc::ServerContext* context,
                                               const v1::DeleteTenantRequest* request,
                                               v1::DeleteTenantResponse*) {
-  if (absl::StatusOr<Caller> c = IdentifyOperator(context); !c.ok()) return ToGrpc(c.status());
-  return ToGrpc(coordinator_.DeleteTenant(request->name()));
+  return Operate(context, "tenant delete", {{"tenant", request->name()}},
+                 [&] { return coordinator_.DeleteTenant(request->name()); });
 }
 
 namespace {
@@ -246,6 +270,10 @@ grpc::Status CoordinatorService::NodeLink(
       coordinator_.RegisterNode(hello, writer, PeerCommonName(*context));
   if (!registration.ok()) {
     writer->Stop();
+    coordinator_.Audit("node_refused", {{"node", hello.name().substr(0, 128)},
+                                        {"peer", context->peer()},
+                                        {"certificate", PeerCommonName(*context)},
+                                        {"why", std::string(registration.status().message())}});
     return ToGrpc(registration.status());
   }
   const std::string name = hello.name();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -66,6 +67,10 @@ class CoordinatorService final : public v1::Coordinator::Service {
   absl::StatusOr<Caller> Identify(const grpc::ServerContext* context);
   // PERMISSION_DENIED unless an operator calls.
   absl::StatusOr<Caller> IdentifyOperator(const grpc::ServerContext* context);
+  // An operator's call: checks the caller, runs `body`, and records who did
+  // `action` (on `fields`) and how it went in the audit log.
+  grpc::Status Operate(const grpc::ServerContext* context, const char* action,
+                       AuditLog::Fields fields, const std::function<absl::Status()>& body);
 
   Coordinator& coordinator_;
   const std::chrono::milliseconds heartbeat_;

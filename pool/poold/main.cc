@@ -41,6 +41,7 @@
 #include "absl/strings/strip.h"
 #include "accel/hal/hal.h"
 #include "pool/common/admin_socket_path.h"
+#include "pool/common/audit_log.h"
 #include "pool/common/local_peer.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
@@ -139,6 +140,10 @@ ABSL_FLAG(std::string, admin_socket, "",
           "coordinator: Unix socket for operator calls from this host, whose callers the "
           "kernel names (root, poold's user, --admin_group); default "
           "/run/accelpool/admin-PORT.sock (poolctl looks there); 'none': no admin socket");
+ABSL_FLAG(std::string, audit_log, "",
+          "coordinator: append-only audit trail (JSON lines, each chained to the one before "
+          "by SHA-256) of leases, refusals, ends, operator actions, tenant changes, node joins "
+          "and losses, and failed authentications; check it with 'poolctl audit verify FILE'");
 ABSL_FLAG(std::string, admin_group, "",
           "coordinator: a group whose members may use the admin socket too");
 ABSL_FLAG(std::string, state, "",
@@ -285,12 +290,16 @@ int main(int argc, char** argv) {
   const std::string coordinator_address = absl::GetFlag(FLAGS_coordinator);
   const bool node_mode = !coordinator_address.empty();
   if (node_mode && devices->empty()) return Fail("a node must serve at least one device");
+  if (node_mode && !absl::GetFlag(FLAGS_audit_log).empty()) {
+    return Fail("--audit_log is kept by the coordinator; this poold is a node");
+  }
   if (absl::GetFlag(FLAGS_node_heartbeat_ms) < 50) return Fail("--node_heartbeat_ms below 50");
   const std::chrono::milliseconds heartbeat(absl::GetFlag(FLAGS_node_heartbeat_ms));
 
   // Standalone: the coordinator is here and admits this node's sessions
   // itself. Node mode: the link to the pool's coordinator does.
   std::unique_ptr<accel::pool::StateStore> store;  // outlives the coordinator
+  std::unique_ptr<accel::pool::AuditLog> audit;    // likewise
   std::unique_ptr<accel::pool::Coordinator> coordinator;
   std::unique_ptr<accel::pool::CoordinatorLink> link;
   accel::pool::LeaseAuthority* authority = nullptr;
@@ -321,6 +330,13 @@ int main(int argc, char** argv) {
     coordinator_options.node_heartbeat = heartbeat;
     coordinator_options.join_token = *join_token;
     coordinator_options.require_node_certificates = !tls.ca.empty();
+    if (!absl::GetFlag(FLAGS_audit_log).empty()) {
+      absl::StatusOr<std::unique_ptr<accel::pool::AuditLog>> opened =
+          accel::pool::AuditLog::Open(absl::GetFlag(FLAGS_audit_log));
+      if (!opened.ok()) return Fail(opened.status().ToString());
+      audit = *std::move(opened);
+      coordinator_options.audit = audit.get();
+    }
     if (!operator_token->empty()) {
       coordinator_options.operator_token_sha256 =
           accel::pool::TenantRegistry::HashToken(*operator_token);
