@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -54,7 +56,7 @@ using Table = std::vector<std::vector<std::string>>;
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: poolctl [--pool ADDR] [--token TOKEN] [--tls_ca FILE] [--tls_cert FILE "
+               "usage: poolctl [--pool ADDR] [--token_file FILE] [--tls_ca FILE] [--tls_cert FILE "
                "--tls_key FILE] [--admin_socket PATH|none] [-o table|json] "
                "nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
                "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
@@ -70,7 +72,25 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-void PrintTable(const Table& rows) {
+// A string from the pool made safe for a terminal: a client chooses its
+// holder string and labels, and escape sequences in them must not reach the
+// operator's terminal as commands.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+void PrintTable(Table rows) {
+  for (auto& row : rows) {
+    for (std::string& cell : row) cell = Printable(cell);
+  }
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
@@ -179,8 +199,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     const bool takes_value = arg == "--pool" || arg == "-o" || arg == "--token" ||
-                             arg == "--tls_ca" || arg == "--tls_cert" || arg == "--tls_key" ||
-                             arg == "--admin_socket";
+                             arg == "--token_file" || arg == "--tls_ca" || arg == "--tls_cert" ||
+                             arg == "--tls_key" || arg == "--admin_socket";
     if (takes_value && i + 1 >= argc) return Usage();
     if (arg == "--admin_socket") {
       admin_socket = argv[++i];
@@ -194,6 +214,14 @@ int main(int argc, char** argv) {
       pool = argv[++i];
     } else if (arg == "--token") {
       token = argv[++i];
+      std::fprintf(stderr,
+                   "poolctl: warning: a token on the command line is visible to every user "
+                   "of this host (ps, /proc); use --token_file or ACCEL_POOL_TOKEN\n");
+    } else if (arg == "--token_file") {
+      std::ifstream in(argv[++i]);
+      if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", argv[i])));
+      std::getline(in, token);
+      token = std::string(absl::StripAsciiWhitespace(token));
     } else if (arg == "-o") {
       std::string format = argv[++i];
       if (format != "json" && format != "table") return Usage();

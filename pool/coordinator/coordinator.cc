@@ -641,14 +641,25 @@ std::vector<v1::DeviceInfo> Coordinator::ListDevices() {
   return out;
 }
 
+namespace {
+// What one anonymous holder may see of another's lease: not the holder
+// string a stranger's client chose (it names people and jobs).
+v1::LeaseInfo SeenBy(const Caller& caller, v1::LeaseInfo info) {
+  if (!caller.is_operator && caller.tenant.empty()) info.clear_holder();
+  return info;
+}
+}  // namespace
+
 std::vector<v1::LeaseInfo> Coordinator::ListLeases(const Caller& caller) {
   absl::MutexLock lock(&mu_);
   std::vector<v1::LeaseInfo> out;
   for (const auto& [id, lease] : leases_) {
-    if (CanSee(caller, lease.info.tenant())) out.push_back(lease.info);
+    if (CanSee(caller, lease.info.tenant())) out.push_back(SeenBy(caller, lease.info));
   }
   for (size_t i = 0; i < queue_.size(); ++i) {
-    if (CanSee(caller, queue_[i]->tenant)) out.push_back(QueuedInfo(*queue_[i], i));
+    if (CanSee(caller, queue_[i]->tenant)) {
+      out.push_back(SeenBy(caller, QueuedInfo(*queue_[i], i)));
+    }
   }
   return out;
 }
@@ -658,11 +669,11 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::ExplainLease(const std::string& lease
   absl::MutexLock lock(&mu_);
   if (auto it = leases_.find(lease_id);
       it != leases_.end() && CanSee(caller, it->second.info.tenant())) {
-    return it->second.info;
+    return SeenBy(caller, it->second.info);
   }
   for (size_t i = 0; i < queue_.size(); ++i) {
     if (queue_[i]->id == lease_id && CanSee(caller, queue_[i]->tenant)) {
-      return QueuedInfo(*queue_[i], i);
+      return SeenBy(caller, QueuedInfo(*queue_[i], i));
     }
   }
   // Another tenant's lease looks the same as none.

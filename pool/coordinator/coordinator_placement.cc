@@ -90,7 +90,8 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
   auto count_result = [&](const absl::StatusOr<v1::LeaseResponse>& result) {
     AuditLog::Fields fields = {{"by", caller.identity},
                                {"tenant", caller.tenant},
-                               {"holder", request.holder()},
+                               // Capped: a refused request's holder may be any size.
+                               {"holder", request.holder().substr(0, 256)},
                                {"devices", absl::StrCat(DeviceCount(request))},
                                {"memory", absl::StrCat(request.memory())}};
     if (result.ok()) {

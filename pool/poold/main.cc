@@ -140,6 +140,10 @@ ABSL_FLAG(std::string, admin_socket, "",
           "coordinator: Unix socket for operator calls from this host, whose callers the "
           "kernel names (root, poold's user, --admin_group); default "
           "/run/accelpool/admin-PORT.sock (poolctl looks there); 'none': no admin socket");
+ABSL_FLAG(std::string, metrics_password_file, "",
+          "coordinator: file holding a password the metrics endpoint requires (HTTP basic "
+          "auth, any user name): its per-tenant figures are not for everyone who can reach "
+          "the port");
 ABSL_FLAG(std::string, audit_log, "",
           "coordinator: append-only audit trail (JSON lines, each chained to the one before "
           "by SHA-256) of leases, refusals, ends, operator actions, tenant changes, node joins "
@@ -538,6 +542,22 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       return Fail(absl::StrCat("cannot serve metrics on ", absl::GetFlag(FLAGS_metrics_listen),
                                ": ", e.what()));
+    }
+    if (!absl::GetFlag(FLAGS_metrics_password_file).empty()) {
+      absl::StatusOr<std::string> password =
+          ReadSecretFile(absl::GetFlag(FLAGS_metrics_password_file), "a metrics password");
+      if (!password.ok()) return Fail(password.status().ToString());
+      exposer->RegisterAuth(
+          [password = *password](const std::string&, const std::string& given) {
+            return accel::pool::SecretsEqual(given, password);
+          },
+          "accelpool metrics");
+    } else if (!accel::pool::IsLoopbackHost(
+                   accel::pool::HostOfAddress(absl::GetFlag(FLAGS_metrics_listen)))) {
+      std::fprintf(stderr,
+                   "poold: WARNING: metrics on %s without --metrics_password_file: anyone who "
+                   "reaches it sees every tenant's use\n",
+                   absl::GetFlag(FLAGS_metrics_listen).c_str());
     }
     metrics = std::make_shared<accel::pool::PoolMetrics>(*coordinator);
     exposer->RegisterCollectable(metrics);

@@ -4,12 +4,14 @@
 // root and poold's user (the kernel checks), and nobody else.
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "accel/client/lease.h"
 #include "gtest/gtest.h"
 #include "pool/common/admin_socket_path.h"
 #include "tests/common/scoped_temp_dir.h"
@@ -125,6 +127,32 @@ TEST(AdminAccessTest, AnOperatorCertificateAdministersOverTcp) {
   auto [dev_code, dev] = as("dev");  // signed by the same CA, but not an operator
   EXPECT_NE(dev_code, 0);
   EXPECT_TRUE(absl::StrContains(dev, "operator calls need")) << dev;
+}
+
+// What a client writes into a lease (its holder string) reaches an
+// operator's terminal escaped; tokens come from a file, not the command line.
+TEST(AdminAccessTest, PoolctlEscapesWhatClientsWroteAndReadsTokensFromFiles) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  std::ofstream(dir.Path("operator")) << "operator-token-for-poolctl-31\n";
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<PooldProcess> poold,
+      PooldProcess::Start({"--host_devices=1", "--operator_token_file=" + dir.Path("operator")}));
+  client::LeaseRequest request;
+  request.holder = "\x1b]0;owned\x07\x1b[2Jjob";  // retitles and clears a terminal, raw
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
+                       client::AcquireLease(poold->address(), request));
+  auto [code, out] = Poolctl(
+      poold->address(), {"--admin_socket", "none", "--token_file", dir.Path("operator"), "leases"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_NE(out.find("\\x1b]0;owned\\x07"), std::string::npos) << out;
+  EXPECT_EQ(out.find("warning"), std::string::npos) << out;
+  auto [flag_code, flag_out] =
+      Poolctl(poold->address(),
+              {"--admin_socket", "none", "--token", "operator-token-for-poolctl-31", "nodes"});
+  EXPECT_EQ(flag_code, 0) << flag_out;
+  EXPECT_NE(flag_out.find("visible to every user"), std::string::npos) << flag_out;
 }
 
 }  // namespace

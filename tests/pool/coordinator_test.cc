@@ -71,6 +71,20 @@ class CoordinatorTest : public ::testing::Test {
   Coordinator coordinator_;
 };
 
+TEST_F(CoordinatorTest, AnonymousCallersDoNotSeeEachOthersHolderStrings) {
+  AddNode("a", Devices(1));
+  v1::LeaseRequest request = Request();
+  request.set_holder("alice@desk-17 quarterly-close");
+  ASSERT_OK_AND_ASSIGN(auto lease, coordinator_.Lease(request, anonymous_));
+  ASSERT_EQ(coordinator_.ListLeases(anonymous_).size(), 1u);
+  EXPECT_EQ(coordinator_.ListLeases(anonymous_)[0].holder(), "");
+  ASSERT_OK_AND_ASSIGN(auto explained,
+                       coordinator_.ExplainLease(lease.lease().lease_id(), anonymous_));
+  EXPECT_EQ(explained.holder(), "");
+  const Caller op{"", true, "a test operator"};
+  EXPECT_EQ(coordinator_.ListLeases(op)[0].holder(), "alice@desk-17 quarterly-close");
+}
+
 TEST_F(CoordinatorTest, BinpackFillsTheFullestNodeThatFitsSpreadTheEmptiest) {
   AddNode("a", Devices(4));
   AddNode("b", Devices(2));

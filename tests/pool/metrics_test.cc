@@ -6,14 +6,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
+#include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
@@ -22,8 +25,10 @@
 namespace accel::testing {
 namespace {
 
-// GET http://127.0.0.1:port/metrics; returns the body.
-std::string Scrape(int port) {
+// GET http://127.0.0.1:port/metrics (with `authorization`, a header value);
+// returns the body, after checking that the status line says `code`.
+std::string Scrape(int port, const std::string& authorization = "",
+                   const std::string& code = "200") {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -35,7 +40,9 @@ std::string Scrape(int port) {
     close(fd);
     return "";
   }
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n";
+  if (!authorization.empty()) request += "Authorization: " + authorization + "\r\n";
+  request += "\r\n";
   send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string response;
   char buffer[4096];
@@ -43,7 +50,7 @@ std::string Scrape(int port) {
   close(fd);
   size_t body = response.find("\r\n\r\n");
   EXPECT_EQ(response.rfind("HTTP/1.", 0), 0u) << response;
-  EXPECT_NE(response.find(" 200 "), std::string::npos) << response.substr(0, 200);
+  EXPECT_NE(response.find(" " + code + " "), std::string::npos) << response.substr(0, 200);
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
@@ -178,6 +185,23 @@ TEST(MetricsTest, TenantsLaunchesAndBytesAreCountedPerTenant) {
                   {"tenant=\"risk\"", "direction=\"to_host\""}),
             1 << 18);
   EXPECT_EQ(Value(samples, "accelpool_tenant_leases", {"tenant=\"risk\""}), 0);
+}
+
+TEST(MetricsTest, APasswordGuardsTheEndpointWhenGiven) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  std::ofstream(dir.Path("password")) << "scrape-me-9f8e7d\n";
+  ASSERT_OK_AND_ASSIGN(auto poold,
+                       PooldProcess::Start({"--host_devices=1", "--metrics_listen=127.0.0.1:0",
+                                            "--metrics_password_file=" + dir.Path("password")}));
+  ASSERT_OK_AND_ASSIGN(const int port, MetricsPort(*poold));
+  EXPECT_EQ(Scrape(port, "", "401").find("accelpool_"), std::string::npos);
+  EXPECT_EQ(
+      Scrape(port, "Basic " + absl::Base64Escape("prometheus:wrong"), "401").find("accelpool_"),
+      std::string::npos);
+  const std::string body =
+      Scrape(port, "Basic " + absl::Base64Escape("prometheus:scrape-me-9f8e7d"));
+  EXPECT_NE(body.find("accelpool_node_up"), std::string::npos) << body;
 }
 
 TEST(MetricsTest, AnUnusableMetricsAddressIsAClearStartupError) {
