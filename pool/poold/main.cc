@@ -20,6 +20,7 @@
 // lease's memory is freed.
 #include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -247,6 +249,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A daemon must not die because whoever read its stdout went away.
   signal(SIGPIPE, SIG_IGN);
+  // Every client connection costs a descriptor: with the usual soft limit of
+  // 1024, a flood of idle connections would leave none for real clients.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   if (absl::GetFlag(FLAGS_lease_ttl) <= 0) return Fail("--lease_ttl must be positive");
   if (absl::GetFlag(FLAGS_host_devices) < 0) return Fail("--host_devices must be >= 0");
@@ -431,6 +439,23 @@ int main(int argc, char** argv) {
   accel::pool::NodeService node_service(agent, seconds(absl::GetFlag(FLAGS_first_message_seconds)));
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
+  // A wildcard listen address is no address to give clients: a node must be
+  // told what they reach it at; a standalone pool offers its host name.
+  const bool wildcard = host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty();
+  if (wildcard && node_mode && absl::GetFlag(FLAGS_advertise_address).empty()) {
+    return Fail(absl::StrCat("--listen ", absl::GetFlag(FLAGS_listen),
+                             " is a wildcard: say which address clients reach this node at "
+                             "with --advertise_address HOST:PORT"));
+  }
+  if (wildcard && absl::GetFlag(FLAGS_advertise_address).empty()) {
+    char name[256] = {};
+    gethostname(name, sizeof(name) - 1);
+    host = name;
+    std::fprintf(stderr,
+                 "poold: listening on a wildcard address; clients are sent to %s (set "
+                 "--advertise_address if they reach this host by another name)\n",
+                 name);
+  }
   std::unique_ptr<accel::pool::BulkListener> bulk_listener;
   if (tls_on && absl::GetFlag(FLAGS_bulk_channel)) {
     // The bulk channel is plain TCP: under TLS, copies travel in the
@@ -480,10 +505,23 @@ int main(int argc, char** argv) {
   if (coordinator_service != nullptr) builder.RegisterService(coordinator_service.get());
   builder.RegisterService(&node_service);
   accel::pool::ApplyBulkTransferSettings(builder);
-  // Clients ping to detect a cut network; accept their keepalives.
+  // Clients ping to detect a cut network (every second at most); accept
+  // that, and close connections that ping faster.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Listener bounds: a connection that has not finished its handshake
+  // (TLS, HTTP/2 preface) within the first-message deadline is closed; one
+  // connection carries at most 128 calls at once; the server's threads are
+  // bounded (a call beyond them is RESOURCE_EXHAUSTED, poold never aborts
+  // for want of a thread): a session holds one, so room for every session
+  // and the calls beside them.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             static_cast<int>(absl::GetFlag(FLAGS_first_message_seconds) * 1000));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 128);
+  grpc::ResourceQuota quota("poold");
+  quota.SetMaxThreads(2 * absl::GetFlag(FLAGS_max_sessions) + 128);
+  builder.SetResourceQuota(quota);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen)));

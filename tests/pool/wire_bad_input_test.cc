@@ -2,6 +2,14 @@
 // unknown handles, another session's handles, malformed and oversize
 // requests, forbidden module formats. Each gets a clear error, and a
 // well-behaved tenant on the same poold keeps working throughout.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -21,6 +29,7 @@
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
+#include "tests/pool/saxpy_check.h"
 
 namespace accel::testing {
 namespace {
@@ -696,6 +705,67 @@ TEST(NodeLimitsTest, SilentSessionStreamsAreCutAndDoNotHoldOthersUp) {
     EXPECT_EQ(s->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+}
+
+// Two thousand connections that connect and say nothing (no TLS hello, no
+// HTTP/2 preface) cost poold a descriptor each, not a thread: a real client
+// still leases and computes, and poold closes them at the handshake
+// deadline.
+TEST(NodeLimitsTest, ThousandsOfIdleConnectionsDoNotStopARealClient) {
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 4096) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 4096);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  ASSERT_OK_AND_ASSIGN(auto poold, PooldProcess::Start({"--host_devices=1", "--allow_host_kernels",
+                                                        "--first_message_seconds=2"}));
+  const int port = std::stoi(poold->address().substr(poold->address().rfind(':') + 1));
+  std::vector<int> idle;
+  for (int i = 0; i < 2000; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    if (fd < 0) break;  // this process ran out of descriptors: enough of them
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      close(fd);
+      break;
+    }
+    idle.push_back(fd);
+  }
+  EXPECT_GE(idle.size(), 1000u);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
+                       client::AcquireLease(poold->address(), {}));
+  ASSERT_OK(RunSaxpy(lease->devices()[0], 4096));
+  // The handshake deadline closes them (poold's HTTP/2 settings may come
+  // first): every one reaches end-of-file within 15 s.
+  std::vector<pollfd> open;
+  for (int fd : idle) open.push_back({fd, POLLIN, 0});
+  size_t closed = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!open.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (poll(open.data(), open.size(), 500) <= 0) continue;
+    for (size_t i = open.size(); i-- > 0;) {
+      if (open[i].revents == 0) continue;
+      char buffer[256];
+      if (recv(open[i].fd, buffer, sizeof(buffer), MSG_DONTWAIT) > 0) continue;
+      close(open[i].fd);
+      open.erase(open.begin() + static_cast<std::ptrdiff_t>(i));
+      ++closed;
+    }
+  }
+  for (const pollfd& p : open) close(p.fd);
+  EXPECT_EQ(closed, idle.size());
+}
+
+// A node on a wildcard address must say what clients reach it at: it would
+// otherwise send them to 0.0.0.0, their own host.
+TEST(NodeLimitsTest, ANodeOnAWildcardAddressMustAdvertiseOne) {
+  ASSERT_OK_AND_ASSIGN(
+      auto run, RunProgram(ACCEL_TEST_POOLD, {"--listen=0.0.0.0:0", "--coordinator=127.0.0.1:1",
+                                              "--host_devices=1"}));
+  EXPECT_NE(run.first, 0);
+  EXPECT_TRUE(absl::StrContains(run.second, "--advertise_address")) << run.second;
 }
 
 }  // namespace
