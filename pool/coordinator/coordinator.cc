@@ -154,32 +154,47 @@ void Coordinator::SetFreeLocked(Node& node, uint32_t free) {
   nodes_by_free_.insert({node.free, node.info.name()});
 }
 
-absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
-    const v1::NodeHello& hello, std::shared_ptr<LeaseListener> listener,
-    const std::string& certified_name) {
+absl::StatusOr<std::string> Coordinator::NodeCredential(const v1::NodeHello& hello,
+                                                        const std::string& certified_name) const {
+  // Where a node calls from proves nothing: it shows a certificate the
+  // pool's CA signed, its own node token, or the pool's shared join token.
   if (!certified_name.empty()) {
     if (certified_name != hello.name()) {
       return absl::PermissionDeniedError(absl::StrCat(
           "this node's certificate names node '", certified_name, "': it cannot register as '",
           absl::CHexEscape(hello.name().substr(0, 128)), "'"));
     }
-  } else if (options_.require_node_certificates) {
+    return absl::StrCat("certificate ", certified_name);
+  }
+  if (options_.require_node_certificates) {
     return absl::UnauthenticatedError(
         "this pool admits nodes by certificate: join with --tls_cert and --tls_key "
         "naming the node, signed by the pool's CA");
   }
-  // A certificate the pool's CA signed is the node's own credential; else
-  // the pool's join token. Where a node calls from proves nothing.
-  if (certified_name.empty()) {
-    if (options_.join_token.empty()) {
-      return absl::PermissionDeniedError(
-          "this pool admits nodes by join token (poold --join_token_file on both sides) or by "
-          "certificate (--tls_client_ca); it has neither for this node");
+  if (auto own = options_.node_token_sha256.find(hello.name());
+      own != options_.node_token_sha256.end()) {
+    if (!SecretsEqual(TenantRegistry::HashToken(hello.join_token()), own->second)) {
+      return absl::PermissionDeniedError(absl::StrCat("wrong node token for node ", hello.name()));
     }
-    if (!SecretsEqual(options_.join_token, hello.join_token())) {
-      return absl::PermissionDeniedError("wrong join token for this pool");
-    }
+    return absl::StrCat("the node token of ", hello.name());
   }
+  if (options_.join_token.empty()) {
+    return absl::PermissionDeniedError(
+        "this pool admits nodes by join token (poold --join_token_file on both sides), node "
+        "token (--node_tokens) or certificate (--tls_client_ca); it has none for this node");
+  }
+  if (!SecretsEqual(options_.join_token, hello.join_token())) {
+    return absl::PermissionDeniedError("wrong join token for this pool");
+  }
+  return std::string("the join token");
+}
+
+absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
+    const v1::NodeHello& hello, std::shared_ptr<LeaseListener> listener,
+    const std::string& certified_name) {
+  absl::StatusOr<std::string> credential_or = NodeCredential(hello, certified_name);
+  if (!credential_or.ok()) return credential_or.status();
+  const std::string credential = *std::move(credential_or);
   if (hello.name().empty() || hello.name().size() > 128 ||
       hello.name().find_first_of("/ \t\n") != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -191,8 +206,6 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
   std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
   std::vector<v1::DeviceInfo> devices(hello.devices().begin(), hello.devices().end());
   std::vector<Notice> notices;
-  const std::string credential =
-      certified_name.empty() ? "the join token" : absl::StrCat("certificate ", certified_name);
   absl::StatusOr<Registration> registered = [&]() -> absl::StatusOr<Registration> {
     absl::MutexLock lock(&mu_);
     bool rejoined = false;

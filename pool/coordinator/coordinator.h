@@ -52,6 +52,9 @@ class Coordinator : public LeaseAuthority {
     // Nodes must present a client certificate the pool's CA signed, naming
     // the node (poold --tls_client_ca).
     bool require_node_certificates = false;
+    // Each node's own join secret, by node name (SHA-256 hex; poold
+    // --node_tokens): a listed node must present its own, not the shared one.
+    std::map<std::string, std::string> node_token_sha256;
     // Where leases, refusals, ends, node joins and losses are recorded
     // (poold --audit_log); null: nowhere. It must outlive the coordinator.
     AuditLog* audit = nullptr;
@@ -196,6 +199,11 @@ class Coordinator : public LeaseAuthority {
   absl::Status DeleteTenant(const std::string& name);
 
  private:
+  // What `hello` registers with ("certificate NAME", "the node token of
+  // NAME", "the join token"), or why it may not register at all.
+  absl::StatusOr<std::string> NodeCredential(const v1::NodeHello& hello,
+                                             const std::string& certified_name) const;
+
   struct Node {
     v1::NodeInfo info;     // state: "lost" if lost, else "draining" if drained, else "ready"
     bool drained = false;  // an operator's drain outlives losing and re-registering

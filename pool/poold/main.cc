@@ -54,6 +54,7 @@
 #include "pool/coordinator/admin_socket.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
+#include "pool/coordinator/node_tokens.h"
 #include "pool/coordinator/tenant_config.h"
 #include "pool/node/bulk_listener.h"
 #include "pool/node/coordinator_link.h"
@@ -108,6 +109,9 @@ ABSL_FLAG(std::string, coordinator, "",
 ABSL_FLAG(std::string, join_token_file, "",
           "file holding the pool's join secret: a coordinator admits only nodes presenting it "
           "(without it, only nodes on its own host); a node presents it");
+ABSL_FLAG(std::string, node_tokens, "",
+          "coordinator: node token file ('node NAME token_sha256=HEX' a line): each listed "
+          "node joins only with its own token (its --join_token_file), not the shared one");
 ABSL_FLAG(std::string, advertise_address, "",
           "node mode: the address clients reach this node at (default: the listen address)");
 ABSL_FLAG(bool, bulk_channel, true,
@@ -342,6 +346,12 @@ int main(int argc, char** argv) {
     coordinator_options.node_heartbeat = heartbeat;
     coordinator_options.join_token = *join_token;
     coordinator_options.require_node_certificates = !tls.ca.empty();
+    if (!absl::GetFlag(FLAGS_node_tokens).empty()) {
+      absl::StatusOr<std::map<std::string, std::string>> node_tokens =
+          accel::pool::ReadNodeTokens(absl::GetFlag(FLAGS_node_tokens));
+      if (!node_tokens.ok()) return Fail(node_tokens.status().ToString());
+      coordinator_options.node_token_sha256 = *std::move(node_tokens);
+    }
     if (!absl::GetFlag(FLAGS_audit_log).empty()) {
       absl::StatusOr<std::unique_ptr<accel::pool::AuditLog>> opened =
           accel::pool::AuditLog::Open(absl::GetFlag(FLAGS_audit_log));

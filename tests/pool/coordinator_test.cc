@@ -3,6 +3,7 @@
 // are decisions, so they are tested here directly and fast; the pool tests
 // prove the same paths through poold and gRPC.
 #include "pool/coordinator/coordinator.h"
+#include "pool/coordinator/node_tokens.h"
 
 #include <future>
 #include <thread>
@@ -70,6 +71,22 @@ class CoordinatorTest : public ::testing::Test {
   NullListener listener_;
   Coordinator coordinator_;
 };
+
+TEST(NodeTokensTest, TheFileNamesEachNodesTokenHashAndBadLinesAreNamed) {
+  ASSERT_OK_AND_ASSIGN(auto tokens,
+                       ParseNodeTokens("# nodes\nnode gpu-1 token_sha256=" + std::string(64, 'A') +
+                                       "\n\nnode gpu-2 token_sha256=" + std::string(64, 'b')));
+  ASSERT_EQ(tokens.size(), 2u);
+  EXPECT_EQ(tokens["gpu-1"], std::string(64, 'a'));
+  EXPECT_THAT(ParseNodeTokens("node gpu-1 token_sha256=abc").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 1")));
+  EXPECT_THAT(ParseNodeTokens("node a token_sha256=" + std::string(64, '0') + "\nnode a " +
+                              "token_sha256=" + std::string(64, '1'))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
+  EXPECT_THAT(ParseNodeTokens("tenant x token_sha256=" + std::string(64, '0')).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected 'node NAME")));
+}
 
 TEST_F(CoordinatorTest, AnonymousCallersDoNotSeeEachOthersHolderStrings) {
   AddNode("a", Devices(1));

@@ -17,11 +17,13 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
+#include "pool/common/sha256.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
@@ -466,6 +468,38 @@ TEST(MultiNodeJoinTokenTest, OnlyNodesWithThePoolsJoinTokenAreAdmitted) {
   ASSERT_OK_AND_ASSIGN(auto node, StartNode(coordinator->address(), "member", 1, "zone=a",
                                             {"--join_token_file=" + good}));
   EXPECT_EQ(NodeState(coordinator->address(), "member"), "ready");
+}
+
+// With per-node tokens, each listed node joins only with its own: a node
+// cannot borrow another's, and one that is not listed needs another
+// credential.
+TEST(MultiNodeJoinTokenTest, EachListedNodeJoinsOnlyWithItsOwnToken) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  std::ofstream(dir.Path("b")) << "node-b-own-token-51aa\n";
+  std::ofstream(dir.Path("c")) << "node-c-own-token-7e02\n";
+  std::ofstream(dir.Path("nodes"))
+      << "node b token_sha256=" << absl::BytesToHexString(pool::Sha256("node-b-own-token-51aa"))
+      << "\nnode c token_sha256=" << absl::BytesToHexString(pool::Sha256("node-c-own-token-7e02"))
+      << "\n";
+  ASSERT_OK_AND_ASSIGN(
+      auto coordinator,
+      PooldProcess::Start({"--backends=none", "--node_tokens=" + dir.Path("nodes")}));
+  ASSERT_OK_AND_ASSIGN(auto b, StartNode(coordinator->address(), "b", 1, "zone=a",
+                                         {"--join_token_file=" + dir.Path("b")}));
+  EXPECT_EQ(NodeState(coordinator->address(), "b"), "ready");
+  auto refused = [&](const std::string& name, const std::string& token_file) {
+    std::vector<std::string> args = {"--listen=127.0.0.1:0",
+                                     "--coordinator=" + coordinator->address(),
+                                     "--node_name=" + name, "--host_devices=1"};
+    if (!token_file.empty()) args.push_back("--join_token_file=" + token_file);
+    absl::StatusOr<std::pair<int, std::string>> run = RunProgram(ACCEL_TEST_POOLD, args, 20);
+    return run.ok() && run->first != 0 ? run->second : std::string("it joined");
+  };
+  EXPECT_TRUE(absl::StrContains(refused("c", dir.Path("b")), "wrong node token for node c"));
+  EXPECT_TRUE(absl::StrContains(refused("d", dir.Path("b")), "has none for this node"));
+  EXPECT_EQ(NodeState(coordinator->address(), "c"), "absent");
+  EXPECT_EQ(NodeState(coordinator->address(), "d"), "absent");
 }
 
 // A pool with neither a join token nor a CA for node certificates admits no
