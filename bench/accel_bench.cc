@@ -1,7 +1,13 @@
 // accel-bench: the pool's data plane against raw baselines measured in the
 // same run on this machine.
 //
-//   accel-bench [--short] [--repeats 3] [--round-trips-only]
+//   accel-bench [--short] [--repeats 3] [--round-trips-only] [--tls]
+//
+// --tls: the pool serves TLS with a certificate of a private CA made for the
+// run (scripts/make-ca.sh), so copies travel in the encrypted session (no
+// bulk channel under TLS), and the baselines are TLS too: an OpenSSL socket
+// on loopback moving the same bytes, and a raw gRPC ping-pong over TLS.
+// Copies are also compared with the same pool in plaintext, in the run.
 //
 // Baselines: raw gRPC on loopback moving the same bytes in the same 1 MiB
 // messages with no accelpool logic (a sink/source Node service, best-tuned:
@@ -28,6 +34,7 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
+#include <openssl/ssl.h>
 
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
@@ -35,6 +42,7 @@
 #include "bench/in_process_pool.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
+#include "pool/common/tls.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "pool/common/wire.h"
@@ -96,12 +104,17 @@ class RawService final : public v1::Node::Service {
   }
 };
 
+// How the raw baselines reach their server: plaintext, or TLS (--tls).
+std::shared_ptr<grpc::ChannelCredentials>& RawCredentials() {
+  static std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  return credentials;
+}
+
 // A Node stub on a channel with the pool's bulk settings.
 std::unique_ptr<v1::Node::Stub> RawStub(const std::string& address) {
   grpc::ChannelArguments args;
   accel::pool::ApplyBulkTransferSettings(args);
-  return v1::Node::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  return v1::Node::NewStub(grpc::CreateCustomChannel(address, RawCredentials(), args));
 }
 
 double RawUpload(const std::string& address, uint64_t bytes, int repeats) {
@@ -222,6 +235,69 @@ double RawTcp(const std::byte* src, std::byte* dst, uint64_t bytes, int repeats)
   return best;
 }
 
+// The ceiling under TLS: an OpenSSL connection on loopback moving `bytes`
+// from `src` into `dst` in 1 MiB writes, with the same kind of key and
+// certificate as the pool's.
+double RawTls(const std::byte* src, std::byte* dst, uint64_t bytes, int repeats,
+              const accel::pool::TlsFiles& server) {
+  SSL_CTX* server_ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX* client_ctx = SSL_CTX_new(TLS_client_method());
+  if (SSL_CTX_use_certificate_chain_file(server_ctx, server.cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(server_ctx, server.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_load_verify_locations(client_ctx, server.ca.c_str(), nullptr) != 1) {
+    Check(absl::InternalError("cannot load the benchmark's TLS files"), "raw tls");
+  }
+  SSL_CTX_set_verify(client_ctx, SSL_VERIFY_PEER, nullptr);
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    Check(absl::InternalError("cannot open a loopback socket"), "raw tls");
+  }
+  const int chunk = static_cast<int>(accel::pool::kCopyChunkBytes);
+  double best = Best(repeats, [&] {
+    int sender = socket(AF_INET, SOCK_STREAM, 0);
+    std::thread receiver([&] {
+      int peer = accept(listener, nullptr, nullptr);
+      SSL* ssl = SSL_new(server_ctx);
+      SSL_set_fd(ssl, peer);
+      if (SSL_accept(ssl) == 1) {
+        for (uint64_t got = 0; got < bytes;) {
+          int n =
+              SSL_read(ssl, dst + got, static_cast<int>(std::min<uint64_t>(chunk, bytes - got)));
+          if (n <= 0) break;
+          got += static_cast<uint64_t>(n);
+        }
+      }
+      SSL_free(ssl);
+      close(peer);
+    });
+    if (connect(sender, reinterpret_cast<sockaddr*>(&address), length) != 0) {
+      Check(absl::InternalError("cannot connect on loopback"), "raw tls");
+    }
+    SSL* ssl = SSL_new(client_ctx);
+    SSL_set_fd(ssl, sender);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (SSL_connect(ssl) != 1) Check(absl::InternalError("TLS handshake failed"), "raw tls");
+    for (uint64_t sent = 0; sent < bytes;) {
+      int n = SSL_write(ssl, src + sent, static_cast<int>(std::min<uint64_t>(chunk, bytes - sent)));
+      if (n <= 0) break;
+      sent += static_cast<uint64_t>(n);
+    }
+    receiver.join();
+    SSL_free(ssl);
+    close(sender);
+  });
+  close(listener);
+  SSL_CTX_free(server_ctx);
+  SSL_CTX_free(client_ctx);
+  return best;
+}
+
 double Rate(uint64_t bytes, double seconds) { return static_cast<double>(bytes) / seconds / 1e9; }
 
 }  // namespace
@@ -229,11 +305,13 @@ double Rate(uint64_t bytes, double seconds) { return static_cast<double>(bytes) 
 int main(int argc, char** argv) {
   bool short_run = false;
   bool round_trips_only = false;  // for profiling the synchronous path
+  bool tls = false;
   int repeats = 3;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--short") == 0) short_run = true;
     if (std::strcmp(argv[i], "--round-trips-only") == 0) round_trips_only = true;
     if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--tls") == 0) tls = true;
   }
   if (short_run) repeats = 1;
   const std::vector<uint64_t> sizes_mib =
@@ -244,16 +322,48 @@ int main(int argc, char** argv) {
   accel::pool::TuneMallocForBulkTransfers();     // as poold and the client SDK do
   accel::pool::DisableMutexDeadlockDetection();  // as poold and its workers do
 
+  // Under --tls: a private CA and a certificate for 127.0.0.1, made now.
+  accel::pool::TlsFiles server_tls;
+  if (tls) {
+    char dir[] = "/tmp/accel-bench-pki-XXXXXX";
+    if (mkdtemp(dir) == nullptr ||
+        std::system(absl::StrCat("bash ", ACCEL_BENCH_MAKE_CA, " ", dir, " bench").c_str()) != 0) {
+      Check(absl::InternalError("scripts/make-ca.sh failed (is openssl installed?)"), "pki");
+    }
+    server_tls = {"", absl::StrCat(dir, "/bench.pem"), absl::StrCat(dir, "/bench.key")};
+    auto credentials = accel::pool::ClientCredentials({absl::StrCat(dir, "/ca.pem"), "", ""});
+    Check(credentials.status(), "tls credentials");
+    RawCredentials() = *credentials;
+  }
+  const std::string ca =
+      tls ? server_tls.cert.substr(0, server_tls.cert.rfind('/')) + "/ca.pem" : "";
+
   // The pool, in process: standalone poold on the host backend.
-  auto pool = accel::bench::InProcessPool::Start(1, (sizes_mib.back() * 2) << 20);
+  auto pool = accel::bench::InProcessPool::Start(1, (sizes_mib.back() * 2) << 20, server_tls);
   Check(pool.status(), "pool");
   const hal::Device local = (*pool)->local_devices().at(0);
-  auto lease = accel::client::AcquireLease((*pool)->address(), {});
+  accel::client::LeaseRequest request;
+  request.tls_ca = ca;
+  auto lease = accel::client::AcquireLease((*pool)->address(), request);
   Check(lease.status(), "lease");
   const hal::Device remote = (*lease)->devices()[0];
+  // Under --tls, the same pool in plaintext (with its bulk channel), to
+  // show what encryption costs the copies.
+  std::unique_ptr<accel::bench::InProcessPool> plain_pool;
+  std::unique_ptr<accel::client::Lease> plain_lease;
+  if (tls) {
+    auto started = accel::bench::InProcessPool::Start(1, (sizes_mib.back() * 2) << 20);
+    Check(started.status(), "plaintext pool");
+    plain_pool = *std::move(started);
+    auto leased = accel::client::AcquireLease(plain_pool->address(), {});
+    Check(leased.status(), "plaintext lease");
+    plain_lease = *std::move(leased);
+  }
 
   RawService raw_service;
-  Server raw = StartServer({&raw_service});
+  Server raw = StartServer(
+      {&raw_service}, tls ? *accel::pool::ServerCredentials({"", server_tls.cert, server_tls.key})
+                          : grpc::InsecureServerCredentials());
 
   std::printf("accel-bench: best of %d, loopback on this machine; ratio = accelpool / baseline\n",
               repeats);
@@ -268,11 +378,17 @@ int main(int argc, char** argv) {
   RawUpload(raw.address, max_bytes, 1);
   RawDownload(raw.address, max_bytes, 1);
   RawTcp(host.data(), back.data(), max_bytes, 1);
+  const accel::pool::TlsFiles raw_tls{ca, server_tls.cert, server_tls.key};
+  if (tls) RawTls(host.data(), back.data(), max_bytes, 1, raw_tls);
   for (uint64_t mib : sizes_mib) {
     const uint64_t bytes = mib << 20;
     const double raw_up = Rate(bytes, RawUpload(raw.address, bytes, repeats));
     const double raw_down = Rate(bytes, RawDownload(raw.address, bytes, repeats));
-    const double raw_tcp = Rate(bytes, RawTcp(host.data(), back.data(), bytes, repeats));
+    // Under --tls the socket baseline is TLS too.
+    const double raw_tcp =
+        Rate(bytes, tls ? RawTls(host.data(), back.data(), bytes, repeats, raw_tls)
+                        : RawTcp(host.data(), back.data(), bytes, repeats));
+    const char* socket_name = tls ? "raw TLS" : "raw TCP";
     const double memcpy_rate =
         Rate(bytes, Best(repeats, [&] { std::memcpy(back.data(), host.data(), bytes); }));
     auto transfer = [&](const hal::Device& d, bool up) {
@@ -291,8 +407,17 @@ int main(int argc, char** argv) {
     row(absl::StrCat("upload ", size, ": remote / raw gRPC stream"), remote_up, raw_up, ">=0.90");
     row(absl::StrCat("download ", size, ": remote / raw gRPC stream"), remote_down, raw_down,
         ">=0.90");
-    row(absl::StrCat("upload ", size, ": remote / raw TCP"), remote_up, raw_tcp, ">=0.70");
-    row(absl::StrCat("download ", size, ": remote / raw TCP"), remote_down, raw_tcp, ">=0.70");
+    row(absl::StrCat("upload ", size, ": remote / ", socket_name), remote_up, raw_tcp, ">=0.70");
+    row(absl::StrCat("download ", size, ": remote / ", socket_name), remote_down, raw_tcp,
+        ">=0.70");
+    if (plain_lease != nullptr) {
+      const hal::Device& plain = plain_lease->devices()[0];
+      const double plain_up = transfer(plain, true), plain_down = transfer(plain, false);
+      row(absl::StrCat("upload ", size, ": TLS remote / plaintext remote"), remote_up, plain_up,
+          "-");
+      row(absl::StrCat("download ", size, ": TLS remote / plaintext remote"), remote_down,
+          plain_down, "-");
+    }
     row(absl::StrCat("upload ", size, ": local host backend / memcpy"), local_up, memcpy_rate, "-");
     row(absl::StrCat("download ", size, ": local host backend / memcpy"), local_down, memcpy_rate,
         "-");
@@ -334,7 +459,9 @@ int main(int argc, char** argv) {
               remote_launches, local_launches, remote_launches / local_launches, ">=250k/s");
   std::printf("%-44s %9s %9s %7s %8s\n", "round trip (us)", "accelpool", "baseline", "ratio",
               "target");
-  std::printf("%-44s %9.1f %9.1f %7.2f %8s\n", "stream synchronize: remote / gRPC ping-pong",
+  std::printf("%-44s %9.1f %9.1f %7.2f %8s\n",
+              tls ? "stream synchronize: remote / TLS gRPC ping-pong"
+                  : "stream synchronize: remote / gRPC ping-pong",
               remote_rtt, raw_rtt, remote_rtt / raw_rtt, "<=1.30");
   return 0;
 }

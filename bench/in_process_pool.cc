@@ -5,10 +5,11 @@
 
 namespace accel::bench {
 
-Server StartServer(const std::vector<grpc::Service*>& services) {
+Server StartServer(const std::vector<grpc::Service*>& services,
+                   std::shared_ptr<grpc::ServerCredentials> credentials) {
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort("127.0.0.1:0", std::move(credentials), &port);
   for (grpc::Service* s : services) builder.RegisterService(s);
   pool::ApplyBulkTransferSettings(builder);
   Server out;
@@ -18,7 +19,11 @@ Server StartServer(const std::vector<grpc::Service*>& services) {
 }
 
 absl::StatusOr<std::unique_ptr<InProcessPool>> InProcessPool::Start(int devices,
-                                                                    uint64_t device_memory) {
+                                                                    uint64_t device_memory,
+                                                                    const pool::TlsFiles& tls) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      pool::ServerCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<InProcessPool> p(new InProcessPool());
   hal::RegistryOptions registry_options;
   registry_options.only = {"host"};
@@ -38,14 +43,16 @@ absl::StatusOr<std::unique_ptr<InProcessPool>> InProcessPool::Start(int devices,
       std::make_unique<pool::CoordinatorService>(*p->coordinator_, std::chrono::seconds(1));
   p->node_service_ = std::make_unique<pool::NodeService>(*p->agent_);
   pool::NodeAgent* agent = p->agent_.get();
-  absl::StatusOr<std::unique_ptr<pool::BulkListener>> bulk = pool::BulkListener::Start(
-      "127.0.0.1", [agent](const std::string& key, std::unique_ptr<pool::BulkSocket>& s) {
-        return agent->AttachBulk(key, s);
-      });
-  if (!bulk.ok()) return bulk.status();
-  p->bulk_listener_ = *std::move(bulk);
-  p->agent_->OfferBulkChannel(p->bulk_listener_->port());
-  p->server_ = StartServer({p->coordinator_service_.get(), p->node_service_.get()});
+  if (tls.empty()) {
+    absl::StatusOr<std::unique_ptr<pool::BulkListener>> bulk = pool::BulkListener::Start(
+        "127.0.0.1", [agent](const std::string& key, std::unique_ptr<pool::BulkSocket>& s) {
+          return agent->AttachBulk(key, s);
+        });
+    if (!bulk.ok()) return bulk.status();
+    p->bulk_listener_ = *std::move(bulk);
+    p->agent_->OfferBulkChannel(p->bulk_listener_->port());
+  }
+  p->server_ = StartServer({p->coordinator_service_.get(), p->node_service_.get()}, *credentials);
   p->coordinator_->AddNode("bench", p->server_.address, {}, p->agent_->DeviceInfos(),
                            p->agent_.get());
   return p;

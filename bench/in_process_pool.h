@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "accel/hal/hal.h"
+#include "pool/common/tls.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
 #include "pool/node/bulk_listener.h"
@@ -28,12 +29,17 @@ struct Server {
   std::unique_ptr<grpc::Server> server;
   std::string address;
 };
-Server StartServer(const std::vector<grpc::Service*>& services);
+Server StartServer(
+    const std::vector<grpc::Service*>& services,
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials());
 
 class InProcessPool {
  public:
-  // `devices` host devices of `device_memory` bytes each.
-  static absl::StatusOr<std::unique_ptr<InProcessPool>> Start(int devices, uint64_t device_memory);
+  // `devices` host devices of `device_memory` bytes each; with `tls`
+  // (poold's --tls_cert/--tls_key), TLS and, as poold does then, no bulk
+  // channel.
+  static absl::StatusOr<std::unique_ptr<InProcessPool>> Start(int devices, uint64_t device_memory,
+                                                              const pool::TlsFiles& tls = {});
   ~InProcessPool();
 
   const std::string& address() const { return server_.address; }
