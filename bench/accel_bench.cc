@@ -192,22 +192,30 @@ double RawPingPong(const std::string& address, int n, int repeats) {
   return best / n * 1e6;
 }
 
-// The ceiling: plain TCP on loopback, 1 MiB writes into a reading thread.
-// Moves `bytes` from `src` into `dst` over loopback TCP in 1 MiB writes: the
-// same bytes a remote copy moves, between memory of the same size. (Sending
-// one cache-resident 1 MiB chunk over and over into another would measure
-// the kernel's copies between caches, not a copy of this size.)
-double RawTcp(const std::byte* src, std::byte* dst, uint64_t bytes, int repeats) {
+// A listening socket on a free loopback port, its address in `address`.
+int LoopbackListener(sockaddr_in& address, socklen_t& length) {
   int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
+  address = {};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
+  length = sizeof(address);
   if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
       listen(listener, 1) != 0 ||
       getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    Check(absl::InternalError("cannot open a loopback socket"), "raw tcp");
+    Check(absl::InternalError("cannot open a loopback socket"), "raw socket baseline");
   }
+  return listener;
+}
+
+// The ceiling: plain TCP on loopback. Moves `bytes` from `src` into `dst` in
+// 1 MiB writes into a reading thread: the same bytes a remote copy moves,
+// between memory of the same size. (Sending one cache-resident 1 MiB chunk
+// over and over into another would measure the kernel's copies between
+// caches, not a copy of this size.)
+double RawTcp(const std::byte* src, std::byte* dst, uint64_t bytes, int repeats) {
+  sockaddr_in address;
+  socklen_t length;
+  int listener = LoopbackListener(address, length);
   const uint64_t chunk = accel::pool::kCopyChunkBytes;
   double best = Best(repeats, [&] {
     int sender = socket(AF_INET, SOCK_STREAM, 0);
@@ -248,16 +256,9 @@ double RawTls(const std::byte* src, std::byte* dst, uint64_t bytes, int repeats,
     Check(absl::InternalError("cannot load the benchmark's TLS files"), "raw tls");
   }
   SSL_CTX_set_verify(client_ctx, SSL_VERIFY_PEER, nullptr);
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      listen(listener, 1) != 0 ||
-      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    Check(absl::InternalError("cannot open a loopback socket"), "raw tls");
-  }
+  sockaddr_in address;
+  socklen_t length;
+  int listener = LoopbackListener(address, length);
   const int chunk = static_cast<int>(accel::pool::kCopyChunkBytes);
   double best = Best(repeats, [&] {
     int sender = socket(AF_INET, SOCK_STREAM, 0);
