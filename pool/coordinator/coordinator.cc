@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "pool/common/client_text.h"
 #include "pool/common/random_token.h"
 
 namespace accel::pool {
@@ -160,9 +160,9 @@ absl::StatusOr<std::string> Coordinator::NodeCredential(const v1::NodeHello& hel
   // pool's CA signed, its own node token, or the pool's shared join token.
   if (!certified_name.empty()) {
     if (certified_name != hello.name()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "this node's certificate names node '", certified_name, "': it cannot register as '",
-          absl::CHexEscape(hello.name().substr(0, 128)), "'"));
+      return absl::PermissionDeniedError(absl::StrCat("this node's certificate names node '",
+                                                      certified_name, "': it cannot register as '",
+                                                      ClientText(hello.name()), "'"));
     }
     return absl::StrCat("certificate ", certified_name);
   }
@@ -174,7 +174,8 @@ absl::StatusOr<std::string> Coordinator::NodeCredential(const v1::NodeHello& hel
   if (auto own = options_.node_token_sha256.find(hello.name());
       own != options_.node_token_sha256.end()) {
     if (!SecretsEqual(TenantRegistry::HashToken(hello.join_token()), own->second)) {
-      return absl::PermissionDeniedError(absl::StrCat("wrong node token for node ", hello.name()));
+      return absl::PermissionDeniedError(
+          absl::StrCat("wrong node token for node ", ClientText(hello.name())));
     }
     return absl::StrCat("the node token of ", hello.name());
   }
@@ -198,9 +199,17 @@ absl::StatusOr<Coordinator::Registration> Coordinator::RegisterNode(
   if (hello.name().empty() || hello.name().size() > 128 ||
       hello.name().find_first_of("/ \t\n") != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "node name '", hello.name(), "' must be 1-128 characters without / or spaces"));
+        "node name '", ClientText(hello.name()), "' must be 1-128 characters without / or spaces"));
   }
-  if (hello.address().empty()) return absl::InvalidArgumentError("node address is empty");
+  if (hello.address().empty() || hello.address().size() > 256) {
+    return absl::InvalidArgumentError("a node address is 1-256 characters");
+  }
+  if (hello.labels_size() > 64) return absl::InvalidArgumentError("more than 64 node labels");
+  for (const auto& [key, value] : hello.labels()) {
+    if (key.size() > 256 || value.size() > 256) {
+      return absl::InvalidArgumentError("a node label longer than 256 characters");
+    }
+  }
   if (hello.devices_size() > 4096) return absl::InvalidArgumentError("more than 4096 devices");
 
   std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
@@ -771,7 +780,7 @@ absl::Status Coordinator::DeleteTenant(const std::string& name) {
   {
     absl::MutexLock lock(&mu_);
     if (tenants_.Find(name) == nullptr) {
-      return absl::NotFoundError(absl::StrCat("no tenant named ", name));
+      return absl::NotFoundError(absl::StrCat("no tenant named ", ClientText(name)));
     }
     if (options_.store != nullptr) {
       if (absl::Status s = options_.store->DeleteTenant(name); !s.ok()) return s;

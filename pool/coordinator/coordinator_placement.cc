@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "accel/hal/types.h"
+#include "pool/common/client_text.h"
 #include "pool/common/random_token.h"
 #include "pool/coordinator/coordinator.h"
 
@@ -65,8 +66,8 @@ absl::Status Coordinator::CheckRequest(const v1::LeaseRequest& request) const {
     if (text->size() > 256) return absl::InvalidArgumentError("a constraint longer than 256");
   }
   if (!request.policy().empty() && request.policy() != "binpack" && request.policy() != "spread") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown placement policy '", request.policy(), "' (binpack or spread)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown placement policy '", ClientText(request.policy()), "' (binpack or spread)"));
   }
   if (request.compute_weight() > 1000) {
     return absl::InvalidArgumentError("compute_weight above 1000");

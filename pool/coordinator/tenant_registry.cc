@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "accel/hal/types.h"
+#include "pool/common/client_text.h"
 #include "pool/common/random_token.h"
 #include "pool/common/sha256.h"
 
@@ -20,8 +21,8 @@ absl::Status TenantRegistry::CheckName(absl::string_view name) {
                       c == '.');
   }
   if (valid) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("tenant name '", name, "' must be 1-64 letters, digits, '-', '_' or '.'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tenant name '", ClientText(name), "' must be 1-64 letters, digits, '-', '_' or '.'"));
 }
 
 std::optional<std::string> TenantRegistry::FindByToken(absl::string_view token) const {

@@ -72,6 +72,27 @@ class CoordinatorTest : public ::testing::Test {
   Coordinator coordinator_;
 };
 
+// Whatever a client or node sends comes back in errors cut short and
+// escaped: never 1 MB of it, never a raw terminal escape.
+TEST(ClientTextTest, HugeOrHostileStringsAreNotEchoedWhole) {
+  Coordinator::Options options;
+  options.join_token = "t";
+  Coordinator coordinator(options);
+  v1::NodeHello hello;
+  hello.set_name(std::string(1 << 20, 'n') + "\x1b[2J");
+  hello.set_join_token("t");
+  hello.set_address("a:1");
+  absl::Status refused = coordinator.RegisterNode(hello, nullptr).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(refused.message().size(), 400u) << refused.message().size();
+  v1::LeaseRequest request = Request();
+  request.set_policy(std::string(1 << 20, 'p') + "\x1b");
+  absl::Status policy = coordinator.Lease(request, Caller{}).status();
+  EXPECT_EQ(policy.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(policy.message().size(), 400u);
+  EXPECT_EQ(std::string(policy.message()).find('\x1b'), std::string::npos);
+}
+
 TEST(NodeTokensTest, TheFileNamesEachNodesTokenHashAndBadLinesAreNamed) {
   ASSERT_OK_AND_ASSIGN(auto tokens,
                        ParseNodeTokens("# nodes\nnode gpu-1 token_sha256=" + std::string(64, 'A') +
