@@ -17,6 +17,8 @@ packages=(
   libamdhip64-dev libze-dev libze1
   # Kernel compilers: hsaco (clang-15 + lld) and SPIR-V (llvm-spirv-15, spirv-tools to validate).
   clang-15 lld llvm-spirv-15 spirv-tools
+  # The fuzz targets (scripts/fuzz.sh): clang's libFuzzer and sanitizer runtimes.
+  libclang-common-15-dev
 )
 
 missing=()

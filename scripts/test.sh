@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, run every test with
 # ctest, then run the conformance and unit tests again under AddressSanitizer
-# and UndefinedBehaviorSanitizer.
+# and UndefinedBehaviorSanitizer, then a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,3 +17,8 @@ scripts/build.sh build-asan -DACCEL_SANITIZE=ON -DACCEL_BUILD_BENCHMARKS=OFF
   LSAN_OPTIONS="suppressions=$PWD/../tests/sanitizers/lsan.supp" \
   ctest -j 2 --output-on-failure --timeout 900 -L 'conformance|unit|pool' \
     -E 'OneGibibyte')  # 1 GiB through ASan's allocator takes minutes; the plain run has it
+
+# The libFuzzer targets, briefly (about a minute in all): a build with
+# clang, ASan and UBSan of what poold decodes, each target on its corpus.
+# bench/fuzz-long.sh is the long run.
+scripts/fuzz.sh smoke

@@ -31,6 +31,16 @@ bool Inside(uint64_t offset, uint64_t size, uint64_t total) {
 }
 
 #if defined(__x86_64__)
+constexpr uint16_t kMachine = EM_X86_64;
+constexpr const char* kArch = "x86_64";
+#elif defined(__aarch64__)
+constexpr uint16_t kMachine = EM_AARCH64;
+constexpr const char* kArch = "aarch64";
+#else
+#error "host backend: unsupported host architecture"
+#endif
+
+#if defined(__x86_64__)
 // x86-64 adds the addend only to absolute relocations; AArch64 to all.
 constexpr bool kSlotsTakeAddend = false;
 constexpr uint32_t kNone = R_X86_64_NONE, kRelative = R_X86_64_RELATIVE,
@@ -43,12 +53,50 @@ constexpr uint32_t kNone = R_AARCH64_NONE, kRelative = R_AARCH64_RELATIVE,
                    kAbsolute = R_AARCH64_ABS64;
 #endif
 
+// The ELF header and tables, checked before anything is read through them:
+// every table and loaded segment must lie inside the image.
+absl::Status CheckElf(absl::string_view image) {
+  if (image.size() < sizeof(Elf64_Ehdr) || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0) {
+    return absl::InvalidArgumentError("host-elf image is not an ELF file");
+  }
+  Elf64_Ehdr header;
+  std::memcpy(&header, image.data(), sizeof(header));
+  if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_type != ET_DYN) {
+    return absl::InvalidArgumentError("host-elf image is not a 64-bit shared object");
+  }
+  if (header.e_machine != kMachine) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("host-elf image is for ELF machine ", header.e_machine, ", not ", kArch));
+  }
+  // Every table and loaded segment must lie inside the image: the loader maps
+  // a truncated file without complaint and the process dies of SIGBUS later.
+  auto inside = [&](uint64_t offset, uint64_t size) {
+    return offset <= image.size() && size <= image.size() - offset;
+  };
+  if (header.e_phentsize != sizeof(Elf64_Phdr) ||
+      !inside(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr)) ||
+      !inside(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize)) {
+    return absl::InvalidArgumentError("host-elf image is truncated (header tables)");
+  }
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment;
+    std::memcpy(&segment, image.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof(segment));
+    if (segment.p_type == PT_LOAD && !inside(segment.p_offset, segment.p_filesz)) {
+      return absl::InvalidArgumentError(absl::StrCat("host-elf image is truncated (segment ", i,
+                                                     " ends past ", image.size(), " bytes)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int Protection(uint32_t flags) {
   return ((flags & PF_R) != 0 ? PROT_READ : 0) | ((flags & PF_W) != 0 ? PROT_WRITE : 0) |
          ((flags & PF_X) != 0 ? PROT_EXEC : 0);
 }
 
 }  // namespace
+
+const char* HostArch() { return kArch; }
 
 ElfImage::~ElfImage() {
   if (mapping_ != nullptr) munmap(mapping_, span_);
@@ -60,6 +108,7 @@ void* ElfImage::Symbol(absl::string_view name) const {
 }
 
 absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image) {
+  if (absl::Status s = CheckElf(image); !s.ok()) return s;
   const auto header = At<Elf64_Ehdr>(image, 0);
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   std::vector<Elf64_Phdr> segments;
@@ -156,14 +205,20 @@ absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image)
       symbols = section.sh_size / sizeof(Elf64_Sym);
     }
   }
-  const auto* syms =
-      reinterpret_cast<const Elf64_Sym*>(mapped(symtab, symbols * sizeof(Elf64_Sym)));
+  // Tables are read by copying their entries out: an image may put them at
+  // any address, aligned or not.
+  const uint8_t* syms = mapped(symtab, symbols * sizeof(Elf64_Sym));
   if (syms == nullptr || symbols == 0) return Bad("has no valid dynamic symbol table");
+  auto symbol = [&](uint64_t i) {
+    Elf64_Sym sym;
+    std::memcpy(&sym, syms + i * sizeof(Elf64_Sym), sizeof(sym));
+    return sym;
+  };
   auto name_of = [&](const Elf64_Sym& sym) -> const char* {
     return sym.st_name < strsz ? strings + sym.st_name : nullptr;
   };
   for (uint64_t i = 1; i < symbols; ++i) {
-    const Elf64_Sym& sym = syms[i];
+    const Elf64_Sym sym = symbol(i);
     const unsigned bind = ELF64_ST_BIND(sym.st_info), type = ELF64_ST_TYPE(sym.st_info);
     if (sym.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK)) continue;
     if (type != STT_FUNC && type != STT_OBJECT) continue;
@@ -176,11 +231,13 @@ absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image)
   // symbols (found by dlsym, which opens nothing).
   auto relocate = [&](uint64_t table, uint64_t size) -> absl::Status {
     if (size == 0) return absl::OkStatus();
-    const auto* entries = reinterpret_cast<const Elf64_Rela*>(mapped(table, size));
-    if (entries == nullptr || size % sizeof(Elf64_Rela) != 0)
+    const uint8_t* entries = mapped(table, size);
+    if (entries == nullptr || size % sizeof(Elf64_Rela) != 0) {
       return Bad("has a bad relocation table");
+    }
     for (uint64_t i = 0; i < size / sizeof(Elf64_Rela); ++i) {
-      const Elf64_Rela r = entries[i];
+      Elf64_Rela r;
+      std::memcpy(&r, entries + i * sizeof(Elf64_Rela), sizeof(r));
       const uint32_t type = ELF64_R_TYPE(r.r_info);
       const uint64_t index = ELF64_R_SYM(r.r_info);
       if (type == kNone) continue;
@@ -191,7 +248,7 @@ absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image)
         value = reinterpret_cast<uint64_t>(base) + static_cast<uint64_t>(r.r_addend);
       } else if (type == kGlobDat || type == kJumpSlot || type == kAbsolute) {
         if (index == 0 || index >= symbols) return Bad("relocates against a bad symbol");
-        const Elf64_Sym& sym = syms[index];
+        const Elf64_Sym sym = symbol(index);
         const char* name = name_of(sym);
         if (name == nullptr) return Bad("relocates against a bad symbol");
         uint64_t address = 0;

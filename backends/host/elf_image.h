@@ -28,6 +28,10 @@
 
 namespace accel::host {
 
+// The host's architecture as the HAL names it ("x86_64", "aarch64"): the
+// only one whose host-elf images the host backend loads.
+const char* HostArch();
+
 class ElfImage {
  public:
   // `image` must have passed CheckElf (host_module.cc): its header tables

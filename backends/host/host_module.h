@@ -46,9 +46,6 @@ class HostModule : public hal::plugin::ModuleImpl {
   std::map<std::string, std::unique_ptr<HostKernel>, std::less<>> kernels_;
 };
 
-// The ELF machine name of this process ("x86_64", "aarch64").
-const char* HostArch();
-
 }  // namespace accel::host
 
 #endif  // ACCEL_BACKENDS_HOST_HOST_MODULE_H_

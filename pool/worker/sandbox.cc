@@ -166,10 +166,12 @@ absl::Status EnterSandbox() {
   add(kill, "clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)});
   add(SCMP_ACT_ERRNO(ENOSYS), "clone3");
   // Signals to its own threads only (raise, abort).
-  add(kill, "tgkill", {SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(getpid()))});
-  add(kill, "rt_tgsigqueueinfo", {SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(getpid()))});
+  // (Two-operand comparisons: libseccomp's one-operand macros leave datum_b
+  // to the compiler, which clang rightly warns about.)
+  add(kill, "tgkill", {SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(getpid()), 0)});
+  add(kill, "rt_tgsigqueueinfo", {SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(getpid()), 0)});
   // Not dumpable stays so: no other worker may read this one's memory.
-  add(kill, "prctl", {SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE)});
+  add(kill, "prctl", {SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE, 0)});
   if (!s.ok()) return s;
   // Every thread of the worker, those the backend started already included
   // (its kernel threads above all).
