@@ -74,6 +74,7 @@ absl::Status CheckElf(absl::string_view image) {
     return offset <= image.size() && size <= image.size() - offset;
   };
   if (header.e_phentsize != sizeof(Elf64_Phdr) ||
+      (header.e_shnum != 0 && header.e_shentsize != sizeof(Elf64_Shdr)) ||
       !inside(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr)) ||
       !inside(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize)) {
     return absl::InvalidArgumentError("host-elf image is truncated (header tables)");
