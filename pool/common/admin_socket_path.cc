@@ -29,7 +29,9 @@ std::string DefaultAdminSocketPath(int port) {
     const std::string dir = absl::StrCat(runtime, "/accelpool");
     if (UsableDirectory(dir)) return dir + name;
   }
-  return absl::StrCat("/tmp/accelpool-", geteuid()) + name;
+  const std::string own = absl::StrCat("/tmp/accelpool-", geteuid());
+  mkdir(own.c_str(), 0700);
+  return UsableDirectory(own) ? own + name : "";
 }
 
 std::string FindAdminSocket(int port) {

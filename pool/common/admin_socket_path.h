@@ -9,8 +9,9 @@ namespace accel::pool {
 
 // /run/accelpool/admin-PORT.sock when /run/accelpool is (or can be made)
 // ours; otherwise $XDG_RUNTIME_DIR/accelpool/admin-PORT.sock, or
-// /tmp/accelpool-UID/admin-PORT.sock (directories private to this user,
-// made when missing).
+// /tmp/accelpool-UID/admin-PORT.sock: directories this user owns and no one
+// else may write, made when missing. "" when none of them is (someone else
+// made /tmp/accelpool-UID, say): then there is no admin socket.
 std::string DefaultAdminSocketPath(int port);
 
 // For poolctl: the admin socket of the pool on this host's `port`, where a

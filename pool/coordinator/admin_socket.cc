@@ -17,6 +17,11 @@ absl::StatusOr<std::unique_ptr<AdminSocket>> AdminSocket::Prepare(const std::str
   std::string own = path;
   if (linked) {
     const std::string named = DefaultAdminSocketPath(0);  // makes the directory
+    if (named.empty()) {
+      return absl::FailedPreconditionError(
+          "no directory this user owns for an admin socket (/run/accelpool, "
+          "$XDG_RUNTIME_DIR/accelpool, /tmp/accelpool-UID)");
+    }
     own = absl::StrCat(named.substr(0, named.rfind('/')), "/poold-", getpid(), ".sock");
   }
   if (own.size() >= sizeof(sockaddr_un{}.sun_path)) {

@@ -501,10 +501,14 @@ int main(int argc, char** argv) {
     }
     absl::StatusOr<std::unique_ptr<accel::pool::AdminSocket>> prepared =
         accel::pool::AdminSocket::Prepare(absl::GetFlag(FLAGS_admin_socket));
-    if (!prepared.ok()) return Fail(prepared.status().ToString());
-    admin_socket = *std::move(prepared);
-    builder.AddListeningPort(admin_socket->listen_address(), grpc::InsecureServerCredentials());
-    coordinator_service->set_admin_socket(true);
+    if (!prepared.ok() && !default_admin_socket) return Fail(prepared.status().ToString());
+    if (prepared.ok()) {
+      admin_socket = *std::move(prepared);
+      builder.AddListeningPort(admin_socket->listen_address(), grpc::InsecureServerCredentials());
+      coordinator_service->set_admin_socket(true);
+    } else {
+      std::fprintf(stderr, "poold: no admin socket: %s\n", prepared.status().ToString().c_str());
+    }
   }
   if (!tls_on && !accel::pool::IsLoopbackHost(host)) {
     std::fprintf(stderr,
