@@ -4,6 +4,7 @@
 #ifndef ACCEL_HAL_SRC_OBJECTS_H_
 #define ACCEL_HAL_SRC_OBJECTS_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,6 +67,8 @@ struct StreamState {
 
   // The stream's failure so far (OK: none).
   absl::Status failure() {
+    // Every queued call asks: the healthy case must not take the lock.
+    if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
     absl::MutexLock lock(&mu);
     return failure_;
   }
@@ -79,6 +82,7 @@ struct StreamState {
  private:
   absl::Mutex mu;
   absl::Status failure_ ABSL_GUARDED_BY(mu);
+  std::atomic<bool> failed_{false};  // failure_ is set
 };
 
 struct EventState {

@@ -13,7 +13,10 @@ absl::Status StreamState::Keep(absl::Status status, bool synchronize) {
       !device->core->library->Has(offsetof(AccelBackendApi, error_is_stream_failure));
   if (!IsStreamFailure(status) && !(synchronize && old_plugin)) return status;
   absl::MutexLock lock(&mu);
-  if (failure_.ok()) failure_ = WithoutStreamFailureMark(std::move(status));
+  if (failure_.ok()) {
+    failure_ = WithoutStreamFailureMark(std::move(status));
+    failed_.store(true, std::memory_order_release);
+  }
   return failure_;
 }
 

@@ -22,16 +22,20 @@ bool UsableDirectory(const std::string& dir) {
 
 }  // namespace
 
-std::string DefaultAdminSocketPath(int port) {
-  const std::string name = absl::StrCat("/admin-", port, ".sock");
-  if (UsableDirectory("/run/accelpool")) return "/run/accelpool" + name;
+std::string DefaultAdminSocketDirectory() {
+  if (UsableDirectory("/run/accelpool")) return "/run/accelpool";
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime) {
     const std::string dir = absl::StrCat(runtime, "/accelpool");
-    if (UsableDirectory(dir)) return dir + name;
+    if (UsableDirectory(dir)) return dir;
   }
   const std::string own = absl::StrCat("/tmp/accelpool-", geteuid());
   mkdir(own.c_str(), 0700);
-  return UsableDirectory(own) ? own + name : "";
+  return UsableDirectory(own) ? own : "";
+}
+
+std::string DefaultAdminSocketPath(int port) {
+  const std::string dir = DefaultAdminSocketDirectory();
+  return dir.empty() ? "" : absl::StrCat(dir, "/admin-", port, ".sock");
 }
 
 std::string FindAdminSocket(int port) {

@@ -13,6 +13,8 @@ namespace accel::pool {
 // else may write, made when missing. "" when none of them is (someone else
 // made /tmp/accelpool-UID, say): then there is no admin socket.
 std::string DefaultAdminSocketPath(int port);
+// The directory DefaultAdminSocketPath chose (made when missing); "" for none.
+std::string DefaultAdminSocketDirectory();
 
 // For poolctl: the admin socket of the pool on this host's `port`, where a
 // poold serves one; "" when there is none.

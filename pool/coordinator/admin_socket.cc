@@ -16,13 +16,13 @@ absl::StatusOr<std::unique_ptr<AdminSocket>> AdminSocket::Prepare(const std::str
   const bool linked = path.empty();
   std::string own = path;
   if (linked) {
-    const std::string named = DefaultAdminSocketPath(0);  // makes the directory
-    if (named.empty()) {
+    const std::string dir = DefaultAdminSocketDirectory();
+    if (dir.empty()) {
       return absl::FailedPreconditionError(
           "no directory this user owns for an admin socket (/run/accelpool, "
           "$XDG_RUNTIME_DIR/accelpool, /tmp/accelpool-UID)");
     }
-    own = absl::StrCat(named.substr(0, named.rfind('/')), "/poold-", getpid(), ".sock");
+    own = absl::StrCat(dir, "/poold-", getpid(), ".sock");
   }
   if (own.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("admin socket path '", own, "' is over ",
