@@ -1,9 +1,12 @@
 #include "pool/common/admin_socket_path.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -47,7 +50,18 @@ std::string FindAdminSocket(int port) {
   candidates.push_back(absl::StrCat("/tmp/accelpool-", geteuid()) + name);
   for (const std::string& path : candidates) {
     struct stat st {};
-    if (stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return path;
+    if (stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    // A poold that was killed leaves its link behind: only a socket that
+    // answers is one (the port may since belong to anything else).
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path)) continue;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool live =
+        fd >= 0 && connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+    if (fd >= 0) close(fd);
+    if (live) return path;
   }
   return "";
 }

@@ -17,7 +17,8 @@ std::string DefaultAdminSocketPath(int port);
 std::string DefaultAdminSocketDirectory();
 
 // For poolctl: the admin socket of the pool on this host's `port`, where a
-// poold serves one; "" when there is none.
+// live poold serves one (a stale link of a killed poold is passed over);
+// "" when there is none.
 std::string FindAdminSocket(int port);
 
 }  // namespace accel::pool
