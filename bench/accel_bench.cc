@@ -4,10 +4,11 @@
 //   accel-bench [--short] [--repeats 3] [--round-trips-only] [--tls]
 //
 // --tls: the pool serves TLS with a certificate of a private CA made for the
-// run (scripts/make-ca.sh), so copies travel in the encrypted session (no
-// bulk channel under TLS), and the baselines are TLS too: an OpenSSL socket
-// on loopback moving the same bytes, and a raw gRPC ping-pong over TLS.
-// Copies are also compared with the same pool in plaintext, in the run.
+// run (scripts/make-ca.sh), its bulk channel included, and the baselines are
+// TLS too: an OpenSSL socket on loopback moving the same bytes, and a raw
+// gRPC ping-pong over TLS. Copies are also measured without the bulk
+// channel (in the encrypted gRPC session) and against the same pool in
+// plaintext, in the run.
 //
 // Baselines: raw gRPC on loopback moving the same bytes in the same 1 MiB
 // messages with no accelpool logic (a sink/source Node service, best-tuned:
@@ -349,10 +350,18 @@ int main(int argc, char** argv) {
   Check(lease.status(), "lease");
   const hal::Device remote = (*lease)->devices()[0];
   // Under --tls, the same pool in plaintext (with its bulk channel), to
-  // show what encryption costs the copies.
+  // show what encryption costs the copies; and a TLS lease without the bulk
+  // channel, its copies in the encrypted gRPC session, to show which of the
+  // two encrypted paths is faster.
   std::unique_ptr<accel::bench::InProcessPool> plain_pool;
   std::unique_ptr<accel::client::Lease> plain_lease;
+  std::unique_ptr<accel::client::Lease> in_band_lease;
   if (tls) {
+    setenv("ACCEL_POOL_BULK", "off", 1);
+    auto in_band = accel::client::AcquireLease((*pool)->address(), request);
+    unsetenv("ACCEL_POOL_BULK");
+    Check(in_band.status(), "in-band lease");
+    in_band_lease = *std::move(in_band);
     auto started = accel::bench::InProcessPool::Start(1, (sizes_mib.back() * 2) << 20);
     Check(started.status(), "plaintext pool");
     plain_pool = *std::move(started);
@@ -411,6 +420,13 @@ int main(int argc, char** argv) {
     row(absl::StrCat("upload ", size, ": remote / ", socket_name), remote_up, raw_tcp, ">=0.70");
     row(absl::StrCat("download ", size, ": remote / ", socket_name), remote_down, raw_tcp,
         ">=0.70");
+    if (in_band_lease != nullptr) {
+      const hal::Device& in_band = in_band_lease->devices()[0];
+      const double in_band_up = transfer(in_band, true), in_band_down = transfer(in_band, false);
+      row(absl::StrCat("upload ", size, ": TLS in band / ", socket_name), in_band_up, raw_tcp, "-");
+      row(absl::StrCat("download ", size, ": TLS in band / ", socket_name), in_band_down, raw_tcp,
+          "-");
+    }
     if (plain_lease != nullptr) {
       const hal::Device& plain = plain_lease->devices()[0];
       const double plain_up = transfer(plain, true), plain_down = transfer(plain, false);

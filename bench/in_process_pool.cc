@@ -43,15 +43,20 @@ absl::StatusOr<std::unique_ptr<InProcessPool>> InProcessPool::Start(int devices,
       std::make_unique<pool::CoordinatorService>(*p->coordinator_, std::chrono::seconds(1));
   p->node_service_ = std::make_unique<pool::NodeService>(*p->agent_);
   pool::NodeAgent* agent = p->agent_.get();
-  if (tls.empty()) {
-    absl::StatusOr<std::unique_ptr<pool::BulkListener>> bulk = pool::BulkListener::Start(
-        "127.0.0.1", [agent](const std::string& key, std::unique_ptr<pool::BulkSocket>& s) {
-          return agent->AttachBulk(key, s);
-        });
-    if (!bulk.ok()) return bulk.status();
-    p->bulk_listener_ = *std::move(bulk);
-    p->agent_->OfferBulkChannel(p->bulk_listener_->port());
+  std::unique_ptr<pool::BulkTlsServer> bulk_tls;
+  if (!tls.empty()) {
+    absl::StatusOr<std::unique_ptr<pool::BulkTlsServer>> made = pool::BulkTlsServer::Create(tls);
+    if (!made.ok()) return made.status();
+    bulk_tls = *std::move(made);
   }
+  absl::StatusOr<std::unique_ptr<pool::BulkListener>> bulk = pool::BulkListener::Start(
+      "127.0.0.1", 0, std::move(bulk_tls),
+      [agent](const std::string& key, std::unique_ptr<pool::BulkSocket>& s) {
+        return agent->AttachBulk(key, s);
+      });
+  if (!bulk.ok()) return bulk.status();
+  p->bulk_listener_ = *std::move(bulk);
+  p->agent_->OfferBulkChannel(p->bulk_listener_->port());
   p->server_ = StartServer({p->coordinator_service_.get(), p->node_service_.get()}, *credentials);
   p->coordinator_->AddNode("bench", p->server_.address, {}, p->agent_->DeviceInfos(),
                            p->agent_.get());

@@ -36,8 +36,8 @@ Server StartServer(
 class InProcessPool {
  public:
   // `devices` host devices of `device_memory` bytes each; with `tls`
-  // (poold's --tls_cert/--tls_key), TLS and, as poold does then, no bulk
-  // channel.
+  // (poold's --tls_cert/--tls_key), TLS on every link, the bulk channel's
+  // included.
   static absl::StatusOr<std::unique_ptr<InProcessPool>> Start(int devices, uint64_t device_memory,
                                                               const pool::TlsFiles& tls = {});
   ~InProcessPool();

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pool/common/bearer_token.h"
+#include "pool/common/bulk_tls.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/transport.h"
@@ -43,7 +44,7 @@ absl::StatusOr<PoolTarget> MakePoolTarget(const std::string& address, const pool
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       pool::ClientCredentials(files);
   if (!credentials.ok()) return credentials.status();
-  return PoolTarget{address, *std::move(credentials)};
+  return PoolTarget{address, *std::move(credentials), files};
 }
 
 absl::StatusOr<v1::LeaseResponse> RequestLease(const PoolTarget& pool,
@@ -139,9 +140,17 @@ void Connection::ConnectBulk(const v1::SessionResponse& hello) {
   }
   // Without it, copies go in band: slower, never wrong. So failures here
   // are not errors.
-  absl::StatusOr<std::unique_ptr<pool::BulkSocket>> socket = pool::BulkSocket::Connect(
-      pool::HostOfAddress(node_address_.address), static_cast<uint16_t>(hello.bulk_port()), 5000);
+  const std::string host = pool::HostOfAddress(node_address_.address);
+  absl::StatusOr<std::unique_ptr<pool::BulkSocket>> socket =
+      pool::BulkSocket::Connect(host, static_cast<uint16_t>(hello.bulk_port()), 5000);
   if (!socket.ok()) return;
+  // Over TLS to the node, the bulk channel is TLS too, checked as the
+  // session's link is; the key goes only to a node that passed.
+  if (!pool_.tls.empty()) {
+    absl::StatusOr<pool::ChannelKeys> keys =
+        pool::BulkTlsConnect((*socket)->fd(), host, pool_.tls, 5000);
+    if (!keys.ok() || !(*socket)->Seal(*keys).ok()) return;
+  }
   char attached = 0;
   if (!(*socket)->WriteAll(hello.bulk_key().data(), hello.bulk_key().size()).ok() ||
       !(*socket)->ReadExact(&attached, 1, /*timeout_ms=*/5000).ok() || attached != 1) {

@@ -38,6 +38,7 @@ namespace v1 = ::accelpool::v1;
 struct PoolTarget {
   std::string address;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  pool::TlsFiles tls;  // what `credentials` came from: the bulk channel's TLS too
   std::unique_ptr<v1::Coordinator::Stub> Coordinator() const;
 };
 // The target `address` with TLS from `files` (plaintext when empty);

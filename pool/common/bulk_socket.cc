@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -84,20 +85,57 @@ absl::StatusOr<std::unique_ptr<BulkSocket>> BulkSocket::Connect(const std::strin
   return last;
 }
 
+absl::Status BulkSocket::Seal(const ChannelKeys& keys) {
+  absl::StatusOr<std::unique_ptr<ChunkCipher>> sealer =
+      ChunkCipher::Create(keys.send, ChunkCipher::Direction::kSeal);
+  if (!sealer.ok()) return sealer.status();
+  absl::StatusOr<std::unique_ptr<ChunkCipher>> opener =
+      ChunkCipher::Create(keys.receive, ChunkCipher::Direction::kOpen);
+  if (!opener.ok()) return opener.status();
+  absl::MutexLock write(&seal_mu_);
+  absl::MutexLock read(&open_mu_);
+  sealer_ = *std::move(sealer);
+  opener_ = *std::move(opener);
+  send_key_ = keys.send;
+  receive_key_ = keys.receive;
+  sealed_out_.resize(kSealedHeaderBytes + kMaxSealedChunk + kSealTagBytes);
+  sealed_ = true;
+  return absl::OkStatus();
+}
+
+std::optional<ChannelKeys> BulkSocket::keys() {
+  if (!sealed_) return std::nullopt;
+  absl::MutexLock write(&seal_mu_);
+  absl::MutexLock read(&open_mu_);
+  if (opened_at_ < opened_.size()) return std::nullopt;  // part of a chunk is here, not there
+  ChannelKeys keys{send_key_, receive_key_};
+  keys.send.sequence = sealer_->sequence();
+  keys.receive.sequence = opener_->sequence();
+  return keys;
+}
+
 absl::Status BulkSocket::ReadExact(void* dst, size_t n, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Deadline deadline;
+  if (timeout_ms >= 0) {
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  if (sealed_) return ReadSealed(static_cast<char*>(dst), n, deadline, timeout_ms);
+  return ReadRaw(dst, n, deadline, timeout_ms);
+}
+
+absl::Status BulkSocket::ReadRaw(void* dst, size_t n, const Deadline& deadline, int timeout_ms) {
   char* out = static_cast<char*>(dst);
   while (n > 0) {
-    if (timeout_ms >= 0) {  // wait for data, at most until the deadline
+    if (deadline.has_value()) {  // wait for data, at most until the deadline
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
+          *deadline - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};
       if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
         return absl::DeadlineExceededError(
             absl::StrCat("bulk channel: the peer sent nothing for ", timeout_ms, " ms"));
       }
     }
-    ssize_t got = recv(fd_, out, n, timeout_ms >= 0 ? MSG_DONTWAIT : MSG_WAITALL);
+    ssize_t got = recv(fd_, out, n, deadline.has_value() ? MSG_DONTWAIT : MSG_WAITALL);
     if (got == 0) return Closed("closed by the peer");
     if (got < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
@@ -105,6 +143,37 @@ absl::Status BulkSocket::ReadExact(void* dst, size_t n, int timeout_ms) {
     }
     out += got;
     n -= static_cast<size_t>(got);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BulkSocket::ReadSealed(char* dst, size_t n, const Deadline& deadline, int timeout_ms) {
+  absl::MutexLock lock(&open_mu_);
+  const size_t held = std::min(n, opened_.size() - opened_at_);
+  std::memcpy(dst, opened_.data() + opened_at_, held);
+  opened_at_ += held;
+  dst += held;
+  n -= held;
+  while (n > 0) {
+    char header[kSealedHeaderBytes];
+    if (absl::Status s = ReadRaw(header, sizeof(header), deadline, timeout_ms); !s.ok()) return s;
+    absl::StatusOr<size_t> length = ChunkCipher::ChunkLength(header);
+    if (!length.ok()) return length.status();
+    // A chunk that fits opens in place, in the reader's own memory.
+    const bool in_place = *length <= n;
+    if (!in_place) opened_.resize(*length);
+    char* into = in_place ? dst : opened_.data();
+    char tag[kSealTagBytes];
+    if (absl::Status s = ReadRaw(into, *length, deadline, timeout_ms); !s.ok()) return s;
+    if (absl::Status s = ReadRaw(tag, sizeof(tag), deadline, timeout_ms); !s.ok()) return s;
+    if (absl::Status s = opener_->Open(header, into, *length, tag); !s.ok()) return s;
+    const size_t used = std::min(n, *length);
+    if (!in_place) {
+      std::memcpy(dst, opened_.data(), used);
+      opened_at_ = used;
+    }
+    dst += used;
+    n -= used;
   }
   return absl::OkStatus();
 }
@@ -120,6 +189,11 @@ absl::Status BulkSocket::Discard(size_t n) {
 }
 
 absl::Status BulkSocket::WriteAll(const void* src, size_t n, bool more) {
+  if (sealed_) return WriteSealed(static_cast<const char*>(src), n, more);
+  return WriteRaw(src, n, more);
+}
+
+absl::Status BulkSocket::WriteRaw(const void* src, size_t n, bool more) {
   const char* in = static_cast<const char*>(src);
   while (n > 0) {
     // MSG_NOSIGNAL: a vanished peer is an error here, never SIGPIPE in the
@@ -131,6 +205,22 @@ absl::Status BulkSocket::WriteAll(const void* src, size_t n, bool more) {
     }
     in += sent;
     n -= static_cast<size_t>(sent);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BulkSocket::WriteSealed(const char* src, size_t n, bool more) {
+  absl::MutexLock lock(&seal_mu_);
+  while (n > 0) {
+    const size_t piece = std::min(n, kMaxSealedChunk);
+    if (absl::Status s = sealer_->Seal(src, piece, sealed_out_.data()); !s.ok()) return s;
+    src += piece;
+    n -= piece;
+    if (absl::Status s =
+            WriteRaw(sealed_out_.data(), kSealedHeaderBytes + piece + kSealTagBytes, more || n > 0);
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

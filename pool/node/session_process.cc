@@ -280,7 +280,16 @@ void SessionProcess::Execute(v1::SessionRequest& request) {
 
 void SessionProcess::AttachBulk(std::unique_ptr<BulkSocket> socket) {
   worker::v1::NodeOrder order;
-  order.set_bulk(true);
+  worker::v1::BulkChannel* bulk = order.mutable_bulk();
+  if (std::optional<ChannelKeys> keys = socket->keys()) {
+    bulk->set_sealed(true);
+    for (auto [from, to] : {std::pair{&keys->send, bulk->mutable_send()},
+                            std::pair{&keys->receive, bulk->mutable_receive()}}) {
+      to->set_key(from->key);
+      to->set_iv(from->iv);
+      to->set_sequence(from->sequence);
+    }
+  }
   // The worker reads and writes the socket itself: bulk bytes take no hop
   // through the node. Its copy here closes with `socket`.
   control_.Write(order, socket->fd()).IgnoreError();  // a worker gone ends the session

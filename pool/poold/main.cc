@@ -116,7 +116,10 @@ ABSL_FLAG(std::string, advertise_address, "",
           "node mode: the address clients reach this node at (default: the listen address)");
 ABSL_FLAG(bool, bulk_channel, true,
           "offer sessions a bulk channel: a TCP port on the listen host that carries large "
-          "copies beside gRPC, at close to raw TCP speed");
+          "copies beside gRPC, at close to raw TCP (or TLS) speed; under TLS it is TLS too");
+ABSL_FLAG(int32_t, bulk_port, 0,
+          "the bulk channel's port on the listen host (default: any free one); a fixed one "
+          "for firewalls");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain poold presents; with --tls_key, every gRPC link is TLS "
           "(clients, nodes, poolctl) and a node presents it to its coordinator. Renewed "
@@ -467,15 +470,23 @@ int main(int argc, char** argv) {
                  name);
   }
   std::unique_ptr<accel::pool::BulkListener> bulk_listener;
-  if (tls_on && absl::GetFlag(FLAGS_bulk_channel)) {
-    // The bulk channel is plain TCP: under TLS, copies travel in the
-    // encrypted gRPC session instead.
-    std::fprintf(stderr, "poold: TLS is on, so sessions get no bulk channel\n");
-  }
-  if (absl::GetFlag(FLAGS_bulk_channel) && !tls_on) {
+  if (absl::GetFlag(FLAGS_bulk_channel)) {
+    const int32_t bulk_port = absl::GetFlag(FLAGS_bulk_port);
+    if (bulk_port < 0 || bulk_port > 65535) {
+      return Fail(absl::StrCat("--bulk_port ", bulk_port, " is not a port"));
+    }
+    // Under TLS the bulk channel is TLS with the same files.
+    std::unique_ptr<accel::pool::BulkTlsServer> bulk_tls;
+    if (tls_on) {
+      absl::StatusOr<std::unique_ptr<accel::pool::BulkTlsServer>> made =
+          accel::pool::BulkTlsServer::Create(tls);
+      if (!made.ok()) return Fail(made.status().ToString());
+      bulk_tls = *std::move(made);
+    }
     absl::StatusOr<std::unique_ptr<accel::pool::BulkListener>> started =
         accel::pool::BulkListener::Start(
             accel::pool::HostOfAddress(absl::GetFlag(FLAGS_listen)),
+            static_cast<uint16_t>(bulk_port), std::move(bulk_tls),
             [&agent](const std::string& key, std::unique_ptr<accel::pool::BulkSocket>& socket) {
               return agent.AttachBulk(key, socket);
             });

@@ -23,6 +23,7 @@
 #include "pool/common/frame_socket.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
+#include "pool/common/sealed_chunks.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/worker_wire.h"
 #include "pool/worker/confine.h"
@@ -116,6 +117,8 @@ int Serve() {
     session_link.Write(ready).IgnoreError();  // the node waits for this or for the exit
     return 1;
   };
+  // A sealed bulk channel may come later, when files are out of reach.
+  if (init.bulk_channel()) PrepareChunkCiphers();
   if (absl::Status s = ConfineWorker(init); !s.ok()) return refuse(s);
 
   NodeTurns turns(control);
@@ -142,7 +145,17 @@ int Serve() {
         } else if (order.has_bulk()) {
           const int fd = control.TakeDescriptor();
           if (fd >= 0 && init.bulk_channel()) {
-            session->AttachBulk(std::make_unique<BulkSocket>(fd));
+            auto socket = std::make_unique<BulkSocket>(fd);
+            const worker::v1::BulkChannel& bulk = order.bulk();
+            auto key = [](const worker::v1::SealKey& k) {
+              return SealKey{k.key(), k.iv(), k.sequence()};
+            };
+            // Keys of the wrong size cannot come from the node: the client
+            // then gets no answer, and copies in band.
+            if (!bulk.sealed() ||
+                socket->Seal(ChannelKeys{key(bulk.send()), key(bulk.receive())}).ok()) {
+              session->AttachBulk(std::move(socket));
+            }
           } else if (fd >= 0) {
             close(fd);
           }

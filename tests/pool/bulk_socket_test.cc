@@ -1,6 +1,6 @@
-// The bulk channel's socket: frames round-trip, a closed peer or a shutdown
-// fails reads and writes with UNAVAILABLE instead of hanging, and concurrent
-// frames never interleave.
+// The bulk channel's socket, plaintext and sealed: frames round-trip, a
+// closed peer or a shutdown fails reads and writes with UNAVAILABLE instead
+// of hanging, and concurrent frames never interleave.
 #include "pool/common/bulk_socket.h"
 
 #include <sys/socket.h>
@@ -18,13 +18,30 @@ namespace {
 using pool::BulkFrameHeader;
 using pool::BulkSocket;
 
-std::pair<std::unique_ptr<BulkSocket>, std::unique_ptr<BulkSocket>> Pair() {
+// Two connected sockets; sealed ones as two ends of a TLS handshake would
+// key them.
+std::pair<std::unique_ptr<BulkSocket>, std::unique_ptr<BulkSocket>> SocketPair(bool sealed) {
   int fds[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  return {std::make_unique<BulkSocket>(fds[0]), std::make_unique<BulkSocket>(fds[1])};
+  auto a = std::make_unique<BulkSocket>(fds[0]);
+  auto b = std::make_unique<BulkSocket>(fds[1]);
+  if (sealed) {
+    const pool::SealKey one{std::string(32, 'k'), std::string(12, 'i'), 0};
+    const pool::SealKey two{std::string(32, 'K'), std::string(12, 'I'), 0};
+    EXPECT_OK(a->Seal({one, two}));
+    EXPECT_OK(b->Seal({two, one}));
+  }
+  return {std::move(a), std::move(b)};
 }
 
-TEST(BulkSocketTest, FramesRoundTrip) {
+class BulkSocketTest : public ::testing::TestWithParam<bool> {
+ protected:
+  auto Pair() { return SocketPair(GetParam()); }
+};
+INSTANTIATE_TEST_SUITE_P(PlaintextAndSealed, BulkSocketTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Sealed" : "Plaintext"; });
+
+TEST_P(BulkSocketTest, FramesRoundTrip) {
   auto [a, b] = Pair();
   std::vector<char> data(100000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31);
@@ -41,7 +58,7 @@ TEST(BulkSocketTest, FramesRoundTrip) {
   writer.join();
 }
 
-TEST(BulkSocketTest, ConcurrentFramesDoNotInterleave) {
+TEST_P(BulkSocketTest, ConcurrentFramesDoNotInterleave) {
   auto [a, b] = Pair();
   constexpr int kThreads = 4, kFrames = 50;
   constexpr size_t kBytes = 64 << 10;
@@ -65,7 +82,7 @@ TEST(BulkSocketTest, ConcurrentFramesDoNotInterleave) {
   for (std::thread& w : writers) w.join();
 }
 
-TEST(BulkSocketTest, ClosedPeerIsUnavailable) {
+TEST_P(BulkSocketTest, ClosedPeerIsUnavailable) {
   auto [a, b] = Pair();
   char byte = 1;
   ASSERT_OK(a->WriteAll(&byte, 1));
@@ -75,7 +92,7 @@ TEST(BulkSocketTest, ClosedPeerIsUnavailable) {
   EXPECT_STATUS(b->WriteAll(got, 1), kUnavailable);   // and never SIGPIPE
 }
 
-TEST(BulkSocketTest, ShutdownWakesABlockedReader) {
+TEST_P(BulkSocketTest, ShutdownWakesABlockedReader) {
   auto [a, b] = Pair();
   auto read = std::async(std::launch::async, [&b = b] {
     char got[16];
@@ -87,7 +104,7 @@ TEST(BulkSocketTest, ShutdownWakesABlockedReader) {
   EXPECT_STATUS(read.get(), kUnavailable);
 }
 
-TEST(BulkSocketTest, ConnectToAClosedPortFailsClearly) {
+TEST(BulkSocketConnectTest, ConnectToAClosedPortFailsClearly) {
   absl::StatusOr<std::unique_ptr<BulkSocket>> s = BulkSocket::Connect("127.0.0.1", 1, 2000);
   EXPECT_STATUS(s, kUnavailable);
   EXPECT_EQ(pool::HostOfAddress("[::1]:7070"), "::1");

@@ -135,7 +135,7 @@ PooldProcess::~PooldProcess() {
 
 std::string PooldProcess::log() const { return ReadFileTail(log_path_, 1 << 20); }
 
-int FreeListenPort() {
+int FreeListenPort(int other_than) {
   int low = 32768;  // the kernel's default start of the ephemeral range
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
   const int first = 10000, last = std::max(first + 1000, low - 1);
@@ -147,7 +147,8 @@ int FreeListenPort() {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     address.sin_port = htons(static_cast<uint16_t>(port));
-    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    const bool free = port != other_than &&
+                      bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     close(fd);
     if (free) return port;
   }

@@ -46,7 +46,7 @@ class PooldProcess {
 // one, taken below the kernel's ephemeral range: no outgoing connection
 // (a node redialling its coordinator while it is down, say) can be given
 // it meanwhile and keep the restarted poold from listening.
-int FreeListenPort();
+int FreeListenPort(int other_than = 0);
 
 // Runs `program args...` to completion (at most `seconds`); returns its exit
 // status and its stdout and stderr together.

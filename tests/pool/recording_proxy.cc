@@ -4,7 +4,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,23 +15,28 @@
 namespace accel::testing {
 namespace {
 
-sockaddr_in Loopback(int port) {
+sockaddr_in Loopback(int port, in_addr_t ip = htonl(INADDR_LOOPBACK)) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_addr.s_addr = ip;
   address.sin_port = htons(static_cast<uint16_t>(port));
   return address;
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RecordingProxy>> RecordingProxy::Start(const std::string& target) {
-  int target_port = 0;
-  if (!absl::SimpleAtoi(target.substr(target.rfind(':') + 1), &target_port)) {
-    return absl::InvalidArgumentError(absl::StrCat("no port in ", target));
+absl::StatusOr<std::unique_ptr<RecordingProxy>> RecordingProxy::Start(const std::string& target,
+                                                                      const std::string& on) {
+  int target_port = 0, listen_port = 0;
+  in_addr listen_ip{};
+  if (!absl::SimpleAtoi(target.substr(target.rfind(':') + 1), &target_port) ||
+      !absl::SimpleAtoi(on.substr(on.rfind(':') + 1), &listen_port) ||
+      inet_pton(AF_INET, on.substr(0, on.rfind(':')).c_str(), &listen_ip) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("want IPv4 host:port, not ", target, " or ", on));
   }
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address = Loopback(0);
+  sockaddr_in address = Loopback(listen_port, listen_ip.s_addr);
   socklen_t length = sizeof(address);
   if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
       listen(listener, 64) != 0 ||
@@ -36,8 +44,30 @@ absl::StatusOr<std::unique_ptr<RecordingProxy>> RecordingProxy::Start(const std:
     if (listener >= 0) close(listener);
     return absl::InternalError("the recording proxy cannot listen on loopback");
   }
+  std::unique_ptr<RecordingProxy> proxy(new RecordingProxy(
+      listener, on.substr(0, on.rfind(':')), ntohs(address.sin_port), target_port));
+  proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
+  return proxy;
+}
+
+absl::StatusOr<std::unique_ptr<RecordingProxy>> RecordingProxy::StartOnUnixSocket(
+    const std::string& target, const std::string& path) {
+  int target_port = 0;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (!absl::SimpleAtoi(target.substr(target.rfind(':') + 1), &target_port) ||
+      path.size() >= sizeof(address.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot forward ", path, " to ", target));
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      listen(listener, 64) != 0) {
+    if (listener >= 0) close(listener);
+    return absl::InternalError(absl::StrCat("the recording proxy cannot listen on ", path));
+  }
   std::unique_ptr<RecordingProxy> proxy(
-      new RecordingProxy(listener, ntohs(address.sin_port), target_port));
+      new RecordingProxy(listener, "unix:" + path, 0, target_port));
   proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
   return proxy;
 }
@@ -57,7 +87,9 @@ RecordingProxy::~RecordingProxy() {
   close(listener_);
 }
 
-std::string RecordingProxy::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string RecordingProxy::address() const {
+  return port_ == 0 ? host_ : absl::StrCat(host_, ":", port_);
+}
 
 std::string RecordingProxy::recorded() {
   absl::MutexLock lock(&mu_);

@@ -17,23 +17,29 @@ namespace accel::testing {
 
 class RecordingProxy {
  public:
-  // Listens on 127.0.0.1 (a free port) and forwards each connection to
-  // `target` ("127.0.0.1:PORT").
-  static absl::StatusOr<std::unique_ptr<RecordingProxy>> Start(const std::string& target);
+  // Listens on `listen` (an IPv4 loopback "host:port"; port 0 for a free
+  // one) and forwards each connection to `target` ("127.0.0.1:PORT").
+  static absl::StatusOr<std::unique_ptr<RecordingProxy>> Start(
+      const std::string& target, const std::string& listen = "127.0.0.1:0");
+  // Listens on the Unix socket `path` instead: what a forwarder like socat
+  // offers callers that cannot reach loopback (another network namespace).
+  static absl::StatusOr<std::unique_ptr<RecordingProxy>> StartOnUnixSocket(
+      const std::string& target, const std::string& path);
   ~RecordingProxy();  // closes every connection and joins its threads
 
-  std::string address() const;
+  std::string address() const;  // "host:port", or "unix:PATH"
   // Everything relayed so far, both directions interleaved.
   std::string recorded();
   uint64_t bytes() { return recorded().size(); }
 
  private:
-  RecordingProxy(int listener, int port, int target_port)
-      : listener_(listener), port_(port), target_port_(target_port) {}
+  RecordingProxy(int listener, std::string host, int port, int target_port)
+      : listener_(listener), host_(std::move(host)), port_(port), target_port_(target_port) {}
   void AcceptLoop();
   void Pump(int from, int to);
 
   const int listener_;
+  const std::string host_;
   const int port_;
   const int target_port_;
   std::atomic<bool> stopping_{false};

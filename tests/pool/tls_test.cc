@@ -45,6 +45,7 @@ class TlsTest : public ::testing::Test {
     ASSERT_OK(MakeCa("other", {"poold"}));
     ASSERT_OK(MakeCa("pki", {"stale"}, "ACCEL_CA_EXPIRED=1"));
     ASSERT_OK(MakeCa("pki", {"far"}, "ACCEL_CA_HOSTS=elsewhere.example"));
+    ASSERT_OK(MakeCa("pki", {"proxied"}, "ACCEL_CA_HOSTS=127.0.0.1 127.0.0.2"));
     std::ofstream(dir_.Path("tenants"))
         << "tenant risk token_sha256=" << absl::BytesToHexString(pool::Sha256(kTenantToken))
         << "\n";
@@ -102,9 +103,15 @@ TEST_F(TlsTest, AClientWithThePoolsCaLeasesAndRunsSaxpy) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<PooldProcess> poold, StartTlsPool("poold"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(poold->address(), WithCa(Ca())));
   ASSERT_OK(RunSaxpy(lease->devices()[0], 1 << 18));  // 1 MiB vectors: several copy chunks
-  EXPECT_TRUE(absl::StrContains(poold->log(), "no bulk channel")) << poold->log();
-  // The environment works as the request's fields do.
   lease.reset();
+  // In band: every byte in the encrypted gRPC session.
+  setenv("ACCEL_POOL_BULK", "off", 1);
+  absl::StatusOr<std::unique_ptr<Lease>> in_band = AcquireLease(poold->address(), WithCa(Ca()));
+  unsetenv("ACCEL_POOL_BULK");
+  ASSERT_OK(in_band.status());
+  ASSERT_OK(RunSaxpy((*in_band)->devices()[0], 1 << 18));
+  in_band->reset();
+  // The environment works as the request's fields do.
   setenv("ACCEL_POOL_TLS_CA", Ca().c_str(), 1);
   absl::StatusOr<std::unique_ptr<Lease>> from_env = AcquireLease(poold->address(), WithCa(""));
   unsetenv("ACCEL_POOL_TLS_CA");
@@ -185,35 +192,40 @@ TEST_F(TlsTest, PooldRefusesToServeAnExpiredOrMismatchedCertificate) {
       << mismatched.status();
 }
 
-// What an observer on the wire captures of a tenant's session: with TLS,
-// neither its token nor its data; without, both (which shows the check sees
-// them when they are there). Under TLS poold offers no bulk channel, so
-// every byte of the session crosses the proxy.
+// What an observer on the wire captures of a tenant's session, its bulk
+// channel included: with TLS, neither its token nor its data; without, both
+// (which shows the check sees them when they are there). Clients reach the
+// node at 127.0.0.2, where two recording proxies relay its gRPC port and its
+// bulk port to 127.0.0.1, as a network between them would.
 TEST_F(TlsTest, TheWireCarriesNeitherTokensNorDataUnderTls) {
-  auto session_through_proxy = [&](bool tls) -> std::string {
-    const int port = FreeListenPort();
+  struct Capture {
+    std::string session, bulk;
+  };
+  auto session_through_proxy = [&](bool tls, bool bulk) -> Capture {
+    const int port = FreeListenPort(), bulk_port = FreeListenPort(port);
     const std::string listen = absl::StrCat("127.0.0.1:", port);
-    absl::StatusOr<std::unique_ptr<RecordingProxy>> proxy = RecordingProxy::Start(listen);
+    absl::StatusOr<std::unique_ptr<RecordingProxy>> proxy =
+        RecordingProxy::Start(listen, absl::StrCat("127.0.0.2:", port));
+    absl::StatusOr<std::unique_ptr<RecordingProxy>> bulk_proxy = RecordingProxy::Start(
+        absl::StrCat("127.0.0.1:", bulk_port), absl::StrCat("127.0.0.2:", bulk_port));
     EXPECT_OK(proxy.status());
-    if (!proxy.ok()) return "";
-    // Clients reach the node through the proxy, as through a network.
-    std::vector<std::string> args = {"--host_devices=1", "--host_device_memory=256MiB",
-                                     "--tenants=" + dir_.Path("tenants"),
-                                     "--advertise_address=" + (*proxy)->address()};
+    EXPECT_OK(bulk_proxy.status());
+    if (!proxy.ok() || !bulk_proxy.ok()) return {};
+    std::vector<std::string> args = {
+        "--host_devices=1", "--host_device_memory=256MiB", "--tenants=" + dir_.Path("tenants"),
+        "--advertise_address=" + (*proxy)->address(), absl::StrCat("--bulk_port=", bulk_port)};
     if (tls) {
-      args.insert(args.end(), {"--tls_cert=" + Pem("poold"), "--tls_key=" + Key("poold")});
-    } else {
-      // The plaintext bulk channel would bypass the proxy (it has a port of
-      // its own); under TLS poold offers none.
-      args.push_back("--bulk_channel=false");
+      args.insert(args.end(), {"--tls_cert=" + Pem("proxied"), "--tls_key=" + Key("proxied")});
     }
     absl::StatusOr<std::unique_ptr<PooldProcess>> poold = PooldProcess::Start(args, listen);
     EXPECT_OK(poold.status());
-    if (!poold.ok()) return "";
-    LeaseRequest request = WithCa(tls ? Ca() : "");
-    absl::StatusOr<std::unique_ptr<Lease>> lease = AcquireLease((*proxy)->address(), request);
+    if (!poold.ok()) return {};
+    if (!bulk) setenv("ACCEL_POOL_BULK", "off", 1);
+    absl::StatusOr<std::unique_ptr<Lease>> lease =
+        AcquireLease((*proxy)->address(), WithCa(tls ? Ca() : ""));
+    unsetenv("ACCEL_POOL_BULK");
     EXPECT_OK(lease.status());
-    if (!lease.ok()) return "";
+    if (!lease.ok()) return {};
     const hal::Device& device = (*lease)->devices()[0];
     // A recognisable pattern, 1 MiB of it, there and back.
     std::string pattern;
@@ -221,7 +233,7 @@ TEST_F(TlsTest, TheWireCarriesNeitherTokensNorDataUnderTls) {
     pattern.resize(1 << 20);
     absl::StatusOr<hal::Buffer> buffer = device.Allocate(pattern.size());
     EXPECT_OK(buffer.status());
-    if (!buffer.ok()) return "";
+    if (!buffer.ok()) return {};
     EXPECT_OK(device.CopyToDevice(
         absl::MakeConstSpan(reinterpret_cast<const std::byte*>(pattern.data()), pattern.size()),
         *buffer));
@@ -230,16 +242,24 @@ TEST_F(TlsTest, TheWireCarriesNeitherTokensNorDataUnderTls) {
         *buffer, absl::MakeSpan(reinterpret_cast<std::byte*>(back.data()), back.size())));
     EXPECT_EQ(back, pattern);
     lease->reset();
-    EXPECT_GT((*proxy)->bytes(), pattern.size());  // the copies did cross the proxy
-    return (*proxy)->recorded();
+    // The copies did cross the proxy of the path under test, and only it.
+    EXPECT_GT((bulk ? *bulk_proxy : *proxy)->bytes(), 2 * pattern.size()) << tls << bulk;
+    if (bulk) {
+      EXPECT_LT((*proxy)->bytes(), pattern.size()) << tls;
+    }
+    return {(*proxy)->recorded(), (*bulk_proxy)->recorded()};
   };
-  const std::string clear = session_through_proxy(false);
-  EXPECT_TRUE(absl::StrContains(clear, kTenantToken));
-  EXPECT_TRUE(absl::StrContains(clear, "SECRET-LEDGER-ROW-"));
-  const std::string encrypted = session_through_proxy(true);
-  EXPECT_FALSE(absl::StrContains(encrypted, kTenantToken));
-  EXPECT_FALSE(absl::StrContains(encrypted, "SECRET-LEDGER"));
-  EXPECT_FALSE(absl::StrContains(encrypted, "authorization"));
+  for (bool bulk : {true, false}) {
+    const Capture clear = session_through_proxy(/*tls=*/false, bulk);
+    EXPECT_TRUE(absl::StrContains(clear.session, kTenantToken));
+    EXPECT_TRUE(absl::StrContains(bulk ? clear.bulk : clear.session, "SECRET-LEDGER-ROW-"));
+    const Capture encrypted = session_through_proxy(/*tls=*/true, bulk);
+    for (const std::string* wire : {&encrypted.session, &encrypted.bulk}) {
+      EXPECT_FALSE(absl::StrContains(*wire, kTenantToken)) << bulk;
+      EXPECT_FALSE(absl::StrContains(*wire, "SECRET-LEDGER")) << bulk;
+      EXPECT_FALSE(absl::StrContains(*wire, "authorization")) << bulk;
+    }
+  }
 }
 
 TEST_F(TlsTest, NodesJoinOnlyUnderTheNameTheirCertificateCarries) {
