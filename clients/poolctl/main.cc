@@ -44,7 +44,7 @@
 #include "pool/common/admin_socket_path.h"
 #include "pool/common/audit_log.h"
 #include "pool/common/bearer_token.h"
-#include "pool/common/local_peer.h"
+#include "pool/common/loopback_host.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/tls.h"
 #include "pool/common/wire.h"

@@ -15,12 +15,18 @@ namespace accel::pool {
 namespace {
 
 // A directory this user may keep an admin socket in: exists (or was made)
-// as a directory we own, not writable by others.
+// as a directory we own, writable by no one else. Anyone may pass through
+// it (mode 0711, not list it): the socket's own mode decides who connects,
+// so that --admin_group's members can reach it.
 bool UsableDirectory(const std::string& dir) {
-  mkdir(dir.c_str(), 0750);  // fails harmlessly when it exists or cannot be made
+  mkdir(dir.c_str(), 0711);  // fails harmlessly when it exists or cannot be made
   struct stat st {};
-  return stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-         (st.st_mode & S_IWOTH) == 0 && access(dir.c_str(), W_OK) == 0;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || access(dir.c_str(), W_OK) != 0) {
+    return false;
+  }
+  if ((st.st_mode & 07777) != 0711) chmod(dir.c_str(), 0711);  // made by an older poold, or umask
+  return true;
 }
 
 }  // namespace
@@ -32,7 +38,6 @@ std::string DefaultAdminSocketDirectory() {
     if (UsableDirectory(dir)) return dir;
   }
   const std::string own = absl::StrCat("/tmp/accelpool-", geteuid());
-  mkdir(own.c_str(), 0700);
   return UsableDirectory(own) ? own : "";
 }
 

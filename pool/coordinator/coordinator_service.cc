@@ -22,8 +22,12 @@ grpc::Status CoordinatorService::GetVersion(grpc::ServerContext*, const v1::Vers
 }
 
 absl::StatusOr<Caller> CoordinatorService::Identify(const grpc::ServerContext* context) {
-  if (admin_socket_ && AdminSocket::IsAdminPeer(context->peer())) {
-    return coordinator_.Authenticate("", /*admin=*/true);
+  if (admin_socket_) {
+    if (std::optional<std::string> who = AdminSocket::Caller(context->peer())) {
+      absl::StatusOr<Caller> caller = coordinator_.Authenticate("", /*admin=*/true);
+      if (caller.ok()) caller->identity = *std::move(who);  // the audit names the user
+      return caller;
+    }
   }
   const std::string token = BearerToken(*context);
   if (token.empty() && !access_.operator_names.empty()) {

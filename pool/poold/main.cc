@@ -44,7 +44,7 @@
 #include "accel/hal/hal.h"
 #include "pool/common/admin_socket_path.h"
 #include "pool/common/audit_log.h"
-#include "pool/common/local_peer.h"
+#include "pool/common/loopback_host.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
 #include "pool/common/random_token.h"
@@ -498,27 +498,26 @@ int main(int argc, char** argv) {
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *server_credentials, &port);
-  // Operator calls from this host: the admin socket, a plaintext Unix port
-  // of the same server that only root, poold's user and the admin group can
-  // connect to (admin_socket.h).
+  // Operator calls from this host: the admin socket, a Unix socket that
+  // only root, poold's user and the admin group can connect to, whose
+  // connections poold hands to the same server (admin_socket.h).
   std::unique_ptr<accel::pool::AdminSocket> admin_socket;
-  gid_t admin_group = static_cast<gid_t>(-1);
   const bool default_admin_socket = absl::GetFlag(FLAGS_admin_socket).empty();
   if (coordinator_service != nullptr && absl::GetFlag(FLAGS_admin_socket) != "none") {
+    gid_t admin_group = static_cast<gid_t>(-1);
     if (!absl::GetFlag(FLAGS_admin_group).empty()) {
       const group* g = getgrnam(absl::GetFlag(FLAGS_admin_group).c_str());
       if (g == nullptr) return Fail("no group named " + absl::GetFlag(FLAGS_admin_group));
       admin_group = g->gr_gid;
     }
-    absl::StatusOr<std::unique_ptr<accel::pool::AdminSocket>> prepared =
-        accel::pool::AdminSocket::Prepare(absl::GetFlag(FLAGS_admin_socket));
-    if (!prepared.ok() && !default_admin_socket) return Fail(prepared.status().ToString());
-    if (prepared.ok()) {
-      admin_socket = *std::move(prepared);
-      builder.AddListeningPort(admin_socket->listen_address(), grpc::InsecureServerCredentials());
+    absl::StatusOr<std::unique_ptr<accel::pool::AdminSocket>> listening =
+        accel::pool::AdminSocket::Listen(absl::GetFlag(FLAGS_admin_socket), admin_group);
+    if (!listening.ok() && !default_admin_socket) return Fail(listening.status().ToString());
+    if (listening.ok()) {
+      admin_socket = *std::move(listening);
       coordinator_service->set_admin_socket(true);
     } else {
-      std::fprintf(stderr, "poold: no admin socket: %s\n", prepared.status().ToString().c_str());
+      std::fprintf(stderr, "poold: no admin socket: %s\n", listening.status().ToString().c_str());
     }
   }
   if (!tls_on && !accel::pool::IsLoopbackHost(host)) {
@@ -555,7 +554,8 @@ int main(int argc, char** argv) {
                                   ? absl::StrCat(host, ":", port)
                                   : absl::GetFlag(FLAGS_advertise_address);
   if (admin_socket != nullptr) {
-    absl::Status published = admin_socket->Publish(port, admin_group);
+    admin_socket->Serve(server.get());
+    absl::Status published = admin_socket->Publish(port);
     if (!published.ok() && !default_admin_socket) return Fail(published.ToString());
     if (published.ok()) {
       std::printf("poold admin socket at %s\n", admin_socket->path().c_str());
@@ -660,8 +660,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   // Ends every session (their handlers free what they hold) within 2 s.
   agent.EndAll(absl::UnavailableError(absl::StrCat("node ", node_options.name, " shut down")));
+  admin_socket.reset();  // hands the server no more connections
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  admin_socket.reset();
   // Before the node agent they notify is destroyed.
   if (coordinator != nullptr) coordinator->Stop();
   if (link != nullptr) link->Stop();

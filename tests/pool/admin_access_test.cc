@@ -12,12 +12,15 @@
 #include <cstring>
 
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <grpcpp/create_channel_posix.h>
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "accel/client/lease.h"
 #include "gtest/gtest.h"
 #include "pool/common/admin_socket_path.h"
@@ -89,6 +92,83 @@ TEST(AdminAccessTest, TheAdminSocketRefusesOtherUsers) {
   EXPECT_EQ(connect_as(0), 0) << "root could not connect";
 }
 
+// Another user in --admin_group may connect, and every call it makes is
+// audited under its own uid, which the kernel vouches for. The child only
+// connects (as uid 65534) and hands the connection back; the calls on it
+// still carry the child's credentials.
+TEST(AdminAccessTest, TheAuditNamesTheAdminSocketsUserOfEachCall) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become another uid";
+  const group* nogroup = getgrgid(65534);
+  ASSERT_NE(nogroup, nullptr) << "no group 65534";
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<PooldProcess> poold,
+      PooldProcess::Start({"--host_devices=1", "--admin_group=" + std::string(nogroup->gr_name),
+                           "--audit_log=" + dir.Path("audit.log")}));
+  const std::string socket_path = pool::FindAdminSocket(PortOf(poold->address()));
+  ASSERT_FALSE(socket_path.empty());
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) _exit(3);
+    char token = 0;
+    iovec data{&token, 1};
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    _exit(sendmsg(pair[1], &message, 0) == 1 ? 0 : 4);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  char token = 0;
+  iovec data{&token, 1};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  ASSERT_EQ(recvmsg(pair[0], &message, 0), 1);
+  int connected = -1;
+  std::memcpy(&connected, CMSG_DATA(CMSG_FIRSTHDR(&message)), sizeof(int));
+  close(pair[0]);
+  close(pair[1]);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateInsecureChannelFromFd("admin-socket", connected);
+  auto stub = v1::Coordinator::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::PutTenantRequest put;
+  put.mutable_tenant()->set_name("nightly");
+  put.set_create(true);
+  v1::PutTenantResponse made;
+  grpc::Status created = stub->PutTenant(&context, put, &made);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  // And root's own call, through poolctl, is root's.
+  auto [root_code, root_out] = Poolctl(poold->address(), {"tenant", "create", "daily"});
+  ASSERT_EQ(root_code, 0) << root_out;
+  std::ifstream in(dir.Path("audit.log"));
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(log, "\"by\":\"admin socket uid 65534")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "\"by\":\"admin socket uid 0 (root)")) << log;
+}
+
 // A same-host forwarder (socat, an SSH tunnel, a sidecar) makes a remote
 // caller look local: through one, nobody gets operator rights or joins as a
 // node.
@@ -108,6 +188,43 @@ TEST(AdminAccessTest, ThroughAForwarderNobodyAdministersOrJoins) {
                                   20));
   EXPECT_NE(joined.first, 0);
   EXPECT_TRUE(absl::StrContains(joined.second, "admits nodes by join token")) << joined.second;
+  EXPECT_EQ(NodeState(poold->address(), "fake-h100"), "absent");
+}
+
+// The same from another network namespace, as a remote host would: there,
+// the pool is reachable only through a forwarder on its host (here, the
+// namespace's 127.0.0.1:7000 relayed to a Unix socket whose other end, in the
+// host's network, connects to poold on loopback).
+TEST(AdminAccessTest, FromAnotherNetworkNamespaceThroughAForwarderNobodyAdministersOrJoins) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PooldProcess> poold,
+                       PooldProcess::Start({"--host_devices=1", "--backends=host"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RecordingProxy> forwarder,
+                       RecordingProxy::StartOnUnixSocket(poold->address(), dir.Path("fwd.sock")));
+  auto in_namespace = [&](std::vector<std::string> command) {
+    command.insert(command.begin(), {dir.Path("fwd.sock"), "7000", "--"});
+    absl::StatusOr<std::pair<int, std::string>> run =
+        RunProgram(ACCEL_TEST_NETNS_FORWARDER, command, 30);
+    return run.ok() ? *run : std::make_pair(-1, run.status().ToString());
+  };
+  auto [isolated, why] = in_namespace({"/bin/true"});
+  if (isolated == 77) GTEST_SKIP() << "cannot make a network namespace here: " << why;
+  ASSERT_EQ(isolated, 0) << why;
+  // The namespace reaches the pool (a read-only call works: the forwarder
+  // carries it) but gets no operator rights.
+  auto [listed, nodes] = in_namespace({ACCEL_TEST_POOLCTL, "--pool", "127.0.0.1:7000", "nodes"});
+  EXPECT_EQ(listed, 0) << nodes;
+  EXPECT_GT(forwarder->bytes(), 0u);
+  auto [cordoned, refused] = in_namespace(
+      {ACCEL_TEST_POOLCTL, "--pool", "127.0.0.1:7000", "tenant", "create", "intruders"});
+  EXPECT_NE(cordoned, 0);
+  EXPECT_TRUE(absl::StrContains(refused, "operator calls need")) << refused;
+  auto [joined, join_out] =
+      in_namespace({ACCEL_TEST_POOLD, "--listen=127.0.0.1:0", "--coordinator=127.0.0.1:7000",
+                    "--node_name=fake-h100", "--host_devices=1"});
+  EXPECT_NE(joined, 0);
+  EXPECT_TRUE(absl::StrContains(join_out, "admits nodes by join token")) << join_out;
   EXPECT_EQ(NodeState(poold->address(), "fake-h100"), "absent");
 }
 
