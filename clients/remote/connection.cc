@@ -10,6 +10,7 @@
 #include "pool/common/bearer_token.h"
 #include "pool/common/bulk_tls.h"
 #include "pool/common/malloc_tuning.h"
+#include "pool/common/session_metadata.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
@@ -97,15 +98,11 @@ absl::Status Connection::Start() {
     return absl::UnavailableError(absl::StrCat("node ", node_address_.name, " at ",
                                                node_address_.address, " is unreachable"));
   }
+  pool::AttachSessionCredentials(session_context_, {lease().lease_id(), lease_.token()});
   stream_ = node_->Session(&session_context_);
-  v1::SessionRequest hello;
-  hello.set_lease_id(lease().lease_id());
-  hello.set_token(lease_.token());
-  hello.set_client_major(pool::kProtocolMajor);
-  hello.set_client_minor(pool::kProtocolMinor);
   v1::SessionResponse answer;
   absl::Status failed;
-  if (!stream_->Write(hello) || !stream_->Read(&answer)) {
+  if (!stream_->Read(&answer)) {
     failed = FromGrpc(stream_->Finish(), "open session");
     if (failed.ok()) failed = absl::UnavailableError("open session: the node closed it");
   } else if (answer.server_major() != pool::kProtocolMajor) {

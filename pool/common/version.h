@@ -7,7 +7,7 @@
 
 namespace accel::pool {
 
-inline constexpr uint32_t kProtocolMajor = 2;
+inline constexpr uint32_t kProtocolMajor = 3;
 inline constexpr uint32_t kProtocolMinor = 0;
 // gRPC's 4 MiB default is too small for bulk chunks plus framing.
 inline constexpr int kMaxMessageBytes = 64 << 20;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "pool/common/session_metadata.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/version.h"
 
@@ -54,55 +55,17 @@ class GrpcSessionLink : public SessionLink {
 
 }  // namespace
 
-NodeService::NodeService(NodeAgent& agent, std::chrono::milliseconds first_message_timeout)
-    : agent_(agent),
-      first_message_timeout_(first_message_timeout),
-      watch_([this] { CutSilentStreams(); }) {}
-
-NodeService::~NodeService() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  watch_.join();
-}
-
-void NodeService::CutSilentStreams() {
-  absl::MutexLock lock(&mu_);
-  while (!stopping_) {
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(100));
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& [context, deadline] : silent_) {
-      if (now >= deadline) context->TryCancel();
-    }
-  }
-}
-
 grpc::Status NodeService::Session(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream) {
-  v1::SessionRequest request;
-  {
-    absl::MutexLock lock(&mu_);
-    silent_[context] = std::chrono::steady_clock::now() + first_message_timeout_;
-  }
-  const bool began = stream->Read(&request);
-  {
-    absl::MutexLock lock(&mu_);
-    silent_.erase(context);
-  }
-  if (!began) {
-    return grpc::Status(grpc::StatusCode::CANCELLED,
-                        "session closed (or silent too long) before it began");
-  }
-  if (request.client_major() != kProtocolMajor) {
-    return ToGrpc(absl::FailedPreconditionError(
-        absl::StrCat("client speaks protocol ", request.client_major(), ".x; this node speaks ",
-                     kProtocolMajor, ".", kProtocolMinor)));
-  }
+  // Authenticated from the call's metadata before any message is read: a
+  // caller without a live lease's token is answered at once, and nothing it
+  // sends is ever parsed.
+  absl::StatusOr<SessionCredentials> credentials = ReadSessionCredentials(*context);
+  if (!credentials.ok()) return ToGrpc(credentials.status());
   auto link = std::make_shared<GrpcSessionLink>(context, stream);
   absl::StatusOr<std::shared_ptr<SessionProcess>> session =
-      agent_.Open(request.lease_id(), request.token(), link);
+      agent_.Open(credentials->lease_id, credentials->token, link);
   if (!session.ok()) {
     link->Detach();
     return ToGrpc(session.status());
@@ -117,10 +80,11 @@ grpc::Status NodeService::Session(
   }
   link->Send(hello);
 
-  do {
+  v1::SessionRequest request;
+  while (stream->Read(&request)) {
     (*session)->Execute(request);
     request.Clear();
-  } while (stream->Read(&request));
+  }
 
   // The client is gone (closed, killed or cut off), the lease ended or the
   // worker died: the worker is reaped here, which frees all it held.

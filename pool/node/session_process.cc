@@ -255,7 +255,6 @@ absl::Status SessionProcess::WorkerExit() {
 }
 
 void SessionProcess::Execute(v1::SessionRequest& request) {
-  request.clear_token();  // the worker has no use for the lease's secret
   for (const v1::Command& command : request.commands()) {
     const v1::StreamCommand& on = command.stream();
     if (on.has_launch()) {

@@ -48,6 +48,7 @@
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
 #include "pool/common/random_token.h"
+#include "pool/common/session_metadata.h"
 #include "pool/common/tls.h"
 #include "pool/common/transport.h"
 #include "pool/common/version.h"
@@ -90,8 +91,9 @@ ABSL_FLAG(double, max_shared_kernel_seconds, 60,
 ABSL_FLAG(int, max_sessions, 256,
           "sessions this node serves at once (each is a worker process); more are refused "
           "with RESOURCE_EXHAUSTED");
-ABSL_FLAG(double, first_message_seconds, 10,
-          "a session stream whose first message has not come this long after it opened is cut");
+ABSL_FLAG(double, handshake_seconds, 10,
+          "a connection that has not finished its handshake (TLS, HTTP/2 preface) this long "
+          "after it opened is closed");
 ABSL_FLAG(int, max_leases_per_tenant, 1024,
           "coordinator: live and queued leases of one tenant, beyond its quota (in a pool "
           "without tenants: of all anonymous holders together); 0: no limit");
@@ -429,8 +431,8 @@ int main(int argc, char** argv) {
   node_options.max_kernel_time = seconds(absl::GetFlag(FLAGS_max_kernel_seconds));
   if (absl::GetFlag(FLAGS_max_sessions) < 1) return Fail("--max_sessions must be at least 1");
   node_options.max_sessions = static_cast<size_t>(absl::GetFlag(FLAGS_max_sessions));
-  if (absl::GetFlag(FLAGS_first_message_seconds) <= 0) {
-    return Fail("--first_message_seconds must be positive");
+  if (absl::GetFlag(FLAGS_handshake_seconds) <= 0) {
+    return Fail("--handshake_seconds must be positive");
   }
   node_options.max_shared_kernel_time = seconds(absl::GetFlag(FLAGS_max_shared_kernel_seconds));
   node_options.labels = config.node_labels;
@@ -449,7 +451,7 @@ int main(int argc, char** argv) {
     coordinator_service =
         std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat, access);
   }
-  accel::pool::NodeService node_service(agent, seconds(absl::GetFlag(FLAGS_first_message_seconds)));
+  accel::pool::NodeService node_service(agent);
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
   // A wildcard listen address is no address to give clients: a node must be
@@ -535,13 +537,15 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // Listener bounds: a connection that has not finished its handshake
-  // (TLS, HTTP/2 preface) within the first-message deadline is closed; one
-  // connection carries at most 128 calls at once; the server's threads are
+  // (TLS, HTTP/2 preface) within --handshake_seconds is closed; a call's
+  // metadata, where sessions carry their credentials, is at most 16 KiB;
+  // one connection carries at most 128 calls at once; the server's threads are
   // bounded (a call beyond them is RESOURCE_EXHAUSTED, poold never aborts
   // for want of a thread): a session holds one, so room for every session
   // and the calls beside them.
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
-                             static_cast<int>(absl::GetFlag(FLAGS_first_message_seconds) * 1000));
+                             static_cast<int>(absl::GetFlag(FLAGS_handshake_seconds) * 1000));
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, accel::pool::kMaxMetadataBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 128);
   grpc::ResourceQuota quota("poold");
   quota.SetMaxThreads(2 * absl::GetFlag(FLAGS_max_sessions) + 128);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -19,12 +20,15 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
 #include "pool/common/bulk_socket.h"
+#include "pool/common/session_metadata.h"
 #include "pool/common/sha256.h"
+#include "pool/common/transport.h"
 #include "pool/common/version.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
@@ -42,12 +46,8 @@ class RawSession {
   RawSession(const std::string& address, const v1::LeaseResponse& lease)
       : stub_(v1::Node::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
     context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    pool::AttachSessionCredentials(context_, {lease.lease().lease_id(), lease.token()});
     stream_ = stub_->Session(&context_);
-    v1::SessionRequest hello;
-    hello.set_lease_id(lease.lease().lease_id());
-    hello.set_token(lease.token());
-    hello.set_client_major(pool::kProtocolMajor);
-    stream_->Write(hello);
     opened_ = stream_->Read(&hello_);
   }
   bool opened() const { return opened_; }
@@ -677,34 +677,66 @@ TEST(NodeLimitsTest, SessionsBeyondTheNodesMaximumAreRefused) {
       10));
 }
 
-TEST(NodeLimitsTest, SilentSessionStreamsAreCutAndDoNotHoldOthersUp) {
-  ASSERT_OK_AND_ASSIGN(auto poold,
-                       PooldProcess::Start({"--host_devices=1", "--first_message_seconds=1"}));
-  auto stub =
-      v1::Node::NewStub(grpc::CreateChannel(poold->address(), grpc::InsecureChannelCredentials()));
-  struct Silent {
+// A session stream is authenticated from its metadata before the node reads
+// a message: streams without a lease's token, or with another protocol's
+// metadata, are answered at once, even while one pushes a 60 MiB message,
+// and hold nothing up.
+TEST(NodeLimitsTest, UnauthenticatedSessionStreamsAreRefusedBeforeTheirFirstMessage) {
+  ASSERT_OK_AND_ASSIGN(auto poold, PooldProcess::Start({"--host_devices=1"}));
+  auto channel =
+      grpc::CreateCustomChannel(poold->address(), grpc::InsecureChannelCredentials(), [] {
+        grpc::ChannelArguments args;
+        pool::ApplyBulkTransferSettings(args);
+        return args;
+      }());
+  auto stub = v1::Node::NewStub(channel);
+  struct Stream {
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream;
   };
-  std::vector<std::unique_ptr<Silent>> silent;
-  for (int i = 0; i < 100; ++i) {
-    auto s = std::make_unique<Silent>();
+  auto open = [&](const std::function<void(grpc::ClientContext&)>& metadata) {
+    auto s = std::make_unique<Stream>();
     s->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    metadata(s->context);
     s->stream = stub->Session(&s->context);
-    silent.push_back(std::move(s));
-  }
+    return s;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  for (int i = 0; i < 100; ++i) streams.push_back(open([](grpc::ClientContext&) {}));
+  streams.push_back(open([](grpc::ClientContext& c) {
+    pool::AttachSessionCredentials(c, {"no-such-lease", "no-such-token"});
+  }));
+  streams.push_back(open([](grpc::ClientContext& c) { c.AddMetadata("x-accel-protocol", "2.0"); }));
+  streams.push_back(open([](grpc::ClientContext& c) {
+    c.AddMetadata("x-accel-protocol", absl::StrCat(pool::kProtocolMajor, ".0"));
+  }));
+  // One pushes a large message at once; it is never parsed.
+  std::unique_ptr<Stream> pushing = open([](grpc::ClientContext&) {});
+  v1::SessionRequest big;
+  v1::Command* load = big.add_commands();
+  load->mutable_load_module()->set_image(std::string(60 << 20, 'x'));
+  pushing->stream->Write(big);  // may fail: the node has answered already
   // A real client is served meanwhile.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
                        client::AcquireLease(poold->address(), {}));
   ASSERT_OK_AND_ASSIGN(hal::Buffer b, lease->devices()[0].Allocate(4096));
-  // Every silent stream is cut by the node, long before its own deadline.
-  const auto start = std::chrono::steady_clock::now();
-  for (auto& s : silent) {
+  streams.push_back(std::move(pushing));
+  std::vector<grpc::Status> ends;
+  for (auto& s : streams) {
     v1::SessionResponse response;
     EXPECT_FALSE(s->stream->Read(&response));
-    EXPECT_EQ(s->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    ends.push_back(s->stream->Finish());
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  // No metadata at all is an older protocol's client; so is 2.0's.
+  for (size_t i : {size_t{0}, size_t{101}, ends.size() - 1}) {
+    EXPECT_EQ(ends[i].error_code(), grpc::StatusCode::FAILED_PRECONDITION) << i;
+    EXPECT_TRUE(absl::StrContains(ends[i].error_message(), "protocol")) << ends[i].error_message();
+  }
+  // A made-up lease is no lease.
+  EXPECT_TRUE(ends[100].error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+              ends[100].error_code() == grpc::StatusCode::NOT_FOUND)
+      << ends[100].error_message();
+  EXPECT_EQ(ends[102].error_code(), grpc::StatusCode::UNAUTHENTICATED) << ends[102].error_message();
 }
 
 // Two thousand connections that connect and say nothing (no TLS hello, no
@@ -717,7 +749,7 @@ TEST(NodeLimitsTest, ThousandsOfIdleConnectionsDoNotStopARealClient) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
   ASSERT_OK_AND_ASSIGN(auto poold, PooldProcess::Start({"--host_devices=1", "--allow_host_kernels",
-                                                        "--first_message_seconds=2"}));
+                                                        "--handshake_seconds=2"}));
   const int port = std::stoi(poold->address().substr(poold->address().rfind(':') + 1));
   std::vector<int> idle;
   for (int i = 0; i < 2000; ++i) {
