@@ -341,7 +341,9 @@ int main(int argc, char** argv) {
       tls ? server_tls.cert.substr(0, server_tls.cert.rfind('/')) + "/ca.pem" : "";
 
   // The pool, in process: standalone poold on the host backend.
-  auto pool = accel::bench::InProcessPool::Start(1, (sizes_mib.back() * 2) << 20, server_tls);
+  // Under --tls, a second device for the in-band lease below.
+  auto pool =
+      accel::bench::InProcessPool::Start(tls ? 2 : 1, (sizes_mib.back() * 2) << 20, server_tls);
   Check(pool.status(), "pool");
   const hal::Device local = (*pool)->local_devices().at(0);
   accel::client::LeaseRequest request;

@@ -96,8 +96,6 @@ absl::Status BulkSocket::Seal(const ChannelKeys& keys) {
   absl::MutexLock read(&open_mu_);
   sealer_ = *std::move(sealer);
   opener_ = *std::move(opener);
-  send_key_ = keys.send;
-  receive_key_ = keys.receive;
   sealed_out_.resize(kSealedHeaderBytes + kMaxSealedChunk + kSealTagBytes);
   sealed_ = true;
   return absl::OkStatus();
@@ -108,10 +106,7 @@ std::optional<ChannelKeys> BulkSocket::keys() {
   absl::MutexLock write(&seal_mu_);
   absl::MutexLock read(&open_mu_);
   if (opened_at_ < opened_.size()) return std::nullopt;  // part of a chunk is here, not there
-  ChannelKeys keys{send_key_, receive_key_};
-  keys.send.sequence = sealer_->sequence();
-  keys.receive.sequence = opener_->sequence();
-  return keys;
+  return ChannelKeys{sealer_->current(), opener_->current()};
 }
 
 absl::Status BulkSocket::ReadExact(void* dst, size_t n, int timeout_ms) {

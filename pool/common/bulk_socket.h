@@ -82,10 +82,8 @@ class BulkSocket {
   absl::Mutex seal_mu_;  // one writer at a time
   std::unique_ptr<ChunkCipher> sealer_ ABSL_GUARDED_BY(seal_mu_);
   std::vector<char> sealed_out_ ABSL_GUARDED_BY(seal_mu_);
-  SealKey send_key_ ABSL_GUARDED_BY(seal_mu_);
   absl::Mutex open_mu_;  // one reader at a time
   std::unique_ptr<ChunkCipher> opener_ ABSL_GUARDED_BY(open_mu_);
-  SealKey receive_key_ ABSL_GUARDED_BY(open_mu_);
   // A chunk larger than a read asked for: its rest, for the next read.
   std::vector<char> opened_ ABSL_GUARDED_BY(open_mu_);
   size_t opened_at_ ABSL_GUARDED_BY(open_mu_) = 0;

@@ -1,6 +1,7 @@
 #include "pool/common/sealed_chunks.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cstring>
 
@@ -8,10 +9,6 @@
 
 namespace accel::pool {
 namespace {
-
-// Well inside AES-GCM's limits for one key (2^32 chunks of 64 KiB are
-// 256 TiB); a channel that gets there fails, and a new one has new keys.
-constexpr uint64_t kMaxChunksPerKey = uint64_t{1} << 32;
 
 EVP_CIPHER_CTX* Context(void* p) { return static_cast<EVP_CIPHER_CTX*>(p); }
 const unsigned char* Bytes(const void* p) { return static_cast<const unsigned char*>(p); }
@@ -24,8 +21,9 @@ absl::Status Failed(const char* what) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChunkCipher>> ChunkCipher::Create(const SealKey& key,
-                                                                 Direction direction) {
-  if (key.key.size() != kSealKeyBytes || key.iv.size() != kSealIvBytes) {
+                                                                 Direction direction,
+                                                                 uint64_t chunks_per_key) {
+  if (key.key.size() != kSealKeyBytes || key.iv.size() != kSealIvBytes || chunks_per_key == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("bulk channel: a key of ", key.key.size(), " bytes and an IV of ",
                      key.iv.size(), " bytes; want ", kSealKeyBytes, " and ", kSealIvBytes));
@@ -37,7 +35,32 @@ absl::StatusOr<std::unique_ptr<ChunkCipher>> ChunkCipher::Create(const SealKey& 
     EVP_CIPHER_CTX_free(context);
     return Failed("set-up");
   }
-  return std::unique_ptr<ChunkCipher>(new ChunkCipher(context, key.iv, key.sequence));
+  return std::unique_ptr<ChunkCipher>(
+      new ChunkCipher(context, key, direction == Direction::kSeal, chunks_per_key));
+}
+
+absl::Status ChunkCipher::Advance() {
+  ++sequence_;
+  if (sequence_ % chunks_per_key_ != 0) return absl::OkStatus();
+  // The next key and IV, from this key alone: the other end derives the
+  // same at the same chunk.
+  unsigned char next_key[32], next_iv[32];
+  unsigned int length = 0;
+  static constexpr char kKeyLabel[] = "accelpool bulk channel: next key";
+  static constexpr char kIvLabel[] = "accelpool bulk channel: next iv";
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), Bytes(kKeyLabel),
+           sizeof(kKeyLabel) - 1, next_key, &length) == nullptr ||
+      HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), Bytes(kIvLabel),
+           sizeof(kIvLabel) - 1, next_iv, &length) == nullptr ||
+      EVP_CipherInit_ex(Context(context_), nullptr, nullptr, next_key, nullptr, seal_ ? 1 : 0) !=
+          1) {
+    return Failed("next key");
+  }
+  key_.assign(reinterpret_cast<const char*>(next_key), kSealKeyBytes);
+  iv_.assign(reinterpret_cast<const char*>(next_iv), kSealIvBytes);
+  OPENSSL_cleanse(next_key, sizeof(next_key));
+  OPENSSL_cleanse(next_iv, sizeof(next_iv));
+  return absl::OkStatus();
 }
 
 ChunkCipher::~ChunkCipher() { EVP_CIPHER_CTX_free(Context(context_)); }
@@ -51,9 +74,6 @@ void ChunkCipher::Nonce(unsigned char out[kSealIvBytes]) const {
 absl::Status ChunkCipher::Seal(const void* plaintext, size_t n, char* out) {
   if (n == 0 || n > kMaxSealedChunk) {
     return absl::InvalidArgumentError(absl::StrCat("bulk channel: cannot seal ", n, " bytes"));
-  }
-  if (sequence_ >= kMaxChunksPerKey) {
-    return absl::ResourceExhaustedError("bulk channel: this channel's key has sealed its limit");
   }
   for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(n >> (8 * i));
   unsigned char nonce[kSealIvBytes];
@@ -69,8 +89,7 @@ absl::Status ChunkCipher::Seal(const void* plaintext, size_t n, char* out) {
                           out + kSealedHeaderBytes + n) != 1) {
     return Failed("sealing");
   }
-  ++sequence_;
-  return absl::OkStatus();
+  return Advance();
 }
 
 absl::StatusOr<size_t> ChunkCipher::ChunkLength(const char header[kSealedHeaderBytes]) {
@@ -85,9 +104,6 @@ absl::StatusOr<size_t> ChunkCipher::ChunkLength(const char header[kSealedHeaderB
 
 absl::Status ChunkCipher::Open(const char header[kSealedHeaderBytes], char* data, size_t n,
                                const char tag[kSealTagBytes]) {
-  if (sequence_ >= kMaxChunksPerKey) {
-    return absl::ResourceExhaustedError("bulk channel: this channel's key has opened its limit");
-  }
   unsigned char nonce[kSealIvBytes];
   Nonce(nonce);
   char expected_tag[kSealTagBytes];
@@ -105,8 +121,7 @@ absl::Status ChunkCipher::Open(const char header[kSealedHeaderBytes], char* data
     return absl::DataLossError(absl::StrCat("bulk channel: sealed chunk ", sequence_,
                                             " fails authentication (altered, lost or replayed)"));
   }
-  ++sequence_;
-  return absl::OkStatus();
+  return Advance();
 }
 
 void PrepareChunkCiphers() {
@@ -133,7 +148,7 @@ absl::StatusOr<std::string> OpenWholeChunk(SealKey& key, std::string_view sealed
       !s.ok()) {
     return s;
   }
-  key.sequence = (*cipher)->sequence();
+  key = (*cipher)->current();
   return plaintext;
 }
 

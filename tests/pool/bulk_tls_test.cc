@@ -153,6 +153,43 @@ TEST(SealedChunksTest, AnOversizedOrEmptyChunkIsRefusedBeforeItsBytesAreRead) {
                 kInvalidArgument);
 }
 
+// Both ends move to the next key every so many chunks, by counting: a
+// reader that did not would fail at the first chunk under the new key, and
+// a direction handed over mid-way goes on with the key then current.
+TEST(SealedChunksTest, BothEndsMoveToTheNextKeyTogether) {
+  constexpr uint64_t kEvery = 3;
+  auto sealer = ChunkCipher::Create(Key('k'), ChunkCipher::Direction::kSeal, kEvery);
+  auto opener = ChunkCipher::Create(Key('k'), ChunkCipher::Direction::kOpen, kEvery);
+  auto stale = ChunkCipher::Create(Key('k'), ChunkCipher::Direction::kOpen, kEvery + 1);
+  ASSERT_OK(sealer.status());
+  ASSERT_OK(opener.status());
+  ASSERT_OK(stale.status());
+  for (uint64_t i = 0; i < 10; ++i) {
+    if (i == 5) {  // the sealing side moves to another process
+      const SealKey handed = (*sealer)->current();
+      EXPECT_NE(handed.key, Key('k').key);  // already past one change
+      EXPECT_EQ(handed.sequence, 5u);
+      sealer = ChunkCipher::Create(handed, ChunkCipher::Direction::kSeal, kEvery);
+      ASSERT_OK(sealer.status());
+    }
+    const std::string text = absl::StrCat("chunk ", i);
+    std::string out(text.size() + pool::kSealedHeaderBytes + pool::kSealTagBytes, '\0');
+    ASSERT_OK((*sealer)->Seal(text.data(), text.size(), out.data()));
+    std::string copy = out;
+    char* data = out.data() + pool::kSealedHeaderBytes;
+    ASSERT_OK((*opener)->Open(out.data(), data, text.size(), data + text.size()));
+    EXPECT_EQ(std::string(data, text.size()), text);
+    if (i < kEvery) {
+      char* stale_data = copy.data() + pool::kSealedHeaderBytes;
+      ASSERT_OK((*stale)->Open(copy.data(), stale_data, text.size(), stale_data + text.size()));
+    } else if (i == kEvery) {
+      char* stale_data = copy.data() + pool::kSealedHeaderBytes;
+      EXPECT_STATUS((*stale)->Open(copy.data(), stale_data, text.size(), stale_data + text.size()),
+                    kDataLoss);
+    }
+  }
+}
+
 // The node opens the key chunk, then hands the socket to the worker: the
 // worker's copy goes on where the node's left off.
 TEST(SealedChunksTest, KeysCarryOverToAnotherCopyOfTheSocket) {
