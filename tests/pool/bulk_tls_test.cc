@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
 #include <thread>
 #include <vector>
@@ -383,6 +384,37 @@ TEST_F(BulkTlsTest, AServerThatNeverAnswersTimesOut) {
   EXPECT_STATUS(keys, kUnavailable);
   EXPECT_TRUE(absl::StrContains(keys.status().message(), "no answer")) << keys.status();
   close(listener);
+}
+
+// A renewed certificate (here: of another CA) serves new handshakes within
+// about a second, as the gRPC server's does; attached sockets carry on.
+TEST_F(BulkTlsTest, ARenewedCertificateServesNewHandshakes) {
+  ASSERT_OK(MakeCa("live", {"node"}));
+  ASSERT_OK_AND_ASSIGN(auto tls, BulkTlsServer::Create(Files("live", "node")));
+  Listener node;
+  ASSERT_OK(node.Start(std::move(tls)));
+  ASSERT_OK_AND_ASSIGN(auto before,
+                       Attach(node.listener->port(), {dir_.Path("live/ca.pem"), "", ""}, node.key));
+  for (const char* part : {"node.pem", "node.key", "ca.pem"}) {
+    std::ifstream in(dir_.Path(std::string("other/") + part), std::ios::binary);
+    std::ofstream(dir_.Path(std::string("live/") + part), std::ios::binary) << in.rdbuf();
+  }
+  const pool::TlsFiles renewed_ca{dir_.Path("other/ca.pem"), "", ""};
+  bool renewed = false;
+  for (int i = 0; i < 40 && !renewed; ++i) {  // at most 4 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    renewed = Attach(node.listener->port(), renewed_ca, node.key).ok();
+  }
+  EXPECT_TRUE(renewed) << "the renewed certificate never served";
+  std::unique_ptr<BulkSocket> served;
+  {
+    absl::MutexLock lock(&node.mu);
+    served = std::move(node.attached.front());
+  }
+  ASSERT_OK(served->WriteAll("still", 5));
+  char got[5];
+  ASSERT_OK(before->ReadExact(got, 5, kTimeoutMs));
+  EXPECT_EQ(std::string(got, 5), "still");
 }
 
 TEST_F(BulkTlsTest, ServerFilesAreCheckedAtStart) {
