@@ -24,6 +24,7 @@
 #include "accel/client/lease.h"
 #include "gtest/gtest.h"
 #include "pool/common/admin_socket_path.h"
+#include "pool/common/frame_socket.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
@@ -94,8 +95,8 @@ TEST(AdminAccessTest, TheAdminSocketRefusesOtherUsers) {
 
 // Another user in --admin_group may connect, and every call it makes is
 // audited under its own uid, which the kernel vouches for. The child only
-// connects (as uid 65534) and hands the connection back; the calls on it
-// still carry the child's credentials.
+// connects (as uid 65534) and hands the connection back, as the node hands
+// sockets to workers; the calls on it still carry the child's credentials.
 TEST(AdminAccessTest, TheAuditNamesTheAdminSocketsUserOfEachCall) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to become another uid";
   const group* nogroup = getgrgid(65534);
@@ -118,37 +119,17 @@ TEST(AdminAccessTest, TheAuditNamesTheAdminSocketsUserOfEachCall) {
     std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
     const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) _exit(3);
-    char token = 0;
-    iovec data{&token, 1};
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-    _exit(sendmsg(pair[1], &message, 0) == 1 ? 0 : 4);
+    _exit(pool::FrameSocket(pair[1]).Write(v1::Status(), fd).ok() ? 0 : 4);
   }
   int status = 0;
   waitpid(child, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  char token = 0;
-  iovec data{&token, 1};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  ASSERT_EQ(recvmsg(pair[0], &message, 0), 1);
-  int connected = -1;
-  std::memcpy(&connected, CMSG_DATA(CMSG_FIRSTHDR(&message)), sizeof(int));
-  close(pair[0]);
   close(pair[1]);
+  pool::FrameSocket from_child(pair[0]);
+  v1::Status frame;
+  ASSERT_OK(from_child.Read(frame));
+  const int connected = from_child.TakeDescriptor();
+  ASSERT_GE(connected, 0);
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateInsecureChannelFromFd("admin-socket", connected);
   auto stub = v1::Coordinator::NewStub(channel);
