@@ -1,0 +1,31 @@
+// cuDeviceGetAttribute for a leased device, from what the node reports of
+// it (its HAL properties). Attributes the properties do not carry get the
+// value of a device without the feature (0), or for limits a CUDA device
+// of the same compute capability has. The node does not yet report its
+// CUDA driver's own attribute values.
+#ifndef ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_ATTRIBUTES_H_
+#define ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_ATTRIBUTES_H_
+
+#include <cuda.h>
+
+#include <optional>
+
+#include "accel/hal/types.h"
+
+namespace accel::cuda_driver {
+
+// The compute capability: "sm_90" -> {9, 0}; {0, 0} for a device that is
+// no CUDA device (a host device runs no CUDA kernels).
+struct ComputeCapability {
+  int major = 0;
+  int minor = 0;
+};
+ComputeCapability CapabilityOf(const hal::DeviceProperties& properties);
+
+// nullopt for an attribute number CUDA does not define.
+std::optional<int> DeviceAttribute(const hal::DeviceProperties& properties,
+                                   CUdevice_attribute attribute);
+
+}  // namespace accel::cuda_driver
+
+#endif  // ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_ATTRIBUTES_H_
