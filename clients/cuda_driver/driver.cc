@@ -8,6 +8,28 @@
 #include <vector>
 
 namespace accel::cuda_driver {
+namespace {
+
+// A handle for the program: the object's address.
+template <typename Handle, typename Object>
+Handle Put(std::map<Handle, std::unique_ptr<Object>>& handles, std::unique_ptr<Object> object) {
+  Handle handle = reinterpret_cast<Handle>(object.get());
+  handles[handle] = std::move(object);
+  return handle;
+}
+
+// The object behind a handle of the program's, taken out; nullptr for a
+// handle this library never gave.
+template <typename Handle, typename Object>
+std::unique_ptr<Object> Take(std::map<Handle, std::unique_ptr<Object>>& handles, Handle handle) {
+  auto it = handles.find(handle);
+  if (it == handles.end()) return nullptr;
+  std::unique_ptr<Object> taken = std::move(it->second);
+  handles.erase(it);
+  return taken;
+}
+
+}  // namespace
 
 Driver& Driver::Get() {
   // Never destroyed: the program may call in from its own static
@@ -74,23 +96,18 @@ bool Driver::IsContext(CUcontext context) const {
 }
 
 CUstream Driver::AddStream(std::unique_ptr<StreamObject> stream) {
-  CUstream handle = reinterpret_cast<CUstream>(stream.get());
   absl::MutexLock lock(&mu_);
-  streams_[handle] = std::move(stream);
-  return handle;
+  return Put(streams_, std::move(stream));
 }
 
 absl::Status Driver::RemoveStream(CUstream stream) {
   std::unique_ptr<StreamObject> gone;
   {
     absl::MutexLock lock(&mu_);
-    auto it = streams_.find(stream);
-    if (it == streams_.end()) return absl::NotFoundError("no such stream");
-    gone = std::move(it->second);
-    streams_.erase(it);
+    gone = Take(streams_, stream);
   }
-  // Destroying a stream waits for its work (outside the lock).
-  return absl::OkStatus();
+  // Destroying a stream waits for its work: outside the lock.
+  return gone != nullptr ? absl::OkStatus() : absl::NotFoundError("no such stream");
 }
 
 StreamObject* Driver::FindStream(CUstream stream, int current_device) {
@@ -151,20 +168,17 @@ absl::StatusOr<bool> Driver::StreamIdle(StreamObject& stream) {
 }
 
 CUevent Driver::AddEvent(std::unique_ptr<EventObject> event) {
-  CUevent handle = reinterpret_cast<CUevent>(event.get());
   absl::MutexLock lock(&mu_);
-  events_[handle] = std::move(event);
-  return handle;
+  return Put(events_, std::move(event));
 }
 
 absl::Status Driver::RemoveEvent(CUevent event) {
   std::unique_ptr<EventObject> gone;
-  absl::MutexLock lock(&mu_);
-  auto it = events_.find(event);
-  if (it == events_.end()) return absl::NotFoundError("no such event");
-  gone = std::move(it->second);
-  events_.erase(it);
-  return absl::OkStatus();
+  {
+    absl::MutexLock lock(&mu_);
+    gone = Take(events_, event);
+  }
+  return gone != nullptr ? absl::OkStatus() : absl::NotFoundError("no such event");
 }
 
 EventObject* Driver::FindEvent(CUevent event) {
