@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "clients/cuda_driver/cuda_result.h"
 #include "clients/cuda_driver/driver.h"
+#include "clients/cuda_driver/kernel_params.h"
 
 #define ACCEL_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -26,11 +27,19 @@ constexpr uint32_t kFatbinWrapperMagic = 0x466243b1;
 
 struct ModuleObject {
   const void* image;
+  // The parameter layouts its image declares; empty when it declares none
+  // this library can read (entries compressed, say).
+  ParamLayouts layouts;
 };
 struct FunctionObject {
   ModuleObject* module;
   std::string name;
+  const ParamLayout* layout;  // nullptr: unknown
 };
+
+// How far into the program's memory an image without a stated size is
+// looked for: no kernel image is larger.
+constexpr size_t kMaxImageBytes = size_t{1} << 30;
 
 struct Modules {
   absl::Mutex mu;
@@ -44,7 +53,21 @@ Modules& AllModules() {
 
 CUresult AddModule(CUmodule* module, const void* image) {
   if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  auto made = std::make_unique<ModuleObject>(ModuleObject{image});
+  // The runtime hands over its fatbins in their wrapper, here as through
+  // the export table.
+  FatbinWrapper wrapper;
+  std::memcpy(&wrapper, image, sizeof(wrapper.magic));
+  if (wrapper.magic == kFatbinWrapperMagic) {
+    std::memcpy(&wrapper, image, sizeof(wrapper));
+    if (wrapper.fatbin == nullptr) return CUDA_ERROR_INVALID_IMAGE;
+    image = wrapper.fatbin;
+  }
+  auto made = std::make_unique<ModuleObject>(ModuleObject{image, {}});
+  absl::StatusOr<absl::string_view> extent = ImageExtent(image, kMaxImageBytes);
+  if (!extent.ok()) return ToResult(extent.status(), "cuModuleLoadData");
+  absl::StatusOr<ParamLayouts> layouts = ParamLayoutsOf(*extent);
+  if (!layouts.ok()) return ToResult(layouts.status(), "cuModuleLoadData");
+  made->layouts = *std::move(layouts);
   *module = reinterpret_cast<CUmodule>(made.get());
   Modules& m = AllModules();
   absl::MutexLock lock(&m.mu);
@@ -56,14 +79,9 @@ CUresult AddModule(CUmodule* module, const void* image) {
 
 CUresult LoadFatbinModule(CUmodule* module, const void* image, bool is_wrapper) {
   if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (is_wrapper) {
-    FatbinWrapper wrapper;
-    std::memcpy(&wrapper, image, sizeof(wrapper));
-    if (wrapper.magic != kFatbinWrapperMagic || wrapper.fatbin == nullptr) {
-      return CUDA_ERROR_INVALID_IMAGE;
-    }
-    image = wrapper.fatbin;
-  }
+  uint32_t magic = 0;
+  std::memcpy(&magic, image, sizeof(magic));
+  if (is_wrapper && magic != kFatbinWrapperMagic) return CUDA_ERROR_INVALID_IMAGE;
   return AddModule(module, image);
 }
 
@@ -103,7 +121,9 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleGetFunction(CUfunction* function, CUmodule
   absl::MutexLock lock(&m.mu);
   auto it = m.modules.find(module);
   if (it == m.modules.end()) return CUDA_ERROR_INVALID_HANDLE;
-  auto made = std::make_unique<FunctionObject>(FunctionObject{it->second.get(), name});
+  auto layout = it->second->layouts.find(name);
+  auto made = std::make_unique<FunctionObject>(FunctionObject{
+      it->second.get(), name, layout != it->second->layouts.end() ? &layout->second : nullptr});
   *function = reinterpret_cast<CUfunction>(made.get());
   m.functions[*function] = std::move(made);
   return CUDA_SUCCESS;
@@ -155,22 +175,54 @@ ACCEL_EXPORT CUresult CUDAAPI cuKernelGetFunction(CUfunction* function, CUkernel
   return CUDA_SUCCESS;
 }
 
+ACCEL_EXPORT CUresult CUDAAPI cuFuncGetParamInfo(CUfunction function, size_t index, size_t* offset,
+                                                 size_t* size) {
+  if (offset == nullptr || size == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Modules& m = AllModules();
+  absl::MutexLock lock(&m.mu);
+  auto it = m.functions.find(function);
+  if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
+  const ParamLayout* layout = it->second->layout;
+  if (layout == nullptr) return NotSupported("cuFuncGetParamInfo without a readable layout");
+  if (index >= layout->params.size()) return CUDA_ERROR_INVALID_VALUE;
+  *offset = layout->params[index].offset;
+  *size = layout->params[index].size;
+  return CUDA_SUCCESS;
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuKernelGetParamInfo(CUkernel kernel, size_t index, size_t* offset,
+                                                   size_t* size) {
+  return cuFuncGetParamInfo(reinterpret_cast<CUfunction>(kernel), index, offset, size);
+}
+
 ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int, unsigned int,
                                              unsigned int, unsigned int, unsigned int, unsigned int,
-                                             unsigned int, CUstream stream, void**, void**) {
+                                             unsigned int, CUstream /*stream*/, void** params,
+                                             void** extra) {
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
-  {
-    Modules& m = AllModules();
-    absl::MutexLock lock(&m.mu);
-    if (m.functions.count(function) == 0) return CUDA_ERROR_INVALID_HANDLE;
-  }
   CUcontext context = nullptr;
   cuCtxGetCurrent(&context);
   if (context == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   const int device = reinterpret_cast<Context*>(context)->device;
-  if (Driver::Get().device(device)->properties().backend != "cuda") {
-    return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device runs no CUDA image
+  const bool runs_cuda = Driver::Get().device(device)->properties().backend == "cuda";
+  std::string packed;
+  {
+    Modules& m = AllModules();
+    absl::MutexLock lock(&m.mu);
+    auto it = m.functions.find(function);
+    if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
+    if (!runs_cuda) return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device runs no CUDA image
+    // The arguments become the kernel's parameter buffer here, whatever
+    // device runs it; with `extra` the program gave the buffer itself.
+    if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (extra == nullptr) {
+      if (it->second->layout == nullptr) {
+        return NotSupported("cuLaunchKernel of a kernel without a readable parameter layout");
+      }
+      absl::StatusOr<std::string> buffer = PackParams(*it->second->layout, params);
+      if (!buffer.ok()) return ToResult(buffer.status(), "cuLaunchKernel");
+      packed = *std::move(buffer);
+    }
   }
-  (void)stream;
   return NotSupported("cuLaunchKernel on a pooled CUDA device");
 }

@@ -55,6 +55,8 @@ const Variant kVariants[] = {
     ACCEL_ENTRY(cuLibraryGetModule, 12000),
     ACCEL_ENTRY(cuLibraryGetKernel, 12000),
     ACCEL_ENTRY(cuKernelGetFunction, 12000),
+    ACCEL_ENTRY(cuFuncGetParamInfo, 12040),
+    ACCEL_ENTRY(cuKernelGetParamInfo, 12040),
     ACCEL_ENTRY(cuDeviceGetCount, 2000),
     ACCEL_ENTRY(cuDeviceGet, 2000),
     ACCEL_ENTRY(cuDeviceGetName, 2000),

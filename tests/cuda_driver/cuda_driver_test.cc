@@ -93,6 +93,9 @@ TEST_F(CudaDriverTest, AKernelLaunchOnHostDevicesIsNoKernelImageForDevice) {
   if (!HaveNvcc()) GTEST_SKIP() << "nvcc was not found at build time: no CUDA program to run";
   auto [code, output] = Run(ACCEL_TEST_LAUNCH_PROGRAM, {});
   EXPECT_EQ(code, 0) << output;
+  // The kernel's parameter layout came from the fatbin the runtime
+  // registered (scale(float*, float, int)).
+  EXPECT_TRUE(absl::StrContains(output, "parameters at 0, 8, 12 of 8, 4, 4 bytes")) << output;
   EXPECT_TRUE(absl::StrContains(output, "cudaErrorNoKernelImageForDevice")) << output;
 }
 
