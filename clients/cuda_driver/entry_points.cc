@@ -601,6 +601,26 @@ CUresult PointerAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr
   }
 }
 
+// The size of what an attribute query writes: pointers, addresses, sizes
+// and 64-bit ids are 8 bytes, flags and enums 4.
+size_t AttributeBytes(CUpointer_attribute attribute) {
+  switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT:
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE:
+    case CU_POINTER_ATTRIBUTE_MAPPING_SIZE:
+    case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR:
+    case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
+      return 8;
+    default:
+      return 4;
+  }
+}
+
 }  // namespace
 
 ACCEL_EXPORT CUresult CUDAAPI cuPointerGetAttribute(void* data, CUpointer_attribute attribute,
@@ -628,12 +648,12 @@ ACCEL_EXPORT CUresult CUDAAPI cuPointerGetAttributes(unsigned int count,
       } else if (attributes[i] == CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL) {
         *static_cast<int*>(data[i]) = -2;
       } else {
-        std::memset(data[i], 0, sizeof(void*) > 4 ? 4 : 4);
+        std::memset(data[i], 0, AttributeBytes(attributes[i]));
       }
       continue;
     }
     if (PointerAttribute(data[i], attributes[i], pointer) != CUDA_SUCCESS) {
-      std::memset(data[i], 0, 4);
+      std::memset(data[i], 0, AttributeBytes(attributes[i]));
     }
   }
   return CUDA_SUCCESS;

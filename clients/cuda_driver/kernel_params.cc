@@ -313,7 +313,7 @@ absl::StatusOr<std::string> PackParams(const ParamLayout& layout, void* const* a
       return absl::InvalidArgumentError(
           absl::StrCat("kernel parameter ", i, " lies outside the buffer"));
     }
-    std::memcpy(buffer.data() + p.offset, args[i], p.size);
+    if (p.size > 0) std::memcpy(buffer.data() + p.offset, args[i], p.size);
   }
   return buffer;
 }

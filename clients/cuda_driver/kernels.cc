@@ -4,9 +4,13 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "accel/hal/hal.h"
 #include "clients/cuda_driver/cuda_result.h"
 #include "clients/cuda_driver/driver.h"
 #include "clients/cuda_driver/kernel_params.h"
@@ -27,15 +31,31 @@ constexpr uint32_t kFatbinWrapperMagic = 0x466243b1;
 
 struct ModuleObject {
   const void* image;
+  absl::string_view bytes;  // the whole image, in the program's memory
+  hal::ImageFormat format;
   // The parameter layouts its image declares; empty when it declares none
   // this library can read (entries compressed, say).
   ParamLayouts layouts;
+  // Loaded on a leased device at its first launch there.
+  std::map<int, hal::Module> loaded;
 };
 struct FunctionObject {
   ModuleObject* module;
   std::string name;
-  const ParamLayout* layout;  // nullptr: unknown
+  const ParamLayout* layout;           // nullptr: unknown
+  std::map<int, hal::Kernel> kernels;  // by device
 };
+
+hal::ImageFormat FormatOf(absl::string_view image) {
+  uint32_t magic = 0;
+  if (image.size() >= 4) std::memcpy(&magic, image.data(), 4);
+  if (magic == 0xBA55ED50) return hal::ImageFormat::kFatbin;
+  if (image.substr(0, 4) ==
+      "\x7f"
+      "ELF")
+    return hal::ImageFormat::kCubin;
+  return hal::ImageFormat::kPtx;
+}
 
 // How far into the program's memory an image without a stated size is
 // looked for: no kernel image is larger.
@@ -62,9 +82,10 @@ CUresult AddModule(CUmodule* module, const void* image) {
     if (wrapper.fatbin == nullptr) return CUDA_ERROR_INVALID_IMAGE;
     image = wrapper.fatbin;
   }
-  auto made = std::make_unique<ModuleObject>(ModuleObject{image, {}});
   absl::StatusOr<absl::string_view> extent = ImageExtent(image, kMaxImageBytes);
   if (!extent.ok()) return ToResult(extent.status(), "cuModuleLoadData");
+  auto made =
+      std::make_unique<ModuleObject>(ModuleObject{image, *extent, FormatOf(*extent), {}, {}});
   absl::StatusOr<ParamLayouts> layouts = ParamLayoutsOf(*extent);
   if (!layouts.ok()) return ToResult(layouts.status(), "cuModuleLoadData");
   made->layouts = *std::move(layouts);
@@ -88,6 +109,7 @@ CUresult LoadFatbinModule(CUmodule* module, const void* image, bool is_wrapper) 
 }  // namespace accel::cuda_driver
 
 using namespace accel::cuda_driver;  // NOLINT: C entry points
+namespace hal = ::accel::hal;
 
 ACCEL_EXPORT CUresult CUDAAPI cuModuleLoadData(CUmodule* module, const void* image) {
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
@@ -123,7 +145,7 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleGetFunction(CUfunction* function, CUmodule
   if (it == m.modules.end()) return CUDA_ERROR_INVALID_HANDLE;
   auto layout = it->second->layouts.find(name);
   auto made = std::make_unique<FunctionObject>(FunctionObject{
-      it->second.get(), name, layout != it->second->layouts.end() ? &layout->second : nullptr});
+      it->second.get(), name, layout != it->second->layouts.end() ? &layout->second : nullptr, {}});
   *function = reinterpret_cast<CUfunction>(made.get());
   m.functions[*function] = std::move(made);
   return CUDA_SUCCESS;
@@ -195,34 +217,116 @@ ACCEL_EXPORT CUresult CUDAAPI cuKernelGetParamInfo(CUkernel kernel, size_t index
   return cuFuncGetParamInfo(reinterpret_cast<CUfunction>(kernel), index, offset, size);
 }
 
-ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int, unsigned int,
-                                             unsigned int, unsigned int, unsigned int, unsigned int,
-                                             unsigned int, CUstream /*stream*/, void** params,
-                                             void** extra) {
+namespace {
+
+// The launch's arguments as the HAL takes them: a parameter of pointer size
+// whose value is inside a live allocation becomes that buffer (the node
+// passes its own device address of it); every other parameter goes as its
+// bytes. (A pointer stored inside a struct argument is not seen.)
+absl::StatusOr<std::vector<hal::KernelArg>> LaunchArgs(const ParamLayout& layout,
+                                                       const std::string& packed) {
+  std::vector<hal::KernelArg> args;
+  for (const KernelParam& p : layout.params) {
+    const char* value = packed.data() + p.offset;
+    if (p.size == sizeof(CUdeviceptr)) {
+      CUdeviceptr address = 0;
+      std::memcpy(&address, value, sizeof(address));
+      if (Driver::Get().memory().IsDeviceAddress(address)) {
+        std::optional<DeviceMemory::Allocation> in = Driver::Get().memory().Containing(address);
+        if (!in.has_value()) {
+          return absl::InvalidArgumentError(absl::StrCat("a kernel argument points at 0x",
+                                                         absl::Hex(address),
+                                                         ", which is no live allocation"));
+        }
+        absl::StatusOr<DeviceMemory::Range> range =
+            Driver::Get().memory().Find(address, in->base + in->size - address);
+        if (!range.ok()) return range.status();
+        args.emplace_back(range->view);
+        continue;
+      }
+    }
+    args.push_back(hal::KernelArg::Bytes(value, p.size));
+  }
+  return args;
+}
+
+// The packed parameter buffer of a launch with `extra`
+// (CU_LAUNCH_PARAM_BUFFER_POINTER / _SIZE).
+absl::StatusOr<std::string> ExtraBuffer(const ParamLayout& layout, void** extra) {
+  const void* buffer = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+    if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) {
+      buffer = extra[i + 1];
+    } else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) {
+      std::memcpy(&size, extra[i + 1], sizeof(size));
+    } else {
+      return absl::InvalidArgumentError("an unknown cuLaunchKernel extra option");
+    }
+  }
+  if (buffer == nullptr || size < layout.total_size) {
+    return absl::InvalidArgumentError("a cuLaunchKernel extra buffer smaller than the kernel's");
+  }
+  return std::string(static_cast<const char*>(buffer), layout.total_size);
+}
+
+}  // namespace
+
+ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int grid_x,
+                                             unsigned int grid_y, unsigned int grid_z,
+                                             unsigned int block_x, unsigned int block_y,
+                                             unsigned int block_z, unsigned int shared_bytes,
+                                             CUstream stream, void** params, void** extra) {
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
   CUcontext context = nullptr;
   cuCtxGetCurrent(&context);
   if (context == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   const int device = reinterpret_cast<Context*>(context)->device;
-  const bool runs_cuda = Driver::Get().device(device)->properties().backend == "cuda";
-  std::string packed;
+  const hal::Device& on = *Driver::Get().device(device);
+  hal::Kernel kernel;
+  std::vector<hal::KernelArg> args;
   {
     Modules& m = AllModules();
     absl::MutexLock lock(&m.mu);
     auto it = m.functions.find(function);
     if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
-    if (!runs_cuda) return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device runs no CUDA image
-    // The arguments become the kernel's parameter buffer here, whatever
-    // device runs it; with `extra` the program gave the buffer itself.
+    if (on.properties().backend != "cuda") return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device
     if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
-    if (extra == nullptr) {
-      if (it->second->layout == nullptr) {
-        return NotSupported("cuLaunchKernel of a kernel without a readable parameter layout");
-      }
-      absl::StatusOr<std::string> buffer = PackParams(*it->second->layout, params);
-      if (!buffer.ok()) return ToResult(buffer.status(), "cuLaunchKernel");
-      packed = *std::move(buffer);
+    FunctionObject& f = *it->second;
+    if (f.layout == nullptr) {
+      return NotSupported("cuLaunchKernel of a kernel without a readable parameter layout");
     }
+    // The arguments become the kernel's parameter buffer here, then the
+    // HAL's arguments; the node checks every buffer against the session's.
+    absl::StatusOr<std::string> packed =
+        extra != nullptr ? ExtraBuffer(*f.layout, extra) : PackParams(*f.layout, params);
+    if (!packed.ok()) return ToResult(packed.status(), "cuLaunchKernel");
+    absl::StatusOr<std::vector<hal::KernelArg>> converted = LaunchArgs(*f.layout, *packed);
+    if (!converted.ok()) return ToResult(converted.status(), "cuLaunchKernel");
+    args = *std::move(converted);
+    auto k = f.kernels.find(device);
+    if (k == f.kernels.end()) {
+      auto loaded = f.module->loaded.find(device);
+      if (loaded == f.module->loaded.end()) {
+        absl::StatusOr<hal::Module> module = on.LoadModule(f.module->format, f.module->bytes);
+        if (!module.ok()) {
+          return module.status().code() == absl::StatusCode::kUnimplemented
+                     ? CUDA_ERROR_NO_BINARY_FOR_GPU
+                     : ToResult(module.status(), "cuLaunchKernel (loading the module)");
+        }
+        loaded = f.module->loaded.emplace(device, *std::move(module)).first;
+      }
+      absl::StatusOr<hal::Kernel> found = loaded->second.GetKernel(f.name);
+      if (!found.ok()) return ToResult(found.status(), "cuLaunchKernel");
+      k = f.kernels.emplace(device, *std::move(found)).first;
+    }
+    kernel = k->second;
   }
-  return NotSupported("cuLaunchKernel on a pooled CUDA device");
+  StreamObject* queue = Driver::Get().FindStream(stream, device);
+  if (queue == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  const hal::LaunchConfig config{
+      {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, shared_bytes};
+  absl::Status launched = queue->stream.Launch(kernel, config, args);
+  if (launched.ok()) queue->pending = true;
+  return ToResult(launched, "cuLaunchKernel");
 }

@@ -145,7 +145,7 @@ absl::Status BulkSocket::ReadRaw(void* dst, size_t n, const Deadline& deadline, 
 absl::Status BulkSocket::ReadSealed(char* dst, size_t n, const Deadline& deadline, int timeout_ms) {
   absl::MutexLock lock(&open_mu_);
   const size_t held = std::min(n, opened_.size() - opened_at_);
-  std::memcpy(dst, opened_.data() + opened_at_, held);
+  if (held > 0) std::memcpy(dst, opened_.data() + opened_at_, held);
   opened_at_ += held;
   dst += held;
   n -= held;
