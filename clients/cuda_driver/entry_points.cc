@@ -71,6 +71,11 @@ CUresult CopyToDevice(CUdeviceptr dst, const void* src, size_t n, CUstream strea
   if (!to.ok()) return ToResult(to.status(), call);
   StreamObject* on = D().FindStream(stream, stream == nullptr ? to->device : CurrentDevice());
   if (on == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  // A synchronous copy behind nothing queued: the device's own synchronous
+  // copy, one round trip instead of a queued copy and a wait.
+  if (wait && stream == nullptr && !on->pending) {
+    return ToResult(D().device(to->device)->CopyToDevice(HostBytes(src, n), to->view), call);
+  }
   return Finish(*on, on->stream.CopyToDevice(HostBytes(src, n), to->view), wait, call);
 }
 
@@ -82,6 +87,9 @@ CUresult CopyToHost(void* dst, CUdeviceptr src, size_t n, CUstream stream, bool 
   if (!from.ok()) return ToResult(from.status(), call);
   StreamObject* on = D().FindStream(stream, stream == nullptr ? from->device : CurrentDevice());
   if (on == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (wait && stream == nullptr && !on->pending) {  // as in CopyToDevice
+    return ToResult(D().device(from->device)->CopyToHost(from->view, HostBytes(dst, n)), call);
+  }
   return Finish(*on, on->stream.CopyToHost(from->view, HostBytes(dst, n)), wait, call);
 }
 

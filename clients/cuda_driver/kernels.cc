@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/hal.h"
 #include "clients/cuda_driver/cuda_result.h"
+#include "clients/cuda_driver/device_attributes.h"
 #include "clients/cuda_driver/driver.h"
 #include "clients/cuda_driver/kernel_params.h"
 
@@ -329,4 +330,89 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
   absl::Status launched = queue->stream.Launch(kernel, config, args);
   if (launched.ok()) queue->pending = true;
   return ToResult(launched, "cuLaunchKernel");
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction function,
+                                               void** params, void** extra) {
+  if (config == nullptr || (config->numAttrs != 0 && config->attrs == nullptr)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  for (unsigned int i = 0; i < config->numAttrs; ++i) {
+    const CUlaunchAttribute& a = config->attrs[i];
+    if (a.id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
+        a.value.clusterDim.x * a.value.clusterDim.y * a.value.clusterDim.z > 1) {
+      return NotSupported("cuLaunchKernelEx with thread block clusters");
+    }
+    if (a.id == CU_LAUNCH_ATTRIBUTE_COOPERATIVE && a.value.cooperative != 0) {
+      return NotSupported("cuLaunchKernelEx of a cooperative kernel");
+    }
+    // Every other attribute is a scheduling hint: results do not depend on it.
+  }
+  return cuLaunchKernel(function, config->gridDimX, config->gridDimY, config->gridDimZ,
+                        config->blockDimX, config->blockDimY, config->blockDimZ,
+                        config->sharedMemBytes, config->hStream, params, extra);
+}
+
+namespace {
+
+// What a kernel's attributes are known to be here: limits are those of the
+// device it would run on; what only the node's driver knows of the compiled
+// kernel (registers, static shared, local memory) reads 0.
+CUresult FuncAttribute(int* value, CUfunction_attribute attribute, CUfunction function,
+                       int device) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
+  if (Driver::Get().device(device) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  {
+    Modules& m = AllModules();
+    absl::MutexLock lock(&m.mu);
+    if (m.functions.count(function) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  }
+  const hal::DeviceProperties& p = Driver::Get().device(device)->properties();
+  switch (attribute) {
+    case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+      *value = static_cast<int>(p.max_threads_per_block);
+      return CUDA_SUCCESS;
+    case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+      *value = static_cast<int>(p.max_shared_memory_per_block);
+      return CUDA_SUCCESS;
+    case CU_FUNC_ATTRIBUTE_PTX_VERSION:
+    case CU_FUNC_ATTRIBUTE_BINARY_VERSION: {
+      const ComputeCapability cc = CapabilityOf(p);
+      *value = cc.major * 10 + cc.minor;
+      return CUDA_SUCCESS;
+    }
+    default:
+      *value = 0;
+      return static_cast<int>(attribute) >= 0 && attribute < CU_FUNC_ATTRIBUTE_MAX
+                 ? CUDA_SUCCESS
+                 : CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+}  // namespace
+
+ACCEL_EXPORT CUresult CUDAAPI cuFuncGetAttribute(int* value, CUfunction_attribute attribute,
+                                                 CUfunction function) {
+  CUcontext context = nullptr;
+  cuCtxGetCurrent(&context);
+  const int device = context != nullptr ? reinterpret_cast<Context*>(context)->device : 0;
+  return FuncAttribute(value, attribute, function, device);
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuKernelGetAttribute(int* value, CUfunction_attribute attribute,
+                                                   CUkernel kernel, CUdevice device) {
+  return FuncAttribute(value, attribute, reinterpret_cast<CUfunction>(kernel), device);
+}
+
+// Limits the node's CUDA backend raises itself when a launch asks for more
+// dynamic shared memory, and cache hints: accepted.
+ACCEL_EXPORT CUresult CUDAAPI cuFuncSetAttribute(CUfunction function, CUfunction_attribute, int) {
+  Modules& m = AllModules();
+  absl::MutexLock lock(&m.mu);
+  return m.functions.count(function) != 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuFuncSetCacheConfig(CUfunction function, CUfunc_cache) {
+  return cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_CACHE_MODE_CA, 0);
 }

@@ -96,7 +96,8 @@ TEST_F(CudaDriverTest, AKernelLaunchOnHostDevicesIsNoKernelImageForDevice) {
   // The kernel's parameter layout came from the fatbin the runtime
   // registered (scale(float*, float, int)).
   EXPECT_TRUE(absl::StrContains(output, "parameters at 0, 8, 12 of 8, 4, 4 bytes")) << output;
-  EXPECT_TRUE(absl::StrContains(output, "cudaErrorNoKernelImageForDevice")) << output;
+  EXPECT_TRUE(absl::StrContains(output, "launch: cudaErrorNoKernelImageForDevice")) << output;
+  EXPECT_TRUE(absl::StrContains(output, "launch ex: cudaErrorNoKernelImageForDevice")) << output;
 }
 
 TEST_F(CudaDriverTest, AKilledProgramsLeaseIsFreedAtOnce) {

@@ -28,9 +28,20 @@ int main() {
   std::printf("parameters at %zu, %zu, %zu of %zu, %zu, %zu bytes\n", offsets[0], offsets[1],
               offsets[2], sizes[0], sizes[1], sizes[2]);
   if (offsets[1] != 8 || sizes[1] != 4 || offsets[2] != 12 || sizes[2] != 4) return 5;
+  cudaFuncAttributes attributes;
+  if (cudaFuncGetAttributes(&attributes, scale) != cudaSuccess) return 6;
   scale<<<4, 256>>>(x, 2.0f, 1024);
   const cudaError_t launched = cudaGetLastError();
   std::printf("launch: %s\n", cudaGetErrorName(launched));
+  // The same through cudaLaunchKernelEx (cuLaunchKernelEx underneath).
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(4);
+  config.blockDim = dim3(256);
+  const cudaError_t extended = cudaLaunchKernelEx(&config, scale, x, 2.0f, 1024);
+  std::printf("launch ex: %s\n", cudaGetErrorName(extended));
   cudaFree(x);
-  return launched == cudaErrorNoKernelImageForDevice ? 0 : 1;
+  return launched == cudaErrorNoKernelImageForDevice &&
+                 extended == cudaErrorNoKernelImageForDevice
+             ? 0
+             : 1;
 }
