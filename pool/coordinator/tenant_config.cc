@@ -58,7 +58,9 @@ absl::StatusOr<std::vector<Tenant>> ParseTenantConfig(absl::string_view text) {
       } else if (key == "max_kernel_seconds") {
         double seconds = 0;
         ok = absl::SimpleAtod(value, &seconds) && seconds >= 0 && seconds <= 86400;
-        tenant.max_kernel_ms = static_cast<uint32_t>(seconds * 1000);
+        // Converted only once in range: a negative or NaN value has no
+        // unsigned form (the fuzzer found -5).
+        if (ok) tenant.max_kernel_ms = static_cast<uint32_t>(seconds * 1000);
       } else {
         return fail(absl::StrCat("unknown key '", key,
                                  "' (priority, devices, memory, leases, isolation, "

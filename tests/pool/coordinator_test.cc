@@ -476,6 +476,14 @@ TEST(TenantConfigTest, ParsesTenantsAndNamesBadLines) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2: tenant defined twice")));
   EXPECT_THAT(ParseTenantConfig("tenant a leases=many token_sha256=" + hash).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a number")));
+  // Out of range (the fuzzer found -5: its conversion was undefined).
+  for (const char* bad : {"-5", "nan", "86401", "1e300"}) {
+    EXPECT_THAT(
+        ParseTenantConfig(absl::StrCat("tenant a max_kernel_seconds=", bad, " token_sha256=", hash))
+            .status(),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a number")))
+        << bad;
+  }
 }
 
 // A request past the starvation limit keeps only the devices it could use:
