@@ -41,6 +41,7 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "bench/in_process_pool.h"
+#include "bench/measure.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
 #include "pool/common/tls.h"
@@ -56,23 +57,8 @@ using accel::bench::StartServer;
 namespace v1 = ::accelpool::v1;
 using Clock = std::chrono::steady_clock;
 
-// Best of `repeats` runs of `body`, in seconds.
-double Best(int repeats, const std::function<void()>& body) {
-  double best = 1e30;
-  for (int i = 0; i < repeats; ++i) {
-    auto start = Clock::now();
-    body();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "accel-bench: %s: %s\n", what, s.ToString().c_str());
-    std::exit(1);
-  }
-}
+using accel::bench::Best;
+using accel::bench::Check;
 
 // The raw baseline: a Node service that only moves bytes. Upload: the client
 // streams CopyToDevice messages, the server counts them and answers once.

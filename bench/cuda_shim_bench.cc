@@ -21,6 +21,7 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "bench/in_process_pool.h"
+#include "bench/measure.h"
 #include "pool/common/malloc_tuning.h"
 #include "pool/common/mutex_tuning.h"
 
@@ -28,24 +29,8 @@ namespace {
 
 namespace hal = accel::hal;
 
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "cuda-shim-bench: %s: %s\n", what, s.ToString().c_str());
-    std::exit(1);
-  }
-}
-
-template <typename F>
-double Best(int repeats, F&& f) {
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t = std::chrono::steady_clock::now();
-    f();
-    best =
-        std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
-  }
-  return best;
-}
+using accel::bench::Best;
+using accel::bench::Check;
 
 // The CUDA program's figures, by name.
 std::map<std::string, double> RunShim(const std::string& pool, uint64_t mib, int repeats,

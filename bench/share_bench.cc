@@ -21,6 +21,7 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "bench/in_process_pool.h"
+#include "bench/measure.h"
 #include "pool/common/malloc_tuning.h"
 
 namespace {
@@ -31,12 +32,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kSpinMicros = 1000;
 constexpr int kBatch = 8;
 
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "share-bench: %s: %s\n", what, s.ToString().c_str());
-    std::exit(1);
-  }
-}
+using accel::bench::Check;
 
 // One lease keeping its device busy on a thread of its own; `launches`
 // counts the kernels known to have completed.

@@ -19,7 +19,6 @@
 #include "absl/synchronization/mutex.h"
 #include "clients/cuda_driver/cuda_result.h"
 #include "clients/cuda_driver/driver.h"
-#include "clients/cuda_driver/kernels.h"
 #include "clients/cuda_driver/runtime_integrity.h"
 
 namespace accel::cuda_driver {
@@ -68,7 +67,7 @@ std::array<const void*, kSlots> Table() {
 // --- CUDART_INTERFACE --------------------------------------------------------
 
 CUresult CUDAAPI ModuleFromFatbinWrapper(CUmodule* module, const void* wrapper) {
-  return LoadFatbinModule(module, wrapper, /*is_wrapper=*/true);
+  return cuModuleLoadData(module, wrapper);  // unwraps it
 }
 
 CUresult CUDAAPI PrimaryContext(CUcontext* context, CUdevice device) {
@@ -83,7 +82,7 @@ CUresult CUDAAPI PrimaryContext(CUcontext* context, CUdevice device) {
 CUresult CUDAAPI ModuleFromFatbinWrapperExt(CUmodule* module, const void* wrapper, void* a, void* b,
                                             unsigned int c) {
   if (a != nullptr || b != nullptr || c != 0) return NotSupported("CUDART_INTERFACE[6] options");
-  return LoadFatbinModule(module, wrapper, /*is_wrapper=*/true);
+  return cuModuleLoadData(module, wrapper);  // unwraps it
 }
 
 void CUDAAPI CudartInterface7(size_t) {}
@@ -91,7 +90,7 @@ void CUDAAPI CudartInterface7(size_t) {}
 CUresult CUDAAPI ModuleFromFatbinExt(const void* fatbin, CUmodule* module, void* a, void* b,
                                      unsigned int c) {
   if (a != nullptr || b != nullptr || c != 0) return NotSupported("CUDART_INTERFACE[8] options");
-  return LoadFatbinModule(module, fatbin, /*is_wrapper=*/false);
+  return cuModuleLoadData(module, fatbin);
 }
 
 // The runtime asks the driver to load its compilers (PTX, NVVM): the node's

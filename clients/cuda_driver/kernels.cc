@@ -1,4 +1,11 @@
-#include "clients/cuda_driver/kernels.h"
+// Modules and kernels in accelpool's libcuda.so.1. A module keeps the
+// program's image (a fatbin, cubin or PTX; the runtime's fatbin wrapper is
+// unwrapped) and the parameter layouts it declares; it is loaded on a
+// leased device at the first launch there, and functions are looked up by
+// name. A device that is no CUDA device (a pool of host devices) has no
+// kernel image to run: CUDA_ERROR_NO_BINARY_FOR_GPU at launch, which the
+// runtime reports as cudaErrorNoKernelImageForDevice.
+#include <cuda.h>
 
 #include <cstdint>
 #include <cstring>
@@ -98,15 +105,6 @@ CUresult AddModule(CUmodule* module, const void* image) {
 }
 
 }  // namespace
-
-CUresult LoadFatbinModule(CUmodule* module, const void* image, bool is_wrapper) {
-  if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  uint32_t magic = 0;
-  std::memcpy(&magic, image, sizeof(magic));
-  if (is_wrapper && magic != kFatbinWrapperMagic) return CUDA_ERROR_INVALID_IMAGE;
-  return AddModule(module, image);
-}
-
 }  // namespace accel::cuda_driver
 
 using namespace accel::cuda_driver;  // NOLINT: C entry points

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/common/status_matchers.h"
+#include "tests/cuda_driver/param_kernel_types.h"
 
 namespace accel::cuda_driver {
 namespace {
@@ -19,15 +20,6 @@ std::string ReadFile(const char* path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
-
-struct Pair {
-  float a;
-  double b;
-};
-struct Small {
-  char c;
-  short s;
-};
 
 // What C++ says for each kernel's parameters, laid out in order with their
 // alignments: what nvcc does too.

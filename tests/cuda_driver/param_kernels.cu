@@ -1,14 +1,8 @@
 // Kernels whose parameters cover what packing must get right: scalars of
 // every size, pointers, structs by value and alignment padding. Built by
 // nvcc into a cubin, PTX and a fat binary for kernel_params_test.
-struct Pair {
-  float a;
-  double b;
-};
-struct Small {
-  char c;
-  short s;
-};
+#include "param_kernel_types.h"
+
 extern "C" __global__ void scalars(int, float, double, char, long long) {}
 extern "C" __global__ void pointers(float*, const int*, int) {}
 extern "C" __global__ void structs(Pair, Small, char, Pair) {}
