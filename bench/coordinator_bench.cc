@@ -201,7 +201,10 @@ int main(int argc, char** argv) {
       });
 
   // The same through gRPC on loopback, and the empty-RPC floor.
-  accel::pool::CoordinatorService service(coordinator, std::chrono::seconds(1));
+  // Not owned: the coordinator lives on this stack.
+  accel::pool::Leadership leadership(
+      std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator), "bench");
+  accel::pool::CoordinatorService service(leadership, std::chrono::seconds(1));
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

@@ -33,14 +33,15 @@ absl::StatusOr<std::unique_ptr<InProcessPool>> InProcessPool::Start(int devices,
   if (!registry.ok()) return registry.status();
   p->registry_ = *std::move(registry);
   p->local_ = p->registry_->Devices();
-  p->coordinator_ = std::make_unique<pool::Coordinator>(pool::Coordinator::Options{});
+  p->coordinator_ = std::make_shared<pool::Coordinator>(pool::Coordinator::Options{});
+  p->leadership_ = std::make_unique<pool::Leadership>(p->coordinator_, "memory");
   pool::NodeAgent::Options node_options;
   node_options.name = "bench";
   node_options.allow_host_kernels = true;
   node_options.backend_options = registry_options.backend_options;
   p->agent_ = std::make_unique<pool::NodeAgent>(node_options, p->local_, *p->coordinator_);
   p->coordinator_service_ =
-      std::make_unique<pool::CoordinatorService>(*p->coordinator_, std::chrono::seconds(1));
+      std::make_unique<pool::CoordinatorService>(*p->leadership_, std::chrono::seconds(1));
   p->node_service_ = std::make_unique<pool::NodeService>(*p->agent_);
   pool::NodeAgent* agent = p->agent_.get();
   std::unique_ptr<pool::BulkTlsServer> bulk_tls;

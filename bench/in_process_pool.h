@@ -50,7 +50,8 @@ class InProcessPool {
   InProcessPool() = default;
   std::unique_ptr<hal::Registry> registry_;
   std::vector<hal::Device> local_;
-  std::unique_ptr<pool::Coordinator> coordinator_;
+  std::shared_ptr<pool::Coordinator> coordinator_;
+  std::unique_ptr<pool::Leadership> leadership_;
   std::unique_ptr<pool::NodeAgent> agent_;
   std::unique_ptr<pool::CoordinatorService> coordinator_service_;
   std::unique_ptr<pool::NodeService> node_service_;

@@ -13,6 +13,11 @@ packages=(
   prometheus-cpp-dev     # poold's metrics endpoint
   libsqlite3-dev         # the coordinator's state (--state)
   libseccomp-dev         # the session worker's sandbox for host kernels
+  # The highly available control plane (--state etcd://): etcd itself, and
+  # its v3 API's .proto files with those they import, for the client gRPC
+  # generates at build time.
+  etcd-server golang-etcd-server-dev golang-github-gogo-protobuf-dev
+  golang-github-grpc-ecosystem-grpc-gateway-dev
   # Vendor backends: headers only; drivers are dlopened when present.
   libamdhip64-dev libze-dev libze1
   # Kernel compilers: hsaco (clang-15 + lld) and SPIR-V (llvm-spirv-15, spirv-tools to validate).

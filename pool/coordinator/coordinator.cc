@@ -29,6 +29,20 @@ void Coordinator::Stop() {
   if (reaper_.joinable()) reaper_.join();
 }
 
+void Coordinator::Resign() {
+  std::vector<std::shared_ptr<LeaseListener>> links;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (auto& [name, node] : nodes_) {
+      if (node.remote && node.listener != nullptr) links.push_back(node.listener);
+      node.listener.reset();
+    }
+  }
+  for (const std::shared_ptr<LeaseListener>& link : links) link->OnNodeLost();
+  if (reaper_.joinable()) reaper_.join();
+}
+
 int64_t Coordinator::NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -58,8 +72,16 @@ void Coordinator::ReconcileRestoredLocked(Node& node, const std::vector<std::str
   node.rejoin_by.reset();
   const std::set<std::string> open(open_leases.begin(), open_leases.end());
   std::vector<std::string> gone;
-  for (const auto& [id, lease] : leases_) {
-    if (OnNode(lease.info, node.info.name()) && open.count(id) == 0) gone.push_back(id);
+  for (auto& [id, lease] : leases_) {
+    if (!OnNode(lease.info, node.info.name())) continue;
+    if (open.count(id) == 0) {
+      gone.push_back(id);
+    } else {
+      // Its session lives on: a gang's lease must not end when its session
+      // on another node closes first.
+      lease.open_sessions.insert(node.info.name());
+      lease.info.set_session_open(true);
+    }
   }
   const absl::Status why = absl::UnavailableError(absl::StrCat(
       "node ", node.info.name(), " no longer has this lease's session after the restart"));
@@ -313,8 +335,9 @@ void Coordinator::NodeLinkLost(const std::string& name, uint64_t generation,
   {
     absl::MutexLock lock(&mu_);
     auto it = nodes_.find(name);
-    // A newer registration of the same node is not lost with its old link.
-    if (it == nodes_.end() || it->second.generation != generation) return;
+    // A newer registration of the same node is not lost with its old link;
+    // nor is a node whose link this coordinator closed as it resigned.
+    if (stopping_ || it == nodes_.end() || it->second.generation != generation) return;
     LoseNodeLocked(it->second, why, notices);
     // A gang's devices on other nodes are free again.
     ServeQueueLocked();
@@ -813,10 +836,18 @@ absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
 
 void Coordinator::ReapLoop() {
   absl::MutexLock lock(&mu_);
+  auto passed = std::chrono::steady_clock::now();  // the end of the last pass
   while (!stopping_) {
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(options_.reap_interval));
     if (stopping_) break;
     auto now = std::chrono::steady_clock::now();
+    // Woken late: the lock was held long (a state store write waiting on
+    // etcd, say). Heartbeats and renewals waited for it as this pass did,
+    // so that time counts against no node and no lease.
+    if (const auto stall = now - passed - options_.reap_interval; stall > options_.reap_interval) {
+      for (auto& [name, node] : nodes_) node.last_heartbeat += stall;
+      for (auto& [id, lease] : leases_) lease.expires += stall;
+    }
     const auto silence = options_.node_heartbeat * options_.node_lost_after;
     std::vector<Notice> notices;
     for (auto& [name, node] : nodes_) {
@@ -860,12 +891,14 @@ void Coordinator::ReapLoop() {
       ++it;  // EndLocked erases the current entry
       if (lapsed) EndLocked(id, why, "expired", notices);
     }
-    if (notices.empty()) continue;
-    // Leases ended (or a node was lost): what they held may fit the queue.
-    ServeQueueLocked();
-    mu_.Unlock();
-    Deliver(notices);
-    mu_.Lock();
+    if (!notices.empty()) {
+      // Leases ended (or a node was lost): what they held may fit the queue.
+      ServeQueueLocked();
+      mu_.Unlock();
+      Deliver(notices);
+      mu_.Lock();
+    }
+    passed = std::chrono::steady_clock::now();
   }
 }
 

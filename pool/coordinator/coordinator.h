@@ -102,6 +102,11 @@ class Coordinator : public LeaseAuthority {
   // Stops the reaper: no listener is called after this returns. Call it
   // before the listeners go away.
   void Stop();
+  // This coordinator's term as the pool's leader ends (leadership.h): it
+  // closes its nodes' links, so that they register with the next leader,
+  // and stops, leaving its leases as the state store has them: the next
+  // leader restores them. Nothing it does after this reaches the store.
+  void Resign();
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "pool/common/bearer_token.h"
+#include "pool/common/coordinator_list.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/tls.h"
 #include "pool/common/version.h"
@@ -21,10 +22,43 @@ grpc::Status CoordinatorService::GetVersion(grpc::ServerContext*, const v1::Vers
   return grpc::Status::OK;
 }
 
-absl::StatusOr<Caller> CoordinatorService::Identify(const grpc::ServerContext* context) {
+absl::StatusOr<std::shared_ptr<Coordinator>> CoordinatorService::Leading(
+    grpc::ServerContext* context) {
+  absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = leadership_.Current();
+  if (!coordinator.ok()) {
+    if (const std::string leader = leadership_.view().leader_address; !leader.empty()) {
+      context->AddTrailingMetadata(kLeaderMetadata, leader);
+    }
+  }
+  return coordinator;
+}
+
+grpc::Status CoordinatorService::GetControlPlane(grpc::ServerContext* context,
+                                                 const v1::ControlPlaneRequest*,
+                                                 v1::ControlPlaneResponse* response) {
+  const ControlPlaneView view = leadership_.view();
+  response->set_role(view.role);
+  response->set_leader_address(view.leader_address);
+  // Where the state is, and who the other coordinators are, is for
+  // operators; where the leader is, every caller is told anyway.
+  absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = leadership_.Current();
+  if (!coordinator.ok()) return grpc::Status::OK;
+  if (absl::StatusOr<Caller> caller = Identify(**coordinator, context);
+      !caller.ok() || !caller->is_operator) {
+    return grpc::Status::OK;
+  }
+  response->set_state_store(view.state_store);
+  if (!view.store_health.ok()) response->set_store_status(view.store_health.ToString());
+  response->set_store_round_trip_us(view.store_round_trip.count());
+  for (const std::string& address : view.coordinators) response->add_coordinators(address);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<Caller> CoordinatorService::Identify(Coordinator& coordinator,
+                                                    const grpc::ServerContext* context) {
   if (admin_socket_) {
     if (std::optional<std::string> who = AdminSocket::Caller(context->peer())) {
-      absl::StatusOr<Caller> caller = coordinator_.Authenticate("", /*admin=*/true);
+      absl::StatusOr<Caller> caller = coordinator.Authenticate("", /*admin=*/true);
       if (caller.ok()) caller->identity = *std::move(who);  // the audit names the user
       return caller;
     }
@@ -35,20 +69,21 @@ absl::StatusOr<Caller> CoordinatorService::Identify(const grpc::ServerContext* c
       return Caller{"", true, absl::StrCat("operator certificate ", name)};
     }
   }
-  absl::StatusOr<Caller> caller = coordinator_.Authenticate(token, /*admin=*/false);
+  absl::StatusOr<Caller> caller = coordinator.Authenticate(token, /*admin=*/false);
   if (!caller.ok()) {
     // Who tried, never what they presented.
-    coordinator_.Audit("auth_failed", {{"peer", context->peer()},
-                                       {"certificate", PeerCommonName(*context)},
-                                       {"why", std::string(caller.status().message())}});
+    coordinator.Audit("auth_failed", {{"peer", context->peer()},
+                                      {"certificate", PeerCommonName(*context)},
+                                      {"why", std::string(caller.status().message())}});
   }
   return caller;
 }
 
-absl::StatusOr<Caller> CoordinatorService::IdentifyOperator(const grpc::ServerContext* context) {
-  absl::StatusOr<Caller> caller = Identify(context);
+absl::StatusOr<Caller> CoordinatorService::IdentifyOperator(Coordinator& coordinator,
+                                                            const grpc::ServerContext* context) {
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (caller.ok() && !caller->is_operator) {
-    coordinator_.Audit("operator_denied", {{"by", caller->identity}, {"peer", context->peer()}});
+    coordinator.Audit("operator_denied", {{"by", caller->identity}, {"peer", context->peer()}});
     return absl::PermissionDeniedError(
         "operator calls need the operator's token, an operator certificate, or the admin "
         "socket on the pool's own host (which poolctl uses there by default)");
@@ -56,26 +91,41 @@ absl::StatusOr<Caller> CoordinatorService::IdentifyOperator(const grpc::ServerCo
   return caller;
 }
 
-grpc::Status CoordinatorService::Operate(const grpc::ServerContext* context, const char* action,
+grpc::Status CoordinatorService::Operate(grpc::ServerContext* context, const char* action,
                                          AuditLog::Fields fields,
-                                         const std::function<absl::Status()>& body) {
-  absl::StatusOr<Caller> caller = IdentifyOperator(context);
+                                         const std::function<absl::Status(Coordinator&)>& body) {
+  absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = Leading(context);
+  if (!coordinator.ok()) return ToGrpc(coordinator.status());
+  absl::StatusOr<Caller> caller = IdentifyOperator(**coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  const absl::Status done = body();
+  const absl::Status done = body(**coordinator);
   fields.insert(fields.begin(), {{"action", action}, {"by", caller->identity}});
   fields.push_back({"result", done.ok() ? "OK" : done.ToString()});
-  coordinator_.Audit("operator_action", fields);
+  (*coordinator)->Audit("operator_action", fields);
   return ToGrpc(done);
 }
 
 grpc::Status CoordinatorService::Lease(grpc::ServerContext* context,
                                        const v1::LeaseRequest* request,
                                        v1::LeaseResponse* response) {
-  absl::StatusOr<Caller> caller = Identify(context);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<v1::LeaseResponse> lease =
-      coordinator_.Lease(*request, *caller, [context] { return context->IsCancelled(); });
-  if (!lease.ok()) return ToGrpc(lease.status());
+      coordinator.Lease(*request, *caller, [context] { return context->IsCancelled(); });
+  if (!lease.ok()) {
+    // The leader's own refusal (its state store is out of reach, say):
+    // callers need not look for another coordinator (coordinator_list.h).
+    // A request that waited here while the term ended is not one: its
+    // caller asks the next leader.
+    if (absl::StatusOr<std::shared_ptr<Coordinator>> now = Leading(context);
+        now.ok() && now->get() == &coordinator) {
+      context->AddTrailingMetadata("x-accel-role", "leader");
+    }
+    return ToGrpc(lease.status());
+  }
   *response = *std::move(lease);
   return grpc::Status::OK;
 }
@@ -83,10 +133,13 @@ grpc::Status CoordinatorService::Lease(grpc::ServerContext* context,
 grpc::Status CoordinatorService::Renew(grpc::ServerContext* context,
                                        const v1::RenewRequest* request,
                                        v1::RenewResponse* response) {
-  absl::StatusOr<Caller> caller = Identify(context);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<int64_t> expires =
-      coordinator_.Renew(request->lease_id(), request->token(), *caller);
+      coordinator.Renew(request->lease_id(), request->token(), *caller);
   if (!expires.ok()) return ToGrpc(expires.status());
   response->set_expires_unix_ms(*expires);
   return grpc::Status::OK;
@@ -94,49 +147,64 @@ grpc::Status CoordinatorService::Renew(grpc::ServerContext* context,
 
 grpc::Status CoordinatorService::Release(grpc::ServerContext* context,
                                          const v1::ReleaseRequest* request, v1::ReleaseResponse*) {
-  absl::StatusOr<Caller> caller = Identify(context);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  return ToGrpc(coordinator_.Release(request->lease_id(), request->token(), *caller));
+  return ToGrpc(coordinator.Release(request->lease_id(), request->token(), *caller));
 }
 
 grpc::Status CoordinatorService::AdminRelease(grpc::ServerContext* context,
                                               const v1::AdminReleaseRequest* request,
                                               v1::ReleaseResponse*) {
   return Operate(context, "lease revoke", {{"lease", request->lease_id()}},
-                 [&] { return coordinator_.AdminRelease(request->lease_id()); });
+                 [&](Coordinator& c) { return c.AdminRelease(request->lease_id()); });
 }
 
 grpc::Status CoordinatorService::ListNodes(grpc::ServerContext* context,
                                            const v1::ListNodesRequest*,
                                            v1::ListNodesResponse* response) {
-  if (absl::StatusOr<Caller> c = Identify(context); !c.ok()) return ToGrpc(c.status());
-  for (v1::NodeInfo& n : coordinator_.ListNodes()) *response->add_nodes() = std::move(n);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  if (absl::StatusOr<Caller> c = Identify(coordinator, context); !c.ok()) return ToGrpc(c.status());
+  for (v1::NodeInfo& n : coordinator.ListNodes()) *response->add_nodes() = std::move(n);
   return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::ListDevices(grpc::ServerContext* context,
                                              const v1::ListDevicesRequest*,
                                              v1::ListDevicesResponse* response) {
-  if (absl::StatusOr<Caller> c = Identify(context); !c.ok()) return ToGrpc(c.status());
-  for (v1::DeviceInfo& d : coordinator_.ListDevices()) *response->add_devices() = std::move(d);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  if (absl::StatusOr<Caller> c = Identify(coordinator, context); !c.ok()) return ToGrpc(c.status());
+  for (v1::DeviceInfo& d : coordinator.ListDevices()) *response->add_devices() = std::move(d);
   return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::ListLeases(grpc::ServerContext* context,
                                             const v1::ListLeasesRequest*,
                                             v1::ListLeasesResponse* response) {
-  absl::StatusOr<Caller> caller = Identify(context);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  for (v1::LeaseInfo& l : coordinator_.ListLeases(*caller)) *response->add_leases() = std::move(l);
+  for (v1::LeaseInfo& l : coordinator.ListLeases(*caller)) *response->add_leases() = std::move(l);
   return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::ExplainLease(grpc::ServerContext* context,
                                               const v1::ExplainLeaseRequest* request,
                                               v1::LeaseInfo* response) {
-  absl::StatusOr<Caller> caller = Identify(context);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  absl::StatusOr<v1::LeaseInfo> lease = coordinator_.ExplainLease(request->lease_id(), *caller);
+  absl::StatusOr<v1::LeaseInfo> lease = coordinator.ExplainLease(request->lease_id(), *caller);
   if (!lease.ok()) return ToGrpc(lease.status());
   *response = *std::move(lease);
   return grpc::Status::OK;
@@ -146,15 +214,18 @@ grpc::Status CoordinatorService::DrainNode(grpc::ServerContext* context,
                                            const v1::DrainNodeRequest* request,
                                            v1::DrainNodeResponse*) {
   return Operate(context, request->undrain() ? "uncordon" : "cordon", {{"node", request->node()}},
-                 [&] { return coordinator_.Drain(request->node(), request->undrain()); });
+                 [&](Coordinator& c) { return c.Drain(request->node(), request->undrain()); });
 }
 
 grpc::Status CoordinatorService::ListTenants(grpc::ServerContext* context,
                                              const v1::ListTenantsRequest*,
                                              v1::ListTenantsResponse* response) {
-  absl::StatusOr<Caller> caller = Identify(context);
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  for (v1::TenantInfo& t : coordinator_.ListTenants(*caller)) {
+  for (v1::TenantInfo& t : coordinator.ListTenants(*caller)) {
     *response->add_tenants() = std::move(t);
   }
   return grpc::Status::OK;
@@ -167,8 +238,8 @@ grpc::Status CoordinatorService::PutTenant(grpc::ServerContext* context,
                        : request->rotate_token() ? "tenant rotate token"
                                                  : "tenant update";
   // The new token goes to the caller only, never into the log.
-  return Operate(context, action, {{"tenant", request->tenant().name()}}, [&] {
-    absl::StatusOr<v1::PutTenantResponse> put = coordinator_.PutTenant(*request);
+  return Operate(context, action, {{"tenant", request->tenant().name()}}, [&](Coordinator& c) {
+    absl::StatusOr<v1::PutTenantResponse> put = c.PutTenant(*request);
     if (put.ok()) *response = *std::move(put);
     return put.status();
   });
@@ -178,7 +249,7 @@ grpc::Status CoordinatorService::DeleteTenant(grpc::ServerContext* context,
                                               const v1::DeleteTenantRequest* request,
                                               v1::DeleteTenantResponse*) {
   return Operate(context, "tenant delete", {{"tenant", request->name()}},
-                 [&] { return coordinator_.DeleteTenant(request->name()); });
+                 [&](Coordinator& c) { return c.DeleteTenant(request->name()); });
 }
 
 namespace {
@@ -259,6 +330,9 @@ class NodeLinkWriter final : public LeaseListener {
 grpc::Status CoordinatorService::NodeLink(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::NodeLinkResponse, v1::NodeLinkRequest>* stream) {
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
   v1::NodeLinkRequest request;
   if (!stream->Read(&request) || !request.has_hello()) {
     return ToGrpc(absl::InvalidArgumentError("a node link begins with the node's hello"));
@@ -271,13 +345,13 @@ grpc::Status CoordinatorService::NodeLink(
   }
   auto writer = std::make_shared<NodeLinkWriter>(context, stream);
   absl::StatusOr<Coordinator::Registration> registration =
-      coordinator_.RegisterNode(hello, writer, PeerCommonName(*context));
+      coordinator.RegisterNode(hello, writer, PeerCommonName(*context));
   if (!registration.ok()) {
     writer->Stop();
-    coordinator_.Audit("node_refused", {{"node", hello.name().substr(0, 128)},
-                                        {"peer", context->peer()},
-                                        {"certificate", PeerCommonName(*context)},
-                                        {"why", std::string(registration.status().message())}});
+    coordinator.Audit("node_refused", {{"node", hello.name().substr(0, 128)},
+                                       {"peer", context->peer()},
+                                       {"certificate", PeerCommonName(*context)},
+                                       {"why", std::string(registration.status().message())}});
     return ToGrpc(registration.status());
   }
   const std::string name = hello.name();
@@ -292,32 +366,35 @@ grpc::Status CoordinatorService::NodeLink(
   while (stream->Read(&request)) {
     switch (request.kind_case()) {
       case v1::NodeLinkRequest::kHeartbeat:
-        coordinator_.NodeHeartbeat(name, registration->generation);
+        coordinator.NodeHeartbeat(name, registration->generation);
         break;
       case v1::NodeLinkRequest::kUsage:
-        coordinator_.ReportUsage(name, request.usage());
+        coordinator.ReportUsage(name, request.usage());
         break;
       case v1::NodeLinkRequest::kSession:
-        coordinator_.ReportSession(name, request.session().lease_id(), request.session().open());
+        coordinator.ReportSession(name, request.session().lease_id(), request.session().open());
         break;
       default:
         break;  // a newer node's report this coordinator does not know
     }
   }
-  coordinator_.NodeLinkLost(name, registration->generation,
-                            context->IsCancelled() ? "its link was cut" : "it left the pool");
+  coordinator.NodeLinkLost(name, registration->generation,
+                           context->IsCancelled() ? "its link was cut" : "it left the pool");
   writer->Stop();
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Admit(grpc::ServerContext*, const v1::AdmitRequest* request,
-                                       v1::LeaseInfo* response) {
-  if (absl::Status s = coordinator_.CheckNodeSecret(request->node(), request->node_secret());
+grpc::Status CoordinatorService::Admit(grpc::ServerContext* context,
+                                       const v1::AdmitRequest* request, v1::LeaseInfo* response) {
+  absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
+  if (!leading.ok()) return ToGrpc(leading.status());
+  Coordinator& coordinator = **leading;
+  if (absl::Status s = coordinator.CheckNodeSecret(request->node(), request->node_secret());
       !s.ok()) {
     return ToGrpc(s);
   }
   absl::StatusOr<v1::LeaseInfo> lease =
-      coordinator_.Admit(request->lease_id(), request->token(), request->node());
+      coordinator.Admit(request->lease_id(), request->token(), request->node());
   if (!lease.ok()) return ToGrpc(lease.status());
   *response = *std::move(lease);
   return grpc::Status::OK;

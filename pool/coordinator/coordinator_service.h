@@ -1,4 +1,7 @@
-// The Coordinator gRPC service: a thin translation onto Coordinator.
+// The Coordinator gRPC service: a thin translation onto the Coordinator that
+// leads now (leadership.h). A standby answers UNAVAILABLE, naming the leader
+// in its message and in the x-accel-leader trailing metadata
+// (pool/common/coordinator_list.h), so callers move there.
 #ifndef ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
 #define ACCEL_POOL_COORDINATOR_COORDINATOR_SERVICE_H_
 
@@ -11,6 +14,7 @@
 #include "pool/common/wire.h"
 #include "pool/coordinator/admin_socket.h"
 #include "pool/coordinator/coordinator.h"
+#include "pool/coordinator/leadership.h"
 
 namespace accel::pool {
 
@@ -25,9 +29,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
  public:
   using Access = OperatorAccess;
   // `heartbeat` is what registering nodes are told to use.
-  CoordinatorService(Coordinator& coordinator, std::chrono::milliseconds heartbeat,
+  CoordinatorService(Leadership& leadership, std::chrono::milliseconds heartbeat,
                      Access access = {})
-      : coordinator_(coordinator), heartbeat_(heartbeat), access_(std::move(access)) {}
+      : leadership_(leadership), heartbeat_(heartbeat), access_(std::move(access)) {}
 
   // Whether this service's server also listens on an admin socket, whose
   // callers are operators (admin_socket.h).
@@ -35,6 +39,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
   grpc::Status GetVersion(grpc::ServerContext*, const v1::VersionRequest*,
                           v1::VersionResponse*) override;
+  // Answered by every coordinator, leader or standby.
+  grpc::Status GetControlPlane(grpc::ServerContext*, const v1::ControlPlaneRequest*,
+                               v1::ControlPlaneResponse*) override;
   grpc::Status Lease(grpc::ServerContext*, const v1::LeaseRequest*, v1::LeaseResponse*) override;
   grpc::Status Renew(grpc::ServerContext*, const v1::RenewRequest*, v1::RenewResponse*) override;
   grpc::Status Release(grpc::ServerContext*, const v1::ReleaseRequest*,
@@ -63,16 +70,20 @@ class CoordinatorService final : public v1::Coordinator::Service {
                             v1::LeaseInfo*) override;
 
  private:
+  // The coordinator that leads, or UNAVAILABLE naming the leader (also in
+  // the call's trailing metadata).
+  absl::StatusOr<std::shared_ptr<Coordinator>> Leading(grpc::ServerContext* context);
   // Who calls, from the call's bearer token and peer.
-  absl::StatusOr<Caller> Identify(const grpc::ServerContext* context);
+  absl::StatusOr<Caller> Identify(Coordinator& coordinator, const grpc::ServerContext* context);
   // PERMISSION_DENIED unless an operator calls.
-  absl::StatusOr<Caller> IdentifyOperator(const grpc::ServerContext* context);
+  absl::StatusOr<Caller> IdentifyOperator(Coordinator& coordinator,
+                                          const grpc::ServerContext* context);
   // An operator's call: checks the caller, runs `body`, and records who did
   // `action` (on `fields`) and how it went in the audit log.
-  grpc::Status Operate(const grpc::ServerContext* context, const char* action,
-                       AuditLog::Fields fields, const std::function<absl::Status()>& body);
+  grpc::Status Operate(grpc::ServerContext* context, const char* action, AuditLog::Fields fields,
+                       const std::function<absl::Status(Coordinator&)>& body);
 
-  Coordinator& coordinator_;
+  Leadership& leadership_;
   const std::chrono::milliseconds heartbeat_;
   const Access access_;
   std::atomic<bool> admin_socket_{false};

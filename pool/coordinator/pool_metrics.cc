@@ -34,12 +34,29 @@ void Add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double v
 
 std::vector<MetricFamily> PoolMetrics::Collect() const {
   std::vector<MetricFamily> out;
+  const ControlPlaneView view = leadership_.view();
+  MetricFamily leader =
+      Family("accelpool_coordinator_leader",
+             "1 if this coordinator leads the pool, 0 if it stands by", MetricType::Gauge);
+  Add(leader, {}, view.role == "leader" ? 1 : 0);
+  out.push_back(std::move(leader));
+  MetricFamily store =
+      Family("accelpool_etcd_round_trip_seconds",
+             "how long the last call to etcd took (0 for an embedded store)", MetricType::Gauge);
+  Add(store, {}, static_cast<double>(view.store_round_trip.count()) / 1e6);
+  out.push_back(std::move(store));
+  // A standby has no pool figures of its own: the leader's are the pool's.
+  absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = leadership_.Current();
+  if (coordinator.ok()) CollectPool(**coordinator, out);
+  return out;
+}
 
+void PoolMetrics::CollectPool(Coordinator& coordinator, std::vector<MetricFamily>& out) const {
   MetricFamily up = Family("accelpool_node_up", "1 if the node is ready or draining, 0 if lost",
                            MetricType::Gauge);
   MetricFamily draining =
       Family("accelpool_node_draining", "1 if the node takes no new leases", MetricType::Gauge);
-  for (const v1::NodeInfo& n : coordinator_.ListNodes()) {
+  for (const v1::NodeInfo& n : coordinator.ListNodes()) {
     Add(up, {{"node", n.name()}}, n.state() == "lost" ? 0 : 1);
     Add(draining, {{"node", n.name()}}, n.state() == "draining" ? 1 : 0);
   }
@@ -55,7 +72,7 @@ std::vector<MetricFamily> PoolMetrics::Collect() const {
                              "device memory that leases have allocated", MetricType::Gauge);
   MetricFamily device_leases =
       Family("accelpool_device_leases", "leases holding the device", MetricType::Gauge);
-  for (const v1::DeviceInfo& d : coordinator_.ListDevices()) {
+  for (const v1::DeviceInfo& d : coordinator.ListDevices()) {
     std::vector<ClientMetric::Label> labels = {{"device", d.id()},
                                                {"node", d.node()},
                                                {"backend", d.backend()},
@@ -71,7 +88,7 @@ std::vector<MetricFamily> PoolMetrics::Collect() const {
   out.push_back(std::move(used));
   out.push_back(std::move(device_leases));
 
-  const Coordinator::Counts counts = coordinator_.counts();
+  const Coordinator::Counts counts = coordinator.counts();
   MetricFamily active = Family("accelpool_leases_active", "live leases", MetricType::Gauge);
   Add(active, {}, static_cast<double>(counts.active_leases));
   out.push_back(std::move(active));
@@ -122,7 +139,7 @@ std::vector<MetricFamily> PoolMetrics::Collect() const {
   MetricFamily tenant_memory = Family("accelpool_tenant_memory_leased_bytes",
                                       "device memory the tenant's leases hold", MetricType::Gauge);
   for (const v1::TenantInfo& t :
-       coordinator_.ListTenants(Caller{"", true, "the metrics endpoint"})) {
+       coordinator.ListTenants(Caller{"", true, "the metrics endpoint"})) {
     Add(tenant_leases, {{"tenant", t.name()}}, t.leases());
     Add(tenant_queued, {{"tenant", t.name()}}, t.queued());
     Add(tenant_devices, {{"tenant", t.name()}}, t.devices());
@@ -146,7 +163,6 @@ std::vector<MetricFamily> PoolMetrics::Collect() const {
        {&tenant_leases, &tenant_queued, &tenant_devices, &tenant_memory, &launches, &copied}) {
     out.push_back(std::move(*f));
   }
-  return out;
 }
 
 }  // namespace accel::pool

@@ -63,8 +63,14 @@
 #include "pool/node/node_service.h"
 #include "pool/poold/node_config.h"
 
+#include "pool/coordinator/leadership.h"
 #ifdef ACCEL_POOLD_STATE
 #include "pool/coordinator/sqlite_state_store.h"
+#endif
+#ifdef ACCEL_POOLD_ETCD
+#include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_state_store.h"
+#include "pool/coordinator/leader_election.h"
 #endif
 #ifdef ACCEL_POOLD_METRICS
 #include "pool/coordinator/pool_metrics.h"
@@ -107,7 +113,8 @@ ABSL_FLAG(std::string, config, "", "node config file: node_labels, device_labels
 ABSL_FLAG(std::string, exclude_devices, "", "devices to keep out of the pool: host:1,cuda:3");
 ABSL_FLAG(std::string, coordinator, "",
           "node mode: join the pool whose coordinator serves at this address instead of "
-          "running one");
+          "running one; a highly available pool's coordinators as HOST:PORT,HOST:PORT (the "
+          "node follows its leader)");
 ABSL_FLAG(std::string, join_token_file, "",
           "file holding the pool's join secret: a coordinator admits only nodes presenting it "
           "(without it, only nodes on its own host); a node presents it");
@@ -162,8 +169,19 @@ ABSL_FLAG(std::string, audit_log, "",
 ABSL_FLAG(std::string, admin_group, "",
           "coordinator: a group whose members may use the admin socket too");
 ABSL_FLAG(std::string, state, "",
-          "coordinator: SQLite file keeping tenants, drained nodes and live leases across "
-          "restarts (created if missing); empty: state lives in memory only");
+          "coordinator: where tenants, drained nodes and live leases are kept: a SQLite file "
+          "(created if missing), or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] for a highly "
+          "available pool whose coordinators share it and elect a leader; empty: in memory "
+          "only");
+ABSL_FLAG(int, election_ttl, 5,
+          "coordinator with --state etcd://: the leader's etcd lease in seconds; a leader "
+          "that dies or loses etcd is replaced within about this long");
+ABSL_FLAG(std::string, etcd_tls_ca, "", "coordinator: PEM CA of etcd's certificates (TLS to etcd)");
+ABSL_FLAG(std::string, etcd_tls_cert, "",
+          "coordinator: PEM client certificate presented to etcd (its --client-cert-auth)");
+ABSL_FLAG(std::string, etcd_tls_key, "", "coordinator: the private key of --etcd_tls_cert");
+ABSL_FLAG(std::string, etcd_user, "", "coordinator: etcd user (etcd's own authentication)");
+ABSL_FLAG(std::string, etcd_password_file, "", "coordinator: file holding --etcd_user's password");
 ABSL_FLAG(std::string, placement, "binpack",
           "coordinator: placement policy for requests that name none: binpack or spread");
 ABSL_FLAG(int, queue_starvation_after_ms, 30000,
@@ -178,6 +196,8 @@ int Fail(const std::string& message) {
   std::fprintf(stderr, "poold: %s\n", message.c_str());
   return 1;
 }
+
+bool IsEtcdState(const std::string& state) { return state.rfind("etcd://", 0) == 0; }
 
 std::string HostName() {
   char name[256] = {};
@@ -224,9 +244,30 @@ absl::StatusOr<std::vector<Device>> SelectDevices(const accel::hal::Registry& re
   return devices;
 }
 
+// A coordinator restored from its state store, with the tenant file's
+// tenants it lacks added.
+absl::StatusOr<std::shared_ptr<accel::pool::Coordinator>> StartCoordinator(
+    const accel::pool::Coordinator::Options& options,
+    const std::vector<accel::pool::Tenant>& seed_tenants) {
+  auto coordinator = std::make_shared<accel::pool::Coordinator>(options);
+  if (absl::Status s = coordinator->Restore(); !s.ok()) return s;
+  for (const accel::pool::Tenant& tenant : seed_tenants) {
+    absl::StatusOr<bool> added = coordinator->SeedTenant(tenant);
+    if (!added.ok()) return added.status();
+    if (!*added) {
+      std::fprintf(stderr,
+                   "poold: tenant %s is kept as the state store has it (the tenant file "
+                   "only adds tenants the pool does not have)\n",
+                   tenant.name.c_str());
+    }
+  }
+  return coordinator;
+}
+
 // A secret from the first line of a file, so it is not on the command line
 // for every user to see; "" when no file is named.
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const char* what) {
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const char* what,
+                                           size_t min_length = 16) {
   if (path.empty()) return std::string();
   std::ifstream in(path);
   std::string token;
@@ -234,9 +275,9 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const char* 
     return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " from ", path));
   }
   token = std::string(absl::StripAsciiWhitespace(token));
-  if (token.size() < 16) {
+  if (token.size() < min_length) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the ", what, " in ", path, " is shorter than 16 characters"));
+        absl::StrCat("the ", what, " in ", path, " is shorter than ", min_length, " characters"));
   }
   return token;
 }
@@ -298,8 +339,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "poold: backend not loaded: %s: %s\n", f.library_path.c_str(),
                  f.reason.c_str());
   }
+  // The coordinators of a highly available pool serve no devices: the
+  // nodes that do follow whichever of them leads (--coordinator A,B,C).
+  const bool elected = IsEtcdState(absl::GetFlag(FLAGS_state));
+  std::string backends = absl::GetFlag(FLAGS_backends);
+  if (elected && backends != "auto" && backends != "none") {
+    return Fail(
+        "a coordinator with --state etcd:// serves no devices itself: serve them from "
+        "node-mode poolds (--coordinator with every coordinator's address)");
+  }
+  if (elected) backends = "none";
   absl::StatusOr<std::vector<Device>> devices =
-      SelectDevices(**registry, absl::GetFlag(FLAGS_backends), config.excluded);
+      SelectDevices(**registry, backends, config.excluded);
   if (!devices.ok()) return Fail(devices.status().ToString());
 
   absl::StatusOr<std::string> join_token =
@@ -321,7 +372,16 @@ int main(int argc, char** argv) {
   // itself. Node mode: the link to the pool's coordinator does.
   std::unique_ptr<accel::pool::StateStore> store;  // outlives the coordinator
   std::unique_ptr<accel::pool::AuditLog> audit;    // likewise
-  std::unique_ptr<accel::pool::Coordinator> coordinator;
+  // Which coordinator serves: this process's, or (elected) the term's.
+  std::unique_ptr<accel::pool::Leadership> leadership;
+  std::shared_ptr<accel::pool::Coordinator> coordinator;  // one that is not elected
+  accel::pool::Coordinator::Options coordinator_options;
+  std::vector<accel::pool::Tenant> seed_tenants;
+#ifdef ACCEL_POOLD_ETCD
+  std::unique_ptr<accel::pool::EtcdClient> etcd;
+  accel::pool::EtcdStateStore* etcd_store = nullptr;  // owned by `store`
+  std::unique_ptr<accel::pool::LeaderElection> election;
+#endif
   std::unique_ptr<accel::pool::CoordinatorLink> link;
   accel::pool::LeaseAuthority* authority = nullptr;
   const accel::pool::TlsFiles tls{absl::GetFlag(FLAGS_tls_client_ca), absl::GetFlag(FLAGS_tls_cert),
@@ -343,10 +403,12 @@ int main(int argc, char** argv) {
         accel::pool::ClientCredentials(link_tls);
     if (!credentials.ok()) return Fail(credentials.status().ToString());
     link_options.credentials = *std::move(credentials);
-    link = std::make_unique<accel::pool::CoordinatorLink>(link_options);
+    absl::StatusOr<std::unique_ptr<accel::pool::CoordinatorLink>> made =
+        accel::pool::CoordinatorLink::Create(link_options);
+    if (!made.ok()) return Fail(absl::StrCat("--coordinator: ", made.status().message()));
+    link = *std::move(made);
     authority = link.get();
   } else {
-    accel::pool::Coordinator::Options coordinator_options;
     coordinator_options.default_ttl_seconds = static_cast<uint32_t>(absl::GetFlag(FLAGS_lease_ttl));
     coordinator_options.node_heartbeat = heartbeat;
     coordinator_options.join_token = *join_token;
@@ -386,8 +448,38 @@ int main(int argc, char** argv) {
     if (!min_fraction.ok())
       return Fail(absl::StrCat("--min_fraction: ", min_fraction.status().message()));
     coordinator_options.min_fraction_bytes = *min_fraction;
+    const std::string state = absl::GetFlag(FLAGS_state);
+    if (elected) {
+#ifdef ACCEL_POOLD_ETCD
+      absl::StatusOr<accel::pool::EtcdLocation> location = accel::pool::ParseEtcdUrl(state);
+      if (!location.ok()) return Fail(absl::StrCat("--state: ", location.status().message()));
+      accel::pool::EtcdClient::Options etcd_options;
+      etcd_options.location = *std::move(location);
+      etcd_options.tls = {absl::GetFlag(FLAGS_etcd_tls_ca), absl::GetFlag(FLAGS_etcd_tls_cert),
+                          absl::GetFlag(FLAGS_etcd_tls_key)};
+      etcd_options.user = absl::GetFlag(FLAGS_etcd_user);
+      absl::StatusOr<std::string> password =
+          ReadSecretFile(absl::GetFlag(FLAGS_etcd_password_file), "etcd password", 1);
+      if (!password.ok()) return Fail(password.status().ToString());
+      etcd_options.password = *std::move(password);
+      absl::StatusOr<std::unique_ptr<accel::pool::EtcdClient>> connected =
+          accel::pool::EtcdClient::Connect(std::move(etcd_options));
+      if (!connected.ok()) return Fail(connected.status().ToString());
+      etcd = *std::move(connected);
+      if (absl::GetFlag(FLAGS_election_ttl) < 2 || absl::GetFlag(FLAGS_election_ttl) > 600) {
+        return Fail("--election_ttl must be 2 to 600 seconds");
+      }
+      auto etcd_state = std::make_unique<accel::pool::EtcdStateStore>(*etcd);
+      etcd_store = etcd_state.get();
+      store = std::move(etcd_state);
+      coordinator_options.store = store.get();
+      coordinator_options.rejoin_grace = std::max(heartbeat * 10, std::chrono::milliseconds(5000));
+#else
+      return Fail("this poold was built without etcd's client (golang-etcd-server-dev)");
+#endif
+    }
 #ifdef ACCEL_POOLD_STATE
-    if (const std::string path = absl::GetFlag(FLAGS_state); !path.empty()) {
+    if (const std::string& path = state; !elected && !path.empty()) {
       absl::StatusOr<std::unique_ptr<accel::pool::SqliteStateStore>> opened =
           accel::pool::SqliteStateStore::Open(path);
       if (!opened.ok()) return Fail(opened.status().ToString());
@@ -396,26 +488,42 @@ int main(int argc, char** argv) {
       coordinator_options.rejoin_grace = std::max(heartbeat * 10, std::chrono::milliseconds(5000));
     }
 #else
-    if (!absl::GetFlag(FLAGS_state).empty()) return Fail("this poold was built without SQLite");
+    if (!elected && !state.empty()) return Fail("this poold was built without SQLite");
 #endif
-    coordinator = std::make_unique<accel::pool::Coordinator>(coordinator_options);
-    authority = coordinator.get();
-    if (absl::Status s = coordinator->Restore(); !s.ok()) return Fail(s.ToString());
     if (const std::string path = absl::GetFlag(FLAGS_tenants); !path.empty()) {
       absl::StatusOr<std::vector<accel::pool::Tenant>> tenants =
           accel::pool::ReadTenantConfig(path);
       if (!tenants.ok()) return Fail(tenants.status().ToString());
-      for (const accel::pool::Tenant& tenant : *tenants) {
-        absl::StatusOr<bool> added = coordinator->SeedTenant(tenant);
-        if (!added.ok()) return Fail(added.status().ToString());
-        if (!*added) {
-          std::fprintf(stderr,
-                       "poold: tenant %s is kept as the state store has it (the tenant file "
-                       "only adds tenants the pool does not have)\n",
-                       tenant.name.c_str());
-        }
-      }
+      seed_tenants = *std::move(tenants);
     }
+    if (!elected) {
+      absl::StatusOr<std::shared_ptr<accel::pool::Coordinator>> started =
+          StartCoordinator(coordinator_options, seed_tenants);
+      if (!started.ok()) return Fail(started.status().ToString());
+      coordinator = *std::move(started);
+      leadership = std::make_unique<accel::pool::Leadership>(
+          coordinator, state.empty() ? "memory" : absl::StrCat("sqlite ", state));
+    } else {
+#ifdef ACCEL_POOLD_ETCD
+      // Where the leader is, while this process is not it.
+      leadership = std::make_unique<accel::pool::Leadership>([&election, &etcd, state] {
+        accel::pool::ControlPlaneView view;
+        view.role = "electing";
+        view.state_store = absl::StrCat("etcd ", state.substr(7));
+        if (election == nullptr) return view;
+        const accel::pool::LeaderElection::View v = election->view();
+        view.role = v.role == accel::pool::LeaderElection::Role::kLeader    ? "leader"
+                    : v.role == accel::pool::LeaderElection::Role::kStandby ? "standby"
+                                                                            : "electing";
+        view.leader_address = v.leader_address;
+        view.store_health = v.etcd;
+        view.store_round_trip = etcd->last_round_trip();
+        view.coordinators = v.candidates;
+        return view;
+      });
+#endif
+    }
+    authority = leadership.get();
   }
   accel::pool::NodeAgent::Options node_options;
   node_options.name =
@@ -439,7 +547,7 @@ int main(int argc, char** argv) {
   node_options.device_labels = config.device_labels;
   accel::pool::NodeAgent agent(node_options, *devices, *authority);
   std::unique_ptr<accel::pool::CoordinatorService> coordinator_service;
-  if (coordinator != nullptr) {
+  if (leadership != nullptr) {
     accel::pool::CoordinatorService::Access access;
     for (absl::string_view name :
          absl::StrSplit(absl::GetFlag(FLAGS_operator_cn), ',', absl::SkipEmpty())) {
@@ -449,7 +557,7 @@ int main(int argc, char** argv) {
       return Fail("--operator_cn needs --tls_client_ca, to verify the certificates it names");
     }
     coordinator_service =
-        std::make_unique<accel::pool::CoordinatorService>(*coordinator, heartbeat, access);
+        std::make_unique<accel::pool::CoordinatorService>(*leadership, heartbeat, access);
   }
   accel::pool::NodeService node_service(agent);
   std::string host = absl::GetFlag(FLAGS_listen);
@@ -592,16 +700,47 @@ int main(int argc, char** argv) {
                                " refused this node: ", joined.ToString()));
     }
     if (!joined.ok()) std::fprintf(stderr, "poold: %s\n", joined.ToString().c_str());
-  } else {
+  } else if (coordinator != nullptr) {
     coordinator->AddNode(node_options.name, address, node_options.labels, agent.DeviceInfos(),
                          &agent);
   }
+#ifdef ACCEL_POOLD_ETCD
+  if (etcd != nullptr) {
+    // Each term as leader gets a fresh coordinator, restored from etcd,
+    // whose writes commit only while the term lasts.
+    accel::pool::LeaderElection::Callbacks terms;
+    terms.elected = [&](const accel::pool::LeaderElection::Term& term) {
+      etcd_store->Fence(term.key, term.revision, [&election] {
+        election->Lost(absl::FailedPreconditionError(
+            "a write found this coordinator's election key gone: another leads"));
+      });
+      absl::StatusOr<std::shared_ptr<accel::pool::Coordinator>> started =
+          StartCoordinator(coordinator_options, seed_tenants);
+      if (!started.ok()) {
+        election->Lost(started.status());
+        return;
+      }
+      leadership->Install(*std::move(started));
+    };
+    terms.deposed = [&](const absl::Status&) {
+      etcd_store->Unfence();
+      if (std::shared_ptr<accel::pool::Coordinator> ended = leadership->Remove()) ended->Resign();
+    };
+    accel::pool::LeaderElection::Options election_options;
+    election_options.ttl_seconds = absl::GetFlag(FLAGS_election_ttl);
+    election_options.address = address;
+    election = std::make_unique<accel::pool::LeaderElection>(*etcd, election_options, terms);
+    election->Start();
+    std::printf("poold coordinator of the pool in %s (electing a leader, etcd lease %d s)\n",
+                absl::GetFlag(FLAGS_state).c_str(), absl::GetFlag(FLAGS_election_ttl));
+  }
+#endif
 
 #ifdef ACCEL_POOLD_METRICS
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<accel::pool::PoolMetrics> metrics;
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    if (coordinator == nullptr) {
+    if (leadership == nullptr) {
       return Fail("--metrics_listen is served by the coordinator; this poold is a node");
     }
     try {  // civetweb reports a port it cannot bind by throwing
@@ -626,7 +765,7 @@ int main(int argc, char** argv) {
                    "reaches it sees every tenant's use\n",
                    absl::GetFlag(FLAGS_metrics_listen).c_str());
     }
-    metrics = std::make_shared<accel::pool::PoolMetrics>(*coordinator);
+    metrics = std::make_shared<accel::pool::PoolMetrics>(*leadership);
     exposer->RegisterCollectable(metrics);
     const std::string metrics_host =
         accel::pool::HostOfAddress(absl::GetFlag(FLAGS_metrics_listen));
@@ -668,6 +807,10 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   // Before the node agent they notify is destroyed.
   if (coordinator != nullptr) coordinator->Stop();
+#ifdef ACCEL_POOLD_ETCD
+  // Resigns: a standby leads at once, not at the end of this one's lease.
+  if (election != nullptr) election->Stop();
+#endif
   if (link != nullptr) link->Stop();
   return 0;
 }

@@ -1,0 +1,318 @@
+#include "pool/coordinator/etcd_client.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "pool/common/status_convert.h"
+
+namespace accel::pool {
+namespace {
+
+constexpr char kScheme[] = "etcd://";
+
+// A member that is down or cut off: another one may answer.
+bool TryAnotherMember(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+// etcd's simple auth tokens are each member's own, and lapse: a call that
+// finds its token unknown authenticates again.
+bool TokenLapsed(const grpc::Status& s) {
+  return absl::StrContains(s.error_message(), "invalid auth token") ||
+         (s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
+          !absl::StrContains(s.error_message(), "authentication failed"));
+}
+
+}  // namespace
+
+bool IsEtcdUrl(const std::string& state) { return absl::StartsWith(state, kScheme); }
+
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
+      ++prefix.back();
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+absl::StatusOr<EtcdLocation> ParseEtcdUrl(const std::string& url) {
+  if (!IsEtcdUrl(url)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", url, "' is not an etcd:// address"));
+  }
+  absl::string_view rest = absl::string_view(url).substr(sizeof(kScheme) - 1);
+  EtcdLocation location;
+  if (const size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+    std::string prefix(rest.substr(slash));
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+    if (prefix == "/") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(url, ": the prefix is empty (say /accelpool, or leave it out)"));
+    }
+    location.prefix = prefix;
+    rest = rest.substr(0, slash);
+  }
+  for (absl::string_view endpoint : absl::StrSplit(rest, ',')) {
+    const size_t colon = endpoint.rfind(':');
+    if (endpoint.empty() || colon == absl::string_view::npos || colon == 0 ||
+        colon + 1 == endpoint.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(url, ": '", endpoint, "' is not HOST:PORT (etcd's client port)"));
+    }
+    location.endpoints.emplace_back(endpoint);
+  }
+  return location;
+}
+
+EtcdClient::EtcdClient(Options options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(Options options) {
+  if (options.location.endpoints.empty()) {
+    return absl::InvalidArgumentError("etcd: no member addresses");
+  }
+  if (options.user.empty() != options.password.empty()) {
+    return absl::InvalidArgumentError("etcd: a user needs a password, and a password a user");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ClientCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  std::unique_ptr<EtcdClient> client(new EtcdClient(std::move(options)));
+  for (const std::string& address : client->options_.location.endpoints) {
+    grpc::ChannelArguments args;
+    // A member that went away is noticed within seconds even by a call that
+    // waits long (a campaign); etcd allows a ping every 5 s at most
+    // (its --grpc-keepalive-min-time) and closes links that ping faster.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 6000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    Member m;
+    m.address = address;
+    m.channel = grpc::CreateCustomChannel(address, *credentials, args);
+    m.kv = etcdserverpb::KV::NewStub(m.channel);
+    m.lease = etcdserverpb::Lease::NewStub(m.channel);
+    m.auth = etcdserverpb::Auth::NewStub(m.channel);
+    m.election = v3electionpb::Election::NewStub(m.channel);
+    client->members_.push_back(std::move(m));
+  }
+  return client;
+}
+
+std::string EtcdClient::endpoint() const {
+  absl::MutexLock lock(&mu_);
+  return members_[current_].address;
+}
+
+std::chrono::microseconds EtcdClient::last_round_trip() const {
+  absl::MutexLock lock(&mu_);
+  return round_trip_;
+}
+
+void EtcdClient::Prepare(grpc::ClientContext& context) {
+  absl::MutexLock lock(&mu_);
+  if (!auth_token_.empty()) context.AddMetadata("token", auth_token_);
+}
+
+absl::Status EtcdClient::Authenticate(Member& member) {
+  etcdserverpb::AuthenticateRequest request;
+  request.set_name(options_.user);
+  request.set_password(options_.password);
+  etcdserverpb::AuthenticateResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
+  context.set_wait_for_ready(true);
+  grpc::Status status = member.auth->Authenticate(&context, request, &response);
+  if (!status.ok()) {
+    return FromGrpc(status,
+                    absl::StrCat("etcd ", member.address, ": authenticating as ", options_.user));
+  }
+  absl::MutexLock lock(&mu_);
+  auth_token_ = response.token();
+  return absl::OkStatus();
+}
+
+absl::Status EtcdClient::Call(
+    const char* what, const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + options_.call_timeout;
+  // Each member gets its share of the time, so a member that is up but cut
+  // off from the others (and so never answers) leaves time for the next.
+  const auto attempt_time = std::max<std::chrono::milliseconds>(
+      options_.call_timeout / static_cast<int>(members_.size()), std::chrono::milliseconds(500));
+  size_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = current_;
+  }
+  bool authenticated = false;
+  std::vector<std::string> failures;
+  for (size_t tried = 0; std::chrono::steady_clock::now() < deadline;) {
+    Member& member = members_[index];
+    if (!options_.user.empty() && !authenticated) {
+      bool have_token;
+      {
+        absl::MutexLock lock(&mu_);
+        have_token = !auth_token_.empty();
+      }
+      if (!have_token) {
+        if (absl::Status s = Authenticate(member); !s.ok()) return s;
+        authenticated = true;
+      }
+    }
+    // Waits for the member's connection within the try's time: gRPC does not
+    // redial a member that refused a connection (one starting up, say) until
+    // a call asks it to, and a failing-fast call never would. A member whose
+    // last connection failed gets a moment only, when others may answer.
+    const bool failing = members_.size() > 1 && member.channel->GetState(/*try_to_connect=*/true) ==
+                                                    GRPC_CHANNEL_TRANSIENT_FAILURE;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::min<std::chrono::steady_clock::duration>(
+                             failing ? std::chrono::milliseconds(150) : attempt_time,
+                             deadline - std::chrono::steady_clock::now()));
+    context.set_wait_for_ready(true);
+    Prepare(context);
+    const auto sent = std::chrono::steady_clock::now();
+    grpc::Status status = call(member, context);
+    if (status.ok()) {
+      absl::MutexLock lock(&mu_);
+      current_ = index;
+      round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - sent);
+      return absl::OkStatus();
+    }
+    if (!options_.user.empty() && !authenticated && TokenLapsed(status)) {
+      if (absl::Status s = Authenticate(member); !s.ok()) return s;
+      authenticated = true;
+      continue;  // the same member, with a fresh token
+    }
+    if (!TryAnotherMember(status)) {
+      return FromGrpc(status, absl::StrCat("etcd ", member.address, ": ", what));
+    }
+    failures.push_back(absl::StrCat(member.address, ": ", status.error_message()));
+    index = (index + 1) % members_.size();
+    authenticated = false;  // tokens are per member
+    {
+      absl::MutexLock lock(&mu_);
+      auth_token_.clear();
+    }
+    // Every member tried and time left: a short pause before the next round.
+    if (++tried % members_.size() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "etcd did not answer ", what, " within ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.call_timeout).count(), " ms (",
+      failures.empty() ? "no member tried" : absl::StrJoin(failures, "; "), ")"));
+}
+
+absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
+    const etcdserverpb::RangeRequest& request) {
+  etcdserverpb::RangeResponse response;
+  absl::Status s = Call("Range", [&](Member& m, grpc::ClientContext& c) {
+    return m.kv->Range(&c, request, &response);
+  });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::TxnRequest& request) {
+  etcdserverpb::TxnResponse response;
+  absl::Status s = Call(
+      "Txn", [&](Member& m, grpc::ClientContext& c) { return m.kv->Txn(&c, request, &response); });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::LeaseGrantResponse> EtcdClient::LeaseGrant(int64_t ttl_seconds) {
+  etcdserverpb::LeaseGrantRequest request;
+  request.set_ttl(ttl_seconds);
+  etcdserverpb::LeaseGrantResponse response;
+  absl::Status s = Call("LeaseGrant", [&](Member& m, grpc::ClientContext& c) {
+    return m.lease->LeaseGrant(&c, request, &response);
+  });
+  if (!s.ok()) return s;
+  if (!response.error().empty()) {
+    return absl::UnavailableError(absl::StrCat("etcd LeaseGrant: ", response.error()));
+  }
+  return response;
+}
+
+absl::Status EtcdClient::LeaseRevoke(int64_t lease) {
+  etcdserverpb::LeaseRevokeRequest request;
+  request.set_id(lease);
+  etcdserverpb::LeaseRevokeResponse response;
+  return Call("LeaseRevoke", [&](Member& m, grpc::ClientContext& c) {
+    return m.lease->LeaseRevoke(&c, request, &response);
+  });
+}
+
+absl::StatusOr<int64_t> EtcdClient::LeaseKeepAlive(int64_t lease) {
+  int64_t ttl = 0;
+  absl::Status s = Call("LeaseKeepAlive", [&](Member& m, grpc::ClientContext& c) {
+    // The API is a stream of keep-alives; one request and its answer per
+    // call keeps a member change as simple as for unary calls.
+    auto stream = m.lease->LeaseKeepAlive(&c);
+    etcdserverpb::LeaseKeepAliveRequest request;
+    request.set_id(lease);
+    etcdserverpb::LeaseKeepAliveResponse response;
+    if (stream->Write(request) && stream->Read(&response)) {
+      ttl = response.ttl();
+      stream->WritesDone();
+      c.TryCancel();
+      stream->Finish().IgnoreError();
+      return grpc::Status::OK;
+    }
+    stream->WritesDone();
+    grpc::Status finished = stream->Finish();
+    return finished.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive unanswered")
+                         : finished;
+  });
+  if (!s.ok()) return s;
+  return ttl;
+}
+
+absl::Status EtcdClient::Resign(const v3electionpb::LeaderKey& leader) {
+  v3electionpb::ResignRequest request;
+  *request.mutable_leader() = leader;
+  v3electionpb::ResignResponse response;
+  return Call("Resign", [&](Member& m, grpc::ClientContext& c) {
+    return m.election->Resign(&c, request, &response);
+  });
+}
+
+absl::StatusOr<v3electionpb::LeaderKey> EtcdClient::Campaign(grpc::ClientContext& context,
+                                                             const std::string& election,
+                                                             int64_t lease,
+                                                             const std::string& value) {
+  v3electionpb::CampaignRequest request;
+  request.set_name(election);
+  request.set_lease(lease);
+  request.set_value(value);
+  v3electionpb::CampaignResponse response;
+  Member* member;
+  {
+    absl::MutexLock lock(&mu_);
+    member = &members_[current_];
+  }
+  Prepare(context);
+  grpc::Status status = member->election->Campaign(&context, request, &response);
+  if (!status.ok()) {
+    if (TryAnotherMember(status)) {
+      absl::MutexLock lock(&mu_);
+      current_ = (current_ + 1) % members_.size();
+    }
+    return FromGrpc(status, absl::StrCat("etcd ", member->address, ": Campaign"));
+  }
+  return response.leader();
+}
+
+}  // namespace accel::pool

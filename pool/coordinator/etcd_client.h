@@ -1,0 +1,95 @@
+// A connection to an etcd v3 cluster, for the coordinator's state store and
+// its leader election: the members' addresses, TLS and user/password, and
+// unary calls that move on to the next member when one does not answer.
+// The protocol itself is the client gRPC generates from etcd's own .proto
+// files (pool/CMakeLists.txt); nothing here re-states it.
+#ifndef ACCEL_POOL_COORDINATOR_ETCD_CLIENT_H_
+#define ACCEL_POOL_COORDINATOR_ETCD_CLIENT_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "etcd/etcdserver/api/v3election/v3electionpb/v3election.grpc.pb.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "pool/common/tls.h"
+
+namespace accel::pool {
+
+// Where the state lives: poold --state etcd://HOST:PORT[,HOST:PORT...][/prefix].
+struct EtcdLocation {
+  std::vector<std::string> endpoints;
+  std::string prefix = "/accelpool";  // no trailing '/'
+};
+// INVALID_ARGUMENT, saying what is wrong, for anything else.
+absl::StatusOr<EtcdLocation> ParseEtcdUrl(const std::string& url);
+bool IsEtcdUrl(const std::string& state);
+// The range_end that makes a range request cover every key under `prefix`.
+std::string PrefixEnd(std::string prefix);
+
+class EtcdClient {
+ public:
+  struct Options {
+    EtcdLocation location;
+    TlsFiles tls;                // etcd's own CA and, for client-certificate auth, ours
+    std::string user, password;  // etcd's user auth; empty: none
+    // The longest one call waits, over all members it tries.
+    std::chrono::milliseconds call_timeout{3000};
+  };
+  static absl::StatusOr<std::unique_ptr<EtcdClient>> Connect(Options options);
+
+  const EtcdLocation& location() const { return options_.location; }
+  // The member calls go to now, "host:port".
+  std::string endpoint() const;
+
+  absl::StatusOr<etcdserverpb::RangeResponse> Range(const etcdserverpb::RangeRequest& request);
+  absl::StatusOr<etcdserverpb::TxnResponse> Txn(const etcdserverpb::TxnRequest& request);
+  absl::StatusOr<etcdserverpb::LeaseGrantResponse> LeaseGrant(int64_t ttl_seconds);
+  absl::Status LeaseRevoke(int64_t lease);
+  // One keep-alive of `lease`: its TTL left in seconds (0: it has lapsed).
+  absl::StatusOr<int64_t> LeaseKeepAlive(int64_t lease);
+  absl::Status Resign(const v3electionpb::LeaderKey& leader);
+  // Campaigns for `election` with `lease`, waiting until elected or
+  // `context` is cancelled: a call with no deadline of its own.
+  absl::StatusOr<v3electionpb::LeaderKey> Campaign(grpc::ClientContext& context,
+                                                   const std::string& election, int64_t lease,
+                                                   const std::string& value);
+  // A context for a call of the caller's own (credentials attached).
+  void Prepare(grpc::ClientContext& context);
+  // The time the last successful call took.
+  std::chrono::microseconds last_round_trip() const;
+
+ private:
+  explicit EtcdClient(Options options);
+  struct Member {
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<etcdserverpb::KV::Stub> kv;
+    std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+    std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+    std::unique_ptr<v3electionpb::Election::Stub> election;
+  };
+  // Runs `call` on the current member; moves to the next one while members
+  // are unreachable, re-authenticates once if the auth token lapsed.
+  // UNAVAILABLE naming etcd and the member when none answers in time.
+  absl::Status Call(const char* what,
+                    const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call);
+  absl::Status Authenticate(Member& member) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Options options_;
+  std::vector<Member> members_;
+  mutable absl::Mutex mu_;
+  size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string auth_token_ ABSL_GUARDED_BY(mu_);
+  std::chrono::microseconds round_trip_ ABSL_GUARDED_BY(mu_){0};
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_COORDINATOR_ETCD_CLIENT_H_

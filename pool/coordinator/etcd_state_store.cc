@@ -1,0 +1,171 @@
+#include "pool/coordinator/etcd_state_store.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "pool/proto/state.pb.h"
+
+namespace accel::pool {
+namespace {
+
+constexpr char kTenants[] = "tenants";
+constexpr char kDrained[] = "drained";
+constexpr char kLeases[] = "leases";
+// Keys read per Range call while loading: a pool of 100k leases loads in
+// pages, never in one response over gRPC's message limit.
+constexpr int64_t kPage = 1000;
+
+}  // namespace
+
+void EtcdStateStore::Fence(const std::string& leader_key, int64_t revision,
+                           std::function<void()> lost) {
+  absl::MutexLock lock(&mu_);
+  leader_key_ = leader_key;
+  revision_ = revision;
+  lost_ = std::move(lost);
+}
+
+void EtcdStateStore::Unfence() {
+  absl::MutexLock lock(&mu_);
+  leader_key_.clear();
+  revision_ = 0;
+  lost_ = nullptr;
+}
+
+std::string EtcdStateStore::Key(absl::string_view kind, absl::string_view name) const {
+  return absl::StrCat(etcd_.location().prefix, "/", kind, "/", name);
+}
+
+absl::Status EtcdStateStore::Commit(etcdserverpb::RequestOp op) {
+  etcdserverpb::TxnRequest txn;
+  {
+    absl::MutexLock lock(&mu_);
+    if (revision_ == 0) {
+      return absl::FailedPreconditionError(
+          "etcd: this coordinator is not the pool's leader, so it writes nothing");
+    }
+    etcdserverpb::Compare* fence = txn.add_compare();
+    fence->set_key(leader_key_);
+    fence->set_target(etcdserverpb::Compare::CREATE);
+    fence->set_result(etcdserverpb::Compare::EQUAL);
+    fence->set_create_revision(revision_);
+  }
+  *txn.add_success() = std::move(op);
+  absl::StatusOr<etcdserverpb::TxnResponse> done = etcd_.Txn(txn);
+  if (!done.ok()) return done.status();
+  if (!done->succeeded()) {
+    std::function<void()> lost;
+    {
+      absl::MutexLock lock(&mu_);
+      lost = std::move(lost_);
+      lost_ = nullptr;
+      revision_ = 0;
+    }
+    if (lost) lost();
+    return absl::FailedPreconditionError(
+        "etcd: this coordinator is no longer the pool's leader (its election key is gone): "
+        "nothing was written");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EtcdStateStore::Put(const std::string& key, const std::string& value) {
+  etcdserverpb::RequestOp op;
+  op.mutable_request_put()->set_key(key);
+  op.mutable_request_put()->set_value(value);
+  return Commit(std::move(op));
+}
+
+absl::Status EtcdStateStore::Delete(const std::string& key) {
+  etcdserverpb::RequestOp op;
+  op.mutable_request_delete_range()->set_key(key);
+  return Commit(std::move(op));
+}
+
+absl::StatusOr<PoolState> EtcdStateStore::Load() {
+  PoolState state;
+  const std::string root = absl::StrCat(etcd_.location().prefix, "/");
+  const std::string end = PrefixEnd(root);
+  std::string from = root;
+  int64_t revision = 0;  // every page from the first page's revision: one snapshot
+  for (;;) {
+    etcdserverpb::RangeRequest request;
+    request.set_key(from);
+    request.set_range_end(end);
+    request.set_limit(kPage);
+    request.set_revision(revision);
+    absl::StatusOr<etcdserverpb::RangeResponse> page = etcd_.Range(request);
+    if (!page.ok()) return page.status();
+    if (revision == 0) revision = page->header().revision();
+    for (const mvccpb::KeyValue& kv : page->kvs()) {
+      absl::string_view key = kv.key();
+      key.remove_prefix(root.size());
+      const size_t slash = key.find('/');
+      const absl::string_view kind = key.substr(0, slash);
+      const std::string name(slash == absl::string_view::npos ? "" : key.substr(slash + 1));
+      auto unreadable = [&] {
+        return absl::DataLossError(absl::StrCat("etcd key ", kv.key(), " is unreadable"));
+      };
+      if (kind == kTenants) {
+        accelpool::state::v1::StoredTenant stored;
+        if (!stored.ParseFromString(kv.value()) || stored.name() != name) return unreadable();
+        Tenant& t = state.tenants.emplace_back();
+        t.name = stored.name();
+        t.priority = stored.priority();
+        t.max_devices = stored.max_devices();
+        t.max_memory = stored.max_memory();
+        t.max_leases = stored.max_leases();
+        t.token_sha256 = stored.token_sha256();
+        t.device_isolation = stored.device_isolation();
+        t.max_kernel_ms = stored.max_kernel_ms();
+      } else if (kind == kDrained) {
+        state.drained_nodes.insert(name);
+      } else if (kind == kLeases) {
+        accelpool::state::v1::StoredLease stored;
+        if (!stored.ParseFromString(kv.value()) || stored.info().lease_id() != name) {
+          return unreadable();
+        }
+        StoredLease& lease = state.leases.emplace_back();
+        lease.info = std::move(*stored.mutable_info());
+        lease.token_sha256 = stored.token_sha256();
+      }
+      // Anything else under the prefix (the election's keys) is not state.
+    }
+    if (!page->more() || page->kvs().empty()) break;
+    from = page->kvs(page->kvs_size() - 1).key() + std::string(1, '\0');
+  }
+  return state;
+}
+
+absl::Status EtcdStateStore::PutTenant(const Tenant& t) {
+  accelpool::state::v1::StoredTenant stored;
+  stored.set_name(t.name);
+  stored.set_priority(t.priority);
+  stored.set_max_devices(t.max_devices);
+  stored.set_max_memory(t.max_memory);
+  stored.set_max_leases(t.max_leases);
+  stored.set_token_sha256(t.token_sha256);
+  stored.set_device_isolation(t.device_isolation);
+  stored.set_max_kernel_ms(t.max_kernel_ms);
+  return Put(Key(kTenants, t.name), stored.SerializeAsString());
+}
+
+absl::Status EtcdStateStore::DeleteTenant(const std::string& name) {
+  return Delete(Key(kTenants, name));
+}
+
+absl::Status EtcdStateStore::SetDrained(const std::string& node, bool drained) {
+  return drained ? Put(Key(kDrained, node), "") : Delete(Key(kDrained, node));
+}
+
+absl::Status EtcdStateStore::PutLease(const StoredLease& lease) {
+  accelpool::state::v1::StoredLease stored;
+  *stored.mutable_info() = lease.info;
+  stored.set_token_sha256(lease.token_sha256);
+  return Put(Key(kLeases, lease.info.lease_id()), stored.SerializeAsString());
+}
+
+absl::Status EtcdStateStore::DeleteLease(const std::string& lease_id) {
+  return Delete(Key(kLeases, lease_id));
+}
+
+}  // namespace accel::pool

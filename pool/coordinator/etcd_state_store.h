@@ -1,0 +1,58 @@
+// The coordinator's state in etcd (poold --state etcd://...): the store of a
+// highly available control plane, shared by every coordinator of the pool.
+// One key per record under the prefix (tenants/NAME, drained/NODE,
+// leases/ID; values from pool/proto/state.proto).
+//
+// Every write is a transaction fenced by the writer's leadership: it
+// commits only while the election key that made this coordinator the
+// leader still exists with the revision it was created at. A coordinator
+// that lost its leadership (its etcd lease lapsed, another one was elected)
+// can therefore never commit a grant, however late its write arrives.
+#ifndef ACCEL_POOL_COORDINATOR_ETCD_STATE_STORE_H_
+#define ACCEL_POOL_COORDINATOR_ETCD_STATE_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/state_store.h"
+
+namespace accel::pool {
+
+class EtcdStateStore final : public StateStore {
+ public:
+  // `etcd` must outlive the store. Writes are refused until Fence().
+  explicit EtcdStateStore(EtcdClient& etcd) : etcd_(etcd) {}
+
+  // Writes commit only while `leader_key` exists, created at `revision`.
+  // `lost` is called (once, from the writing thread) when a write finds
+  // the fence gone: this coordinator must stop acting as the leader.
+  void Fence(const std::string& leader_key, int64_t revision, std::function<void()> lost);
+  // Refuses every later write: the term ends.
+  void Unfence();
+
+  absl::StatusOr<PoolState> Load() override;
+  absl::Status PutTenant(const Tenant& tenant) override;
+  absl::Status DeleteTenant(const std::string& name) override;
+  absl::Status SetDrained(const std::string& node, bool drained) override;
+  absl::Status PutLease(const StoredLease& lease) override;
+  absl::Status DeleteLease(const std::string& lease_id) override;
+
+ private:
+  absl::Status Put(const std::string& key, const std::string& value);
+  absl::Status Delete(const std::string& key);
+  absl::Status Commit(etcdserverpb::RequestOp op);
+  std::string Key(absl::string_view kind, absl::string_view name) const;
+
+  EtcdClient& etcd_;
+  absl::Mutex mu_;
+  std::string leader_key_ ABSL_GUARDED_BY(mu_);
+  int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> lost_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace accel::pool
+
+#endif  // ACCEL_POOL_COORDINATOR_ETCD_STATE_STORE_H_
