@@ -1,6 +1,7 @@
 // poolctl: the operator's view of a pool.
 //
 //   poolctl [--pool ADDR] [-o table|json] nodes
+//   poolctl ... status                         the coordinators, which leads, the state store
 //   poolctl ... devices
 //   poolctl ... leases
 //   poolctl ... lease revoke ID        (also: lease release ID)
@@ -15,7 +16,8 @@
 //   poolctl ... tenant delete NAME
 //   poolctl audit verify FILE                 checks an audit log's chain (poold --audit_log)
 //
-// ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070. --token (default
+// ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070; a highly available
+// pool's coordinators as HOST:PORT,HOST:PORT (calls follow the leader). --token (default
 // $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
 // leases. Without a token, for a pool on this host, poolctl uses the pool's
 // admin socket (poold --admin_socket), where root, poold's user and the
@@ -44,6 +46,7 @@
 #include "pool/common/admin_socket_path.h"
 #include "pool/common/audit_log.h"
 #include "pool/common/bearer_token.h"
+#include "pool/common/coordinator_list.h"
 #include "pool/common/loopback_host.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/tls.h"
@@ -55,15 +58,16 @@ namespace v1 = ::accelpool::v1;
 using Table = std::vector<std::vector<std::string>>;
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: poolctl [--pool ADDR] [--token_file FILE] [--tls_ca FILE] [--tls_cert FILE "
-               "--tls_key FILE] [--admin_socket PATH|none] [-o table|json] "
-               "nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
-               "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
-               "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
-               "[--isolation device|shared] [--max-kernel-seconds S] | "
-               "tenant update NAME [same options] [--rotate-token] | tenant delete NAME | "
-               "audit verify FILE\n");
+  std::fprintf(
+      stderr,
+      "usage: poolctl [--pool ADDR] [--token_file FILE] [--tls_ca FILE] [--tls_cert FILE "
+      "--tls_key FILE] [--admin_socket PATH|none] [-o table|json] "
+      "status | nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
+      "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
+      "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
+      "[--isolation device|shared] [--max-kernel-seconds S] | "
+      "tenant update NAME [same options] [--rotate-token] | tenant delete NAME | "
+      "audit verify FILE\n");
   return 2;
 }
 
@@ -262,14 +266,21 @@ int main(int argc, char** argv) {
     target = "unix:" + admin_socket;
     *credentials = grpc::InsecureChannelCredentials();  // the kernel names the caller
   }
-  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(target, *credentials));
-  // One call on the pool, with a deadline of its own.
+  absl::StatusOr<std::shared_ptr<accel::pool::CoordinatorList>> coordinators =
+      accel::pool::CoordinatorList::Parse(target, *credentials);
+  if (!coordinators.ok()) return Fail(coordinators.status());
+  // One call on the pool's leader, with a deadline of its own.
   auto call = [&](auto method, const auto& request, auto* response) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    accel::pool::AttachBearerToken(context, token);
-    return accel::pool::FromGrpc(((*stub).*method)(&context, request, response),
-                                 absl::StrCat("pool ", pool));
+    return accel::pool::FromGrpc(
+        (*coordinators)
+            ->CallLeader(
+                std::chrono::system_clock::now() + std::chrono::seconds(10),
+                std::chrono::seconds(5),
+                [&](grpc::ClientContext& c) { accel::pool::AttachBearerToken(c, token); },
+                [&](v1::Coordinator::Stub& stub, grpc::ClientContext& c) {
+                  return (stub.*method)(&c, request, response);
+                }),
+        absl::StrCat("pool ", pool));
   };
   auto list_devices = [&](v1::ListDevicesResponse& r) {
     return call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
@@ -301,6 +312,38 @@ int main(int argc, char** argv) {
   };
 
   const std::string& command = words[0];
+  if (command == "status" && words.size() == 1) {
+    // Every coordinator named says what it is; the leader says the rest.
+    Table t = {{"COORDINATOR", "ROLE", "LEADER"}};
+    v1::ControlPlaneResponse leader;
+    for (const std::string& address : (*coordinators)->addresses()) {
+      v1::ControlPlaneResponse r;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      accel::pool::AttachBearerToken(context, token);
+      grpc::Status s = (*coordinators)->Stub(address).GetControlPlane(&context, {}, &r);
+      t.push_back({address, s.ok() ? r.role() : absl::StrCat("unreachable: ", s.error_message()),
+                   r.leader_address()});
+      if (s.ok() && r.role() == "leader") leader = r;
+    }
+    if (json) return PrintJson(leader);
+    PrintTable(t);
+    if (leader.role().empty()) return Fail(absl::UnavailableError("no coordinator named leads"));
+    std::printf("state store: %s%s\n",
+                leader.state_store().empty() ? "(shown to operators)"
+                                             : Printable(leader.state_store()).c_str(),
+                leader.store_status().empty()
+                    ? ""
+                    : Printable(absl::StrCat(" (", leader.store_status(), ")")).c_str());
+    if (leader.store_round_trip_us() > 0) {
+      std::printf("state store round trip: %.2f ms\n", leader.store_round_trip_us() / 1000.0);
+    }
+    if (leader.coordinators_size() > 0) {
+      std::printf("coordinators in the election: %s\n",
+                  Printable(absl::StrJoin(leader.coordinators(), ", ")).c_str());
+    }
+    return 0;
+  }
   if (command == "nodes" && words.size() == 1) {
     v1::ListNodesResponse r;
     if (absl::Status s = call(&v1::Coordinator::Stub::ListNodes, v1::ListNodesRequest(), &r);

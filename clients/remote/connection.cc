@@ -30,67 +30,32 @@ std::chrono::system_clock::time_point Deadline(int seconds) {
   return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
 }
 
-uint32_t RenewMillis(uint32_t ttl_seconds) {
-  // Three renewals per TTL: one lost heartbeat never loses the lease.
-  return std::max<uint32_t>(100, ttl_seconds * 1000 / 3);
-}
-
 }  // namespace
 
-std::unique_ptr<v1::Coordinator::Stub> PoolTarget::Coordinator() const {
-  return v1::Coordinator::NewStub(grpc::CreateChannel(address, credentials));
-}
-
-absl::StatusOr<PoolTarget> MakePoolTarget(const std::string& address, const pool::TlsFiles& files) {
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      pool::ClientCredentials(files);
-  if (!credentials.ok()) return credentials.status();
-  return PoolTarget{address, *std::move(credentials), files};
-}
-
-absl::StatusOr<v1::LeaseResponse> RequestLease(const PoolTarget& pool,
-                                               const v1::LeaseRequest& request,
-                                               const std::string& tenant_token) {
-  std::unique_ptr<v1::Coordinator::Stub> stub = pool.Coordinator();
-  grpc::ClientContext context;
-  context.set_deadline(Deadline(10 + static_cast<int>(request.wait_seconds())));
-  pool::AttachBearerToken(context, tenant_token);
-  v1::LeaseResponse response;
-  grpc::Status status = stub->Lease(&context, request, &response);
-  if (!status.ok()) return FromGrpc(status, absl::StrCat("lease from ", pool.address));
-  return response;
-}
-
-absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(
-    const PoolTarget& pool, v1::LeaseResponse lease, std::string tenant_token,
-    const NodeAddress& node, std::shared_ptr<LeaseRelease> release) {
+absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(std::shared_ptr<HeldLease> lease,
+                                                             const NodeAddress& node) {
   pool::TuneMallocForBulkTransfers();
   grpc::ChannelArguments args;
   pool::ApplyBulkTransferSettings(args);
   // Keepalive pings notice a cut network (no RST) within a few seconds.
+  // (A third of the TTL, as renewals go, at most 5 s.)
   const int ping_ms =
-      static_cast<int>(std::min<uint32_t>(RenewMillis(lease.lease().ttl_seconds()), 5000));
+      static_cast<int>(std::min<uint32_t>(lease->lease().lease().ttl_seconds() * 1000 / 3, 5000));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, std::max(ping_ms, 1000));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  auto channel = grpc::CreateCustomChannel(node.address, pool.credentials, args);
-  std::shared_ptr<Connection> connection(new Connection(
-      pool, std::move(lease), std::move(tenant_token), node, std::move(release), channel));
+  auto channel = grpc::CreateCustomChannel(node.address, lease->pool().credentials(), args);
+  std::shared_ptr<Connection> connection(new Connection(std::move(lease), node, channel));
   if (absl::Status s = connection->Start(); !s.ok()) return s;
   return connection;
 }
 
-Connection::Connection(PoolTarget pool, v1::LeaseResponse lease, std::string tenant_token,
-                       NodeAddress node, std::shared_ptr<LeaseRelease> release,
+Connection::Connection(std::shared_ptr<HeldLease> lease, NodeAddress node,
                        std::shared_ptr<grpc::Channel> channel)
-    : pool_(std::move(pool)),
-      lease_(std::move(lease)),
-      tenant_token_(std::move(tenant_token)),
+    : held_(std::move(lease)),
       node_address_(std::move(node)),
-      release_(std::move(release)),
       channel_(std::move(channel)),
-      coordinator_(pool_.Coordinator()),
       node_(v1::Node::NewStub(channel_)) {}
 
 absl::Status Connection::Start() {
@@ -98,7 +63,7 @@ absl::Status Connection::Start() {
     return absl::UnavailableError(absl::StrCat("node ", node_address_.name, " at ",
                                                node_address_.address, " is unreachable"));
   }
-  pool::AttachSessionCredentials(session_context_, {lease().lease_id(), lease_.token()});
+  pool::AttachSessionCredentials(session_context_, {lease().lease_id(), held_->lease().token()});
   stream_ = node_->Session(&session_context_);
   v1::SessionResponse answer;
   absl::Status failed;
@@ -119,8 +84,8 @@ absl::Status Connection::Start() {
   ConnectBulk(answer);
   writer_ = std::thread([this] { WriterLoop(); });
   reader_ = std::thread([this] { ReaderLoop(); });
-  renewer_ = std::thread([this] { RenewLoop(); });
   if (bulk_ != nullptr) bulk_reader_ = std::thread([this] { BulkReaderLoop(); });
+  lease_subscription_ = held_->Subscribe([this](const absl::Status& why) { End(why); });
   return absl::OkStatus();
 }
 
@@ -143,9 +108,9 @@ void Connection::ConnectBulk(const v1::SessionResponse& hello) {
   if (!socket.ok()) return;
   // Over TLS to the node, the bulk channel is TLS too, checked as the
   // session's link is; the key goes only to a node that passed.
-  if (!pool_.tls.empty()) {
+  if (!held_->pool().tls().empty()) {
     absl::StatusOr<pool::ChannelKeys> keys =
-        pool::BulkTlsConnect((*socket)->fd(), host, pool_.tls, 5000);
+        pool::BulkTlsConnect((*socket)->fd(), host, held_->pool().tls(), 5000);
     if (!keys.ok() || !(*socket)->Seal(*keys).ok()) return;
   }
   char attached = 0;
@@ -157,6 +122,8 @@ void Connection::ConnectBulk(const v1::SessionResponse& hello) {
 }
 
 Connection::~Connection() {
+  // No word of the lease's loss may reach a connection being torn down.
+  if (lease_subscription_ != 0) held_->Unsubscribe(lease_subscription_);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -165,7 +132,6 @@ Connection::~Connection() {
   if (writer_.joinable()) writer_.join();  // flushes what is queued, then half-closes
   End(absl::FailedPreconditionError("the lease was released"));
   if (reader_.joinable()) reader_.join();
-  if (renewer_.joinable()) renewer_.join();
   if (bulk_reader_.joinable()) bulk_reader_.join();  // End() shut its socket down
 }
 
@@ -535,58 +501,6 @@ void Connection::BulkReaderLoop() {
   }
 }
 
-void Connection::RenewLoop() {
-  const auto period = absl::Milliseconds(RenewMillis(lease().ttl_seconds()));
-  // Until when the pool keeps the lease without hearing from us. While the
-  // coordinator cannot be reached (it may be restarting) the session goes
-  // on; the lease is given up only once it would have lapsed.
-  // (Counted on this host's clock from the last renewal: the pool's clock
-  // may differ.)
-  auto now_ms = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  };
-  const int64_t ttl_ms = int64_t{lease().ttl_seconds()} * 1000;
-  int64_t expires_ms = now_ms() + ttl_ms;
-  absl::MutexLock lock(&mu_);
-  while (!stopping_ && ended_.ok()) {
-    mu_.AwaitWithTimeout(absl::Condition(
-                             +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-                               return c->stopping_ || !c->ended_.ok();
-                             },
-                             this),
-                         period);
-    if (stopping_ || !ended_.ok()) break;
-    mu_.Unlock();
-    v1::RenewRequest request;
-    request.set_lease_id(lease().lease_id());
-    request.set_token(lease_.token());
-    v1::RenewResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(Deadline(5));
-    pool::AttachBearerToken(context, tenant_token_);
-    grpc::Status status = coordinator_->Renew(&context, request, &response);
-    mu_.Lock();
-    if (status.ok()) {
-      expires_ms = now_ms() + ttl_ms;
-    } else if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
-               status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-               status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
-      // Gone, or our tenant's token was rotated or revoked: no retry helps.
-      mu_.Unlock();
-      End(absl::UnavailableError(absl::StrCat("lease lost: ", status.error_message())));
-      mu_.Lock();
-    } else if (now_ms() + absl::ToInt64Milliseconds(period) >= expires_ms) {
-      // The lease lapses before the next try could renew it.
-      mu_.Unlock();
-      End(absl::UnavailableError(
-          absl::StrCat("lease lost: pool unreachable (", status.error_message(), ")")));
-      mu_.Lock();
-    }
-  }
-}
-
 void Connection::End(absl::Status why) {
   std::vector<std::function<void(const absl::Status&)>> copies;
   {
@@ -615,20 +529,6 @@ void Connection::End(absl::Status why) {
   }
   for (auto& done : copies) done(why);
   session_context_.TryCancel();
-}
-
-LeaseRelease::~LeaseRelease() {
-  std::unique_ptr<v1::Coordinator::Stub> stub = pool_.Coordinator();
-  v1::ReleaseRequest request;
-  request.set_lease_id(lease_id_);
-  request.set_token(token_);
-  v1::ReleaseResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(Deadline(5));
-  pool::AttachBearerToken(context, tenant_token_);
-  // Already ended (its sessions closed first) is fine, and an unreachable
-  // pool reclaims the lease at its TTL: there is nobody to tell.
-  stub->Release(&context, request, &response).IgnoreError();
 }
 
 }  // namespace accel::client

@@ -4,8 +4,8 @@
 // handles, uploads, fills and launches never wait for the network; only
 // calls that need an answer (synchronization, copies to the host, queries)
 // wait for their reply, which they read themselves when no other thread is
-// reading (else the reading thread hands it over). A renewal thread
-// keeps the lease alive. When the node or the lease goes away, every waiting
+// reading (else the reading thread hands it over). The lease it belongs to
+// is renewed elsewhere (held_lease.h). When the node or the lease goes away, every waiting
 // and later call fails with UNAVAILABLE ("lease lost: ...") instead of hanging.
 #ifndef ACCEL_CLIENTS_REMOTE_CONNECTION_H_
 #define ACCEL_CLIENTS_REMOTE_CONNECTION_H_
@@ -24,52 +24,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "clients/remote/held_lease.h"
 #include "pool/common/bulk_socket.h"
-#include "pool/common/tls.h"
 #include "pool/common/wire.h"
 
 namespace accel::client {
 
 namespace v1 = ::accelpool::v1;
-
-// Where a pool is and how this client reaches it: its coordinator's address,
-// and the credentials of every link to the pool (its coordinator and its
-// nodes: TLS checked against the pool's CA, or plaintext).
-struct PoolTarget {
-  std::string address;
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  pool::TlsFiles tls;  // what `credentials` came from: the bulk channel's TLS too
-  std::unique_ptr<v1::Coordinator::Stub> Coordinator() const;
-};
-// The target `address` with TLS from `files` (plaintext when empty);
-// INVALID_ARGUMENT naming a file that cannot be used.
-absl::StatusOr<PoolTarget> MakePoolTarget(const std::string& address, const pool::TlsFiles& files);
-
-// Asks the pool's coordinator for a lease, as the tenant whose bearer token
-// this is ("" in a pool without tenants). Waits up to the request's
-// wait_seconds in the pool's queue.
-absl::StatusOr<v1::LeaseResponse> RequestLease(const PoolTarget& pool,
-                                               const v1::LeaseRequest& request,
-                                               const std::string& tenant_token);
-
-// Releases a lease when the last connection to its sessions goes (a gang
-// across nodes has one per node): the pool frees it at once instead of at
-// the end of its TTL.
-class LeaseRelease {
- public:
-  LeaseRelease(PoolTarget pool, const v1::LeaseResponse& lease, std::string tenant_token)
-      : pool_(std::move(pool)),
-        lease_id_(lease.lease().lease_id()),
-        token_(lease.token()),
-        tenant_token_(std::move(tenant_token)) {}
-  ~LeaseRelease();
-  LeaseRelease(const LeaseRelease&) = delete;
-  LeaseRelease& operator=(const LeaseRelease&) = delete;
-
- private:
-  const PoolTarget pool_;
-  const std::string lease_id_, token_, tenant_token_;
-};
 
 // A node of a lease: its name and where it serves sessions.
 struct NodeAddress {
@@ -80,18 +41,14 @@ struct NodeAddress {
 class Connection {
  public:
   // Opens the lease's session on `node` (a lease across nodes has one on
-  // each). The connection renews the lease; `release` goes with the last
-  // connection of the lease.
-  static absl::StatusOr<std::shared_ptr<Connection>> Open(const PoolTarget& pool,
-                                                          v1::LeaseResponse lease,
-                                                          std::string tenant_token,
-                                                          const NodeAddress& node,
-                                                          std::shared_ptr<LeaseRelease> release);
+  // each). The lease is released when the last of its connections goes.
+  static absl::StatusOr<std::shared_ptr<Connection>> Open(std::shared_ptr<HeldLease> lease,
+                                                          const NodeAddress& node);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  const v1::LeaseInfo& lease() const { return lease_.lease(); }
+  const v1::LeaseInfo& lease() const { return held_->lease().lease(); }
   uint64_t NewHandle() { return next_handle_.fetch_add(1); }
 
   // Queues a command that needs no answer.
@@ -131,8 +88,8 @@ class Connection {
     bool awaiting_bulk = false;  // the reader completes it, not End()
   };
 
-  Connection(PoolTarget pool, v1::LeaseResponse lease, std::string tenant_token, NodeAddress node,
-             std::shared_ptr<LeaseRelease> release, std::shared_ptr<grpc::Channel> channel);
+  Connection(std::shared_ptr<HeldLease> lease, NodeAddress node,
+             std::shared_ptr<grpc::Channel> channel);
   absl::Status Start();
   void WriterLoop();
   // The background reader: reads what no caller is waiting to read (async
@@ -147,7 +104,6 @@ class Connection {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies one message from the node.
   void Dispatch(const v1::SessionResponse& response) ABSL_LOCKS_EXCLUDED(mu_);
-  void RenewLoop();
   void BulkReaderLoop();
   // Connects the bulk channel the node offered in its hello, if it did.
   void ConnectBulk(const v1::SessionResponse& hello);
@@ -169,13 +125,10 @@ class Connection {
   // A command's encoded size; it must fit one session message.
   static absl::StatusOr<uint64_t> WireSize(const v1::Command& command);
 
-  const PoolTarget pool_;
-  const v1::LeaseResponse lease_;
-  const std::string tenant_token_;  // renewals and the release are the tenant's calls
+  const std::shared_ptr<HeldLease> held_;
   const NodeAddress node_address_;
-  const std::shared_ptr<LeaseRelease> release_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  uint64_t lease_subscription_ = 0;  // to hear that the lease is lost
   std::unique_ptr<v1::Node::Stub> node_;
   grpc::ClientContext session_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
@@ -205,7 +158,6 @@ class Connection {
 
   std::thread writer_;
   std::thread reader_;
-  std::thread renewer_;
   std::thread bulk_reader_;
 };
 

@@ -17,6 +17,7 @@
 #include "accel/hal/plugin/backend_interface.h"
 #include "accel/hal/types.h"
 #include "clients/remote/connection.h"
+#include "clients/remote/pool_client.h"
 #include "clients/remote/remote_objects.h"
 #include "pool/common/status_convert.h"
 
@@ -29,52 +30,48 @@ std::string Setting(const plugin::BackendOptions& options, const char* key, cons
   return value != nullptr ? value : "";
 }
 
-absl::StatusOr<v1::LeaseRequest> BuildRequest(const plugin::BackendOptions& options) {
-  v1::LeaseRequest request;
+// The lease the options ask for (one place builds the wire request:
+// WireRequest, as for accel::client::AcquireLease).
+absl::StatusOr<LeaseRequest> RequestFromOptions(const plugin::BackendOptions& options) {
+  LeaseRequest request;
   if (std::string n = Setting(options, "devices", "ACCEL_POOL_DEVICES"); !n.empty()) {
-    uint32_t count = 0;
-    if (!absl::SimpleAtoi(n, &count) || count == 0) {
+    if (!absl::SimpleAtoi(n, &request.devices) || request.devices == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("device count '", n, "' is not a positive number"));
     }
-    request.set_device_count(count);
   }
-  request.set_backend(Setting(options, "backend", "ACCEL_POOL_BACKEND"));
-  request.set_vendor(Setting(options, "vendor", nullptr));
-  request.set_arch(Setting(options, "arch", nullptr));
-  if (std::string m = Setting(options, "min_memory", nullptr); !m.empty()) {
-    absl::StatusOr<uint64_t> bytes = hal::ParseByteSize(m);
-    if (!bytes.ok()) return bytes.status();
-    request.set_min_free_memory(*bytes);
+  request.backend = Setting(options, "backend", "ACCEL_POOL_BACKEND");
+  request.vendor = Setting(options, "vendor", nullptr);
+  request.arch = Setting(options, "arch", nullptr);
+  for (auto [key, env, field] :
+       {std::tuple{"min_memory", static_cast<const char*>(nullptr), &LeaseRequest::min_memory},
+        std::tuple{"memory", "ACCEL_POOL_MEMORY", &LeaseRequest::memory}}) {
+    if (std::string m = Setting(options, key, env); !m.empty()) {
+      absl::StatusOr<uint64_t> bytes = hal::ParseByteSize(m);
+      if (!bytes.ok()) return bytes.status();
+      request.*field = *bytes;
+    }
   }
   for (absl::string_view pair :
        absl::StrSplit(Setting(options, "labels", "ACCEL_POOL_LABELS"), ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
     if (kv.size() != 2) return absl::InvalidArgumentError(absl::StrCat("bad label '", pair, "'"));
-    (*request.mutable_labels())[kv[0]] = kv[1];
+    request.labels[kv[0]] = kv[1];
   }
-  if (std::string m = Setting(options, "memory", "ACCEL_POOL_MEMORY"); !m.empty()) {
-    absl::StatusOr<uint64_t> bytes = hal::ParseByteSize(m);
-    if (!bytes.ok()) return bytes.status();
-    request.set_memory(*bytes);
-  }
-  for (auto [key, env, set] :
-       {std::tuple{"ttl", static_cast<const char*>(nullptr), &v1::LeaseRequest::set_ttl_seconds},
-        std::tuple{"wait", "ACCEL_POOL_WAIT", &v1::LeaseRequest::set_wait_seconds},
+  for (auto [key, env, field] :
+       {std::tuple{"ttl", static_cast<const char*>(nullptr), &LeaseRequest::ttl_seconds},
+        std::tuple{"wait", "ACCEL_POOL_WAIT", &LeaseRequest::wait_seconds},
         std::tuple{"compute_weight", static_cast<const char*>(nullptr),
-                   &v1::LeaseRequest::set_compute_weight}}) {
+                   &LeaseRequest::compute_weight}}) {
     if (std::string text = Setting(options, key, env); !text.empty()) {
-      uint32_t value = 0;
-      if (!absl::SimpleAtoi(text, &value)) {
+      if (!absl::SimpleAtoi(text, &(request.*field))) {
         return absl::InvalidArgumentError(absl::StrCat(key, " '", text, "' is not a number"));
       }
-      (request.*set)(value);
     }
   }
-  request.set_policy(Setting(options, "policy", nullptr));
-  request.set_across_nodes(Setting(options, "across_nodes", nullptr) == "1");
-  std::string holder = Setting(options, "holder", nullptr);
-  request.set_holder(holder.empty() ? DefaultHolder() : holder);
+  request.policy = Setting(options, "policy", nullptr);
+  request.across_nodes = Setting(options, "across_nodes", nullptr) == "1";
+  request.holder = Setting(options, "holder", nullptr);
   return request;
 }
 
@@ -108,14 +105,14 @@ class RemoteBackend : public plugin::BackendImpl {
 absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     const plugin::BackendOptions& options) {
   const std::string address = Setting(options, "pool", "ACCEL_POOL");
-  const std::string token = Setting(options, "token", "ACCEL_POOL_TOKEN");
+  const std::string token = TenantToken(Setting(options, "token", nullptr));
   if (address.empty()) {
     return std::make_unique<RemoteBackend>("no pool configured (set ACCEL_POOL=host:port)");
   }
-  absl::StatusOr<PoolTarget> pool =
-      MakePoolTarget(address, {Setting(options, "tls_ca", "ACCEL_POOL_TLS_CA"),
-                               Setting(options, "tls_cert", "ACCEL_POOL_TLS_CERT"),
-                               Setting(options, "tls_key", "ACCEL_POOL_TLS_KEY")});
+  absl::StatusOr<std::shared_ptr<PoolClient>> pool =
+      PoolClient::Create(address, {Setting(options, "tls_ca", "ACCEL_POOL_TLS_CA"),
+                                   Setting(options, "tls_cert", "ACCEL_POOL_TLS_CERT"),
+                                   Setting(options, "tls_key", "ACCEL_POOL_TLS_KEY")});
   if (!pool.ok()) return std::make_unique<RemoteBackend>(pool.status().ToString());
   v1::LeaseResponse lease;
   if (std::string granted = Setting(options, "lease", nullptr); !granted.empty()) {
@@ -124,16 +121,18 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
       return absl::InvalidArgumentError("malformed 'lease' option");
     }
   } else {
-    absl::StatusOr<v1::LeaseRequest> request = BuildRequest(options);
+    absl::StatusOr<LeaseRequest> request = RequestFromOptions(options);
     if (!request.ok()) return request.status();
-    absl::StatusOr<v1::LeaseResponse> granted_now = RequestLease(*pool, *request, token);
+    absl::StatusOr<v1::LeaseResponse> granted_now =
+        (*pool)->RequestLease(WireRequest(*request), token);
     // An unreachable or full pool is a reason to have no devices, not a crash.
     if (!granted_now.ok()) return std::make_unique<RemoteBackend>(granted_now.status().ToString());
     lease = *std::move(granted_now);
   }
   // One session per node of the lease (a gang across nodes has several).
   std::map<std::string, std::shared_ptr<Connection>> connections;
-  auto release = std::make_shared<LeaseRelease>(*pool, lease, token);
+  // Renewed once, and released with the last of its sessions.
+  auto held = std::make_shared<HeldLease>(*pool, lease, token);
   for (const v1::LeasedDevice& d : lease.lease().devices()) {
     const std::string& node = d.device().node();
     if (connections.count(node) != 0) continue;
@@ -141,7 +140,7 @@ absl::StatusOr<std::unique_ptr<plugin::BackendImpl>> CreateRemoteBackend(
     const std::string& address =
         d.node_address().empty() ? lease.lease().node_address() : d.node_address();
     absl::StatusOr<std::shared_ptr<Connection>> connection =
-        Connection::Open(*pool, lease, token, {node, address}, release);
+        Connection::Open(held, {node, address});
     if (!connection.ok()) return connection.status();
     connections[node] = *std::move(connection);
   }

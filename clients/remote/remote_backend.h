@@ -2,7 +2,7 @@
 // the HAL exactly like local ones.
 //
 // Options (or environment when absent):
-//   pool / ACCEL_POOL                 coordinator address, host:port
+//   pool / ACCEL_POOL                 the coordinators: host:port[,host:port...]
 //   devices / ACCEL_POOL_DEVICES      how many devices to lease (default 1)
 //   backend, vendor, arch             constraints on the devices
 //   min_memory                        e.g. "8GiB": each device at least this large

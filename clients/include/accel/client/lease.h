@@ -2,6 +2,9 @@
 // ordinary HAL devices: everything in accel/hal works on them unchanged.
 //
 //   auto lease = accel::client::AcquireLease("127.0.0.1:7070", {.devices = 1});
+//
+// A highly available pool is named by its coordinators, "HOST:PORT,HOST:PORT":
+// the client follows whichever of them leads.
 //   accel::hal::Device device = (*lease)->devices()[0];
 #ifndef ACCEL_CLIENT_LEASE_H_
 #define ACCEL_CLIENT_LEASE_H_
@@ -18,7 +21,7 @@
 
 namespace accel::client {
 
-struct PoolTarget;  // the pool's address and the credentials to reach it
+class PoolClient;  // the pool's coordinators and the credentials to reach them
 
 struct LeaseRequest {
   uint32_t devices = 1;
@@ -65,7 +68,7 @@ class Lease {
   friend absl::StatusOr<std::unique_ptr<Lease>> AcquireLease(const std::string&,
                                                              const LeaseRequest&);
   Lease(std::string id, std::string token, std::string tenant_token,
-        std::shared_ptr<const PoolTarget> pool, hal::Backend backend)
+        std::shared_ptr<PoolClient> pool, hal::Backend backend)
       : id_(std::move(id)),
         token_(std::move(token)),
         tenant_token_(std::move(tenant_token)),
@@ -74,7 +77,7 @@ class Lease {
   std::string id_;
   std::string token_;
   std::string tenant_token_;
-  std::shared_ptr<const PoolTarget> pool_;
+  std::shared_ptr<PoolClient> pool_;
   hal::Backend backend_;
 };
 
