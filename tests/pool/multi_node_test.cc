@@ -38,37 +38,6 @@ using client::AcquireLease;
 using client::Lease;
 using client::LeaseRequest;
 
-// The join token of these tests' pools: nodes join by token or certificate,
-// never by the address they call from.
-std::string JoinTokenFlag() {
-  static const std::string path = [] {
-    std::string file = ::testing::TempDir() + "/multi_node_join_token";
-    std::ofstream(file) << "multi-node-test-join-token-0123456789\n";
-    return file;
-  }();
-  return "--join_token_file=" + path;
-}
-
-// A node-mode poold joining `coordinator` as `name` with host devices (and
-// the pools' join token, unless `more` names another).
-absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coordinator,
-                                                        const std::string& name, int devices,
-                                                        const std::string& labels,
-                                                        std::vector<std::string> more = {}) {
-  std::vector<std::string> args = {"--coordinator=" + coordinator,
-                                   "--node_name=" + name,
-                                   absl::StrCat("--host_devices=", devices),
-                                   "--host_device_memory=256MiB",
-                                   "--labels=" + labels,
-                                   "--allow_host_kernels"};
-  if (std::none_of(more.begin(), more.end(),
-                   [](const std::string& a) { return a.rfind("--join_token_file", 0) == 0; })) {
-    args.push_back(JoinTokenFlag());
-  }
-  args.insert(args.end(), more.begin(), more.end());
-  return PooldProcess::Start(args);
-}
-
 // The node a lease was placed on, from the coordinator's listing.
 std::string LeaseNode(const std::string& pool, const std::string& lease_id) {
   std::optional<v1::LeaseInfo> lease = FindLease(pool, lease_id);

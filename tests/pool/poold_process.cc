@@ -19,15 +19,17 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 namespace accel::testing {
 namespace {
 
 // fork + exec with stdout (and stderr, if `with_stderr`) on a pipe, or
-// stderr into `stderr_fd`; returns {pid, read end}.
+// stderr into `stderr_fd` (and stdout too, with `stdout_too`); returns
+// {pid, read end}.
 absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
                                             const std::vector<std::string>& args, bool with_stderr,
-                                            int stderr_fd = -1) {
+                                            int stderr_fd = -1, bool stdout_too = false) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   std::vector<char*> argv;
@@ -39,7 +41,7 @@ absl::StatusOr<std::pair<pid_t, int>> Spawn(const std::string& program,
   if (pid == 0) {
     // A test that crashes must not leave its poold behind.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    dup2(fds[1], STDOUT_FILENO);
+    dup2(stdout_too ? stderr_fd : fds[1], STDOUT_FILENO);
     if (with_stderr) dup2(fds[1], STDERR_FILENO);
     if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
     execv(program.c_str(), argv.data());
@@ -67,8 +69,9 @@ std::string ReadUntil(int fd, int seconds, const std::function<bool(const std::s
   return text;
 }
 
-// Waits for `pid` at most `seconds`; nullopt-like -1 when still running.
-int WaitFor(pid_t pid, int seconds) {
+}  // namespace
+
+int WaitForExit(pid_t pid, int seconds) {
   for (int i = 0; i <= seconds * 100; ++i) {
     if (i != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     int status = 0;
@@ -78,6 +81,8 @@ int WaitFor(pid_t pid, int seconds) {
   }
   return -1;
 }
+
+namespace {
 
 std::string ReadFileTail(const std::string& path, size_t bytes) {
   std::ifstream in(path, std::ios::binary);
@@ -111,10 +116,10 @@ absl::StatusOr<std::unique_ptr<PooldProcess>> PooldProcess::Start(std::vector<st
   close(fd);  // poold's later output goes nowhere (it ignores SIGPIPE via gRPC)
   size_t at = out.find(prefix);
   if (at == std::string::npos) {
-    int status = WaitFor(pid, 0);
+    int status = WaitForExit(pid, 0);
     if (status < 0) {
       kill(pid, SIGKILL);
-      WaitFor(pid, 5);
+      WaitForExit(pid, 5);
     }
     const std::string log = ReadFileTail(log_path, 2000);
     unlink(log_path.c_str());
@@ -135,7 +140,49 @@ PooldProcess::~PooldProcess() {
 
 std::string PooldProcess::log() const { return ReadFileTail(log_path_, 1 << 20); }
 
-int FreeListenPort(int other_than) {
+absl::StatusOr<pid_t> StartBackground(const std::string& program,
+                                      const std::vector<std::string>& args,
+                                      const std::string& log_path) {
+  const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) return absl::InternalError(absl::StrCat("cannot open ", log_path));
+  absl::StatusOr<std::pair<pid_t, int>> spawned =
+      Spawn(program, args, /*with_stderr=*/false, log_fd, /*stdout_too=*/true);
+  close(log_fd);
+  if (!spawned.ok()) return spawned.status();
+  close(spawned->second);
+  return spawned->first;
+}
+
+std::string JoinTokenFlag() {
+  static const std::string path = [] {
+    std::string file = ::testing::TempDir() + "/multi_node_join_token";
+    std::ofstream(file) << "multi-node-test-join-token-0123456789\n";
+    return file;
+  }();
+  return "--join_token_file=" + path;
+}
+
+absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coordinator,
+                                                        const std::string& name, int devices,
+                                                        const std::string& labels,
+                                                        std::vector<std::string> more) {
+  std::vector<std::string> args = {"--coordinator=" + coordinator,
+                                   "--node_name=" + name,
+                                   absl::StrCat("--host_devices=", devices),
+                                   "--host_device_memory=256MiB",
+                                   "--labels=" + labels,
+                                   "--allow_host_kernels"};
+  if (std::none_of(more.begin(), more.end(),
+                   [](const std::string& a) { return a.rfind("--join_token_file", 0) == 0; })) {
+    args.push_back(JoinTokenFlag());
+  }
+  args.insert(args.end(), more.begin(), more.end());
+  return PooldProcess::Start(args);
+}
+
+int FreeListenPort(int other_than) { return FreeListenPort(std::set<int>{other_than}); }
+
+int FreeListenPort(const std::set<int>& other_than) {
   int low = 32768;  // the kernel's default start of the ephemeral range
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
   const int first = 10000, last = std::max(first + 1000, low - 1);
@@ -147,7 +194,7 @@ int FreeListenPort(int other_than) {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     address.sin_port = htons(static_cast<uint16_t>(port));
-    const bool free = port != other_than &&
+    const bool free = other_than.count(port) == 0 &&
                       bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     close(fd);
     if (free) return port;
@@ -158,14 +205,14 @@ int FreeListenPort(int other_than) {
 void PooldProcess::Kill() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
-  WaitFor(pid_, 10);
+  WaitForExit(pid_, 10);
   pid_ = 0;
 }
 
 absl::StatusOr<int> PooldProcess::Stop(int seconds) {
   if (pid_ <= 0) return absl::FailedPreconditionError("poold is not running");
   kill(pid_, SIGTERM);
-  int status = WaitFor(pid_, seconds);
+  int status = WaitForExit(pid_, seconds);
   if (status < 0) return absl::DeadlineExceededError("poold did not stop after SIGTERM");
   pid_ = 0;
   return status;
@@ -179,10 +226,10 @@ absl::StatusOr<std::pair<int, std::string>> RunProgram(const std::string& progra
   auto [pid, fd] = *spawned;
   std::string out = ReadUntil(fd, seconds, [](const std::string&) { return false; });
   close(fd);
-  int status = WaitFor(pid, 5);
+  int status = WaitForExit(pid, 5);
   if (status < 0) {
     kill(pid, SIGKILL);
-    WaitFor(pid, 5);
+    WaitForExit(pid, 5);
     return absl::DeadlineExceededError(absl::StrCat(program, " did not finish"));
   }
   return std::make_pair(status, out);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,11 +43,34 @@ class PooldProcess {
   std::string log_path_;
 };
 
+// --join_token_file= the multi-node tests' shared join token: nodes join
+// by token or certificate, never by the address they call from.
+std::string JoinTokenFlag();
+
+// A node-mode poold joining `coordinator` (or a list of them) as `name`,
+// with host devices of 256 MiB, host kernels allowed, and the tests' join
+// token unless `more` names another.
+absl::StatusOr<std::unique_ptr<PooldProcess>> StartNode(const std::string& coordinator,
+                                                        const std::string& name, int devices,
+                                                        const std::string& labels,
+                                                        std::vector<std::string> more = {});
+
 // A free port on 127.0.0.1 for a poold that must come back on the same
 // one, taken below the kernel's ephemeral range: no outgoing connection
 // (a node redialling its coordinator while it is down, say) can be given
 // it meanwhile and keep the restarted poold from listening.
 int FreeListenPort(int other_than = 0);
+// Likewise, none of `other_than` (ports chosen but not yet listened on).
+int FreeListenPort(const std::set<int>& other_than);
+
+// Starts `program args...` in the background, its stdout and stderr
+// appended to `log_path`; it dies with the test. Returns its pid.
+absl::StatusOr<pid_t> StartBackground(const std::string& program,
+                                      const std::vector<std::string>& args,
+                                      const std::string& log_path);
+// Waits at most `seconds` for `pid` to exit: its exit status (128 + the
+// signal that killed it), or -1 while it still runs.
+int WaitForExit(pid_t pid, int seconds);
 
 // Runs `program args...` to completion (at most `seconds`); returns its exit
 // status and its stdout and stderr together.

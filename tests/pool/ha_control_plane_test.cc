@@ -1,0 +1,379 @@
+// A highly available control plane on a real etcd cluster on loopback:
+// the etcd state store's fenced writes, then coordinators (poold --state
+// etcd://...) electing a leader, a leader killed while a client streams
+// lease requests, etcd members killed, and a coordinator started afresh.
+// Every wait is bounded; the tests skip, saying why, without etcd.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "accel/client/lease.h"
+#include "gtest/gtest.h"
+#include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_state_store.h"
+#include "tests/common/status_matchers.h"
+#include "tests/pool/etcd_cluster.h"
+#include "tests/pool/pool_test_util.h"
+#include "tests/pool/poold_process.h"
+#include "tests/pool/saxpy_check.h"
+
+namespace accel::testing {
+namespace {
+
+namespace hal = ::accel::hal;
+using client::AcquireLease;
+using client::Lease;
+using client::LeaseRequest;
+
+// The coordinators' --election_ttl, in seconds: short, for a quick
+// failover; and etcd's default, which outlasts an etcd election (an etcd
+// member killed must change nothing for clients).
+constexpr int kElectionTtl = 2;
+constexpr int kDefaultElectionTtl = 5;
+
+#define START_ETCD_OR_SKIP(cluster, members)                                        \
+  if (EtcdCluster::Program().empty()) {                                             \
+    GTEST_SKIP() << "etcd is not installed (scripts/install-deps.sh installs "      \
+                    "etcd-server): the highly available control plane is untested"; \
+  }                                                                                 \
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdCluster> cluster, EtcdCluster::Start(members))
+
+std::unique_ptr<pool::EtcdClient> ClientOf(const EtcdCluster& cluster) {
+  pool::EtcdClient::Options options;
+  options.location.endpoints = cluster.endpoints();
+  options.location.prefix = "/store-test";
+  absl::StatusOr<std::unique_ptr<pool::EtcdClient>> client =
+      pool::EtcdClient::Connect(std::move(options));
+  return client.ok() ? *std::move(client) : nullptr;
+}
+
+// A key of this test's own to fence writes on, as an election would make.
+absl::StatusOr<int64_t> PutFenceKey(pool::EtcdClient& etcd, const std::string& key) {
+  etcdserverpb::TxnRequest txn;
+  txn.add_success()->mutable_request_put()->set_key(key);
+  absl::StatusOr<etcdserverpb::TxnResponse> done = etcd.Txn(txn);
+  if (!done.ok()) return done.status();
+  return done->header().revision();
+}
+
+TEST(EtcdStateStoreTest, WritesCommitOnlyWhileTheWritersFenceHolds) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
+  ASSERT_NE(etcd, nullptr);
+  pool::EtcdStateStore store(*etcd);
+  pool::Tenant risk;
+  risk.name = "risk";
+  risk.priority = 3;
+  risk.max_memory = 1 << 30;
+  risk.token_sha256 = std::string(64, 'a');
+  // Not the leader yet: nothing is written.
+  EXPECT_EQ(store.PutTenant(risk).code(), absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*etcd, "/store-test/leader/me"));
+  bool lost = false;
+  store.Fence("/store-test/leader/me", revision, [&] { lost = true; });
+  ASSERT_OK(store.PutTenant(risk));
+  ASSERT_OK(store.SetDrained("node-b", true));
+  pool::StoredLease lease;
+  lease.info.set_lease_id("l-1");
+  lease.info.set_tenant("risk");
+  lease.token_sha256 = std::string(64, 'b');
+  ASSERT_OK(store.PutLease(lease));
+  ASSERT_OK_AND_ASSIGN(pool::PoolState state, store.Load());
+  ASSERT_EQ(state.tenants.size(), 1u);
+  EXPECT_EQ(state.tenants[0].priority, 3);
+  EXPECT_EQ(state.tenants[0].max_memory, 1u << 30);
+  EXPECT_EQ(state.drained_nodes, std::set<std::string>{"node-b"});
+  ASSERT_EQ(state.leases.size(), 1u);
+  EXPECT_EQ(state.leases[0].info.tenant(), "risk");
+  EXPECT_EQ(state.leases[0].token_sha256, std::string(64, 'b'));
+
+  // Another took over (the key was made again, at a later revision): the
+  // old leader's late write does not commit, and it hears that it lost.
+  ASSERT_OK(PutFenceKey(*etcd, "/store-test/leader/me").status());
+  etcdserverpb::TxnRequest remove;
+  remove.add_success()->mutable_request_delete_range()->set_key("/store-test/leader/me");
+  ASSERT_OK(etcd->Txn(remove).status());
+  ASSERT_OK(PutFenceKey(*etcd, "/store-test/leader/me").status());
+  lease.info.set_lease_id("l-2");
+  absl::Status late = store.PutLease(lease);
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
+  EXPECT_TRUE(lost);
+  EXPECT_EQ(store.DeleteLease("l-1").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK_AND_ASSIGN(state, store.Load());
+  ASSERT_EQ(state.leases.size(), 1u);
+  EXPECT_EQ(state.leases[0].info.lease_id(), "l-1");
+}
+
+TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
+  ASSERT_NE(etcd, nullptr);
+  pool::EtcdStateStore store(*etcd);
+  ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*etcd, "/store-test/leader/me"));
+  store.Fence("/store-test/leader/me", revision, nullptr);
+  constexpr int kLeases = 1500;  // pages of 1000
+  for (int i = 0; i < kLeases; ++i) {
+    pool::StoredLease lease;
+    lease.info.set_lease_id(absl::StrCat("l-", i));
+    ASSERT_OK(store.PutLease(lease));
+  }
+  ASSERT_OK_AND_ASSIGN(pool::PoolState state, store.Load());
+  EXPECT_EQ(state.leases.size(), static_cast<size_t>(kLeases));
+  std::set<std::string> ids;
+  for (const pool::StoredLease& l : state.leases) ids.insert(l.info.lease_id());
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kLeases));
+}
+
+// What a coordinator says it is: leader, standby, electing, or unreachable.
+std::string RoleOf(const std::string& address) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::ControlPlaneResponse response;
+  grpc::Status s = CoordinatorAt(address)->GetControlPlane(&context, {}, &response);
+  return s.ok() ? response.role() : "unreachable";
+}
+
+std::vector<std::string> CoordinatorArgs(const EtcdCluster& cluster, const std::string& prefix,
+                                         int lease_ttl, int election_ttl = kElectionTtl) {
+  return {"--state=" + cluster.StateUrl(prefix), absl::StrCat("--election_ttl=", election_ttl),
+          "--node_heartbeat_ms=500", absl::StrCat("--lease_ttl=", lease_ttl), JoinTokenFlag()};
+}
+
+// Leases whole devices, one at a time, as fast as the pool grants them,
+// holding a few: checks that no device it holds is ever granted to it again.
+class LeaseStream {
+ public:
+  explicit LeaseStream(std::string pool) : pool_(std::move(pool)) {}
+  ~LeaseStream() { Stop(); }
+
+  void Start(size_t max_held) {
+    thread_ = std::thread([this, max_held] {
+      absl::MutexLock lock(&mu_);
+      while (!stopping_) {
+        mu_.Unlock();
+        LeaseRequest request;
+        request.ttl_seconds = 10;
+        absl::StatusOr<std::unique_ptr<Lease>> lease = AcquireLease(pool_, request);
+        mu_.Lock();
+        if (!lease.ok()) {
+          ++refused_;
+          last_refusal_ = lease.status();
+          continue;
+        }
+        // "NAME @ NODE/DEVICE": the pool's device behind the leased one.
+        const std::string device = (*lease)->devices()[0].properties().name;
+        for (const auto& [id, held] : held_) {
+          if (held->devices()[0].properties().name == device) ++granted_twice_;
+        }
+        ++granted_;
+        order_.push_back((*lease)->id());
+        held_[(*lease)->id()] = *std::move(lease);
+        // Beyond `max_held` besides the kept ones, the oldest is released.
+        if (held_.size() > max_held + kept_.size()) {
+          for (auto it = order_.begin(); it != order_.end(); ++it) {
+            if (kept_.count(*it) == 0) {
+              held_.erase(*it);
+              order_.erase(it);
+              break;
+            }
+          }
+        }
+      }
+      held_.clear();
+    });
+  }
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  // The leases held now are kept until the stream stops; returns every
+  // lease kept so far.
+  std::vector<std::string> KeepHeld() {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, lease] : held_) kept_.insert(id);
+    return std::vector<std::string>(kept_.begin(), kept_.end());
+  }
+  // A device of a kept lease, to run work on while the control plane fails.
+  hal::Device KeptDevice(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    return held_.at(id)->devices()[0];
+  }
+  int granted() {
+    absl::MutexLock lock(&mu_);
+    return granted_;
+  }
+  int granted_twice() {
+    absl::MutexLock lock(&mu_);
+    return granted_twice_;
+  }
+  std::string last_refusal() {
+    absl::MutexLock lock(&mu_);
+    return last_refusal_.ToString();
+  }
+
+ private:
+  const std::string pool_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::unique_ptr<Lease>> held_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // of held_, oldest first
+  std::set<std::string> kept_ ABSL_GUARDED_BY(mu_);
+  int granted_ ABSL_GUARDED_BY(mu_) = 0;
+  int granted_twice_ ABSL_GUARDED_BY(mu_) = 0;
+  int refused_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_refusal_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+TEST(HaControlPlaneTest, AKilledLeaderIsReplacedWithinTwoTtlsAndNothingIsLostOrGrantedTwice) {
+  START_ETCD_OR_SKIP(cluster, 3);
+  ASSERT_OK_AND_ASSIGN(auto a, PooldProcess::Start(CoordinatorArgs(*cluster, "/ha", 10)));
+  ASSERT_TRUE(Eventually([&] { return RoleOf(a->address()) == "leader"; }, 15));
+  ASSERT_OK_AND_ASSIGN(auto b, PooldProcess::Start(CoordinatorArgs(*cluster, "/ha", 10)));
+  ASSERT_TRUE(Eventually([&] { return RoleOf(b->address()) == "standby"; }, 15));
+  const std::string pool = a->address() + "," + b->address();
+  ASSERT_OK_AND_ASSIGN(auto node, StartNode(pool, "n1", 4, "zone=a"));
+  ASSERT_TRUE(Eventually([&] { return NodeState(a->address(), "n1") == "ready"; }, 15));
+
+  LeaseStream stream(pool);
+  stream.Start(/*max_held=*/1);
+  ASSERT_TRUE(Eventually([&] { return stream.granted() >= 5; }, 20)) << stream.last_refusal();
+  // Two leases from before the kill, held through it.
+  std::vector<std::string> kept;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        kept = stream.KeepHeld();
+        return kept.size() >= 2;
+      },
+      10))
+      << stream.last_refusal();
+  ASSERT_OK(RunSaxpy(stream.KeptDevice(kept[0]), 4096));
+
+  a->Kill();
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Eventually([&] { return RoleOf(b->address()) == "leader"; }, 4 * kElectionTtl));
+  const auto took = std::chrono::steady_clock::now() - killed;
+  EXPECT_LT(took, std::chrono::seconds(2 * kElectionTtl))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+
+  // The node follows, the stream goes on granting, and the leases from
+  // before the kill are known to the new leader and still work.
+  EXPECT_TRUE(Eventually([&] { return NodeState(b->address(), "n1") == "ready"; }, 15));
+  const int before = stream.granted();
+  EXPECT_TRUE(Eventually([&] { return stream.granted() >= before + 5; }, 20))
+      << stream.last_refusal() << "\nn1: " << NodeState(b->address(), "n1") << "\n"
+      << Leases(b->address()).DebugString() << Devices(b->address()).DebugString()
+      << "\nthe new leader's log:\n"
+      << b->log() << "\nthe node's log:\n"
+      << node->log();
+  for (const std::string& id : kept) EXPECT_TRUE(HasLease(b->address(), id)) << id;
+  ASSERT_OK(RunSaxpy(stream.KeptDevice(kept[1]), 4096));
+  stream.Stop();
+  EXPECT_EQ(stream.granted_twice(), 0);
+  // Every lease released: the pool is idle again, nothing leaked.
+  EXPECT_TRUE(Eventually([&] { return DevicesIdle(b->address()); }, 15));
+}
+
+TEST(HaControlPlaneTest, EtcdMembersKilledOneThenTwoThenRestarted) {
+  START_ETCD_OR_SKIP(cluster, 3);
+  // A lease TTL longer than the outage: sessions must outlive it.
+  ASSERT_OK_AND_ASSIGN(
+      auto a, PooldProcess::Start(CoordinatorArgs(*cluster, "/quorum", 60, kDefaultElectionTtl)));
+  ASSERT_TRUE(Eventually([&] { return RoleOf(a->address()) == "leader"; }, 15));
+  ASSERT_OK_AND_ASSIGN(auto node, StartNode(a->address(), "n1", 3, "zone=a"));
+  ASSERT_TRUE(Eventually([&] { return NodeState(a->address(), "n1") == "ready"; }, 15));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> running, AcquireLease(a->address(), {}));
+  ASSERT_OK(RunSaxpy(running->devices()[0], 4096));
+
+  // One member gone: nothing changes for clients.
+  cluster->Kill(0);
+  {
+    absl::StatusOr<std::unique_ptr<Lease>> lease = AcquireLease(a->address(), {});
+    ASSERT_OK(lease.status());
+    ASSERT_OK((*lease)->Release());
+  }
+  ASSERT_OK(RunSaxpy(running->devices()[0], 4096));
+
+  // Two gone: no quorum. New leases are refused, naming etcd; the running
+  // session goes on.
+  cluster->Kill(1);
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<Lease>> refused = AcquireLease(a->address(), {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status() << "\n"
+                                                                     << a->log();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "etcd")) << refused.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  ASSERT_OK(RunSaxpy(running->devices()[0], 4096));
+
+  // Quorum back: leasing resumes without anyone's help, and the running
+  // lease is still the pool's.
+  ASSERT_OK(cluster->Restart(0));
+  ASSERT_OK(cluster->Restart(1));
+  ASSERT_OK(cluster->WaitUntilServing(0, 30));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<std::unique_ptr<Lease>> lease = AcquireLease(a->address(), {});
+        return lease.ok() && (*lease)->Release().ok();
+      },
+      30));
+  EXPECT_TRUE(HasLease(a->address(), running->id())) << "the coordinator's log:\n"
+                                                     << a->log() << "\nthe node's log:\n"
+                                                     << node->log();
+  ASSERT_OK(RunSaxpy(running->devices()[0], 4096));
+  ASSERT_OK(running->Release());
+  EXPECT_TRUE(Eventually([&] { return DevicesIdle(a->address()); }, 15));
+}
+
+TEST(HaControlPlaneTest, ACoordinatorStartedAfreshElsewhereRecoversThePoolFromEtcd) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  ASSERT_OK_AND_ASSIGN(auto a, PooldProcess::Start(CoordinatorArgs(*cluster, "/fresh", 30)));
+  ASSERT_TRUE(Eventually([&] { return RoleOf(a->address()) == "leader"; }, 15));
+  // The replacement's address is known in advance, as an operator's list
+  // of coordinators would be.
+  const std::string replacement = absl::StrCat("127.0.0.1:", FreeListenPort());
+  const std::string pool = a->address() + "," + replacement;
+  ASSERT_OK_AND_ASSIGN(auto node, StartNode(pool, "n1", 2, "zone=a"));
+  ASSERT_TRUE(Eventually([&] { return NodeState(a->address(), "n1") == "ready"; }, 15));
+  ASSERT_OK_AND_ASSIGN(const std::string token,
+                       CreateTenantWithPoolctl(a->address(), "risk", {"--leases", "3"}));
+  LeaseRequest request;
+  request.token = token;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> lease, AcquireLease(pool, request));
+
+  // The coordinator and everything it had on disk are gone; a new one, in
+  // a new directory on another port, has only etcd.
+  a->Kill();
+  ASSERT_OK_AND_ASSIGN(auto b,
+                       PooldProcess::Start(CoordinatorArgs(*cluster, "/fresh", 30), replacement));
+  ASSERT_TRUE(Eventually([&] { return RoleOf(b->address()) == "leader"; }, 4 * kElectionTtl));
+  EXPECT_TRUE(HasLease(b->address(), lease->id()));
+  bool has_risk = false;
+  const v1::ListTenantsResponse tenants =
+      List<v1::ListTenantsResponse>(b->address(), &v1::Coordinator::Stub::ListTenants);
+  for (const v1::TenantInfo& t : tenants.tenants()) {
+    has_risk |= t.name() == "risk" && t.max_leases() == 3;
+  }
+  EXPECT_TRUE(has_risk);
+  EXPECT_TRUE(Eventually([&] { return NodeState(b->address(), "n1") == "ready"; }, 15));
+  ASSERT_OK(RunSaxpy(lease->devices()[0], 4096));
+  // The tenant's token still opens leases with the new coordinator.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> second, AcquireLease(pool, request));
+  ASSERT_OK(second->Release());
+  ASSERT_OK(lease->Release());
+  EXPECT_TRUE(Eventually([&] { return DevicesIdle(b->address()); }, 15));
+}
+
+}  // namespace
+}  // namespace accel::testing
