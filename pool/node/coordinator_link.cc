@@ -11,15 +11,14 @@
 namespace accel::pool {
 namespace {
 
-std::shared_ptr<grpc::Channel> LinkChannel(const std::string& address,
-                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
+grpc::ChannelArguments LinkChannelArguments() {
   grpc::ChannelArguments args;
   // Pings notice a cut network (no RST) within a few seconds.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return grpc::CreateCustomChannel(address, std::move(credentials), args);
+  return args;
 }
 
 // Refusals that retrying cannot fix, until an operator changes something.
@@ -33,9 +32,13 @@ bool IsRefusal(const absl::Status& s) {
 
 }  // namespace
 
-CoordinatorLink::CoordinatorLink(Options options)
-    : options_(std::move(options)),
-      stub_(v1::Coordinator::NewStub(LinkChannel(options_.coordinator, options_.credentials))) {}
+absl::StatusOr<std::unique_ptr<CoordinatorLink>> CoordinatorLink::Create(Options options) {
+  absl::StatusOr<std::shared_ptr<CoordinatorList>> coordinators =
+      CoordinatorList::Parse(options.coordinator, options.credentials, LinkChannelArguments());
+  if (!coordinators.ok()) return coordinators.status();
+  return std::unique_ptr<CoordinatorLink>(
+      new CoordinatorLink(std::move(options), *std::move(coordinators)));
+}
 
 CoordinatorLink::~CoordinatorLink() { Stop(); }
 
@@ -47,7 +50,7 @@ absl::Status CoordinatorLink::Start(NodeView node, std::chrono::milliseconds wai
   mu_.AwaitWithTimeout(absl::Condition(&answered_), absl::FromChrono(wait));
   if (answered_) return first_outcome_;
   return absl::UnavailableError(
-      absl::StrCat("coordinator ", options_.coordinator, " did not answer yet; still trying"));
+      absl::StrCat("coordinator ", coordinators_->joined(), " did not answer yet; still trying"));
 }
 
 void CoordinatorLink::Stop() {
@@ -72,8 +75,9 @@ void CoordinatorLink::LinkLoop() {
       first_outcome_ = ended;
       return;
     }
-    std::fprintf(stderr, "poold: link to coordinator %s: %s; retrying\n",
-                 options_.coordinator.c_str(), ended.ToString().c_str());
+    std::fprintf(stderr, "poold: link to coordinator %s: %s; retrying at %s\n",
+                 options_.coordinator.c_str(), ended.ToString().c_str(),
+                 coordinators_->current().c_str());
     if (registered) retry = options_.min_retry;
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(retry));
     if (stopping_) return;
@@ -88,8 +92,9 @@ absl::Status CoordinatorLink::RunLink(bool& registered) {
     if (stopping_) return absl::CancelledError("stopping");
     context_ = &context;
   }
+  const std::string address = coordinators_->current();
   std::unique_ptr<grpc::ClientReaderWriter<v1::NodeLinkRequest, v1::NodeLinkResponse>> stream =
-      stub_->NodeLink(&context);
+      coordinators_->Stub(address).NodeLink(&context);
   v1::NodeLinkRequest hello;
   *hello.mutable_hello() = node_.hello();
   hello.mutable_hello()->set_join_token(options_.join_token);
@@ -103,6 +108,7 @@ absl::Status CoordinatorLink::RunLink(bool& registered) {
     stream_ = stream.get();
     node_name_ = hello.hello().name();
     node_secret_ = response.registered().node_secret();
+    registered_at_ = address;
     heartbeat_ =
         std::chrono::milliseconds(std::max<uint32_t>(response.registered().heartbeat_ms(), 50));
     answered_ = true;
@@ -127,7 +133,11 @@ absl::Status CoordinatorLink::RunLink(bool& registered) {
   // a server that waits for us. (A refusal has ended the call already, and
   // cancelling it now would hide its reason.)
   if (answered && !registered) context.TryCancel();
-  absl::Status finished = FromGrpc(stream->Finish(), "node link");
+  const grpc::Status grpc_finished = stream->Finish();
+  // A standby (which names the leader), a coordinator gone, or a leader that
+  // stepped down: the next try goes where the leader is now.
+  coordinators_->MoveOn(address, grpc_finished, context);
+  absl::Status finished = FromGrpc(grpc_finished, absl::StrCat("node link to ", address));
   {
     absl::MutexLock lock(&mu_);
     context_ = nullptr;
@@ -187,14 +197,16 @@ absl::StatusOr<v1::LeaseInfo> CoordinatorLink::Admit(const std::string& lease_id
                                                      const std::string& token,
                                                      const std::string& node) {
   v1::AdmitRequest request;
+  std::string address;
   {
     absl::MutexLock lock(&mu_);
     if (node_secret_.empty()) {
       return absl::UnavailableError(
-          absl::StrCat("this node is not registered with its coordinator ", options_.coordinator,
+          absl::StrCat("this node is not registered with its coordinator ", coordinators_->joined(),
                        " right now; new sessions wait for the link"));
     }
     request.set_node_secret(node_secret_);
+    address = registered_at_;
   }
   request.set_node(node);
   request.set_lease_id(lease_id);
@@ -202,7 +214,7 @@ absl::StatusOr<v1::LeaseInfo> CoordinatorLink::Admit(const std::string& lease_id
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::LeaseInfo lease;
-  grpc::Status status = stub_->Admit(&context, request, &lease);
+  grpc::Status status = coordinators_->Stub(address).Admit(&context, request, &lease);
   if (!status.ok()) return FromGrpc(status, "admission by the coordinator");
   return lease;
 }

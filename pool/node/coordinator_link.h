@@ -4,7 +4,9 @@
 // agent, and admits sessions by asking the coordinator.
 //
 // While the coordinator is unreachable, open sessions keep working; new
-// sessions are refused with UNAVAILABLE until the link is back.
+// sessions are refused with UNAVAILABLE until the link is back. Given a
+// highly available pool's coordinators, the link follows whichever leads
+// (pool/common/coordinator_list.h).
 #ifndef ACCEL_POOL_NODE_COORDINATOR_LINK_H_
 #define ACCEL_POOL_NODE_COORDINATOR_LINK_H_
 
@@ -20,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pool/common/coordinator_list.h"
 #include "pool/common/node_coordination.h"
 #include "pool/common/wire.h"
 
@@ -28,7 +31,7 @@ namespace accel::pool {
 class CoordinatorLink final : public LeaseAuthority {
  public:
   struct Options {
-    std::string coordinator;  // host:port
+    std::string coordinator;  // host:port, or host:port,host:port,... (HA)
     std::string join_token;
     // How the link reaches the coordinator: TLS with the node's certificate
     // (which names the node), or plaintext.
@@ -43,7 +46,8 @@ class CoordinatorLink final : public LeaseAuthority {
     LeaseListener* listener = nullptr;     // told of leases that end
   };
 
-  explicit CoordinatorLink(Options options);
+  // INVALID_ARGUMENT for a bad coordinator address.
+  static absl::StatusOr<std::unique_ptr<CoordinatorLink>> Create(Options options);
   ~CoordinatorLink() override;  // Stop()s
   CoordinatorLink(const CoordinatorLink&) = delete;
   CoordinatorLink& operator=(const CoordinatorLink&) = delete;
@@ -69,9 +73,11 @@ class CoordinatorLink final : public LeaseAuthority {
   // One registration's life: returns how it ended; `registered` tells
   // whether the coordinator accepted the node first.
   absl::Status RunLink(bool& registered);
+  CoordinatorLink(Options options, std::shared_ptr<CoordinatorList> coordinators)
+      : options_(std::move(options)), coordinators_(std::move(coordinators)) {}
 
   const Options options_;
-  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  const std::shared_ptr<CoordinatorList> coordinators_;
   NodeView node_;
 
   absl::Mutex mu_;
@@ -83,6 +89,7 @@ class CoordinatorLink final : public LeaseAuthority {
   grpc::ClientReaderWriter<v1::NodeLinkRequest, v1::NodeLinkResponse>* stream_
       ABSL_GUARDED_BY(mu_) = nullptr;
   std::string node_name_ ABSL_GUARDED_BY(mu_);
+  std::string registered_at_ ABSL_GUARDED_BY(mu_);  // the coordinator that leads
   std::string node_secret_ ABSL_GUARDED_BY(mu_);
   std::chrono::milliseconds heartbeat_ ABSL_GUARDED_BY(mu_){1000};
   // Reports not yet sent: the latest usage per lease, session changes in order.
