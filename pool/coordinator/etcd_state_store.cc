@@ -107,16 +107,11 @@ absl::StatusOr<PoolState> EtcdStateStore::Load() {
       };
       if (kind == kTenants) {
         accelpool::state::v1::StoredTenant stored;
-        if (!stored.ParseFromString(kv.value()) || stored.name() != name) return unreadable();
-        Tenant& t = state.tenants.emplace_back();
-        t.name = stored.name();
-        t.priority = stored.priority();
-        t.max_devices = stored.max_devices();
-        t.max_memory = stored.max_memory();
-        t.max_leases = stored.max_leases();
-        t.token_sha256 = stored.token_sha256();
-        t.device_isolation = stored.device_isolation();
-        t.max_kernel_ms = stored.max_kernel_ms();
+        if (!stored.ParseFromString(kv.value()) || stored.settings().name() != name) {
+          return unreadable();
+        }
+        state.tenants.push_back(
+            TenantFromSettings(stored.settings(), std::move(*stored.mutable_token_sha256())));
       } else if (kind == kDrained) {
         state.drained_nodes.insert(name);
       } else if (kind == kLeases) {
@@ -136,17 +131,11 @@ absl::StatusOr<PoolState> EtcdStateStore::Load() {
   return state;
 }
 
-absl::Status EtcdStateStore::PutTenant(const Tenant& t) {
+absl::Status EtcdStateStore::PutTenant(const Tenant& tenant) {
   accelpool::state::v1::StoredTenant stored;
-  stored.set_name(t.name);
-  stored.set_priority(t.priority);
-  stored.set_max_devices(t.max_devices);
-  stored.set_max_memory(t.max_memory);
-  stored.set_max_leases(t.max_leases);
-  stored.set_token_sha256(t.token_sha256);
-  stored.set_device_isolation(t.device_isolation);
-  stored.set_max_kernel_ms(t.max_kernel_ms);
-  return Put(Key(kTenants, t.name), stored.SerializeAsString());
+  *stored.mutable_settings() = TenantSettings(tenant);
+  stored.set_token_sha256(tenant.token_sha256);
+  return Put(Key(kTenants, tenant.name), stored.SerializeAsString());
 }
 
 absl::Status EtcdStateStore::DeleteTenant(const std::string& name) {

@@ -66,14 +66,7 @@ absl::StatusOr<std::string> TenantRegistry::Put(const v1::TenantInfo& info, bool
   if (!create && old == nullptr) {
     return absl::NotFoundError(absl::StrCat("no tenant named ", info.name()));
   }
-  Tenant tenant;
-  tenant.name = info.name();
-  tenant.priority = info.priority();
-  tenant.max_devices = info.max_devices();
-  tenant.max_memory = info.max_memory();
-  tenant.max_leases = info.max_leases();
-  tenant.device_isolation = info.device_isolation();
-  tenant.max_kernel_ms = info.max_kernel_ms();
+  Tenant tenant = TenantFromSettings(info, "");
   std::string token;
   if (old == nullptr || rotate_token) {
     token = RandomHex(32);
@@ -93,7 +86,7 @@ absl::Status TenantRegistry::Remove(const std::string& name) {
   return absl::OkStatus();
 }
 
-v1::TenantInfo TenantRegistry::Info(const Tenant& tenant) const {
+v1::TenantInfo TenantSettings(const Tenant& tenant) {
   v1::TenantInfo info;
   info.set_name(tenant.name);
   info.set_priority(tenant.priority);
@@ -102,6 +95,24 @@ v1::TenantInfo TenantRegistry::Info(const Tenant& tenant) const {
   info.set_max_leases(tenant.max_leases);
   info.set_device_isolation(tenant.device_isolation);
   info.set_max_kernel_ms(tenant.max_kernel_ms);
+  return info;
+}
+
+Tenant TenantFromSettings(const v1::TenantInfo& settings, std::string token_sha256) {
+  Tenant tenant;
+  tenant.name = settings.name();
+  tenant.priority = settings.priority();
+  tenant.max_devices = settings.max_devices();
+  tenant.max_memory = settings.max_memory();
+  tenant.max_leases = settings.max_leases();
+  tenant.device_isolation = settings.device_isolation();
+  tenant.max_kernel_ms = settings.max_kernel_ms();
+  tenant.token_sha256 = std::move(token_sha256);
+  return tenant;
+}
+
+v1::TenantInfo TenantRegistry::Info(const Tenant& tenant) const {
+  v1::TenantInfo info = TenantSettings(tenant);
   const TenantUse use = Use(tenant.name);
   info.set_devices(use.devices);
   info.set_memory(use.memory);

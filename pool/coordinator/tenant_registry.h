@@ -33,6 +33,11 @@ struct Tenant {
   uint32_t max_kernel_ms = 0;
 };
 
+// A tenant's settings on the wire (without its use), and back: the token's
+// hash travels beside them, never in them.
+v1::TenantInfo TenantSettings(const Tenant& tenant);
+Tenant TenantFromSettings(const v1::TenantInfo& settings, std::string token_sha256);
+
 // What a tenant holds now. Queued requests count against the lease and
 // device quotas, so a grant from the queue never exceeds them.
 struct TenantUse {
