@@ -88,12 +88,6 @@ void Coordinator::ReconcileRestoredLocked(Node& node, const std::vector<std::str
   for (const std::string& id : gone) EndLocked(id, why, "node_lost", notices);
 }
 
-void Coordinator::StoreFailed(const absl::Status& status) {
-  // The change stands in memory; only a restart would lose it.
-  std::fprintf(stderr, "poold: the state store did not keep a change: %s\n",
-               status.ToString().c_str());
-}
-
 absl::Status Coordinator::Restore() {
   if (options_.store == nullptr) return absl::OkStatus();
   absl::StatusOr<PoolState> state = options_.store->Load();
@@ -486,9 +480,7 @@ void Coordinator::EndLocked(const std::string& lease_id, const absl::Status& why
   for (const std::string& name : NodesOf(it->second.info)) it->second.usage_by_node[name];
   ended_[lease_id] = {it->second.token_sha256, why, it->second.info.tenant(),
                       std::move(it->second.usage_by_node)};
-  if (options_.store != nullptr) {
-    if (absl::Status s = options_.store->DeleteLease(lease_id); !s.ok()) StoreFailed(s);
-  }
+  if (options_.store != nullptr) options_.store->QueueDeleteLease(lease_id);
   ended_order_.push_back(lease_id);
   if (ended_order_.size() > kEndedLeasesKept) {
     ended_.erase(ended_order_.front());

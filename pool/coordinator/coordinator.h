@@ -280,6 +280,9 @@ class Coordinator : public LeaseAuthority {
     int attempts = 0;
     std::string reason;  // why it does not fit yet
     bool done = false;
+    // The state store's write of the granted lease, waited for by the
+    // requester (0: none).
+    StateStore::Ticket store_ticket = 0;
     absl::StatusOr<v1::LeaseResponse> result = absl::UnknownError("not placed yet");
   };
   // Where a request fits, and why there.
@@ -324,7 +327,8 @@ class Coordinator : public LeaseAuthority {
   // starving request ahead of it (its memory and leases aside).
   bool FreeForLocked(const v1::DeviceInfo& d, const v1::LeaseRequest& request) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // UNAVAILABLE, with nothing granted, if the state store cannot keep it.
+  // The lease's write to the state store is queued (waiter.store_ticket);
+  // if the store does not keep it, Lease() ends it and answers UNAVAILABLE.
   absl::StatusOr<v1::LeaseResponse> GrantLocked(Waiter& waiter, const Placement& placement)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes what a lease holds of its devices and its tenant's quota.
@@ -333,8 +337,6 @@ class Coordinator : public LeaseAuthority {
   // sessions it no longer has (`open_leases`) end.
   void ReconcileRestoredLocked(Node& node, const std::vector<std::string>& open_leases,
                                std::vector<Notice>& notices) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A change the state store could not keep: the pool goes on, and says so.
-  void StoreFailed(const absl::Status& status);
   // Places what it can from the queue, in order.
   void ServeQueueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes a request that leaves the queue unplaced off it and its tenant.

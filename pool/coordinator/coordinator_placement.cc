@@ -193,6 +193,24 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
                          absl::FromChrono(std::min<std::chrono::steady_clock::duration>(
                              deadline - now, std::chrono::milliseconds(100))));
   }
+  if (waiter->result.ok() && waiter->store_ticket != 0) {
+    // Granted once the store has kept it. Other grants go on meanwhile,
+    // and their writes join the same batch.
+    mu_.Unlock();
+    const absl::Status kept = options_.store->Wait(waiter->store_ticket);
+    mu_.Lock();
+    if (!kept.ok()) {
+      std::vector<Notice> notices;
+      const absl::Status why = absl::UnavailableError(absl::StrCat(
+          "the pool's state store did not keep the lease, so it is not granted: ", kept.message()));
+      if (leases_.count(waiter->id) != 0) EndLocked(waiter->id, why, "unstored", notices);
+      ServeQueueLocked();
+      waiter->result = why;
+      mu_.Unlock();
+      Deliver(notices);
+      mu_.Lock();
+    }
+  }
   return count_result(waiter->result);
 }
 
@@ -498,9 +516,10 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::GrantLocked(Waiter& waiter,
   record.token_sha256 = TenantRegistry::HashToken(token);
   record.expires = std::chrono::steady_clock::now() + std::chrono::seconds(ttl);
   // Kept before it is granted: a lease the store lost would vanish at the
-  // next restart under a running client.
+  // next restart under a running client. The requester waits for the write
+  // once the lock is released (Lease), so concurrent grants share it.
   if (options_.store != nullptr) {
-    if (absl::Status s = options_.store->PutLease({info, record.token_sha256}); !s.ok()) return s;
+    waiter.store_ticket = options_.store->QueuePutLease({info, record.token_sha256});
   }
   for (const std::string& name : NodesOf(info)) {
     nodes_[name].info.set_leases(nodes_[name].info.leases() + 1);

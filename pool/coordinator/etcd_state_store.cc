@@ -10,11 +10,26 @@ namespace {
 constexpr char kTenants[] = "tenants";
 constexpr char kDrained[] = "drained";
 constexpr char kLeases[] = "leases";
+// etcd's default --max-txn-ops: the most operations one transaction holds.
+constexpr size_t kMaxTxnOps = 128;
+// A batch this large means load: the next one gathers for a moment.
+constexpr size_t kGatherAbove = 8;
 // Keys read per Range call while loading: a pool of 100k leases loads in
 // pages, never in one response over gRPC's message limit.
 constexpr int64_t kPage = 1000;
 
 }  // namespace
+
+EtcdStateStore::EtcdStateStore(EtcdClient& etcd)
+    : etcd_(etcd), committer_([this] { CommitLoop(); }) {}
+
+EtcdStateStore::~EtcdStateStore() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  committer_.join();
+}
 
 void EtcdStateStore::Fence(const std::string& leader_key, int64_t revision,
                            std::function<void()> lost) {
@@ -35,7 +50,7 @@ std::string EtcdStateStore::Key(absl::string_view kind, absl::string_view name) 
   return absl::StrCat(etcd_.location().prefix, "/", kind, "/", name);
 }
 
-absl::Status EtcdStateStore::Commit(etcdserverpb::RequestOp op) {
+absl::Status EtcdStateStore::Commit(std::vector<etcdserverpb::RequestOp> ops) {
   etcdserverpb::TxnRequest txn;
   {
     absl::MutexLock lock(&mu_);
@@ -49,7 +64,7 @@ absl::Status EtcdStateStore::Commit(etcdserverpb::RequestOp op) {
     fence->set_result(etcdserverpb::Compare::EQUAL);
     fence->set_create_revision(revision_);
   }
-  *txn.add_success() = std::move(op);
+  for (etcdserverpb::RequestOp& op : ops) *txn.add_success() = std::move(op);
   absl::StatusOr<etcdserverpb::TxnResponse> done = etcd_.Txn(txn);
   if (!done.ok()) return done.status();
   if (!done->succeeded()) {
@@ -72,13 +87,13 @@ absl::Status EtcdStateStore::Put(const std::string& key, const std::string& valu
   etcdserverpb::RequestOp op;
   op.mutable_request_put()->set_key(key);
   op.mutable_request_put()->set_value(value);
-  return Commit(std::move(op));
+  return Commit({std::move(op)});
 }
 
 absl::Status EtcdStateStore::Delete(const std::string& key) {
   etcdserverpb::RequestOp op;
   op.mutable_request_delete_range()->set_key(key);
-  return Commit(std::move(op));
+  return Commit({std::move(op)});
 }
 
 absl::StatusOr<PoolState> EtcdStateStore::Load() {
@@ -155,6 +170,93 @@ absl::Status EtcdStateStore::PutLease(const StoredLease& lease) {
 
 absl::Status EtcdStateStore::DeleteLease(const std::string& lease_id) {
   return Delete(Key(kLeases, lease_id));
+}
+
+StateStore::Ticket EtcdStateStore::QueuePutLease(const StoredLease& lease) {
+  accelpool::state::v1::StoredLease stored;
+  *stored.mutable_info() = lease.info;
+  stored.set_token_sha256(lease.token_sha256);
+  absl::MutexLock lock(&queue_mu_);
+  const Ticket ticket = next_ticket_++;
+  queue_.push_back({Key(kLeases, lease.info.lease_id()), stored.SerializeAsString(), ticket});
+  return ticket;
+}
+
+void EtcdStateStore::QueueDeleteLease(const std::string& lease_id) {
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back({Key(kLeases, lease_id), std::nullopt, 0});
+}
+
+absl::Status EtcdStateStore::Wait(Ticket ticket) {
+  std::pair<EtcdStateStore*, Ticket> waiting(this, ticket);
+  absl::MutexLock lock(&queue_mu_);
+  queue_mu_.Await(absl::Condition(
+      +[](std::pair<EtcdStateStore*, Ticket>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+           w->first->queue_mu_) { return w->first->results_.count(w->second) != 0; },
+      &waiting));
+  absl::Status status = std::move(results_[ticket]);
+  results_.erase(ticket);
+  return status;
+}
+
+void EtcdStateStore::CommitLoop() {
+  size_t last_batch = 0;
+  // What to gather for: as many writes as the last batch had.
+  std::pair<EtcdStateStore*, size_t> gathered(this, 0);
+  absl::MutexLock lock(&queue_mu_);
+  for (;;) {
+    gathered.second = last_batch;
+    queue_mu_.Await(absl::Condition(
+        +[](EtcdStateStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
+          return s->stopping_ || !s->queue_.empty();
+        },
+        this));
+    if (queue_.empty()) return;  // stopping, and everything committed
+    // Under load (the last batch was large), a moment for the requesters it
+    // woke to queue their next writes, so that they share one transaction
+    // rather than trickle into many. Idle, nothing waits.
+    if (last_batch >= kGatherAbove && queue_.size() < last_batch && !stopping_) {
+      queue_mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](std::pair<EtcdStateStore*, size_t>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                   w->first->queue_mu_) { return w->first->queue_.size() >= w->second; },
+              &gathered),
+          absl::Milliseconds(1));
+    }
+    // A batch: what is queued, up to one transaction's worth of keys. A
+    // later write to a key replaces an earlier one (etcd refuses a
+    // transaction naming a key twice); the earlier one's waiter learns the
+    // batch's outcome, which includes its lease's last state.
+    std::vector<std::string> keys;
+    std::map<std::string, std::optional<std::string>> writes;
+    std::vector<Ticket> tickets;
+    while (!queue_.empty()) {
+      Queued& q = queue_.front();
+      if (writes.count(q.key) == 0) {
+        if (writes.size() == kMaxTxnOps) break;
+        keys.push_back(q.key);
+      }
+      writes[q.key] = std::move(q.value);
+      if (q.ticket != 0) tickets.push_back(q.ticket);
+      queue_.pop_front();
+    }
+    last_batch = keys.size();
+    queue_mu_.Unlock();
+    std::vector<etcdserverpb::RequestOp> ops;
+    for (const std::string& key : keys) {
+      etcdserverpb::RequestOp& op = ops.emplace_back();
+      if (const std::optional<std::string>& value = writes[key]) {
+        op.mutable_request_put()->set_key(key);
+        op.mutable_request_put()->set_value(*value);
+      } else {
+        op.mutable_request_delete_range()->set_key(key);
+      }
+    }
+    const absl::Status committed = Commit(std::move(ops));
+    if (!committed.ok()) LogFailure(committed);
+    queue_mu_.Lock();
+    for (Ticket t : tickets) results_[t] = committed;
+  }
 }
 
 }  // namespace accel::pool

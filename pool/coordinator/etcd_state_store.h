@@ -3,6 +3,10 @@
 // One key per record under the prefix (tenants/NAME, drained/NODE,
 // leases/ID; values from pool/proto/state.proto).
 //
+// Lease writes are batched: those queued while a transaction is in flight
+// go together in the next one (up to etcd's 128 operations, later writes to
+// a lease replacing earlier ones), so concurrent grants share round trips.
+//
 // Every write is a transaction fenced by the writer's leadership: it
 // commits only while the election key that made this coordinator the
 // leader still exists with the revision it was created at. A coordinator
@@ -11,9 +15,14 @@
 #ifndef ACCEL_POOL_COORDINATOR_ETCD_STATE_STORE_H_
 #define ACCEL_POOL_COORDINATOR_ETCD_STATE_STORE_H_
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "pool/coordinator/etcd_client.h"
@@ -24,7 +33,8 @@ namespace accel::pool {
 class EtcdStateStore final : public StateStore {
  public:
   // `etcd` must outlive the store. Writes are refused until Fence().
-  explicit EtcdStateStore(EtcdClient& etcd) : etcd_(etcd) {}
+  explicit EtcdStateStore(EtcdClient& etcd);
+  ~EtcdStateStore() override;  // commits what is queued first
 
   // Writes commit only while `leader_key` exists, created at `revision`.
   // `lost` is called (once, from the writing thread) when a write finds
@@ -39,11 +49,20 @@ class EtcdStateStore final : public StateStore {
   absl::Status SetDrained(const std::string& node, bool drained) override;
   absl::Status PutLease(const StoredLease& lease) override;
   absl::Status DeleteLease(const std::string& lease_id) override;
+  Ticket QueuePutLease(const StoredLease& lease) override;
+  void QueueDeleteLease(const std::string& lease_id) override;
+  absl::Status Wait(Ticket ticket) override;
 
  private:
+  struct Queued {
+    std::string key;
+    std::optional<std::string> value;  // none: a delete
+    Ticket ticket = 0;                 // puts
+  };
+  void CommitLoop();
   absl::Status Put(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
-  absl::Status Commit(etcdserverpb::RequestOp op);
+  absl::Status Commit(std::vector<etcdserverpb::RequestOp> ops);
   std::string Key(absl::string_view kind, absl::string_view name) const;
 
   EtcdClient& etcd_;
@@ -51,6 +70,13 @@ class EtcdStateStore final : public StateStore {
   std::string leader_key_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> lost_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex queue_mu_;
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);
+  Ticket next_ticket_ ABSL_GUARDED_BY(queue_mu_) = 1;
+  std::map<Ticket, absl::Status> results_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;
 };
 
 }  // namespace accel::pool

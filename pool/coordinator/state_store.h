@@ -8,11 +8,14 @@
 #ifndef ACCEL_POOL_COORDINATOR_STATE_STORE_H_
 #define ACCEL_POOL_COORDINATOR_STATE_STORE_H_
 
+#include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "pool/common/wire.h"
 #include "pool/coordinator/tenant_registry.h"
 
@@ -39,6 +42,32 @@ class StateStore {
   virtual absl::Status SetDrained(const std::string& node, bool drained) = 0;
   virtual absl::Status PutLease(const StoredLease& lease) = 0;
   virtual absl::Status DeleteLease(const std::string& lease_id) = 0;
+
+  // Lease writes, the frequent ones, may be batched: the coordinator queues
+  // them under its lock and waits for a grant's write (Wait) only after
+  // releasing it, so that the writes of concurrent grants share one round
+  // trip to a replicated store. Writes to one lease keep their order. The
+  // embedded store writes at once.
+  using Ticket = uint64_t;
+  virtual Ticket QueuePutLease(const StoredLease& lease) { return Done(PutLease(lease)); }
+  // Nobody waits for a delete: the store logs its failure (the next
+  // leader ends a lease it restores whose session no node runs).
+  virtual void QueueDeleteLease(const std::string& lease_id) {
+    if (absl::Status s = DeleteLease(lease_id); !s.ok()) LogFailure(s);
+  }
+  // How a queued put went; each ticket is waited for once.
+  virtual absl::Status Wait(Ticket ticket);
+
+  static void LogFailure(const absl::Status& status);
+
+ protected:
+  // A ticket for a write already made.
+  Ticket Done(absl::Status status);
+
+ private:
+  absl::Mutex done_mu_;
+  Ticket next_done_ ABSL_GUARDED_BY(done_mu_) = 1;
+  std::map<Ticket, absl::Status> done_ ABSL_GUARDED_BY(done_mu_);
 };
 
 }  // namespace accel::pool

@@ -172,6 +172,42 @@ TEST_F(CoordinatorTest, GangLeasesAreAllOrNothingOnOneNode) {
   EXPECT_EQ(coordinator_.ListLeases(anonymous_).size(), 2u);
 }
 
+// A state store that keeps nothing while `broken`.
+class BreakableStore final : public StateStore {
+ public:
+  bool broken = false;
+  absl::StatusOr<PoolState> Load() override { return PoolState(); }
+  absl::Status PutTenant(const Tenant&) override { return Result(); }
+  absl::Status DeleteTenant(const std::string&) override { return Result(); }
+  absl::Status SetDrained(const std::string&, bool) override { return Result(); }
+  absl::Status PutLease(const StoredLease&) override { return Result(); }
+  absl::Status DeleteLease(const std::string&) override { return Result(); }
+
+ private:
+  absl::Status Result() const {
+    return broken ? absl::UnavailableError("the disk is gone") : absl::OkStatus();
+  }
+};
+
+TEST(CoordinatorStoreTest, ALeaseTheStoreDoesNotKeepIsNotGrantedAndHoldsNothing) {
+  BreakableStore store;
+  Coordinator::Options options;
+  options.store = &store;
+  Coordinator coordinator(options);
+  NullListener listener;
+  coordinator.AddNode("a", "a:1", {}, Devices(1), &listener);
+  store.broken = true;
+  EXPECT_THAT(
+      coordinator.Lease(Request(), Caller{}),
+      StatusIs(absl::StatusCode::kUnavailable,
+               HasSubstr("did not keep the lease, so it is not granted: the disk is gone")));
+  EXPECT_TRUE(coordinator.ListLeases(Caller{"", true, "test"}).empty());
+  // The device was never taken: once the store keeps writes, it is leased.
+  store.broken = false;
+  ASSERT_OK_AND_ASSIGN(auto lease, coordinator.Lease(Request(), Caller{}));
+  EXPECT_EQ(lease.lease().devices(0).device().id(), "a/host:0");
+}
+
 // Counts what a node hears of its leases.
 class CountingListener : public LeaseListener {
  public:
