@@ -1,9 +1,15 @@
 // coordinator-bench: lease grants against a large pool, measured in one run.
 //
-//   coordinator-bench [--short] [--nodes 1000] [--devices-per-node 10] [--state PATH]
+//   coordinator-bench [--short] [--nodes 1000] [--devices-per-node 10]
+//                     [--state etcd://HOST:PORT,...] [--store-grants 2000]
 //
-// --state keeps the pool's state in that SQLite file, as poold --state
-// does: every grant and release is written through to it.
+// The same workload runs with the pool's state in memory, in a SQLite file
+// (a temporary one, as poold --state PATH keeps it) and, given --state
+// etcd://... (or $ACCEL_ETCD, which scripts/local-etcd.sh sets), in etcd
+// as a highly available pool keeps it: every grant and release written
+// through, fenced on an election key of the bench's own. The store modes
+// measure --store-grants grants, from 64 client threads (a replicated
+// store's writes are batched, which pays when grants come at once).
 // The pool is simulated in this process: registrations of `nodes` nodes
 // with `devices-per-node` devices each (a quarter of them "hygon", the
 // rest "nvidia"), half of them leased before the measurement starts. Two
@@ -20,9 +26,13 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
@@ -32,6 +42,10 @@
 #include "pool/coordinator/coordinator_service.h"
 #ifdef ACCEL_BENCH_STATE
 #include "pool/coordinator/sqlite_state_store.h"
+#endif
+#ifdef ACCEL_BENCH_ETCD
+#include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_state_store.h"
 #endif
 
 namespace {
@@ -97,8 +111,9 @@ Result Run(int threads, int per_thread, const std::function<bool(int)>& op) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int nodes = 1000, per_node = 10, grants = 20000;
-  std::string state_path;
+  int nodes = 1000, per_node = 10, grants = 20000, store_grants = 2000;
+  std::string etcd_url;
+  if (const char* env = std::getenv("ACCEL_ETCD"); env != nullptr) etcd_url = env;
   bool short_run = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--short") == 0) short_run = true;
@@ -106,135 +121,193 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--devices-per-node") == 0 && i + 1 < argc) {
       per_node = std::atoi(argv[++i]);
     }
-    if (std::strcmp(argv[i], "--state") == 0 && i + 1 < argc) state_path = argv[++i];
+    if (std::strcmp(argv[i], "--state") == 0 && i + 1 < argc) etcd_url = argv[++i];
+    if (std::strcmp(argv[i], "--store-grants") == 0 && i + 1 < argc) {
+      store_grants = std::atoi(argv[++i]);
+    }
   }
   if (short_run) {
     nodes = 50;
     grants = 500;
+    store_grants = 200;
   }
   const int kThreads = 2;
-
-  accel::pool::Coordinator::Options options;
-  options.default_ttl_seconds = 600;
-  options.max_leases_per_tenant = 0;  // thousands of anonymous leases, by design
-  std::unique_ptr<accel::pool::StateStore> store;
-  if (!state_path.empty()) {
-#ifdef ACCEL_BENCH_STATE
-    auto opened = accel::pool::SqliteStateStore::Open(state_path);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "coordinator-bench: %s\n", opened.status().ToString().c_str());
-      return 1;
-    }
-    store = *std::move(opened);
-    options.store = store.get();
-#else
-    std::fprintf(stderr, "coordinator-bench: built without SQLite: no --state\n");
-    return 1;
-#endif
-  }
-  accel::pool::Coordinator coordinator(options);
-  NoListener listener;
-  for (int n = 0; n < nodes; ++n) {
-    std::vector<v1::DeviceInfo> devices;
-    for (int d = 0; d < per_node; ++d) {
-      v1::DeviceInfo& info = devices.emplace_back();
-      info.set_backend("cuda");
-      info.set_index(static_cast<uint32_t>(d));
-      info.set_vendor(n % 4 == 0 ? "hygon" : "nvidia");
-      info.set_arch(n % 4 == 0 ? "gfx906" : "sm_90");
-      info.set_total_memory(80ull << 30);
-      (*info.mutable_labels())["zone"] = n % 2 == 0 ? "a" : "b";
-    }
-    coordinator.AddNode(absl::StrCat("node-", n),
-                        absl::StrCat("10.0.", n / 250, ".", n % 250, ":7070"), {},
-                        std::move(devices), &listener);
-  }
-  // Half the pool leased before measuring.
+  // The store modes' clients: a replicated store's writes are batched, which
+  // pays only when grants come at once, as from a pool's many clients.
+  const int kStoreThreads = 64;
   const int total = nodes * per_node;
-  for (int i = 0; i < total / 2; ++i) {
-    absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease({}, accel::pool::Caller{});
-    Check(lease.ok(), "prefill: " + lease.status().ToString());
-  }
 
-  // Measured in cycles: grant a quarter of the pool (timed), then release
-  // those leases again (timed apart), so the pool stays between half and
-  // three quarters full.
+  // One pool, with its state where `store` keeps it (nowhere: null):
+  // registered, half leased, then measured.
+  struct Measured {
+    Result grants, releases;
+  };
   v1::LeaseRequest request;
   request.set_holder("bench");
   request.set_vendor("nvidia");
-  const int per_cycle = std::max(kThreads, std::min(grants / 4, total / 4)) / kThreads;
-  std::vector<std::vector<v1::LeaseResponse>> fresh(kThreads);
-  auto cycles = [&](const std::function<bool(int, v1::LeaseResponse&)>& grant,
-                    const std::function<bool(const v1::LeaseResponse&)>& release) {
+  // Measured in cycles: grant a quarter of the pool (timed), then release
+  // those leases again (timed apart), so the pool stays between half and
+  // three quarters full.
+  using Grant = std::function<bool(int, v1::LeaseResponse&)>;
+  using Release = std::function<bool(const v1::LeaseResponse&)>;
+  auto cycles = [&](int threads, int grants, const Grant& grant, const Release& release) {
+    const int per_cycle = std::max(threads, std::min(grants / 4, total / 4)) / threads;
+    std::vector<std::vector<v1::LeaseResponse>> fresh(threads);
     std::vector<double> grant_us, release_us;
     double grant_seconds = 0, release_seconds = 0;
     int granted = 0;
     while (granted < grants) {
-      Result g = Run(kThreads, per_cycle, [&](int t) {
+      Result g = Run(threads, per_cycle, [&](int t) {
         v1::LeaseResponse lease;
         if (!grant(t, lease)) return false;
         fresh[t].push_back(std::move(lease));
         return true;
       });
-      std::vector<size_t> next(kThreads, 0);
-      Result r = Run(kThreads, per_cycle, [&](int t) { return release(fresh[t][next[t]++]); });
+      std::vector<size_t> next(threads, 0);
+      Result r = Run(threads, per_cycle, [&](int t) { return release(fresh[t][next[t]++]); });
       for (auto& f : fresh) f.clear();
-      granted += per_cycle * kThreads;
-      grant_seconds += per_cycle * kThreads / g.per_second;
-      release_seconds += per_cycle * kThreads / r.per_second;
+      granted += per_cycle * threads;
+      grant_seconds += per_cycle * threads / g.per_second;
+      release_seconds += per_cycle * threads / r.per_second;
       grant_us.insert(grant_us.end(), g.samples.begin(), g.samples.end());
       release_us.insert(release_us.end(), r.samples.begin(), r.samples.end());
     }
     return std::make_pair(Summarize(grant_us, grant_seconds),
                           Summarize(release_us, release_seconds));
   };
-  auto [in_process, in_process_release] = cycles(
-      [&](int, v1::LeaseResponse& out) {
-        absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease(request, accel::pool::Caller{});
-        if (!lease.ok()) return false;
-        out = *std::move(lease);
-        return true;
-      },
-      [&](const v1::LeaseResponse& lease) {
-        return coordinator.Release(lease.lease().lease_id(), lease.token(), accel::pool::Caller{})
-            .ok();
+
+  auto measure = [&](accel::pool::StateStore* store, int threads, int measured_grants,
+                     const std::function<void(accel::pool::Coordinator&)>& more) {
+    accel::pool::Coordinator::Options options;
+    options.default_ttl_seconds = 600;
+    options.max_leases_per_tenant = 0;  // thousands of anonymous leases, by design
+    options.store = store;
+    accel::pool::Coordinator coordinator(options);
+    NoListener listener;
+    for (int n = 0; n < nodes; ++n) {
+      std::vector<v1::DeviceInfo> devices;
+      for (int d = 0; d < per_node; ++d) {
+        v1::DeviceInfo& info = devices.emplace_back();
+        info.set_backend("cuda");
+        info.set_index(static_cast<uint32_t>(d));
+        info.set_vendor(n % 4 == 0 ? "hygon" : "nvidia");
+        info.set_arch(n % 4 == 0 ? "gfx906" : "sm_90");
+        info.set_total_memory(80ull << 30);
+        (*info.mutable_labels())["zone"] = n % 2 == 0 ? "a" : "b";
+      }
+      coordinator.AddNode(absl::StrCat("node-", n),
+                          absl::StrCat("10.0.", n / 250, ".", n % 250, ":7070"), {},
+                          std::move(devices), &listener);
+    }
+    // Half the pool leased before measuring.
+    Run(threads, total / 2 / threads, [&](int) {
+      absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease({}, accel::pool::Caller{});
+      Check(lease.ok(), "prefill: " + lease.status().ToString());
+      return true;
+    });
+    auto [granted, released] = cycles(
+        threads, measured_grants,
+        [&](int, v1::LeaseResponse& out) {
+          absl::StatusOr<v1::LeaseResponse> lease =
+              coordinator.Lease(request, accel::pool::Caller{});
+          if (!lease.ok()) return false;
+          out = *std::move(lease);
+          return true;
+        },
+        [&](const v1::LeaseResponse& lease) {
+          return coordinator.Release(lease.lease().lease_id(), lease.token(), accel::pool::Caller{})
+              .ok();
+        });
+    if (more) more(coordinator);
+    coordinator.Stop();
+    return Measured{granted, released};
+  };
+
+  // In memory: the coordinator's own cost, then the same through gRPC on
+  // loopback beside the empty-RPC floor.
+  Measured rpc;
+  Result empty_rpcs;
+  const Measured in_memory =
+      measure(nullptr, kThreads, grants, [&](accel::pool::Coordinator& coordinator) {
+        // Not owned: the coordinator lives on this stack.
+        accel::pool::Leadership leadership(
+            std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator),
+            "bench");
+        accel::pool::CoordinatorService service(leadership, std::chrono::seconds(1));
+        int port = 0;
+        grpc::ServerBuilder builder;
+        builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+        builder.RegisterService(&service);
+        std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+        Check(server != nullptr, "cannot start the gRPC server");
+        auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                           grpc::InsecureChannelCredentials());
+        auto stub = v1::Coordinator::NewStub(channel);
+        std::tie(rpc.grants, rpc.releases) = cycles(
+            kThreads, grants / 4,  // RPCs are slower; keep the run short
+            [&](int, v1::LeaseResponse& out) {
+              grpc::ClientContext context;
+              return stub->Lease(&context, request, &out).ok();
+            },
+            [&](const v1::LeaseResponse& lease) {
+              grpc::ClientContext context;
+              v1::ReleaseRequest release;
+              release.set_lease_id(lease.lease().lease_id());
+              release.set_token(lease.token());
+              v1::ReleaseResponse released;
+              return stub->Release(&context, release, &released).ok();
+            });
+        empty_rpcs = Run(kThreads, grants / 4 / kThreads, [&](int) {
+          grpc::ClientContext context;
+          v1::VersionResponse version;
+          return stub->GetVersion(&context, {}, &version).ok();
+        });
+        server->Shutdown();
       });
 
-  // The same through gRPC on loopback, and the empty-RPC floor.
-  // Not owned: the coordinator lives on this stack.
-  accel::pool::Leadership leadership(
-      std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator), "bench");
-  accel::pool::CoordinatorService service(leadership, std::chrono::seconds(1));
-  int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  Check(server != nullptr, "cannot start the gRPC server");
-  auto channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  auto stub = v1::Coordinator::NewStub(channel);
-  grants /= 4;  // RPCs are slower; keep the run short
-  auto [rpc_grants, rpc_releases] = cycles(
-      [&](int, v1::LeaseResponse& out) {
-        grpc::ClientContext context;
-        return stub->Lease(&context, request, &out).ok();
-      },
-      [&](const v1::LeaseResponse& lease) {
-        grpc::ClientContext context;
-        v1::ReleaseRequest release;
-        release.set_lease_id(lease.lease().lease_id());
-        release.set_token(lease.token());
-        v1::ReleaseResponse released;
-        return stub->Release(&context, release, &released).ok();
-      });
-  Result empty_rpcs = Run(kThreads, grants / kThreads, [&](int) {
-    grpc::ClientContext context;
-    v1::VersionResponse version;
-    return stub->GetVersion(&context, {}, &version).ok();
-  });
-  server->Shutdown();
-  coordinator.Stop();
+  std::optional<Measured> sqlite, etcd;
+#ifdef ACCEL_BENCH_STATE
+  {
+    char path[] = "/tmp/coordinator-bench-XXXXXX";
+    const int fd = mkstemp(path);
+    Check(fd >= 0, "cannot make a temporary file for SQLite");
+    close(fd);
+    auto opened = accel::pool::SqliteStateStore::Open(path);
+    Check(opened.ok(), opened.status().ToString());
+    sqlite = measure(opened->get(), kStoreThreads, store_grants, nullptr);
+    opened->reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink(absl::StrCat(path, suffix).c_str());
+  }
+#endif
+  if (!etcd_url.empty()) {
+#ifdef ACCEL_BENCH_ETCD
+    absl::StatusOr<accel::pool::EtcdLocation> location = accel::pool::ParseEtcdUrl(etcd_url);
+    Check(location.ok(), location.status().ToString());
+    accel::pool::EtcdClient::Options etcd_options;
+    etcd_options.location = *std::move(location);
+    etcd_options.location.prefix = absl::StrCat("/coordinator-bench-", getpid());
+    auto client = accel::pool::EtcdClient::Connect(etcd_options);
+    Check(client.ok(), client.status().ToString());
+    // The bench is its own leader: a key to fence its writes on.
+    const std::string fence = etcd_options.location.prefix + "/leader/bench";
+    etcdserverpb::TxnRequest put;
+    put.add_success()->mutable_request_put()->set_key(fence);
+    absl::StatusOr<etcdserverpb::TxnResponse> made = (*client)->Txn(put);
+    Check(made.ok(), "etcd: " + made.status().ToString());
+    accel::pool::EtcdStateStore store(**client);
+    store.Fence(fence, made->header().revision(), nullptr);
+    etcd = measure(&store, kStoreThreads, store_grants, nullptr);
+    etcdserverpb::TxnRequest clean;  // everything the bench wrote
+    clean.add_success()->mutable_request_delete_range()->set_key(etcd_options.location.prefix +
+                                                                 "/");
+    clean.mutable_success(0)->mutable_request_delete_range()->set_range_end(
+        accel::pool::PrefixEnd(etcd_options.location.prefix + "/"));
+    (*client)->Txn(clean).IgnoreError();
+#else
+    std::fprintf(stderr, "coordinator-bench: built without etcd's client: no etcd mode\n");
+    return 1;
+#endif
+  }
 
   std::printf(
       "coordinator-bench: %d nodes, %d devices, half to three quarters leased; %d "
@@ -244,12 +317,29 @@ int main(int argc, char** argv) {
   auto row = [](const char* what, const Result& r, const char* target) {
     std::printf("%-44s %10.0f %9.1f %9.1f %10s\n", what, r.per_second, r.p50_us, r.p99_us, target);
   };
-  row("grant, in process (the coordinator's cost)", in_process, ">=5000/s");
-  row("release, in process", in_process_release, "-");
-  row("grant over gRPC on loopback", rpc_grants, "p99<=2ms");
-  row("release over gRPC on loopback", rpc_releases, "-");
+  row("grant, in process (the coordinator's cost)", in_memory.grants, ">=5000/s");
+  row("release, in process", in_memory.releases, "-");
+  row("grant over gRPC on loopback", rpc.grants, "p99<=2ms");
+  row("release over gRPC on loopback", rpc.releases, "-");
   row("baseline: empty unary RPC (GetVersion)", empty_rpcs, "-");
   std::printf("%-44s %10.2f\n", "ratio: gRPC grants / empty RPCs per second",
-              rpc_grants.per_second / empty_rpcs.per_second);
+              rpc.grants.per_second / empty_rpcs.per_second);
+  if (sqlite || etcd) std::printf("with the state in a store, %d client threads:\n", kStoreThreads);
+  if (sqlite) {
+    row("grant, in process, state in SQLite", sqlite->grants, "-");
+    row("release, in process, state in SQLite", sqlite->releases, "-");
+  }
+  if (etcd) {
+    row("grant, in process, state in etcd", etcd->grants, ">=0.5xSQL");
+    row("release, in process, state in etcd", etcd->releases, "-");
+    if (sqlite) {
+      std::printf("%-44s %10.2f\n", "ratio: etcd grants / SQLite grants per second",
+                  etcd->grants.per_second / sqlite->grants.per_second);
+    }
+  } else {
+    std::printf(
+        "(no etcd mode: give --state etcd://HOST:PORT,... or run under "
+        "scripts/local-etcd.sh)\n");
+  }
   return 0;
 }
