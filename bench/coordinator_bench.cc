@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<etcdserverpb::TxnResponse> made = (*client)->Txn(put);
     Check(made.ok(), "etcd: " + made.status().ToString());
     accel::pool::EtcdStateStore store(**client);
-    store.Fence(fence, made->header().revision(), nullptr);
+    store.Fence(fence, made->header().revision(), made->header().revision(), nullptr);
     etcd = measure(&store, kStoreThreads, store_grants, nullptr);
     etcdserverpb::TxnRequest clean;  // everything the bench wrote
     clean.add_success()->mutable_request_delete_range()->set_key(etcd_options.location.prefix +

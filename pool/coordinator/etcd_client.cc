@@ -100,6 +100,7 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(Options options)
     m.lease = etcdserverpb::Lease::NewStub(m.channel);
     m.auth = etcdserverpb::Auth::NewStub(m.channel);
     m.election = v3electionpb::Election::NewStub(m.channel);
+    m.watch = etcdserverpb::Watch::NewStub(m.channel);
     client->members_.push_back(std::move(m));
   }
   return client;
@@ -289,10 +290,10 @@ absl::Status EtcdClient::Resign(const v3electionpb::LeaderKey& leader) {
   });
 }
 
-absl::StatusOr<v3electionpb::LeaderKey> EtcdClient::Campaign(grpc::ClientContext& context,
-                                                             const std::string& election,
-                                                             int64_t lease,
-                                                             const std::string& value) {
+absl::StatusOr<v3electionpb::CampaignResponse> EtcdClient::Campaign(grpc::ClientContext& context,
+                                                                    const std::string& election,
+                                                                    int64_t lease,
+                                                                    const std::string& value) {
   v3electionpb::CampaignRequest request;
   request.set_name(election);
   request.set_lease(lease);
@@ -312,7 +313,23 @@ absl::StatusOr<v3electionpb::LeaderKey> EtcdClient::Campaign(grpc::ClientContext
     }
     return FromGrpc(status, absl::StrCat("etcd ", member->address, ": Campaign"));
   }
-  return response.leader();
+  return response;
+}
+
+std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>
+EtcdClient::Watch(grpc::ClientContext& context) {
+  Member* member;
+  {
+    absl::MutexLock lock(&mu_);
+    member = &members_[current_];
+  }
+  Prepare(context);
+  return member->watch->Watch(&context);
+}
+
+void EtcdClient::MemberFailed() {
+  absl::MutexLock lock(&mu_);
+  current_ = (current_ + 1) % members_.size();
 }
 
 }  // namespace accel::pool

@@ -57,9 +57,16 @@ class EtcdClient {
   absl::Status Resign(const v3electionpb::LeaderKey& leader);
   // Campaigns for `election` with `lease`, waiting until elected or
   // `context` is cancelled: a call with no deadline of its own.
-  absl::StatusOr<v3electionpb::LeaderKey> Campaign(grpc::ClientContext& context,
-                                                   const std::string& election, int64_t lease,
-                                                   const std::string& value);
+  absl::StatusOr<v3electionpb::CampaignResponse> Campaign(grpc::ClientContext& context,
+                                                          const std::string& election,
+                                                          int64_t lease, const std::string& value);
+  // A watch stream on the member calls go to now; `context` (credentials
+  // attached here) must outlive it.
+  std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>
+  Watch(grpc::ClientContext& context);
+  // A long-lived call (a watch) failed on the member it was on: later calls
+  // begin with the next member.
+  void MemberFailed();
   // A context for a call of the caller's own (credentials attached).
   void Prepare(grpc::ClientContext& context);
   // The time the last successful call took.
@@ -74,6 +81,7 @@ class EtcdClient {
     std::unique_ptr<etcdserverpb::Lease::Stub> lease;
     std::unique_ptr<etcdserverpb::Auth::Stub> auth;
     std::unique_ptr<v3electionpb::Election::Stub> election;
+    std::unique_ptr<etcdserverpb::Watch::Stub> watch;
   };
   // Runs `call` on the current member; moves to the next one while members
   // are unreachable, re-authenticates once if the auth token lapsed.

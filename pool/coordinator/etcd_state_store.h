@@ -30,6 +30,13 @@
 
 namespace accel::pool {
 
+class EtcdStateMirror;
+
+// Adds the record at `key` (under `root`, "PREFIX/") to `state`; keys that
+// are not records (the election's) are skipped. DATA_LOSS if unreadable.
+absl::Status DecodeRecord(const std::string& root, absl::string_view key, const std::string& value,
+                          PoolState& state);
+
 class EtcdStateStore final : public StateStore {
  public:
   // `etcd` must outlive the store. Writes are refused until Fence().
@@ -39,7 +46,13 @@ class EtcdStateStore final : public StateStore {
   // Writes commit only while `leader_key` exists, created at `revision`.
   // `lost` is called (once, from the writing thread) when a write finds
   // the fence gone: this coordinator must stop acting as the leader.
-  void Fence(const std::string& leader_key, int64_t revision, std::function<void()> lost);
+  // `elected_at`: etcd's revision when this leader was elected, which a
+  // warm copy must have reached to be loaded from.
+  void Fence(const std::string& leader_key, int64_t revision, int64_t elected_at,
+             std::function<void()> lost);
+  // Loads come from `mirror` (which must outlive the store) when it has
+  // caught up with the election; else from etcd.
+  void UseMirror(EtcdStateMirror* mirror);
   // Refuses every later write: the term ends.
   void Unfence();
 
@@ -69,7 +82,9 @@ class EtcdStateStore final : public StateStore {
   absl::Mutex mu_;
   std::string leader_key_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t elected_at_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> lost_ ABSL_GUARDED_BY(mu_);
+  EtcdStateMirror* mirror_ ABSL_GUARDED_BY(mu_) = nullptr;
 
   absl::Mutex queue_mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -158,7 +158,7 @@ void LeaderElection::CampaignLoop() {
     campaign_ = &context;
     const int64_t lease = lease_;
     mu_.Unlock();
-    absl::StatusOr<v3electionpb::LeaderKey> won =
+    absl::StatusOr<v3electionpb::CampaignResponse> won =
         etcd_.Campaign(context, name_, lease, options_.address);
     mu_.Lock();
     campaign_ = nullptr;
@@ -172,7 +172,7 @@ void LeaderElection::CampaignLoop() {
     backoff = std::chrono::milliseconds(100);
     role_ = Role::kLeader;
     lost_ = absl::OkStatus();
-    const Term term{won->key(), won->rev()};
+    const Term term{won->leader().key(), won->leader().rev(), won->header().revision()};
     std::fprintf(stderr, "poold: elected the pool's leader (etcd key %s, revision %lld)\n",
                  term.key.c_str(), static_cast<long long>(term.revision));
     mu_.Unlock();
@@ -186,7 +186,7 @@ void LeaderElection::CampaignLoop() {
     // Resigning lets a standby take over now rather than at the lease's
     // end; a lease that may have lapsed is replaced, so that this
     // coordinator campaigns afresh.
-    etcd_.Resign(*won).IgnoreError();
+    etcd_.Resign(won->leader()).IgnoreError();
     mu_.Lock();
     if (!stopping_) {
       const int64_t old = lease_;

@@ -37,6 +37,9 @@ class LeaderElection {
   struct Term {
     std::string key;       // the leader's election key
     int64_t revision = 0;  // its create revision: the fence of its writes
+    // etcd's revision when it was elected: every write of earlier leaders
+    // is at or before it.
+    int64_t elected_at = 0;
   };
   // Called on the election's thread. `elected` starts serving as leader;
   // `deposed` stops it, with why (it is called once per `elected`).

@@ -69,6 +69,7 @@
 #endif
 #ifdef ACCEL_POOLD_ETCD
 #include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_state_mirror.h"
 #include "pool/coordinator/etcd_state_store.h"
 #include "pool/coordinator/leader_election.h"
 #endif
@@ -379,7 +380,8 @@ int main(int argc, char** argv) {
   std::vector<accel::pool::Tenant> seed_tenants;
 #ifdef ACCEL_POOLD_ETCD
   std::unique_ptr<accel::pool::EtcdClient> etcd;
-  accel::pool::EtcdStateStore* etcd_store = nullptr;  // owned by `store`
+  std::unique_ptr<accel::pool::EtcdStateMirror> mirror;  // a standby's warm state
+  accel::pool::EtcdStateStore* etcd_store = nullptr;     // owned by `store`
   std::unique_ptr<accel::pool::LeaderElection> election;
 #endif
   std::unique_ptr<accel::pool::CoordinatorLink> link;
@@ -471,6 +473,9 @@ int main(int argc, char** argv) {
       }
       auto etcd_state = std::make_unique<accel::pool::EtcdStateStore>(*etcd);
       etcd_store = etcd_state.get();
+      // While standing by, the state is kept warm for a quick takeover.
+      mirror = std::make_unique<accel::pool::EtcdStateMirror>(*etcd);
+      etcd_store->UseMirror(mirror.get());
       store = std::move(etcd_state);
       coordinator_options.store = store.get();
       coordinator_options.rejoin_grace = std::max(heartbeat * 10, std::chrono::milliseconds(5000));
@@ -710,7 +715,7 @@ int main(int argc, char** argv) {
     // whose writes commit only while the term lasts.
     accel::pool::LeaderElection::Callbacks terms;
     terms.elected = [&](const accel::pool::LeaderElection::Term& term) {
-      etcd_store->Fence(term.key, term.revision, [&election] {
+      etcd_store->Fence(term.key, term.revision, term.elected_at, [&election] {
         election->Lost(absl::FailedPreconditionError(
             "a write found this coordinator's election key gone: another leads"));
       });
@@ -810,6 +815,9 @@ int main(int argc, char** argv) {
 #ifdef ACCEL_POOLD_ETCD
   // Resigns: a standby leads at once, not at the end of this one's lease.
   if (election != nullptr) election->Stop();
+  // Queued writes go out, and the watch ends, while etcd's client is here.
+  store.reset();
+  mirror.reset();
 #endif
   if (link != nullptr) link->Stop();
   return 0;

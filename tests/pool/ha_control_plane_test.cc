@@ -17,6 +17,7 @@
 #include "accel/client/lease.h"
 #include "gtest/gtest.h"
 #include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_state_mirror.h"
 #include "pool/coordinator/etcd_state_store.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/etcd_cluster.h"
@@ -78,7 +79,7 @@ TEST(EtcdStateStoreTest, WritesCommitOnlyWhileTheWritersFenceHolds) {
 
   ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*etcd, "/store-test/leader/me"));
   bool lost = false;
-  store.Fence("/store-test/leader/me", revision, [&] { lost = true; });
+  store.Fence("/store-test/leader/me", revision, revision, [&] { lost = true; });
   ASSERT_OK(store.PutTenant(risk));
   ASSERT_OK(store.SetDrained("node-b", true));
   pool::StoredLease lease;
@@ -118,7 +119,7 @@ TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {
   ASSERT_NE(etcd, nullptr);
   pool::EtcdStateStore store(*etcd);
   ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*etcd, "/store-test/leader/me"));
-  store.Fence("/store-test/leader/me", revision, nullptr);
+  store.Fence("/store-test/leader/me", revision, revision, nullptr);
   constexpr int kLeases = 1500;  // pages of 1000
   for (int i = 0; i < kLeases; ++i) {
     pool::StoredLease lease;
@@ -130,6 +131,56 @@ TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {
   std::set<std::string> ids;
   for (const pool::StoredLease& l : state.leases) ids.insert(l.info.lease_id());
   EXPECT_EQ(ids.size(), static_cast<size_t>(kLeases));
+}
+
+std::set<std::string> LeaseIds(const pool::PoolState& state) {
+  std::set<std::string> ids;
+  for (const pool::StoredLease& l : state.leases) ids.insert(l.info.lease_id());
+  return ids;
+}
+
+TEST(EtcdStateStoreTest, AStandbysWarmCopyFollowsTheLeadersWritesExactly) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> leader_etcd = ClientOf(*cluster);
+  std::unique_ptr<pool::EtcdClient> standby_etcd = ClientOf(*cluster);
+  ASSERT_NE(leader_etcd, nullptr);
+  ASSERT_NE(standby_etcd, nullptr);
+  pool::EtcdStateStore store(*leader_etcd);
+  ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*leader_etcd, "/store-test/leader/me"));
+  store.Fence("/store-test/leader/me", revision, revision, nullptr);
+  pool::StoredLease lease;
+  lease.info.set_lease_id("l-before");
+  ASSERT_OK(store.PutLease(lease));
+
+  // The standby's copy loads what is there, then follows the watch.
+  pool::EtcdStateMirror mirror(*standby_etcd);
+  for (int i = 0; i < 50; ++i) {
+    lease.info.set_lease_id(absl::StrCat("l-", i));
+    ASSERT_OK(store.Wait(store.QueuePutLease(lease)));
+  }
+  ASSERT_OK(store.DeleteLease("l-before"));
+  for (int i = 0; i < 50; i += 2) store.QueueDeleteLease(absl::StrCat("l-", i));
+  // Queued writes commit in order: once this one is kept, so are the deletes.
+  lease.info.set_lease_id("l-last");
+  ASSERT_OK(store.Wait(store.QueuePutLease(lease)));
+  pool::Tenant risk;
+  risk.name = "risk";
+  risk.token_sha256 = std::string(64, 'c');
+  ASSERT_OK(store.PutTenant(risk));
+  // A write elsewhere: the prefix is quiet at the latest revision, which the
+  // copy reaches through etcd's progress report.
+  ASSERT_OK_AND_ASSIGN(const int64_t latest, PutFenceKey(*leader_etcd, "/elsewhere/key"));
+
+  ASSERT_OK_AND_ASSIGN(pool::PoolState warm, mirror.StateAt(latest, std::chrono::seconds(10)));
+  ASSERT_OK_AND_ASSIGN(pool::PoolState read, store.Load());
+  EXPECT_EQ(LeaseIds(warm), LeaseIds(read));
+  EXPECT_EQ(LeaseIds(warm).size(), 26u);
+  EXPECT_EQ(LeaseIds(warm).count("l-before"), 0u);
+  ASSERT_EQ(warm.tenants.size(), 1u);
+  EXPECT_EQ(warm.tenants[0].token_sha256, std::string(64, 'c'));
+  // A revision not reached yet is not pretended.
+  EXPECT_EQ(mirror.StateAt(latest + 1000, std::chrono::milliseconds(300)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 // What a coordinator says it is: leader, standby, electing, or unreachable.
@@ -278,6 +329,8 @@ TEST(HaControlPlaneTest, AKilledLeaderIsReplacedWithinTwoTtlsAndNothingIsLostOrG
       << b->log() << "\nthe node's log:\n"
       << node->log();
   for (const std::string& id : kept) EXPECT_TRUE(HasLease(b->address(), id)) << id;
+  // It restored them from its warm copy, not by reading etcd afresh.
+  EXPECT_FALSE(absl::StrContains(b->log(), "reading the pool's state from etcd")) << b->log();
   ASSERT_OK(RunSaxpy(stream.KeptDevice(kept[1]), 4096));
   stream.Stop();
   EXPECT_EQ(stream.granted_twice(), 0);

@@ -1,0 +1,143 @@
+#include "pool/coordinator/etcd_state_mirror.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "pool/coordinator/etcd_state_store.h"
+
+namespace accel::pool {
+
+EtcdStateMirror::EtcdStateMirror(EtcdClient& etcd)
+    : etcd_(etcd), root_(etcd.location().prefix + "/"), thread_([this] { Loop(); }) {}
+
+EtcdStateMirror::~EtcdStateMirror() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (watch_context_ != nullptr) watch_context_->TryCancel();
+  }
+  thread_.join();
+}
+
+int64_t EtcdStateMirror::revision() {
+  absl::MutexLock lock(&mu_);
+  return revision_;
+}
+
+void EtcdStateMirror::Loop() {
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    const absl::Status ended = Mirror();
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    // A member gone, a compaction past the copy: load again (elsewhere).
+    etcd_.MemberFailed();
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(backoff));
+    backoff = ended.ok() ? std::chrono::milliseconds(100)
+                         : std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+absl::Status EtcdStateMirror::Mirror() {
+  // The snapshot: every key, in pages, at one revision.
+  std::map<std::string, std::string> kvs;
+  int64_t revision = 0;
+  for (std::string from = root_;;) {
+    etcdserverpb::RangeRequest request;
+    request.set_key(from);
+    request.set_range_end(PrefixEnd(root_));
+    request.set_limit(1000);
+    request.set_revision(revision);
+    absl::StatusOr<etcdserverpb::RangeResponse> page = etcd_.Range(request);
+    if (!page.ok()) return page.status();
+    if (revision == 0) revision = page->header().revision();
+    for (const mvccpb::KeyValue& kv : page->kvs()) kvs[kv.key()] = kv.value();
+    if (!page->more() || page->kvs().empty()) break;
+    from = page->kvs(page->kvs_size() - 1).key() + std::string(1, '\0');
+  }
+  grpc::ClientContext context;
+  auto stream = etcd_.Watch(context);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    kvs_ = std::move(kvs);
+    revision_ = revision;
+    watch_context_ = &context;
+    watch_ = stream.get();
+  }
+  etcdserverpb::WatchRequest create;
+  create.mutable_create_request()->set_key(root_);
+  create.mutable_create_request()->set_range_end(PrefixEnd(root_));
+  create.mutable_create_request()->set_start_revision(revision + 1);
+  bool written;
+  {
+    absl::MutexLock write(&write_mu_);
+    written = stream->Write(create);
+  }
+  etcdserverpb::WatchResponse response;
+  absl::Status why = absl::UnavailableError("the watch ended");
+  while (written && stream->Read(&response)) {
+    if (response.canceled() || response.compact_revision() != 0) {
+      why = absl::AbortedError(absl::StrCat("the watch was cancelled: ", response.cancel_reason()));
+      break;
+    }
+    absl::MutexLock lock(&mu_);
+    for (const mvccpb::Event& event : response.events()) {
+      if (event.type() == mvccpb::Event::PUT) {
+        kvs_[event.kv().key()] = event.kv().value();
+      } else {
+        kvs_.erase(event.kv().key());
+      }
+    }
+    // Events and progress both say the copy is current through here.
+    revision_ = std::max(revision_, response.header().revision());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    watch_context_ = nullptr;
+    watch_ = nullptr;
+  }
+  { absl::MutexLock write(&write_mu_); }  // no progress request still writing
+  context.TryCancel();
+  stream->Finish().IgnoreError();
+  return why;
+}
+
+absl::StatusOr<PoolState> EtcdStateMirror::StateAt(int64_t revision,
+                                                   std::chrono::milliseconds wait) {
+  {
+    // Quiet prefixes get no events: ask etcd to say how far the watch is.
+    absl::MutexLock write(&write_mu_);
+    grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* stream;
+    {
+      absl::MutexLock lock(&mu_);
+      stream = revision_ >= revision ? nullptr : watch_;
+    }
+    if (stream != nullptr) {
+      etcdserverpb::WatchRequest progress;
+      progress.mutable_progress_request();
+      stream->Write(progress);
+    }
+  }
+  std::pair<EtcdStateMirror*, int64_t> target(this, revision);
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](std::pair<EtcdStateMirror*, int64_t>* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+               t->first->mu_) { return t->first->revision_ >= t->second; },
+          &target),
+      absl::FromChrono(wait));
+  if (revision_ < revision) {
+    return absl::DeadlineExceededError(absl::StrCat("the etcd watch reached revision ", revision_,
+                                                    ", not ", revision, ", in time"));
+  }
+  PoolState state;
+  for (const auto& [key, value] : kvs_) {
+    if (absl::Status s = DecodeRecord(root_, key, value, state); !s.ok()) return s;
+  }
+  return state;
+}
+
+}  // namespace accel::pool
