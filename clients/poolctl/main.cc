@@ -19,9 +19,9 @@
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070; a highly available
 // pool's coordinators as HOST:PORT,HOST:PORT (calls follow the leader). --token (default
 // $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
-// leases. Without a token, for a pool on this host, poolctl uses the pool's
-// admin socket (poold --admin_socket), where root, poold's user and the
-// admin group are operators. TLS: --tls_ca/--tls_cert/--tls_key or
+// leases. Without a token, for a pool on this host named by one address,
+// poolctl uses the pool's admin socket (poold --admin_socket), where root,
+// poold's user and the admin group are operators. TLS: --tls_ca/--tls_cert/--tls_key or
 // $ACCEL_POOL_TLS_CA/_CERT/_KEY.
 #include <algorithm>
 #include <chrono>
@@ -254,7 +254,8 @@ int main(int argc, char** argv) {
   // admin socket, where the kernel says who it is (root, poold's user, or
   // the admin group): that is how a local operator needs no token.
   std::string target = pool;
-  if (admin_socket.empty() && token.empty()) {
+  // (Only for one coordinator: a list's calls follow its leader, over TCP.)
+  if (admin_socket.empty() && token.empty() && pool.find(',') == std::string::npos) {
     const size_t colon = pool.rfind(':');
     int port = 0;
     if (colon != std::string::npos && accel::pool::IsLoopbackHost(pool.substr(0, colon)) &&

@@ -421,6 +421,11 @@ TEST(HaControlPlaneTest, ACoordinatorStartedAfreshElsewhereRecoversThePoolFromEt
   EXPECT_TRUE(has_risk);
   EXPECT_TRUE(Eventually([&] { return NodeState(b->address(), "n1") == "ready"; }, 15));
   ASSERT_OK(RunSaxpy(lease->devices()[0], 4096));
+  // poolctl, given both, finds the one that leads and what it keeps.
+  ASSERT_OK_AND_ASSIGN(auto status, RunProgram(ACCEL_TEST_POOLCTL, {"--pool", pool, "status"}));
+  EXPECT_EQ(status.first, 0) << status.second;
+  EXPECT_TRUE(absl::StrContains(status.second, b->address() + "  leader")) << status.second;
+  EXPECT_TRUE(absl::StrContains(status.second, a->address() + "  unreachable")) << status.second;
   // The tenant's token still opens leases with the new coordinator.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> second, AcquireLease(pool, request));
   ASSERT_OK(second->Release());

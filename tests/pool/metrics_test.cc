@@ -114,6 +114,9 @@ TEST(MetricsTest, ScrapedMetricsFollowThePool) {
   EXPECT_EQ(Value(samples, "accelpool_device_memory_total_bytes", {"device=\"m/host:1\""}),
             64 << 20);
   EXPECT_EQ(Value(samples, "accelpool_leases_active"), 0);
+  // A pool of one coordinator: it leads, and has no etcd to wait on.
+  EXPECT_EQ(Value(samples, "accelpool_coordinator_leader"), 1);
+  EXPECT_EQ(Value(samples, "accelpool_etcd_round_trip_seconds"), 0);
 
   client::LeaseRequest too_many;
   too_many.devices = 5;

@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<RecordingProxy>> RecordingProxy::Start(const std:
     if (listener >= 0) close(listener);
     return absl::InternalError("the recording proxy cannot listen on loopback");
   }
-  std::unique_ptr<RecordingProxy> proxy(new RecordingProxy(
-      listener, on.substr(0, on.rfind(':')), ntohs(address.sin_port), target_port));
+  std::unique_ptr<RecordingProxy> proxy(new RecordingProxy(listener, on.substr(0, on.rfind(':')),
+                                                           ntohs(address.sin_port), target_port));
   proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
   return proxy;
 }
