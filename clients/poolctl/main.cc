@@ -17,11 +17,12 @@
 //   poolctl audit verify FILE                 checks an audit log's chain (poold --audit_log)
 //
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070; a highly available
-// pool's coordinators as HOST:PORT,HOST:PORT (calls follow the leader). --token (default
-// $ACCEL_POOL_TOKEN) is the operator's token, or a tenant's to see its own
-// leases. Without a token, for a pool on this host named by one address,
-// poolctl uses the pool's admin socket (poold --admin_socket), where root,
-// poold's user and the admin group are operators. TLS: --tls_ca/--tls_cert/--tls_key or
+// pool's coordinators as HOST:PORT,HOST:PORT (calls follow the leader).
+// --token (default $ACCEL_POOL_TOKEN) is the operator's token, or a
+// tenant's to see its own leases. Without a token, for a pool on this host
+// named by one address, poolctl uses the pool's admin socket (poold
+// --admin_socket), where root, poold's user and the admin group are
+// operators. TLS: --tls_ca/--tls_cert/--tls_key or
 // $ACCEL_POOL_TLS_CA/_CERT/_KEY.
 #include <algorithm>
 #include <chrono>
