@@ -1,7 +1,7 @@
 // accel-run: runs an unmodified CUDA program on devices leased from the
 // pool.
 //
-//   accel-run --pool HOST:PORT [--devices N] [--memory SIZE] [--backend NAME]
+//   accel-run --pool HOST:PORT[,HOST:PORT...] [--devices N] [--memory SIZE] [--backend NAME]
 //             [--token-file F] [--tls-ca F] [--tls-cert F --tls-key F] -- PROGRAM [ARGS...]
 //
 // It puts accelpool's libcuda.so.1 first on the program's library path and
@@ -28,7 +28,7 @@ namespace {
 int Usage(const char* why) {
   std::fprintf(stderr,
                "accel-run: %s\n"
-               "usage: accel-run --pool HOST:PORT [--devices N] [--memory SIZE] "
+               "usage: accel-run --pool HOST:PORT[,HOST:PORT...] [--devices N] [--memory SIZE] "
                "[--backend NAME] [--token-file F] [--tls-ca F] [--tls-cert F --tls-key F] "
                "-- PROGRAM [ARGS...]\n",
                why);

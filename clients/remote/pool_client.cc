@@ -56,10 +56,15 @@ absl::StatusOr<v1::LeaseResponse> PoolClient::RequestLease(const v1::LeaseReques
                                                            const std::string& tenant_token) {
   // The queue wait is the pool's; a failover while waiting starts the
   // request again at the new leader, within the same deadline.
+  // A grant may take the leader two of its state store's timeouts (5 s for
+  // etcd: the batch in flight, then its own) beyond the queue: a try lasts
+  // longer than that, so that a lease granted late is not left behind by a
+  // caller that gave up.
   const auto wait = std::chrono::seconds(request.wait_seconds());
   v1::LeaseResponse response;
   grpc::Status status = coordinators_->CallLeader(
-      std::chrono::system_clock::now() + wait + std::chrono::seconds(10), wait + kPerCoordinator,
+      std::chrono::system_clock::now() + wait + std::chrono::seconds(20),
+      wait + std::chrono::seconds(12),
       [&](grpc::ClientContext& c) { pool::AttachBearerToken(c, tenant_token); },
       [&](v1::Coordinator::Stub& stub, grpc::ClientContext& c) {
         return stub.Lease(&c, request, &response);
@@ -91,8 +96,10 @@ absl::Status PoolClient::Release(const std::string& lease_id, const std::string&
   request.set_lease_id(lease_id);
   request.set_token(token);
   v1::ReleaseResponse response;
+  // Short: a program exiting must not wait long for a pool that is gone
+  // (which reclaims the lease at its TTL anyway).
   grpc::Status status = coordinators_->CallLeader(
-      std::chrono::system_clock::now() + std::chrono::seconds(10), kPerCoordinator,
+      std::chrono::system_clock::now() + std::chrono::seconds(5), kPerCoordinator,
       [&](grpc::ClientContext& c) { pool::AttachBearerToken(c, tenant_token); },
       [&](v1::Coordinator::Stub& stub, grpc::ClientContext& c) {
         return stub.Release(&c, request, &response);

@@ -79,10 +79,13 @@ bool CoordinatorList::MoveOn(const std::string& address, const grpc::Status& sta
   // no other coordinator would do better.
   if (trailing.count("x-accel-role") != 0) return false;
   std::string leader;
-  if (auto it = trailing.find(kLeaderMetadata); it != trailing.end()) {
-    leader.assign(it->second.data(), it->second.size());
-  }
+  const auto hint = trailing.find(kLeaderMetadata);
+  if (hint != trailing.end()) leader.assign(hint->second.data(), hint->second.size());
   absl::MutexLock lock(&mu_);
+  // The only coordinator there is did not answer at all: nobody to fail
+  // over to, and the caller hears so now. (One that answered "electing" is
+  // asked again.)
+  if (hint == trailing.end() && addresses_.size() == 1) return false;
   if (addresses_[current_] != address) return true;  // another call moved on already
   if (!leader.empty() && leader != address) {
     auto known = std::find(addresses_.begin(), addresses_.end(), leader);
@@ -108,7 +111,25 @@ grpc::Status CoordinatorList::CallLeader(
     context.set_deadline(std::min(deadline, std::chrono::system_clock::now() + per_try));
     if (prepare) prepare(context);
     status = call(Stub(address), context);
-    if (status.ok() || !MoveOn(address, status, context)) return status;
+    if (status.ok()) return status;
+    if (!MoveOn(address, status, context)) {
+      // The leader itself could not (its state store is out of reach, as
+      // while etcd elects a leader of its own): again, after a pause, while
+      // time is left. Anything else is the answer.
+      const bool leader_unavailable =
+          status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+          context.GetServerTrailingMetadata().count("x-accel-role") != 0;
+      // A try cut short by the deadline: what a coordinator said before
+      // is the better answer.
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !answered.ok()) break;
+      if (!leader_unavailable ||
+          std::chrono::system_clock::now() + std::chrono::milliseconds(300) >= deadline) {
+        return status;
+      }
+      answered = status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      continue;
+    }
     if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) answered = status;
     if (std::chrono::system_clock::now() >= deadline) break;
     // Every coordinator tried: one is being elected, or all are down; the

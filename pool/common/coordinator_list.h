@@ -23,7 +23,8 @@
 
 namespace accel::pool {
 
-// A standby's answer names the leader in this trailing metadata.
+// A standby's answer names the leader in this trailing metadata ("" while
+// one is being elected).
 inline constexpr char kLeaderMetadata[] = "x-accel-leader";
 
 class CoordinatorList {
@@ -43,13 +44,14 @@ class CoordinatorList {
   v1::Coordinator::Stub& Stub(const std::string& address);
 
   // A call to `address` ended with `status`: true if another coordinator
-  // may answer it (a standby, a coordinator down, or none leading), and then
-  // current() names the one to try next.
+  // may answer it (a standby, none leading, or, in a list of several, a
+  // coordinator down), and then current() names the one to try next.
   bool MoveOn(const std::string& address, const grpc::Status& status,
               const grpc::ClientContext& context);
 
   // Runs `call` on the leader: moves on while coordinators answer "not
-  // here", pausing briefly after each round, until `deadline`. Each try
+  // here", pausing briefly after each round, until `deadline`; asks the
+  // leader again while it answers UNAVAILABLE for want of its state store. Each try
   // gets at most `per_try` (a coordinator cut off by the network must not
   // use up the whole deadline) and a context made by `prepare`.
   grpc::Status CallLeader(

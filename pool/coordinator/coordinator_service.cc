@@ -25,11 +25,10 @@ grpc::Status CoordinatorService::GetVersion(grpc::ServerContext*, const v1::Vers
 absl::StatusOr<std::shared_ptr<Coordinator>> CoordinatorService::Leading(
     grpc::ServerContext* context) {
   absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = leadership_.Current();
-  if (!coordinator.ok()) {
-    if (const std::string leader = leadership_.view().leader_address; !leader.empty()) {
-      context->AddTrailingMetadata(kLeaderMetadata, leader);
-    }
-  }
+  // Where the leader is ("" while one is being elected): the caller knows a
+  // coordinator answered, and where to go.
+  if (!coordinator.ok())
+    context->AddTrailingMetadata(kLeaderMetadata, leadership_.view().leader_address);
   return coordinator;
 }
 

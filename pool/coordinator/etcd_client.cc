@@ -127,7 +127,11 @@ absl::Status EtcdClient::Authenticate(Member& member) {
   request.set_password(options_.password);
   etcdserverpb::AuthenticateResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
+  // A member's share of a call's time, as for any call (Call).
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::max<std::chrono::milliseconds>(options_.call_timeout / static_cast<int>(members_.size()),
+                                          std::chrono::milliseconds(500)));
   context.set_wait_for_ready(true);
   grpc::Status status = member.auth->Authenticate(&context, request, &response);
   if (!status.ok()) {
@@ -154,7 +158,22 @@ absl::Status EtcdClient::Call(
   }
   bool authenticated = false;
   std::vector<std::string> failures;
-  for (size_t tried = 0; std::chrono::steady_clock::now() < deadline;) {
+  size_t tried = 0;
+  // The member did not answer: the next one is tried (with a fresh token,
+  // as tokens are each member's), after a pause once all have been.
+  auto next = [&](const std::string& address, const std::string& why) {
+    failures.push_back(absl::StrCat(address, ": ", why));
+    index = (index + 1) % members_.size();
+    authenticated = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auth_token_.clear();
+    }
+    if (++tried % members_.size() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  while (std::chrono::steady_clock::now() < deadline) {
     Member& member = members_[index];
     if (!options_.user.empty() && !authenticated) {
       bool have_token;
@@ -163,20 +182,29 @@ absl::Status EtcdClient::Call(
         have_token = !auth_token_.empty();
       }
       if (!have_token) {
-        if (absl::Status s = Authenticate(member); !s.ok()) return s;
+        if (absl::Status s = Authenticate(member); !s.ok()) {
+          // A wrong password is the operator's to fix; a member down is not.
+          if (s.code() != absl::StatusCode::kUnavailable &&
+              s.code() != absl::StatusCode::kDeadlineExceeded) {
+            return s;
+          }
+          next(member.address, std::string(s.message()));
+          continue;
+        }
         authenticated = true;
       }
     }
     // Waits for the member's connection within the try's time: gRPC does not
     // redial a member that refused a connection (one starting up, say) until
-    // a call asks it to, and a failing-fast call never would. A member whose
-    // last connection failed gets a moment only, when others may answer.
-    const bool failing = members_.size() > 1 && member.channel->GetState(/*try_to_connect=*/true) ==
-                                                    GRPC_CHANNEL_TRANSIENT_FAILURE;
+    // a call asks it to, and a failing-fast call never would. A member not
+    // connected now (one just killed, say) gets a moment only, when others
+    // may answer.
+    const bool failing = members_.size() > 1 &&
+                         member.channel->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::min<std::chrono::steady_clock::duration>(
-                             failing ? std::chrono::milliseconds(150) : attempt_time,
+                             failing ? std::chrono::milliseconds(250) : attempt_time,
                              deadline - std::chrono::steady_clock::now()));
     context.set_wait_for_ready(true);
     Prepare(context);
@@ -197,17 +225,7 @@ absl::Status EtcdClient::Call(
     if (!TryAnotherMember(status)) {
       return FromGrpc(status, absl::StrCat("etcd ", member.address, ": ", what));
     }
-    failures.push_back(absl::StrCat(member.address, ": ", status.error_message()));
-    index = (index + 1) % members_.size();
-    authenticated = false;  // tokens are per member
-    {
-      absl::MutexLock lock(&mu_);
-      auth_token_.clear();
-    }
-    // Every member tried and time left: a short pause before the next round.
-    if (++tried % members_.size() == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    next(member.address, status.error_message());
   }
   return absl::UnavailableError(absl::StrCat(
       "etcd did not answer ", what, " within ",

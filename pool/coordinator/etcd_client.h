@@ -39,8 +39,9 @@ class EtcdClient {
     EtcdLocation location;
     TlsFiles tls;                // etcd's own CA and, for client-certificate auth, ours
     std::string user, password;  // etcd's user auth; empty: none
-    // The longest one call waits, over all members it tries.
-    std::chrono::milliseconds call_timeout{3000};
+    // The longest one call waits, over all members it tries: enough to
+    // outlast etcd electing a leader of its own when a member dies.
+    std::chrono::milliseconds call_timeout{5000};
   };
   static absl::StatusOr<std::unique_ptr<EtcdClient>> Connect(Options options);
 

@@ -65,20 +65,21 @@ absl::Status EtcdStateMirror::Mirror() {
     kvs_ = std::move(kvs);
     revision_ = revision;
     watch_context_ = &context;
-    watch_ = stream.get();
   }
   etcdserverpb::WatchRequest create;
   create.mutable_create_request()->set_key(root_);
   create.mutable_create_request()->set_range_end(PrefixEnd(root_));
   create.mutable_create_request()->set_start_revision(revision + 1);
-  bool written;
-  {
-    absl::MutexLock write(&write_mu_);
-    written = stream->Write(create);
-  }
   etcdserverpb::WatchResponse response;
   absl::Status why = absl::UnavailableError("the watch ended");
-  while (written && stream->Read(&response)) {
+  // Progress requests only once the watch exists: one sent before would be
+  // answered for no watch at all, with etcd's latest revision.
+  const bool created = stream->Write(create) && stream->Read(&response) && response.created();
+  if (created) {
+    absl::MutexLock lock(&mu_);
+    watch_ = stream.get();
+  }
+  while (created && stream->Read(&response)) {
     if (response.canceled() || response.compact_revision() != 0) {
       why = absl::AbortedError(absl::StrCat("the watch was cancelled: ", response.cancel_reason()));
       break;
@@ -90,9 +91,14 @@ absl::Status EtcdStateMirror::Mirror() {
       } else {
         kvs_.erase(event.kv().key());
       }
+      revision_ = std::max(revision_, event.kv().mod_revision());
     }
-    // Events and progress both say the copy is current through here.
-    revision_ = std::max(revision_, response.header().revision());
+    // A progress report (no events, not the creation's answer, whose header
+    // is etcd's revision before any event was sent): etcd sends it only
+    // once the watch has delivered everything up to its header's revision.
+    if (!response.created() && response.events_size() == 0) {
+      revision_ = std::max(revision_, response.header().revision());
+    }
   }
   {
     absl::MutexLock lock(&mu_);

@@ -23,9 +23,11 @@ std::string EtcdCluster::Program() {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members) {
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members,
+                                                                const pool::TlsFiles& tls) {
   if (Program().empty()) return absl::NotFoundError("etcd is not installed");
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
+  cluster->tls_ = tls;
   if (!cluster->dir_.ok()) return absl::InternalError("cannot make a directory for etcd");
   std::set<int> taken;
   std::vector<std::string> peers;
@@ -54,19 +56,24 @@ EtcdCluster::~EtcdCluster() {
 }
 
 absl::Status EtcdCluster::StartMember(int member) {
-  const std::string client = absl::StrCat("http://", endpoints_[member]);
+  const std::string client =
+      absl::StrCat(tls_.empty() ? "http://" : "https://", endpoints_[member]);
   const std::string peer = absl::StrCat("http://127.0.0.1:", peer_ports_[member]);
-  absl::StatusOr<pid_t> pid = StartBackground(
-      Program(),
-      {absl::StrCat("--name=m", member), "--data-dir=" + dir_.Path(absl::StrCat("m", member)),
-       "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
-       "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-       "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
-       "--initial-cluster-token=accelpool-test",
-       // etcd's defaults (100 ms heartbeats, 1 s elections), said out loud:
-       // the tests' timing depends on them.
-       "--heartbeat-interval=100", "--election-timeout=1000"},
-      dir_.Path(absl::StrCat("m", member, ".log")));
+  std::vector<std::string> args = {
+      absl::StrCat("--name=m", member), "--data-dir=" + dir_.Path(absl::StrCat("m", member)),
+      "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+      "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
+      "--initial-cluster-token=accelpool-test",
+      // etcd's defaults (100 ms heartbeats, 1 s elections), said out loud:
+      // the tests' timing depends on them.
+      "--heartbeat-interval=100", "--election-timeout=1000"};
+  if (!tls_.empty()) {
+    args.insert(args.end(), {"--cert-file=" + tls_.cert, "--key-file=" + tls_.key,
+                             "--trusted-ca-file=" + tls_.ca, "--client-cert-auth"});
+  }
+  absl::StatusOr<pid_t> pid =
+      StartBackground(Program(), args, dir_.Path(absl::StrCat("m", member, ".log")));
   if (!pid.ok()) return pid.status();
   pids_[member] = *pid;
   return absl::OkStatus();
@@ -88,6 +95,7 @@ absl::Status EtcdCluster::WaitUntilServing(int member, int seconds) {
   pool::EtcdClient::Options options;
   options.location.endpoints = {endpoints_[member]};
   options.call_timeout = std::chrono::milliseconds(1000);
+  options.tls = tls_;  // the member's own certificate is a client one too
   absl::StatusOr<std::unique_ptr<pool::EtcdClient>> client =
       pool::EtcdClient::Connect(std::move(options));
   if (!client.ok()) return client.status();

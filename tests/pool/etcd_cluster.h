@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pool/common/tls.h"
 #include "tests/common/scoped_temp_dir.h"
 
 namespace accel::testing {
@@ -20,8 +21,11 @@ class EtcdCluster {
   // The etcd program, or "" when it is not installed (tests skip, saying so).
   static std::string Program();
   // Starts `members` members and waits (at most 30 s) until every one
-  // answers a read.
-  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(int members);
+  // answers a read. With `tls` (a certificate for 127.0.0.1 and its key,
+  // and the CA that signed client certificates), clients must speak TLS
+  // and present a certificate that CA signed.
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(int members,
+                                                            const pool::TlsFiles& tls = {});
   ~EtcdCluster();  // kills every member
 
   // poold's --state for this cluster: etcd://A,B,C/PREFIX.
@@ -45,6 +49,7 @@ class EtcdCluster {
   std::vector<std::string> endpoints_;  // client URLs' host:port
   std::vector<int> peer_ports_;
   std::string initial_cluster_;
+  pool::TlsFiles tls_;
   std::vector<pid_t> pids_;
 };
 

@@ -19,6 +19,7 @@
 #include "pool/coordinator/etcd_client.h"
 #include "pool/coordinator/etcd_state_mirror.h"
 #include "pool/coordinator/etcd_state_store.h"
+#include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/etcd_cluster.h"
 #include "tests/pool/pool_test_util.h"
@@ -131,6 +132,98 @@ TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {
   std::set<std::string> ids;
   for (const pool::StoredLease& l : state.leases) ids.insert(l.info.lease_id());
   EXPECT_EQ(ids.size(), static_cast<size_t>(kLeases));
+}
+
+// etcd's own authentication: a root user with its password, then on.
+absl::Status EnableEtcdAuth(const std::string& endpoint, const std::string& password) {
+  auto auth = etcdserverpb::Auth::NewStub(
+      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  auto call = [](auto&& rpc) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return rpc(&context);
+  };
+  etcdserverpb::AuthUserAddRequest user;
+  user.set_name("root");
+  user.set_password(password);
+  etcdserverpb::AuthUserAddResponse user_added;
+  etcdserverpb::AuthRoleAddRequest role;
+  role.set_name("root");
+  etcdserverpb::AuthRoleAddResponse role_added;
+  etcdserverpb::AuthUserGrantRoleRequest grant;
+  grant.set_user("root");
+  grant.set_role("root");
+  etcdserverpb::AuthUserGrantRoleResponse granted;
+  etcdserverpb::AuthEnableResponse enabled;
+  for (grpc::Status s :
+       {call([&](grpc::ClientContext* c) { return auth->UserAdd(c, user, &user_added); }),
+        call([&](grpc::ClientContext* c) { return auth->RoleAdd(c, role, &role_added); }),
+        call([&](grpc::ClientContext* c) { return auth->UserGrantRole(c, grant, &granted); }),
+        call([&](grpc::ClientContext* c) { return auth->AuthEnable(c, {}, &enabled); })}) {
+    if (!s.ok()) return absl::InternalError(s.error_message());
+  }
+  return absl::OkStatus();
+}
+
+TEST(EtcdStateStoreTest, AnEtcdWithAuthenticationIsReachedWithItsPasswordOnly) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  ASSERT_OK(EnableEtcdAuth(cluster->endpoints()[0], "etcd-root-password"));
+  auto connect = [&](const std::string& user, const std::string& password) {
+    pool::EtcdClient::Options options;
+    options.location.endpoints = cluster->endpoints();
+    options.location.prefix = "/auth-test";
+    options.user = user;
+    options.password = password;
+    return pool::EtcdClient::Connect(std::move(options));
+  };
+  etcdserverpb::RangeRequest read;
+  read.set_key("/auth-test/x");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<pool::EtcdClient> nobody, connect("", ""));
+  EXPECT_FALSE(nobody->Range(read).ok());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<pool::EtcdClient> wrong, connect("root", "not-it"));
+  absl::Status refused = wrong->Range(read).status();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.message(), "authenticating as root")) << refused;
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<pool::EtcdClient> root,
+                       connect("root", "etcd-root-password"));
+  pool::EtcdStateStore store(*root);
+  ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*root, "/auth-test/leader/me"));
+  store.Fence("/auth-test/leader/me", revision, revision, nullptr);
+  pool::StoredLease lease;
+  lease.info.set_lease_id("l-1");
+  ASSERT_OK(store.Wait(store.QueuePutLease(lease)));
+  ASSERT_OK_AND_ASSIGN(pool::PoolState state, store.Load());
+  EXPECT_EQ(state.leases.size(), 1u);
+}
+
+TEST(EtcdStateStoreTest, AnEtcdThatRequiresTlsIsReachedWithTheCoordinatorsCertificateOnly) {
+  if (EtcdCluster::Program().empty()) GTEST_SKIP() << "etcd is not installed";
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ASSERT_OK_AND_ASSIGN(auto made, RunProgram("/bin/bash", {ACCEL_TEST_MAKE_CA, dir.Path("pki"),
+                                                           "etcd", "coordinator"}));
+  ASSERT_EQ(made.first, 0) << made.second;
+  const pool::TlsFiles server{dir.Path("pki/ca.pem"), dir.Path("pki/etcd.pem"),
+                              dir.Path("pki/etcd.key")};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdCluster> cluster, EtcdCluster::Start(1, server));
+  auto connect = [&](const pool::TlsFiles& tls) {
+    pool::EtcdClient::Options options;
+    options.location.endpoints = cluster->endpoints();
+    options.call_timeout = std::chrono::milliseconds(1500);
+    options.tls = tls;
+    return pool::EtcdClient::Connect(std::move(options));
+  };
+  etcdserverpb::RangeRequest read;
+  read.set_key("/tls-test/x");
+  ASSERT_OK_AND_ASSIGN(auto plaintext, connect({}));
+  EXPECT_FALSE(plaintext->Range(read).ok());
+  ASSERT_OK_AND_ASSIGN(auto anonymous, connect({dir.Path("pki/ca.pem"), "", ""}));
+  EXPECT_FALSE(anonymous->Range(read).ok());
+  ASSERT_OK_AND_ASSIGN(auto coordinator,
+                       connect({dir.Path("pki/ca.pem"), dir.Path("pki/coordinator.pem"),
+                                dir.Path("pki/coordinator.key")}));
+  EXPECT_OK(coordinator->Range(read).status());
 }
 
 std::set<std::string> LeaseIds(const pool::PoolState& state) {
