@@ -72,13 +72,7 @@ absl::Status EtcdStateMirror::Mirror() {
   create.mutable_create_request()->set_start_revision(revision + 1);
   etcdserverpb::WatchResponse response;
   absl::Status why = absl::UnavailableError("the watch ended");
-  // Progress requests only once the watch exists: one sent before would be
-  // answered for no watch at all, with etcd's latest revision.
   const bool created = stream->Write(create) && stream->Read(&response) && response.created();
-  if (created) {
-    absl::MutexLock lock(&mu_);
-    watch_ = stream.get();
-  }
   while (created && stream->Read(&response)) {
     if (response.canceled() || response.compact_revision() != 0) {
       why = absl::AbortedError(absl::StrCat("the watch was cancelled: ", response.cancel_reason()));
@@ -93,19 +87,11 @@ absl::Status EtcdStateMirror::Mirror() {
       }
       revision_ = std::max(revision_, event.kv().mod_revision());
     }
-    // A progress report (no events, not the creation's answer, whose header
-    // is etcd's revision before any event was sent): etcd sends it only
-    // once the watch has delivered everything up to its header's revision.
-    if (!response.created() && response.events_size() == 0) {
-      revision_ = std::max(revision_, response.header().revision());
-    }
   }
   {
     absl::MutexLock lock(&mu_);
     watch_context_ = nullptr;
-    watch_ = nullptr;
   }
-  { absl::MutexLock write(&write_mu_); }  // no progress request still writing
   context.TryCancel();
   stream->Finish().IgnoreError();
   return why;
@@ -113,20 +99,6 @@ absl::Status EtcdStateMirror::Mirror() {
 
 absl::StatusOr<PoolState> EtcdStateMirror::StateAt(int64_t revision,
                                                    std::chrono::milliseconds wait) {
-  {
-    // Quiet prefixes get no events: ask etcd to say how far the watch is.
-    absl::MutexLock write(&write_mu_);
-    grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* stream;
-    {
-      absl::MutexLock lock(&mu_);
-      stream = revision_ >= revision ? nullptr : watch_;
-    }
-    if (stream != nullptr) {
-      etcdserverpb::WatchRequest progress;
-      progress.mutable_progress_request();
-      stream->Write(progress);
-    }
-  }
   std::pair<EtcdStateMirror*, int64_t> target(this, revision);
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(

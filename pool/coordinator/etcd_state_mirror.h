@@ -1,10 +1,13 @@
 // A standby coordinator's warm copy of the pool's state in etcd: loaded
 // once, then kept current by an etcd watch on the prefix, so that a newly
 // elected leader restores from memory instead of reading every key. It is
-// exact: the new leader asks for the state as of the revision it was
-// elected at, which every write of earlier leaders precedes (their writes
-// are fenced on keys that were gone by then), and waits until the watch
-// has reached it; if the watch cannot (etcd trouble), the store reads etcd.
+// exact: the new leader writes a mark under the prefix (after its
+// election, so after every write of earlier leaders, which were fenced on
+// keys gone by then) and waits until the watch delivers it: events come in
+// revision order, so the copy then holds everything before. (Not etcd 3.4's
+// progress reports: one can overtake the event of the revision it names.)
+// If the watch does not deliver it in time (etcd trouble), the store reads
+// etcd.
 #ifndef ACCEL_POOL_COORDINATOR_ETCD_STATE_MIRROR_H_
 #define ACCEL_POOL_COORDINATOR_ETCD_STATE_MIRROR_H_
 
@@ -30,8 +33,9 @@ class EtcdStateMirror {
   EtcdStateMirror(const EtcdStateMirror&) = delete;
   EtcdStateMirror& operator=(const EtcdStateMirror&) = delete;
 
-  // The state as of `revision` or later; DEADLINE_EXCEEDED if the watch has
-  // not reached it within `wait`.
+  // The state as of `revision` or later, once the watch has delivered an
+  // event at `revision` or later (a write under the prefix);
+  // DEADLINE_EXCEEDED if it has not within `wait`.
   absl::StatusOr<PoolState> StateAt(int64_t revision, std::chrono::milliseconds wait);
   // The revision the copy is current through (0 before the first load).
   int64_t revision();
@@ -49,9 +53,6 @@ class EtcdStateMirror {
   std::map<std::string, std::string> kvs_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* watch_
-      ABSL_GUARDED_BY(mu_) = nullptr;
-  absl::Mutex write_mu_;  // one writer on the watch stream at a time
   std::thread thread_;
 };
 

@@ -15,6 +15,8 @@ namespace {
 constexpr char kTenants[] = "tenants";
 constexpr char kDrained[] = "drained";
 constexpr char kLeases[] = "leases";
+// A new leader's mark, written to see its warm copy catch up (not state).
+constexpr char kMark[] = "mark";
 // etcd's default --max-txn-ops: the most operations one transaction holds.
 constexpr size_t kMaxTxnOps = 128;
 // How long a new leader waits for its warm copy to catch up before reading
@@ -93,6 +95,24 @@ absl::Status EtcdStateStore::Commit(std::vector<etcdserverpb::RequestOp> ops) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> EtcdStateStore::Mark() {
+  etcdserverpb::TxnRequest txn;
+  {
+    absl::MutexLock lock(&mu_);
+    if (revision_ == 0) return absl::FailedPreconditionError("etcd: not the pool's leader");
+    etcdserverpb::Compare* fence = txn.add_compare();
+    fence->set_key(leader_key_);
+    fence->set_target(etcdserverpb::Compare::CREATE);
+    fence->set_result(etcdserverpb::Compare::EQUAL);
+    fence->set_create_revision(revision_);
+  }
+  txn.add_success()->mutable_request_put()->set_key(Key(kMark, ""));
+  absl::StatusOr<etcdserverpb::TxnResponse> done = etcd_.Txn(txn);
+  if (!done.ok()) return done.status();
+  if (!done->succeeded()) return absl::FailedPreconditionError("etcd: the fence is gone");
+  return done->header().revision();
+}
+
 absl::Status EtcdStateStore::Put(const std::string& key, const std::string& value) {
   etcdserverpb::RequestOp op;
   op.mutable_request_put()->set_key(key);
@@ -147,9 +167,12 @@ absl::StatusOr<PoolState> EtcdStateStore::Load() {
     mirror = mirror_;
     elected_at = elected_at_;
   }
-  // A standby's warm copy, caught up to when this leader was elected.
+  // A standby's warm copy, caught up to this leader's mark (written after
+  // its election, so after every earlier leader's write).
   if (mirror != nullptr && elected_at != 0) {
-    absl::StatusOr<PoolState> warm = mirror->StateAt(elected_at, kMirrorWait);
+    absl::StatusOr<int64_t> mark = Mark();
+    absl::StatusOr<PoolState> warm =
+        mark.ok() ? mirror->StateAt(*mark, kMirrorWait) : mark.status();
     if (warm.ok()) return warm;
     std::fprintf(stderr, "poold: reading the pool's state from etcd: %s\n",
                  warm.status().ToString().c_str());

@@ -56,6 +56,9 @@ class EtcdStateStore final : public StateStore {
   // Refuses every later write: the term ends.
   void Unfence();
 
+  // Writes the leader's mark (fenced): its revision, which a warm copy that
+  // has delivered it has caught up to.
+  absl::StatusOr<int64_t> Mark();
   absl::StatusOr<PoolState> Load() override;
   absl::Status PutTenant(const Tenant& tenant) override;
   absl::Status DeleteTenant(const std::string& name) override;
