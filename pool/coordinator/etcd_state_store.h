@@ -46,8 +46,8 @@ class EtcdStateStore final : public StateStore {
   // Writes commit only while `leader_key` exists, created at `revision`.
   // `lost` is called (once, from the writing thread) when a write finds
   // the fence gone: this coordinator must stop acting as the leader.
-  // `elected_at`: etcd's revision when this leader was elected, which a
-  // warm copy must have reached to be loaded from.
+  // `elected_at`: etcd's revision when this leader was elected; a term
+  // that has one loads from the warm copy, if there is one (Load).
   void Fence(const std::string& leader_key, int64_t revision, int64_t elected_at,
              std::function<void()> lost);
   // Loads come from `mirror` (which must outlive the store) when it has
