@@ -51,7 +51,7 @@ class EtcdStateStore final : public StateStore {
   void Fence(const std::string& leader_key, int64_t revision, int64_t elected_at,
              std::function<void()> lost);
   // Loads come from `mirror` (which must outlive the store) when it has
-  // caught up with the election; else from etcd.
+  // delivered the new leader's mark (Mark); else from etcd.
   void UseMirror(EtcdStateMirror* mirror);
   // Refuses every later write: the term ends.
   void Unfence();
