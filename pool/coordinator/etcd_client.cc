@@ -243,6 +243,26 @@ absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
   return response;
 }
 
+absl::StatusOr<int64_t> EtcdClient::RangePrefix(
+    const std::string& prefix, const std::function<absl::Status(const mvccpb::KeyValue&)>& each) {
+  int64_t revision = 0;
+  for (std::string from = prefix;;) {
+    etcdserverpb::RangeRequest request;
+    request.set_key(from);
+    request.set_range_end(PrefixEnd(prefix));
+    request.set_limit(1000);  // never one response over gRPC's message limit
+    request.set_revision(revision);
+    absl::StatusOr<etcdserverpb::RangeResponse> page = Range(request);
+    if (!page.ok()) return page.status();
+    if (revision == 0) revision = page->header().revision();
+    for (const mvccpb::KeyValue& kv : page->kvs()) {
+      if (absl::Status s = each(kv); !s.ok()) return s;
+    }
+    if (!page->more() || page->kvs().empty()) return revision;
+    from = page->kvs(page->kvs_size() - 1).key() + std::string(1, '\0');
+  }
+}
+
 absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::TxnRequest& request) {
   etcdserverpb::TxnResponse response;
   absl::Status s = Call(

@@ -51,6 +51,11 @@ class EtcdClient {
 
   absl::StatusOr<etcdserverpb::RangeResponse> Range(const etcdserverpb::RangeRequest& request);
   absl::StatusOr<etcdserverpb::TxnResponse> Txn(const etcdserverpb::TxnRequest& request);
+  // Every key under `prefix`, in pages of 1000, all at the first page's
+  // revision (one snapshot however many keys): `each` sees them in order,
+  // and may stop the read with an error. Returns the snapshot's revision.
+  absl::StatusOr<int64_t> RangePrefix(
+      const std::string& prefix, const std::function<absl::Status(const mvccpb::KeyValue&)>& each);
   absl::StatusOr<etcdserverpb::LeaseGrantResponse> LeaseGrant(int64_t ttl_seconds);
   absl::Status LeaseRevoke(int64_t lease);
   // One keep-alive of `lease`: its TTL left in seconds (0: it has lapsed).

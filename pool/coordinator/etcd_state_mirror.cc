@@ -41,35 +41,26 @@ void EtcdStateMirror::Loop() {
 }
 
 absl::Status EtcdStateMirror::Mirror() {
-  // The snapshot: every key, in pages, at one revision.
+  // The snapshot: every key, at one revision.
   std::map<std::string, std::string> kvs;
-  int64_t revision = 0;
-  for (std::string from = root_;;) {
-    etcdserverpb::RangeRequest request;
-    request.set_key(from);
-    request.set_range_end(PrefixEnd(root_));
-    request.set_limit(1000);
-    request.set_revision(revision);
-    absl::StatusOr<etcdserverpb::RangeResponse> page = etcd_.Range(request);
-    if (!page.ok()) return page.status();
-    if (revision == 0) revision = page->header().revision();
-    for (const mvccpb::KeyValue& kv : page->kvs()) kvs[kv.key()] = kv.value();
-    if (!page->more() || page->kvs().empty()) break;
-    from = page->kvs(page->kvs_size() - 1).key() + std::string(1, '\0');
-  }
+  absl::StatusOr<int64_t> revision = etcd_.RangePrefix(root_, [&](const mvccpb::KeyValue& kv) {
+    kvs[kv.key()] = kv.value();
+    return absl::OkStatus();
+  });
+  if (!revision.ok()) return revision.status();
   grpc::ClientContext context;
   auto stream = etcd_.Watch(context);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
     kvs_ = std::move(kvs);
-    revision_ = revision;
+    revision_ = *revision;
     watch_context_ = &context;
   }
   etcdserverpb::WatchRequest create;
   create.mutable_create_request()->set_key(root_);
   create.mutable_create_request()->set_range_end(PrefixEnd(root_));
-  create.mutable_create_request()->set_start_revision(revision + 1);
+  create.mutable_create_request()->set_start_revision(*revision + 1);
   etcdserverpb::WatchResponse response;
   absl::Status why = absl::UnavailableError("the watch ended");
   const bool created = stream->Write(create) && stream->Read(&response) && response.created();

@@ -24,9 +24,6 @@ constexpr size_t kMaxTxnOps = 128;
 constexpr std::chrono::seconds kMirrorWait{2};
 // A batch this large means load: the next one gathers for a moment.
 constexpr size_t kGatherAbove = 8;
-// Keys read per Range call while loading: a pool of 100k leases loads in
-// pages, never in one response over gRPC's message limit.
-constexpr int64_t kPage = 1000;
 
 }  // namespace
 
@@ -62,7 +59,7 @@ std::string EtcdStateStore::Key(absl::string_view kind, absl::string_view name) 
   return absl::StrCat(etcd_.location().prefix, "/", kind, "/", name);
 }
 
-absl::Status EtcdStateStore::Commit(std::vector<etcdserverpb::RequestOp> ops) {
+absl::StatusOr<int64_t> EtcdStateStore::Commit(std::vector<etcdserverpb::RequestOp> ops) {
   etcdserverpb::TxnRequest txn;
   {
     absl::MutexLock lock(&mu_);
@@ -92,38 +89,26 @@ absl::Status EtcdStateStore::Commit(std::vector<etcdserverpb::RequestOp> ops) {
         "etcd: this coordinator is no longer the pool's leader (its election key is gone): "
         "nothing was written");
   }
-  return absl::OkStatus();
+  return done->header().revision();
 }
 
 absl::StatusOr<int64_t> EtcdStateStore::Mark() {
-  etcdserverpb::TxnRequest txn;
-  {
-    absl::MutexLock lock(&mu_);
-    if (revision_ == 0) return absl::FailedPreconditionError("etcd: not the pool's leader");
-    etcdserverpb::Compare* fence = txn.add_compare();
-    fence->set_key(leader_key_);
-    fence->set_target(etcdserverpb::Compare::CREATE);
-    fence->set_result(etcdserverpb::Compare::EQUAL);
-    fence->set_create_revision(revision_);
-  }
-  txn.add_success()->mutable_request_put()->set_key(Key(kMark, ""));
-  absl::StatusOr<etcdserverpb::TxnResponse> done = etcd_.Txn(txn);
-  if (!done.ok()) return done.status();
-  if (!done->succeeded()) return absl::FailedPreconditionError("etcd: the fence is gone");
-  return done->header().revision();
+  etcdserverpb::RequestOp op;
+  op.mutable_request_put()->set_key(Key(kMark, ""));
+  return Commit({std::move(op)});
 }
 
 absl::Status EtcdStateStore::Put(const std::string& key, const std::string& value) {
   etcdserverpb::RequestOp op;
   op.mutable_request_put()->set_key(key);
   op.mutable_request_put()->set_value(value);
-  return Commit({std::move(op)});
+  return Commit({std::move(op)}).status();
 }
 
 absl::Status EtcdStateStore::Delete(const std::string& key) {
   etcdserverpb::RequestOp op;
   op.mutable_request_delete_range()->set_key(key);
-  return Commit({std::move(op)});
+  return Commit({std::move(op)}).status();
 }
 
 absl::Status DecodeRecord(const std::string& root, absl::string_view full_key,
@@ -179,24 +164,10 @@ absl::StatusOr<PoolState> EtcdStateStore::Load() {
   }
   PoolState state;
   const std::string root = absl::StrCat(etcd_.location().prefix, "/");
-  const std::string end = PrefixEnd(root);
-  std::string from = root;
-  int64_t revision = 0;  // every page from the first page's revision: one snapshot
-  for (;;) {
-    etcdserverpb::RangeRequest request;
-    request.set_key(from);
-    request.set_range_end(end);
-    request.set_limit(kPage);
-    request.set_revision(revision);
-    absl::StatusOr<etcdserverpb::RangeResponse> page = etcd_.Range(request);
-    if (!page.ok()) return page.status();
-    if (revision == 0) revision = page->header().revision();
-    for (const mvccpb::KeyValue& kv : page->kvs()) {
-      if (absl::Status s = DecodeRecord(root, kv.key(), kv.value(), state); !s.ok()) return s;
-    }
-    if (!page->more() || page->kvs().empty()) break;
-    from = page->kvs(page->kvs_size() - 1).key() + std::string(1, '\0');
-  }
+  absl::StatusOr<int64_t> read = etcd_.RangePrefix(root, [&](const mvccpb::KeyValue& kv) {
+    return DecodeRecord(root, kv.key(), kv.value(), state);
+  });
+  if (!read.ok()) return read.status();
   return state;
 }
 
@@ -306,7 +277,7 @@ void EtcdStateStore::CommitLoop() {
         op.mutable_request_delete_range()->set_key(key);
       }
     }
-    const absl::Status committed = Commit(std::move(ops));
+    const absl::Status committed = Commit(std::move(ops)).status();
     if (!committed.ok()) LogFailure(committed);
     queue_mu_.Lock();
     for (Ticket t : tickets) results_[t] = committed;

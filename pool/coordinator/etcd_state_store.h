@@ -78,7 +78,8 @@ class EtcdStateStore final : public StateStore {
   void CommitLoop();
   absl::Status Put(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
-  absl::Status Commit(std::vector<etcdserverpb::RequestOp> ops);
+  // One fenced transaction: its revision.
+  absl::StatusOr<int64_t> Commit(std::vector<etcdserverpb::RequestOp> ops);
   std::string Key(absl::string_view kind, absl::string_view name) const;
 
   EtcdClient& etcd_;
