@@ -203,34 +203,54 @@ StateStore::Ticket EtcdStateStore::QueuePutLease(const StoredLease& lease) {
   stored.set_token_sha256(lease.token_sha256);
   absl::MutexLock lock(&queue_mu_);
   const Ticket ticket = next_ticket_++;
-  queue_.push_back({Key(kLeases, lease.info.lease_id()), stored.SerializeAsString(), ticket});
+  auto outcome = std::make_shared<Outcome>();
+  outcomes_[ticket] = outcome;
+  ++queued_;
+  queue_.push_back(
+      {Key(kLeases, lease.info.lease_id()), stored.SerializeAsString(), std::move(outcome)});
   return ticket;
 }
 
 void EtcdStateStore::QueueDeleteLease(const std::string& lease_id) {
   absl::MutexLock lock(&queue_mu_);
-  queue_.push_back({Key(kLeases, lease_id), std::nullopt, 0});
+  ++queued_;
+  queue_.push_back({Key(kLeases, lease_id), std::nullopt, nullptr});
+}
+
+void EtcdStateStore::Flush() {
+  absl::MutexLock lock(&queue_mu_);
+  std::pair<EtcdStateStore*, uint64_t> flushing(this, queued_);
+  queue_mu_.Await(absl::Condition(
+      +[](std::pair<EtcdStateStore*, uint64_t>* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+           f->first->queue_mu_) { return f->first->tried_ >= f->second; },
+      &flushing));
 }
 
 absl::Status EtcdStateStore::Wait(Ticket ticket) {
-  std::pair<EtcdStateStore*, Ticket> waiting(this, ticket);
-  absl::MutexLock lock(&queue_mu_);
-  queue_mu_.Await(absl::Condition(
-      +[](std::pair<EtcdStateStore*, Ticket>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-           w->first->queue_mu_) { return w->first->results_.count(w->second) != 0; },
-      &waiting));
-  absl::Status status = std::move(results_[ticket]);
-  results_.erase(ticket);
-  return status;
+  std::shared_ptr<Outcome> outcome;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    auto it = outcomes_.find(ticket);
+    if (it == outcomes_.end()) {
+      return absl::InternalError(absl::StrCat("etcd: no queued write has ticket ", ticket));
+    }
+    outcome = std::move(it->second);
+    outcomes_.erase(it);
+  }
+  outcome->done.WaitForNotification();
+  return outcome->status;
 }
 
 void EtcdStateStore::CommitLoop() {
-  size_t last_batch = 0;
-  // What to gather for: as many writes as the last batch had.
-  std::pair<EtcdStateStore*, size_t> gathered(this, 0);
+  // The last two batches' sizes. Under load, requesters fall into two
+  // groups: those waiting on the transaction in flight and those queueing
+  // for the next. Gathering for both groups' worth merges them into one
+  // transaction, which costs little more than half as large a one.
+  size_t last_batch = 0, batch_before = 0;
+  std::pair<EtcdStateStore*, size_t> gathered(this, 0);  // what to gather for
   absl::MutexLock lock(&queue_mu_);
   for (;;) {
-    gathered.second = last_batch;
+    gathered.second = std::min(kMaxTxnOps, last_batch + batch_before);
     queue_mu_.Await(absl::Condition(
         +[](EtcdStateStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
           return s->stopping_ || !s->queue_.empty();
@@ -240,7 +260,7 @@ void EtcdStateStore::CommitLoop() {
     // Under load (the last batch was large), a moment for the requesters it
     // woke to queue their next writes, so that they share one transaction
     // rather than trickle into many. Idle, nothing waits.
-    if (last_batch >= kGatherAbove && queue_.size() < last_batch && !stopping_) {
+    if (last_batch >= kGatherAbove && queue_.size() < gathered.second && !stopping_) {
       queue_mu_.AwaitWithTimeout(
           absl::Condition(
               +[](std::pair<EtcdStateStore*, size_t>* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
@@ -254,7 +274,8 @@ void EtcdStateStore::CommitLoop() {
     // batch's outcome, which includes its lease's last state.
     std::vector<std::string> keys;
     std::map<std::string, std::optional<std::string>> writes;
-    std::vector<Ticket> tickets;
+    std::vector<std::shared_ptr<Outcome>> outcomes;
+    size_t taken = 0;
     while (!queue_.empty()) {
       Queued& q = queue_.front();
       if (writes.count(q.key) == 0) {
@@ -262,9 +283,11 @@ void EtcdStateStore::CommitLoop() {
         keys.push_back(q.key);
       }
       writes[q.key] = std::move(q.value);
-      if (q.ticket != 0) tickets.push_back(q.ticket);
+      if (q.outcome != nullptr) outcomes.push_back(std::move(q.outcome));
       queue_.pop_front();
+      ++taken;
     }
+    batch_before = last_batch;
     last_batch = keys.size();
     queue_mu_.Unlock();
     std::vector<etcdserverpb::RequestOp> ops;
@@ -279,8 +302,12 @@ void EtcdStateStore::CommitLoop() {
     }
     const absl::Status committed = Commit(std::move(ops)).status();
     if (!committed.ok()) LogFailure(committed);
+    for (const std::shared_ptr<Outcome>& outcome : outcomes) {
+      outcome->status = committed;
+      outcome->done.Notify();
+    }
     queue_mu_.Lock();
-    for (Ticket t : tickets) results_[t] = committed;
+    tried_ += taken;
   }
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "pool/coordinator/etcd_client.h"
 #include "pool/coordinator/state_store.h"
 
@@ -68,12 +69,20 @@ class EtcdStateStore final : public StateStore {
   Ticket QueuePutLease(const StoredLease& lease) override;
   void QueueDeleteLease(const std::string& lease_id) override;
   absl::Status Wait(Ticket ticket) override;
+  void Flush() override;
 
  private:
+  // A put's outcome, for its one waiter. Each waiter sleeps on its own:
+  // the committer wakes a batch's waiters at once, where waiters sharing
+  // the queue's mutex would be woken one after another, each by the last.
+  struct Outcome {
+    absl::Notification done;
+    absl::Status status;  // set before `done`
+  };
   struct Queued {
     std::string key;
     std::optional<std::string> value;  // none: a delete
-    Ticket ticket = 0;                 // puts
+    std::shared_ptr<Outcome> outcome;  // puts
   };
   void CommitLoop();
   absl::Status Put(const std::string& key, const std::string& value);
@@ -93,7 +102,10 @@ class EtcdStateStore final : public StateStore {
   absl::Mutex queue_mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);
   Ticket next_ticket_ ABSL_GUARDED_BY(queue_mu_) = 1;
-  std::map<Ticket, absl::Status> results_ ABSL_GUARDED_BY(queue_mu_);
+  std::map<Ticket, std::shared_ptr<Outcome>> outcomes_ ABSL_GUARDED_BY(queue_mu_);
+  // Writes queued, and writes tried, since the start (Flush).
+  uint64_t queued_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  uint64_t tried_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread committer_;
 };

@@ -57,6 +57,11 @@ class StateStore {
   }
   // How a queued put went; each ticket is waited for once.
   virtual absl::Status Wait(Ticket ticket);
+  // Returns once every write queued before the call has been tried
+  // (committed, or failed and logged): what a leader that steps down
+  // gracefully does first, so that its successor restores no lease that
+  // was released.
+  virtual void Flush() {}
 
   static void LogFailure(const absl::Status& status);
 

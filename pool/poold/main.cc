@@ -813,7 +813,10 @@ int main(int argc, char** argv) {
   // Before the node agent they notify is destroyed.
   if (coordinator != nullptr) coordinator->Stop();
 #ifdef ACCEL_POOLD_ETCD
-  // Resigns: a standby leads at once, not at the end of this one's lease.
+  // What the last grants and releases queued is written while this one
+  // still leads, so that its successor restores no released lease. Then
+  // it resigns: a standby leads at once, not at the end of this one's lease.
+  if (etcd_store != nullptr) etcd_store->Flush();
   if (election != nullptr) election->Stop();
   // Queued writes go out, and the watch ends, while etcd's client is here.
   store.reset();
