@@ -375,9 +375,10 @@ Coordinator::Counts Coordinator::counts() {
   c.queued_leases = queue_.size();
   c.traffic = traffic_;
   c.queue_waits = queue_waits_;
+  c.ended = ended_by_reason_;
+  absl::MutexLock counted(&counts_mu_);
   c.granted = granted_;
   c.refused = refused_by_code_;
-  c.ended = ended_by_reason_;
   return c;
 }
 

@@ -327,6 +327,18 @@ class Coordinator : public LeaseAuthority {
   // starving request ahead of it (its memory and leases aside).
   bool FreeForLocked(const v1::DeviceInfo& d, const v1::LeaseRequest& request) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lease(), up to the state store's write: places the request or queues
+  // it, and answers once it is placed or refused. A grant's queued store
+  // write is `ticket` (0: none to wait for).
+  absl::StatusOr<v1::LeaseResponse> PlaceLocked(const absl::Status& valid,
+                                                const v1::LeaseRequest& request,
+                                                const Caller& caller,
+                                                const std::function<bool()>& cancelled,
+                                                StateStore::Ticket& ticket)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts and audits what Lease() answered.
+  void CountResult(const v1::LeaseRequest& request, const Caller& caller,
+                   const absl::StatusOr<v1::LeaseResponse>& result) ABSL_LOCKS_EXCLUDED(mu_);
   // The lease's write to the state store is queued (waiter.store_ticket);
   // if the store does not keep it, Lease() ends it and answers UNAVAILABLE.
   absl::StatusOr<v1::LeaseResponse> GrantLocked(Waiter& waiter, const Placement& placement)
@@ -401,10 +413,13 @@ class Coordinator : public LeaseAuthority {
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   TenantRegistry tenants_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
-  uint64_t granted_ ABSL_GUARDED_BY(mu_) = 0;
+  // Counted apart from mu_: a grant is counted after its store write,
+  // without taking the coordinator's lock again.
+  absl::Mutex counts_mu_;
+  uint64_t granted_ ABSL_GUARDED_BY(counts_mu_) = 0;
   std::map<std::string, Traffic> traffic_ ABSL_GUARDED_BY(mu_);
   QueueWaits queue_waits_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, uint64_t> refused_by_code_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> refused_by_code_ ABSL_GUARDED_BY(counts_mu_);
   std::map<std::string, uint64_t> ended_by_reason_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reaper_;

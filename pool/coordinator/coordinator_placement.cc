@@ -86,57 +86,92 @@ absl::Status Coordinator::CheckRequest(const v1::LeaseRequest& request) const {
 absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& request,
                                                      const Caller& caller,
                                                      const std::function<bool()>& cancelled) {
-  absl::Status valid = CheckRequest(request);
-  absl::MutexLock lock(&mu_);
-  auto count_result = [&](const absl::StatusOr<v1::LeaseResponse>& result) {
-    AuditLog::Fields fields = {{"by", caller.identity},
-                               {"tenant", caller.tenant},
-                               // Capped: a refused request's holder may be any size.
-                               {"holder", request.holder().substr(0, 256)},
-                               {"devices", absl::StrCat(DeviceCount(request))},
-                               {"memory", absl::StrCat(request.memory())}};
-    if (result.ok()) {
-      ++granted_;
-      std::string devices;
-      for (const v1::LeasedDevice& d : result->lease().devices()) {
-        absl::StrAppend(&devices, devices.empty() ? "" : ",", d.device().id());
+  StateStore::Ticket ticket = 0;
+  absl::StatusOr<v1::LeaseResponse> result;
+  {
+    absl::MutexLock lock(&mu_);
+    result = PlaceLocked(CheckRequest(request), request, caller, cancelled, ticket);
+  }
+  if (result.ok() && ticket != 0) {
+    // Granted once the store has kept it, waited for outside the lock:
+    // other grants go on meanwhile, and their writes join the same batch.
+    if (const absl::Status kept = options_.store->Wait(ticket); !kept.ok()) {
+      const absl::Status why = absl::UnavailableError(absl::StrCat(
+          "the pool's state store did not keep the lease, so it is not granted: ", kept.message()));
+      std::vector<Notice> notices;
+      {
+        absl::MutexLock lock(&mu_);
+        if (leases_.count(result->lease().lease_id()) != 0) {
+          EndLocked(result->lease().lease_id(), why, "unstored", notices);
+        }
+        ServeQueueLocked();
       }
-      fields.insert(fields.begin(), {"lease", result->lease().lease_id()});
-      fields.push_back({"on", devices});
-      Audit("lease_granted", fields);
-    } else {
-      ++refused_by_code_[absl::StatusCodeToString(result.status().code())];
-      fields.push_back({"code", absl::StatusCodeToString(result.status().code())});
-      fields.push_back({"why", std::string(result.status().message())});
-      Audit("lease_refused", fields);
+      Deliver(notices);
+      result = why;
     }
-    return result;
-  };
-  if (!valid.ok()) return count_result(valid);
+  }
+  CountResult(request, caller, result);
+  return result;
+}
+
+void Coordinator::CountResult(const v1::LeaseRequest& request, const Caller& caller,
+                              const absl::StatusOr<v1::LeaseResponse>& result) {
+  AuditLog::Fields fields = {{"by", caller.identity},
+                             {"tenant", caller.tenant},
+                             // Capped: a refused request's holder may be any size.
+                             {"holder", request.holder().substr(0, 256)},
+                             {"devices", absl::StrCat(DeviceCount(request))},
+                             {"memory", absl::StrCat(request.memory())}};
+  if (result.ok()) {
+    std::string devices;
+    for (const v1::LeasedDevice& d : result->lease().devices()) {
+      absl::StrAppend(&devices, devices.empty() ? "" : ",", d.device().id());
+    }
+    fields.insert(fields.begin(), {"lease", result->lease().lease_id()});
+    fields.push_back({"on", devices});
+    Audit("lease_granted", fields);
+  } else {
+    fields.push_back({"code", absl::StatusCodeToString(result.status().code())});
+    fields.push_back({"why", std::string(result.status().message())});
+    Audit("lease_refused", fields);
+  }
+  absl::MutexLock lock(&counts_mu_);
+  if (result.ok()) {
+    ++granted_;
+  } else {
+    ++refused_by_code_[absl::StatusCodeToString(result.status().code())];
+  }
+}
+
+absl::StatusOr<v1::LeaseResponse> Coordinator::PlaceLocked(const absl::Status& valid,
+                                                           const v1::LeaseRequest& request,
+                                                           const Caller& caller,
+                                                           const std::function<bool()>& cancelled,
+                                                           StateStore::Ticket& ticket) {
+  if (!valid.ok()) return valid;
   if (!tenants_.empty() && caller.tenant.empty()) {
-    return count_result(absl::PermissionDeniedError(
-        "this pool leases to tenants only: present a tenant's token, not an operator's"));
+    return absl::PermissionDeniedError(
+        "this pool leases to tenants only: present a tenant's token, not an operator's");
   }
   if (!caller.tenant.empty() && tenants_.Find(caller.tenant) == nullptr) {
-    return count_result(
-        absl::UnauthenticatedError(absl::StrCat("tenant ", caller.tenant, " was deleted")));
+    return absl::UnauthenticatedError(absl::StrCat("tenant ", caller.tenant, " was deleted"));
   }
   const uint32_t count = DeviceCount(request);
   // Fractional memory is known now; whole devices' at placement.
   const uint64_t memory = request.memory() * count;
   if (absl::Status quota = tenants_.CheckQuota(caller.tenant, count, memory); !quota.ok()) {
-    return count_result(quota);
+    return quota;
   }
   if (options_.max_leases_per_tenant != 0 &&
       tenants_.Use(caller.tenant).leases >= options_.max_leases_per_tenant) {
-    return count_result(absl::ResourceExhaustedError(absl::StrCat(
+    return absl::ResourceExhaustedError(absl::StrCat(
         caller.tenant.empty() ? std::string("anonymous holders") : "tenant " + caller.tenant,
         " hold the pool's maximum of ", options_.max_leases_per_tenant,
-        " live or queued leases (max_leases_per_tenant)")));
+        " live or queued leases (max_leases_per_tenant)"));
   }
   if (queue_.size() >= options_.max_queued) {
-    return count_result(absl::ResourceExhaustedError(
-        absl::StrCat("the pool's wait queue is full (", queue_.size(), " requests)")));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the pool's wait queue is full (", queue_.size(), " requests)"));
   }
 
   // Every request passes through the queue, so one that arrives while
@@ -186,32 +221,15 @@ absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& req
       // If it kept devices for itself, those behind it may fit now. (A
       // request that never waited kept nothing.)
       if (!stopping_ && request.wait_seconds() > 0) ServeQueueLocked();
-      return count_result(gave_up);
+      return gave_up;
     }
     // Woken by a placement; the timeout polls `cancelled` and the deadline.
     mu_.AwaitWithTimeout(absl::Condition(&waiter->done),
                          absl::FromChrono(std::min<std::chrono::steady_clock::duration>(
                              deadline - now, std::chrono::milliseconds(100))));
   }
-  if (waiter->result.ok() && waiter->store_ticket != 0) {
-    // Granted once the store has kept it. Other grants go on meanwhile,
-    // and their writes join the same batch.
-    mu_.Unlock();
-    const absl::Status kept = options_.store->Wait(waiter->store_ticket);
-    mu_.Lock();
-    if (!kept.ok()) {
-      std::vector<Notice> notices;
-      const absl::Status why = absl::UnavailableError(absl::StrCat(
-          "the pool's state store did not keep the lease, so it is not granted: ", kept.message()));
-      if (leases_.count(waiter->id) != 0) EndLocked(waiter->id, why, "unstored", notices);
-      ServeQueueLocked();
-      waiter->result = why;
-      mu_.Unlock();
-      Deliver(notices);
-      mu_.Lock();
-    }
-  }
-  return count_result(waiter->result);
+  ticket = waiter->result.ok() ? waiter->store_ticket : 0;
+  return waiter->result;
 }
 
 void Coordinator::DequeueLocked(const Waiter& waiter) {
