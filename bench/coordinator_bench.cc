@@ -51,6 +51,8 @@
 namespace {
 
 namespace v1 = ::accelpool::v1;
+// About what one of the bench's leases takes in etcd (StoredLease).
+constexpr size_t kStoredLeaseBytes = 340;
 using Clock = std::chrono::steady_clock;
 
 class NoListener final : public accel::pool::LeaseListener {
@@ -150,7 +152,9 @@ int main(int argc, char** argv) {
   // three quarters full.
   using Grant = std::function<bool(int, v1::LeaseResponse&)>;
   using Release = std::function<bool(const v1::LeaseResponse&)>;
-  auto cycles = [&](int threads, int grants, const Grant& grant, const Release& release) {
+  // `settle`, timed with the releases: until what they queued is written.
+  auto cycles = [&](int threads, int grants, const Grant& grant, const Release& release,
+                    const std::function<void()>& settle) {
     const int per_cycle = std::max(threads, std::min(grants / 4, total / 4)) / threads;
     std::vector<std::vector<v1::LeaseResponse>> fresh(threads);
     std::vector<double> grant_us, release_us;
@@ -164,7 +168,11 @@ int main(int argc, char** argv) {
         return true;
       });
       std::vector<size_t> next(threads, 0);
+      const auto releasing = Clock::now();
       Result r = Run(threads, per_cycle, [&](int t) { return release(fresh[t][next[t]++]); });
+      if (settle) settle();
+      r.per_second =
+          per_cycle * threads / std::chrono::duration<double>(Clock::now() - releasing).count();
       for (auto& f : fresh) f.clear();
       granted += per_cycle * threads;
       grant_seconds += per_cycle * threads / g.per_second;
@@ -217,6 +225,11 @@ int main(int argc, char** argv) {
         [&](const v1::LeaseResponse& lease) {
           return coordinator.Release(lease.lease().lease_id(), lease.token(), accel::pool::Caller{})
               .ok();
+        },
+        // A store may write releases in the background: they are theirs to
+        // pay for, not the next grants'.
+        [&] {
+          if (store != nullptr) store->Flush();
         });
     if (more) more(coordinator);
     coordinator.Stop();
@@ -256,7 +269,8 @@ int main(int argc, char** argv) {
               release.set_token(lease.token());
               v1::ReleaseResponse released;
               return stub->Release(&context, release, &released).ok();
-            });
+            },
+            nullptr);
         empty_rpcs = Run(kThreads, grants / 4 / kThreads, [&](int) {
           grpc::ClientContext context;
           v1::VersionResponse version;
@@ -266,6 +280,7 @@ int main(int argc, char** argv) {
       });
 
   std::optional<Measured> sqlite, etcd;
+  std::optional<Result> etcd_alone_single, etcd_alone_batched;  // puts per second
 #ifdef ACCEL_BENCH_STATE
   {
     char path[] = "/tmp/coordinator-bench-XXXXXX";
@@ -297,6 +312,32 @@ int main(int argc, char** argv) {
     accel::pool::EtcdStateStore store(**client);
     store.Fence(fence, made->header().revision(), made->header().revision(), nullptr);
     etcd = measure(&store, kStoreThreads, store_grants, nullptr);
+    // Baselines, etcd alone: fenced transactions of puts as large as a
+    // stored lease, one put each from every client thread (a store that
+    // did not batch), and 64 each back to back from one thread (about the
+    // most a batching store could send this cluster).
+    auto fenced_puts = [&](int thread, int count, int* next) {
+      etcdserverpb::TxnRequest txn;
+      etcdserverpb::Compare* compare = txn.add_compare();
+      compare->set_key(fence);
+      compare->set_target(etcdserverpb::Compare::CREATE);
+      compare->set_result(etcdserverpb::Compare::EQUAL);
+      compare->set_create_revision(made->header().revision());
+      for (int i = 0; i < count; ++i) {
+        etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+        put->set_key(absl::StrCat(etcd_options.location.prefix, "/raw/", thread, "-", (*next)++));
+        put->set_value(std::string(kStoredLeaseBytes, 'x'));
+      }
+      absl::StatusOr<etcdserverpb::TxnResponse> done = (*client)->Txn(txn);
+      return done.ok() && done->succeeded();
+    };
+    std::vector<int> next(kStoreThreads, 0);
+    etcd_alone_single = Run(kStoreThreads, store_grants / kStoreThreads,
+                            [&](int t) { return fenced_puts(t, 1, &next[t]); });
+    constexpr int kBatch = 64;
+    etcd_alone_batched = Run(1, std::max(1, store_grants / kBatch),
+                             [&](int) { return fenced_puts(kStoreThreads, kBatch, &next[0]); });
+    etcd_alone_batched->per_second *= kBatch;
     etcdserverpb::TxnRequest clean;  // everything the bench wrote
     clean.add_success()->mutable_request_delete_range()->set_key(etcd_options.location.prefix +
                                                                  "/");
@@ -332,6 +373,11 @@ int main(int argc, char** argv) {
   if (etcd) {
     row("grant, in process, state in etcd", etcd->grants, ">=0.5xSQL");
     row("release, in process, state in etcd", etcd->releases, "-");
+    row("baseline: etcd alone, 1 put per transaction", *etcd_alone_single, "-");
+    std::printf("%-44s %10.0f\n", "baseline: etcd alone, 64 puts per transaction",
+                etcd_alone_batched->per_second);
+    std::printf("%-44s %10.2f\n", "ratio: etcd grants / etcd alone, 64 per txn",
+                etcd->grants.per_second / etcd_alone_batched->per_second);
     if (sqlite) {
       std::printf("%-44s %10.2f\n", "ratio: etcd grants / SQLite grants per second",
                   etcd->grants.per_second / sqlite->grants.per_second);
