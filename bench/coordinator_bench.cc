@@ -37,6 +37,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "pool/common/lease_pages.h"
+#include "pool/common/status_convert.h"
 #include "pool/common/wire.h"
 #include "pool/coordinator/coordinator.h"
 #include "pool/coordinator/coordinator_service.h"
@@ -279,6 +281,54 @@ int main(int argc, char** argv) {
         server->Shutdown();
       });
 
+  // A listing of a pool with 100k leases (10k with --short) over gRPC,
+  // page after page, as poolctl leases reads it.
+  const int listed = short_run ? 10000 : 100000;
+  double listing_seconds = 0;
+  {
+    accel::pool::Coordinator::Options options;
+    options.default_ttl_seconds = 600;
+    options.max_leases_per_tenant = 0;
+    accel::pool::Coordinator coordinator(options);
+    NoListener listener;
+    std::vector<v1::DeviceInfo> devices(24);  // 5120 leases' room each
+    for (uint32_t d = 0; d < devices.size(); ++d) {
+      devices[d].set_backend("cuda");
+      devices[d].set_index(d);
+      devices[d].set_vendor("nvidia");
+      devices[d].set_total_memory(80ull << 30);
+    }
+    coordinator.AddNode("node-0", "10.0.0.1:7070", {}, std::move(devices), &listener);
+    v1::LeaseRequest small = request;
+    small.set_memory(16 << 20);  // the pool's smallest fraction
+    for (int i = 0; i < listed; ++i) {
+      absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease(small, accel::pool::Caller{});
+      Check(lease.ok(), "cannot fill the pool to list: " + lease.status().ToString());
+    }
+    accel::pool::Leadership leadership(
+        std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator), "bench");
+    accel::pool::CoordinatorService service(leadership, std::chrono::seconds(1));
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    Check(server != nullptr, "cannot start the gRPC server");
+    auto stub = v1::Coordinator::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    const auto start = Clock::now();
+    absl::StatusOr<v1::ListLeasesResponse> all = accel::pool::ListAllLeases(
+        [&](const v1::ListLeasesRequest& page_request, v1::ListLeasesResponse* page) {
+          grpc::ClientContext context;
+          return accel::pool::FromGrpc(stub->ListLeases(&context, page_request, page),
+                                       "ListLeases");
+        });
+    listing_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    Check(all.ok() && all->leases_size() == listed, "the listing is not whole");
+    server->Shutdown();
+    coordinator.Stop();
+  }
+
   std::optional<Measured> sqlite, etcd;
   std::optional<Result> etcd_alone_single, etcd_alone_batched;  // puts per second
 #ifdef ACCEL_BENCH_STATE
@@ -365,6 +415,9 @@ int main(int argc, char** argv) {
   row("baseline: empty unary RPC (GetVersion)", empty_rpcs, "-");
   std::printf("%-44s %10.2f\n", "ratio: gRPC grants / empty RPCs per second",
               rpc.grants.per_second / empty_rpcs.per_second);
+  std::printf("%-44s %10.2f s (%.0f leases/s)\n",
+              absl::StrCat("list ", listed, " leases over gRPC, in pages").c_str(), listing_seconds,
+              listed / listing_seconds);
   if (sqlite || etcd) std::printf("with the state in a store, %d client threads:\n", kStoreThreads);
   if (sqlite) {
     row("grant, in process, state in SQLite", sqlite->grants, "-");

@@ -48,6 +48,7 @@
 #include "pool/common/audit_log.h"
 #include "pool/common/bearer_token.h"
 #include "pool/common/coordinator_list.h"
+#include "pool/common/lease_pages.h"
 #include "pool/common/loopback_host.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/tls.h"
@@ -284,6 +285,15 @@ int main(int argc, char** argv) {
                 }),
         absl::StrCat("pool ", pool));
   };
+  auto list_leases = [&](v1::ListLeasesResponse& r) -> absl::Status {
+    absl::StatusOr<v1::ListLeasesResponse> all = accel::pool::ListAllLeases(
+        [&](const v1::ListLeasesRequest& request, v1::ListLeasesResponse* page) {
+          return call(&v1::Coordinator::Stub::ListLeases, request, page);
+        });
+    if (!all.ok()) return all.status();
+    r = *std::move(all);
+    return absl::OkStatus();
+  };
   auto list_devices = [&](v1::ListDevicesResponse& r) {
     return call(&v1::Coordinator::Stub::ListDevices, v1::ListDevicesRequest(), &r);
   };
@@ -366,10 +376,7 @@ int main(int argc, char** argv) {
     PrintTable(devices_table(r));
   } else if (command == "leases" && words.size() == 1) {
     v1::ListLeasesResponse r;
-    if (absl::Status s = call(&v1::Coordinator::Stub::ListLeases, v1::ListLeasesRequest(), &r);
-        !s.ok()) {
-      return Fail(s);
-    }
+    if (absl::Status s = list_leases(r); !s.ok()) return Fail(s);
     if (json) return PrintJson(r);
     Table t = {{"ID", "STATE", "TENANT", "HOLDER", "DEVICES", "MEMORY IN USE/QUOTA", "AGE",
                 "EXPIRES IN", "SESSION", "WHY HERE / WHY WAITING"}};
@@ -488,10 +495,7 @@ int main(int argc, char** argv) {
     // Cordoned first, so that nothing new lands there while its leases go.
     if (absl::Status s = cordon(words[1], true); !s.ok()) return Fail(s);
     v1::ListLeasesResponse r;
-    if (absl::Status s = call(&v1::Coordinator::Stub::ListLeases, v1::ListLeasesRequest(), &r);
-        !s.ok()) {
-      return Fail(s);
-    }
+    if (absl::Status s = list_leases(r); !s.ok()) return Fail(s);
     int revoked = 0;
     for (const v1::LeaseInfo& l : r.leases()) {
       // A gang across nodes is on the node if any of its devices is.

@@ -688,17 +688,63 @@ v1::LeaseInfo SeenBy(const Caller& caller, v1::LeaseInfo info) {
 }
 }  // namespace
 
-std::vector<v1::LeaseInfo> Coordinator::ListLeases(const Caller& caller) {
-  absl::MutexLock lock(&mu_);
-  std::vector<v1::LeaseInfo> out;
-  for (const auto& [id, lease] : leases_) {
-    if (CanSee(caller, lease.info.tenant())) out.push_back(SeenBy(caller, lease.info));
+absl::StatusOr<Coordinator::LeasePage> Coordinator::ListLeases(const Caller& caller,
+                                                               uint32_t page_size,
+                                                               absl::string_view page_token) {
+  // A token names where the last page stopped: 'a' and the last live
+  // lease's id, or 'q' and the last queued one's ("q" alone: the queue's
+  // start). Ids are short; anything else was not given out here.
+  if (!page_token.empty() &&
+      ((page_token[0] != 'a' && page_token[0] != 'q') || page_token.size() > 129)) {
+    return absl::InvalidArgumentError(absl::StrCat("page_token '", ClientText(page_token),
+                                                   "' is not one this coordinator gave out"));
   }
-  for (size_t i = 0; i < queue_.size(); ++i) {
-    if (CanSee(caller, queue_[i]->tenant)) {
-      out.push_back(SeenBy(caller, QueuedInfo(*queue_[i], i)));
+  const size_t size = page_size == 0 ? kDefaultLeasePage : std::min(page_size, kMaxLeasePage);
+  const bool in_queue = !page_token.empty() && page_token[0] == 'q';
+  const std::string after(page_token.empty() ? "" : page_token.substr(1));
+  LeasePage page;
+  absl::MutexLock lock(&mu_);
+  if (!in_queue) {
+    for (auto it = after.empty() ? leases_.begin() : leases_.upper_bound(after);
+         it != leases_.end(); ++it) {
+      if (!CanSee(caller, it->second.info.tenant())) continue;
+      if (page.leases.size() == size) {
+        page.next_page_token = absl::StrCat("a", page.leases.back().lease_id());
+        return page;
+      }
+      page.leases.push_back(SeenBy(caller, it->second.info));
     }
   }
+  // Queued requests, by id; each keeps its place in the queue in its info.
+  std::vector<std::pair<const std::string*, size_t>> queued;
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    if ((!in_queue || queue_[i]->id > after) && CanSee(caller, queue_[i]->tenant)) {
+      queued.emplace_back(&queue_[i]->id, i);
+    }
+  }
+  std::sort(queued.begin(), queued.end(),
+            [](const auto& x, const auto& y) { return *x.first < *y.first; });
+  for (const auto& [id, position] : queued) {
+    if (page.leases.size() == size) {
+      page.next_page_token = page.leases.back().state() == "queued"
+                                 ? absl::StrCat("q", page.leases.back().lease_id())
+                                 : "q";
+      return page;
+    }
+    page.leases.push_back(SeenBy(caller, QueuedInfo(*queue_[position], position)));
+  }
+  return page;
+}
+
+std::vector<v1::LeaseInfo> Coordinator::ListLeases(const Caller& caller) {
+  std::vector<v1::LeaseInfo> out;
+  std::string token;
+  do {
+    absl::StatusOr<LeasePage> page = ListLeases(caller, kMaxLeasePage, token);
+    if (!page.ok()) break;  // the tokens are this function's own
+    for (v1::LeaseInfo& l : page->leases) out.push_back(std::move(l));
+    token = std::move(page->next_page_token);
+  } while (!token.empty());
   return out;
 }
 

@@ -182,7 +182,15 @@ class Coordinator : public LeaseAuthority {
   std::vector<v1::NodeInfo> ListNodes();
   std::vector<v1::DeviceInfo> ListDevices();
   // Live and queued leases the caller may see: an operator all, a tenant
-  // its own.
+  // its own. In pages (ListLeasesRequest says how), or all of them.
+  static constexpr uint32_t kDefaultLeasePage = 1000;
+  static constexpr uint32_t kMaxLeasePage = 5000;
+  struct LeasePage {
+    std::vector<v1::LeaseInfo> leases;
+    std::string next_page_token;  // "" on the last page
+  };
+  absl::StatusOr<LeasePage> ListLeases(const Caller& caller, uint32_t page_size,
+                                       absl::string_view page_token);
   std::vector<v1::LeaseInfo> ListLeases(const Caller& caller);
   // One of them, with why it is placed where it is or why it waits.
   absl::StatusOr<v1::LeaseInfo> ExplainLease(const std::string& lease_id, const Caller& caller);

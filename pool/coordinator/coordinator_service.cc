@@ -184,14 +184,18 @@ grpc::Status CoordinatorService::ListDevices(grpc::ServerContext* context,
 }
 
 grpc::Status CoordinatorService::ListLeases(grpc::ServerContext* context,
-                                            const v1::ListLeasesRequest*,
+                                            const v1::ListLeasesRequest* request,
                                             v1::ListLeasesResponse* response) {
   absl::StatusOr<std::shared_ptr<Coordinator>> leading = Leading(context);
   if (!leading.ok()) return ToGrpc(leading.status());
   Coordinator& coordinator = **leading;
   absl::StatusOr<Caller> caller = Identify(coordinator, context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  for (v1::LeaseInfo& l : coordinator.ListLeases(*caller)) *response->add_leases() = std::move(l);
+  absl::StatusOr<Coordinator::LeasePage> page =
+      coordinator.ListLeases(*caller, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
+  for (v1::LeaseInfo& l : page->leases) *response->add_leases() = std::move(l);
+  response->set_next_page_token(std::move(page->next_page_token));
   return grpc::Status::OK;
 }
 

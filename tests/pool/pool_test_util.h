@@ -12,6 +12,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "pool/common/admin_socket_path.h"
+#include "pool/common/lease_pages.h"
+#include "pool/common/status_convert.h"
 #include "pool/common/wire.h"
 
 namespace accel::testing {
@@ -43,8 +45,16 @@ Response List(const std::string& address,
   return response;
 }
 
+// Every page of them (empty if a call does not answer in 5 s).
 inline v1::ListLeasesResponse Leases(const std::string& address) {
-  return List<v1::ListLeasesResponse>(address, &v1::Coordinator::Stub::ListLeases);
+  std::unique_ptr<v1::Coordinator::Stub> stub = OperatorAt(address);
+  absl::StatusOr<v1::ListLeasesResponse> all =
+      pool::ListAllLeases([&](const v1::ListLeasesRequest& request, v1::ListLeasesResponse* page) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        return pool::FromGrpc(stub->ListLeases(&context, request, page), "ListLeases");
+      });
+  return all.ok() ? *std::move(all) : v1::ListLeasesResponse();
 }
 
 inline v1::ListDevicesResponse Devices(const std::string& address) {
