@@ -38,6 +38,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -61,6 +63,7 @@
 #include "pool/node/coordinator_link.h"
 #include "pool/node/node_agent.h"
 #include "pool/node/node_service.h"
+#include "pool/poold/flags.h"
 #include "pool/poold/node_config.h"
 
 #include "pool/coordinator/leadership.h"
@@ -77,117 +80,6 @@
 #include "pool/coordinator/pool_metrics.h"
 #include "prometheus/exposer.h"
 #endif
-
-ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
-          "address to serve on; port 0 picks a free port (printed at start)");
-ABSL_FLAG(std::string, backends, "auto",
-          "comma-separated backends to serve; 'auto' serves every vendor backend with devices, "
-          "or the host backend when there is none");
-ABSL_FLAG(int, host_devices, 2, "virtual devices of the host backend");
-ABSL_FLAG(std::string, host_device_memory, "1GiB", "memory of each host virtual device");
-ABSL_FLAG(int, lease_ttl, 30, "default lease TTL in seconds; holders renew at a third of it");
-ABSL_FLAG(bool, allow_host_kernels, false,
-          "run host-elf kernels sent by clients: native code, run in the session's own worker "
-          "process, so allow them only for trusted clients or test pools");
-ABSL_FLAG(double, max_kernel_seconds, 0,
-          "the longest one launch may run on a device its lease holds alone; longer, and its "
-          "session ends (DEADLINE_EXCEEDED). 0: no limit, and launches keep their pipelining");
-ABSL_FLAG(double, max_shared_kernel_seconds, 60,
-          "the longest one launch may run on a device shared by fractional leases, where it "
-          "holds up the other sessions; 0: no limit");
-ABSL_FLAG(int, max_sessions, 256,
-          "sessions this node serves at once (each is a worker process); more are refused "
-          "with RESOURCE_EXHAUSTED");
-ABSL_FLAG(double, handshake_seconds, 10,
-          "a connection that has not finished its handshake (TLS, HTTP/2 preface) this long "
-          "after it opened is closed");
-ABSL_FLAG(int, max_leases_per_tenant, 1024,
-          "coordinator: live and queued leases of one tenant, beyond its quota (in a pool "
-          "without tenants: of all anonymous holders together); 0: no limit");
-ABSL_FLAG(std::string, min_fraction, "16MiB",
-          "coordinator: the smallest fractional lease (each costs a session and its worker)");
-ABSL_FLAG(std::string, session_worker, "",
-          "the session worker program (default: accel-session-worker beside poold)");
-ABSL_FLAG(std::string, node_name, "", "this node's name (default: the host name)");
-ABSL_FLAG(std::string, labels, "", "labels for this node's devices: zone=a,team=risk");
-ABSL_FLAG(std::string, config, "", "node config file: node_labels, device_labels, exclude");
-ABSL_FLAG(std::string, exclude_devices, "", "devices to keep out of the pool: host:1,cuda:3");
-ABSL_FLAG(std::string, coordinator, "",
-          "node mode: join the pool whose coordinator serves at this address instead of "
-          "running one; a highly available pool's coordinators as HOST:PORT,HOST:PORT (the "
-          "node follows its leader)");
-ABSL_FLAG(std::string, join_token_file, "",
-          "file holding the pool's join secret: a coordinator admits only nodes presenting it "
-          "(without it, only nodes on its own host); a node presents it");
-ABSL_FLAG(std::string, node_tokens, "",
-          "coordinator: node token file ('node NAME token_sha256=HEX' a line): each listed "
-          "node joins only with its own token (its --join_token_file), not the shared one");
-ABSL_FLAG(std::string, advertise_address, "",
-          "node mode: the address clients reach this node at (default: the listen address)");
-ABSL_FLAG(bool, bulk_channel, true,
-          "offer sessions a bulk channel: a TCP port on the listen host that carries large "
-          "copies beside gRPC, at close to raw TCP (or TLS) speed; under TLS it is TLS too");
-ABSL_FLAG(int32_t, bulk_port, 0,
-          "the bulk channel's port on the listen host (default: any free one); a fixed one "
-          "for firewalls");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain poold presents; with --tls_key, every gRPC link is TLS "
-          "(clients, nodes, poolctl) and a node presents it to its coordinator. Renewed "
-          "files are picked up within a second, without dropping sessions");
-ABSL_FLAG(std::string, tls_key, "", "the private key of --tls_cert");
-ABSL_FLAG(std::string, tls_client_ca, "",
-          "PEM CA whose client certificates poold requests and verifies. A coordinator with it "
-          "admits a node only with a certificate naming that node");
-ABSL_FLAG(std::string, coordinator_tls_ca, "",
-          "node mode: the PEM CA that signed the coordinator's certificate (default: "
-          "--tls_client_ca)");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "coordinator: serve Prometheus metrics at http://ADDRESS/metrics (e.g. "
-          "127.0.0.1:9464; port 0 picks a free one); empty: no metrics endpoint");
-ABSL_FLAG(int, node_heartbeat_ms, 1000,
-          "coordinator: how often nodes heartbeat; three missed heartbeats mark a node lost");
-ABSL_FLAG(std::string, tenants, "",
-          "coordinator: tenant file ('tenant NAME priority=N devices=N memory=SIZE leases=N "
-          "token_sha256=HEX' a line); with tenants, only their tokens may lease");
-ABSL_FLAG(std::string, operator_token_file, "",
-          "coordinator: file holding the operator's token, which makes a TCP caller an "
-          "operator; no caller is one for the address it calls from");
-ABSL_FLAG(std::string, operator_cn, "",
-          "coordinator: comma-separated common names of client certificates (verified "
-          "against --tls_client_ca) whose holders are operators");
-ABSL_FLAG(std::string, admin_socket, "",
-          "coordinator: Unix socket for operator calls from this host, whose callers the "
-          "kernel names (root, poold's user, --admin_group); default "
-          "/run/accelpool/admin-PORT.sock (poolctl looks there); 'none': no admin socket");
-ABSL_FLAG(std::string, metrics_password_file, "",
-          "coordinator: file holding a password the metrics endpoint requires (HTTP basic "
-          "auth, any user name): its per-tenant figures are not for everyone who can reach "
-          "the port");
-ABSL_FLAG(std::string, audit_log, "",
-          "coordinator: append-only audit trail (JSON lines, each chained to the one before "
-          "by SHA-256) of leases, refusals, ends, operator actions, tenant changes, node joins "
-          "and losses, and failed authentications; check it with 'poolctl audit verify FILE'");
-ABSL_FLAG(std::string, admin_group, "",
-          "coordinator: a group whose members may use the admin socket too");
-ABSL_FLAG(std::string, state, "",
-          "coordinator: where tenants, drained nodes and live leases are kept: a SQLite file "
-          "(created if missing), or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] for a highly "
-          "available pool whose coordinators share it and elect a leader; empty: in memory "
-          "only");
-ABSL_FLAG(int, election_ttl, 5,
-          "coordinator with --state etcd://: the leader's etcd lease in seconds; a leader "
-          "that dies or loses etcd is replaced within about this long");
-ABSL_FLAG(std::string, etcd_tls_ca, "", "coordinator: PEM CA of etcd's certificates (TLS to etcd)");
-ABSL_FLAG(std::string, etcd_tls_cert, "",
-          "coordinator: PEM client certificate presented to etcd (its --client-cert-auth)");
-ABSL_FLAG(std::string, etcd_tls_key, "", "coordinator: the private key of --etcd_tls_cert");
-ABSL_FLAG(std::string, etcd_user, "", "coordinator: etcd user (etcd's own authentication)");
-ABSL_FLAG(std::string, etcd_password_file, "", "coordinator: file holding --etcd_user's password");
-ABSL_FLAG(std::string, placement, "binpack",
-          "coordinator: placement policy for requests that name none: binpack or spread");
-ABSL_FLAG(int, queue_starvation_after_ms, 30000,
-          "coordinator: a queued request that has waited this long keeps what frees up for "
-          "itself, ahead of smaller requests behind it");
 
 namespace {
 
@@ -286,7 +178,24 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const char* 
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("the accelpool daemon: leases this host's accelerators");
+  absl::SetProgramUsageMessage(
+      "the accelpool daemon: leases this host's accelerators.\n\n"
+      "  poold [FLAGS]                        a pool on this host (coordinator and node)\n"
+      "  poold --coordinator HOST:PORT ...    a node joining that pool\n"
+      "  poold --flagfile=/etc/accelpool/FILE flags from a file, one a line\n\n"
+      "--help lists poold's flags by role; --helpfull adds the libraries' own.");
+  absl::FlagsUsageConfig usage;
+  // Flags are grouped by role in pool/poold/flags_*.cc; absl lists a
+  // program's flags by the file that defines them.
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "pool/poold/flags_");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.normalize_filename = [](absl::string_view file) {
+    const size_t at = file.find("pool/poold/");
+    return std::string(at == absl::string_view::npos ? file : file.substr(at));
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   accel::pool::TuneMallocForBulkTransfers();
   accel::pool::DisableMutexDeadlockDetection();
