@@ -13,6 +13,7 @@ packages=(
   prometheus-cpp-dev     # poold's metrics endpoint
   libsqlite3-dev         # the coordinator's state (--state)
   libseccomp-dev         # the session worker's sandbox for host kernels
+  libcli11-dev           # poolctl's command line: per-verb help, completion
   # The highly available control plane (--state etcd://): etcd itself, and
   # its v3 API's .proto files with those they import, for the client gRPC
   # generates at build time.

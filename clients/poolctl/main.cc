@@ -1,29 +1,14 @@
-// poolctl: the operator's view of a pool.
+// poolctl: the operator's view of a pool. `poolctl --help` lists the
+// verbs, `poolctl VERB --help` a verb's options (clients/poolctl/
+// command_line.cc defines them):
 //
-//   poolctl [--pool ADDR] [-o table|json] nodes
-//   poolctl ... status                         the coordinators, which leads, the state store
-//   poolctl ... devices
-//   poolctl ... leases
-//   poolctl ... lease revoke ID        (also: lease release ID)
-//   poolctl ... cordon NODE | uncordon NODE   no new leases there / again
-//   poolctl ... drain NODE                    cordon, then revoke its leases
-//   poolctl ... top [--interval S] [--iterations N]   devices, refreshed
-//   poolctl ... lease explain ID              why it is where it is, or why it waits
-//   poolctl ... tenants
-//   poolctl ... tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N]
-//                                  [--isolation device|shared] [--max-kernel-seconds S]
-//   poolctl ... tenant update NAME [same options] [--rotate-token]
-//   poolctl ... tenant delete NAME
-//   poolctl audit verify FILE                 checks an audit log's chain (poold --audit_log)
+//   poolctl [--pool ADDR] [-o table|json] status | nodes | devices | leases | top
+//   poolctl ... lease revoke|explain ID      cordon|uncordon|drain NODE
+//   poolctl ... tenants                      tenant create|update|delete NAME [options]
+//   poolctl audit verify FILE                poolctl completion bash
 //
 // ADDR defaults to $ACCEL_POOL, then 127.0.0.1:7070; a highly available
 // pool's coordinators as HOST:PORT,HOST:PORT (calls follow the leader).
-// --token (default $ACCEL_POOL_TOKEN) is the operator's token, or a
-// tenant's to see its own leases. Without a token, for a pool on this host
-// named by one address, poolctl uses the pool's admin socket (poold
-// --admin_socket), where root, poold's user and the admin group are
-// operators. TLS: --tls_ca/--tls_cert/--tls_key or
-// $ACCEL_POOL_TLS_CA/_CERT/_KEY.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,6 +16,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <unistd.h>
@@ -44,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "accel/hal/types.h"
+#include "clients/poolctl/command_line.h"
 #include "pool/common/admin_socket_path.h"
 #include "pool/common/audit_log.h"
 #include "pool/common/bearer_token.h"
@@ -58,20 +45,6 @@ namespace {
 
 namespace v1 = ::accelpool::v1;
 using Table = std::vector<std::vector<std::string>>;
-
-int Usage() {
-  std::fprintf(
-      stderr,
-      "usage: poolctl [--pool ADDR] [--token_file FILE] [--tls_ca FILE] [--tls_cert FILE "
-      "--tls_key FILE] [--admin_socket PATH|none] [-o table|json] "
-      "status | nodes | devices | leases | lease revoke ID | lease explain ID | cordon NODE | "
-      "uncordon NODE | drain NODE | top [--interval S] [--iterations N] | tenants | "
-      "tenant create NAME [--priority N] [--devices N] [--memory SIZE] [--leases N] "
-      "[--isolation device|shared] [--max-kernel-seconds S] | "
-      "tenant update NAME [same options] [--rotate-token] | tenant delete NAME | "
-      "audit verify FILE\n");
-  return 2;
-}
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "poolctl: %s\n", std::string(status.message()).c_str());
@@ -144,44 +117,14 @@ std::string OfQuota(const std::string& used, uint64_t limit, const std::string& 
   return absl::StrCat(used, "/", limit == 0 ? "-" : formatted_limit);
 }
 
-// Applies "tenant create|update" options to `tenant`; false on a bad one.
-bool ParseTenantOptions(const std::vector<std::string>& words, v1::TenantInfo& tenant,
-                        bool& rotate_token) {
-  for (size_t i = 3; i < words.size(); ++i) {
-    const std::string& option = words[i];
-    if (option == "--rotate-token") {
-      rotate_token = true;
-      continue;
-    }
-    if (i + 1 >= words.size()) return false;
-    const std::string& value = words[++i];
-    uint32_t number = 0;
-    if (option == "--memory") {
-      absl::StatusOr<uint64_t> bytes = accel::hal::ParseByteSize(value);
-      if (!bytes.ok()) return false;
-      tenant.set_max_memory(*bytes);
-    } else if (option == "--isolation") {
-      if (value != "device" && value != "shared") return false;
-      tenant.set_device_isolation(value == "device");
-    } else if (option == "--max-kernel-seconds") {
-      double seconds = 0;
-      if (!absl::SimpleAtod(value, &seconds) || seconds < 0 || seconds > 86400) return false;
-      tenant.set_max_kernel_ms(static_cast<uint32_t>(seconds * 1000));
-    } else if (option == "--priority") {
-      int32_t priority = 0;
-      if (!absl::SimpleAtoi(value, &priority)) return false;
-      tenant.set_priority(priority);
-    } else if (!absl::SimpleAtoi(value, &number)) {
-      return false;
-    } else if (option == "--devices") {
-      tenant.set_max_devices(number);
-    } else if (option == "--leases") {
-      tenant.set_max_leases(number);
-    } else {
-      return false;
-    }
-  }
-  return true;
+// Applies the "tenant create|update" options given to `tenant`.
+void ApplyTenantOptions(const accel::poolctl::CommandLine& cl, v1::TenantInfo& tenant) {
+  if (cl.priority) tenant.set_priority(*cl.priority);
+  if (cl.max_devices) tenant.set_max_devices(*cl.max_devices);
+  if (cl.max_leases) tenant.set_max_leases(*cl.max_leases);
+  if (cl.max_memory) tenant.set_max_memory(*cl.max_memory);
+  if (cl.device_isolation) tenant.set_device_isolation(*cl.device_isolation);
+  if (cl.max_kernel_ms) tenant.set_max_kernel_ms(*cl.max_kernel_ms);
 }
 
 int64_t NowMs() {
@@ -193,58 +136,22 @@ int64_t NowMs() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string pool =
-      std::getenv("ACCEL_POOL") != nullptr ? std::getenv("ACCEL_POOL") : "127.0.0.1:7070";
-  std::string token =
-      std::getenv("ACCEL_POOL_TOKEN") != nullptr ? std::getenv("ACCEL_POOL_TOKEN") : "";
-  // TLS as every client takes it: $ACCEL_POOL_TLS_CA/_CERT/_KEY, or flags.
-  accel::pool::TlsFiles tls = accel::pool::TlsFilesFromEnvironment();
-  std::string admin_socket;  // "": found by the pool's port; "none": TCP
-  bool json = false;
-  std::vector<std::string> words;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    const bool takes_value = arg == "--pool" || arg == "-o" || arg == "--token" ||
-                             arg == "--token_file" || arg == "--tls_ca" || arg == "--tls_cert" ||
-                             arg == "--tls_key" || arg == "--admin_socket";
-    if (takes_value && i + 1 >= argc) return Usage();
-    if (arg == "--admin_socket") {
-      admin_socket = argv[++i];
-    } else if (arg == "--tls_ca") {
-      tls.ca = argv[++i];
-    } else if (arg == "--tls_cert") {
-      tls.cert = argv[++i];
-    } else if (arg == "--tls_key") {
-      tls.key = argv[++i];
-    } else if (arg == "--pool") {
-      pool = argv[++i];
-    } else if (arg == "--token") {
-      token = argv[++i];
-      std::fprintf(stderr,
-                   "poolctl: warning: a token on the command line is visible to every user "
-                   "of this host (ps, /proc); use --token_file or ACCEL_POOL_TOKEN\n");
-    } else if (arg == "--token_file") {
-      std::ifstream in(argv[++i]);
-      if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", argv[i])));
-      std::getline(in, token);
-      token = std::string(absl::StripAsciiWhitespace(token));
-    } else if (arg == "-o") {
-      std::string format = argv[++i];
-      if (format != "json" && format != "table") return Usage();
-      json = format == "json";
-    } else if (arg == "-h" || arg == "--help") {
-      return Usage();
-    } else {
-      words.push_back(arg);
-    }
-  }
-  if (words.empty()) return Usage();
+  std::variant<accel::poolctl::CommandLine, accel::poolctl::Stop> parsed =
+      accel::poolctl::ParseCommandLine(argc, argv);
+  if (const auto* stop = std::get_if<accel::poolctl::Stop>(&parsed)) return stop->exit_code;
+  const accel::poolctl::CommandLine& cl = std::get<accel::poolctl::CommandLine>(parsed);
+  const std::string& pool = cl.pool;
+  const std::string& token = cl.token;
+  const accel::pool::TlsFiles& tls = cl.tls;
+  std::string admin_socket = cl.admin_socket;
+  const bool json = cl.json;
+  const std::string& command = cl.verb;
+  const std::string& argument = cl.argument;
   // A local file: no pool is asked.
-  if (words[0] == "audit") {
-    if (words.size() != 3 || words[1] != "verify") return Usage();
-    absl::StatusOr<uint64_t> lines = accel::pool::VerifyAuditLog(words[2]);
+  if (command == "audit verify") {
+    absl::StatusOr<uint64_t> lines = accel::pool::VerifyAuditLog(argument);
     if (!lines.ok()) return Fail(lines.status());
-    std::printf("audit log %s: %llu line(s), chain intact\n", words[2].c_str(),
+    std::printf("audit log %s: %llu line(s), chain intact\n", argument.c_str(),
                 static_cast<unsigned long long>(*lines));
     return 0;
   }
@@ -323,8 +230,7 @@ int main(int argc, char** argv) {
     return call(&v1::Coordinator::Stub::AdminRelease, request, &r);
   };
 
-  const std::string& command = words[0];
-  if (command == "status" && words.size() == 1) {
+  if (command == "status") {
     // Every coordinator named says what it is; the leader says the rest.
     Table t = {{"COORDINATOR", "ROLE", "LEADER"}};
     v1::ControlPlaneResponse leader;
@@ -356,7 +262,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (command == "nodes" && words.size() == 1) {
+  if (command == "nodes") {
     v1::ListNodesResponse r;
     if (absl::Status s = call(&v1::Coordinator::Stub::ListNodes, v1::ListNodesRequest(), &r);
         !s.ok()) {
@@ -369,12 +275,12 @@ int main(int argc, char** argv) {
                    absl::StrCat(n.leases()), Labels(n.labels())});
     }
     PrintTable(t);
-  } else if (command == "devices" && words.size() == 1) {
+  } else if (command == "devices") {
     v1::ListDevicesResponse r;
     if (absl::Status s = list_devices(r); !s.ok()) return Fail(s);
     if (json) return PrintJson(r);
     PrintTable(devices_table(r));
-  } else if (command == "leases" && words.size() == 1) {
+  } else if (command == "leases") {
     v1::ListLeasesResponse r;
     if (absl::Status s = list_leases(r); !s.ok()) return Fail(s);
     if (json) return PrintJson(r);
@@ -399,9 +305,9 @@ int main(int argc, char** argv) {
                    l.session_open() ? "open" : "-", l.reason().empty() ? "-" : l.reason()});
     }
     PrintTable(t);
-  } else if (command == "lease" && words.size() == 3 && words[1] == "explain") {
+  } else if (command == "lease explain") {
     v1::ExplainLeaseRequest request;
-    request.set_lease_id(words[2]);
+    request.set_lease_id(argument);
     v1::LeaseInfo l;
     if (absl::Status s = call(&v1::Coordinator::Stub::ExplainLease, request, &l); !s.ok()) {
       return Fail(s);
@@ -421,7 +327,7 @@ int main(int argc, char** argv) {
                 {"node", l.node().empty() ? "-" : l.node()},
                 {"devices", devices.empty() ? "-" : absl::StrJoin(devices, ", ")},
                 {"why", l.reason()}});
-  } else if (command == "tenants" && words.size() == 1) {
+  } else if (command == "tenants") {
     v1::ListTenantsResponse r;
     if (absl::Status s = call(&v1::Coordinator::Stub::ListTenants, v1::ListTenantsRequest(), &r);
         !s.ok()) {
@@ -445,12 +351,11 @@ int main(int argc, char** argv) {
                        : absl::StrCat(tenant.max_kernel_ms() / 1000.0, "s")});
     }
     PrintTable(t);
-  } else if (command == "tenant" && words.size() >= 3 &&
-             (words[1] == "create" || words[1] == "update")) {
+  } else if (command == "tenant create" || command == "tenant update") {
     v1::PutTenantRequest request;
-    request.set_create(words[1] == "create");
+    request.set_create(command == "tenant create");
     v1::TenantInfo& tenant = *request.mutable_tenant();
-    tenant.set_name(words[2]);
+    tenant.set_name(argument);
     if (!request.create()) {
       // An update changes only the options given: start from what is there.
       v1::ListTenantsResponse r;
@@ -459,70 +364,57 @@ int main(int argc, char** argv) {
         return Fail(s);
       }
       for (const v1::TenantInfo& t : r.tenants()) {
-        if (t.name() == words[2]) tenant = t;
+        if (t.name() == argument) tenant = t;
       }
     }
-    bool rotate = false;
-    if (!ParseTenantOptions(words, tenant, rotate)) return Usage();
-    request.set_rotate_token(rotate);
+    ApplyTenantOptions(cl, tenant);
+    request.set_rotate_token(cl.rotate_token);
     v1::PutTenantResponse r;
     if (absl::Status s = call(&v1::Coordinator::Stub::PutTenant, request, &r); !s.ok()) {
       return Fail(s);
     }
     if (json) return PrintJson(r);
-    std::printf("%s tenant %s\n", request.create() ? "created" : "updated", words[2].c_str());
+    std::printf("%s tenant %s\n", request.create() ? "created" : "updated", argument.c_str());
     if (!r.token().empty()) {
       std::printf("token (shown only now; give it to the tenant as ACCEL_POOL_TOKEN): %s\n",
                   r.token().c_str());
     }
-  } else if (command == "tenant" && words.size() == 3 && words[1] == "delete") {
+  } else if (command == "tenant delete") {
     v1::DeleteTenantRequest request;
-    request.set_name(words[2]);
+    request.set_name(argument);
     v1::DeleteTenantResponse r;
     if (absl::Status s = call(&v1::Coordinator::Stub::DeleteTenant, request, &r); !s.ok()) {
       return Fail(s);
     }
-    std::printf("deleted tenant %s\n", words[2].c_str());
-  } else if (command == "lease" && words.size() == 3 &&
-             (words[1] == "revoke" || words[1] == "release")) {
-    if (absl::Status s = revoke(words[2]); !s.ok()) return Fail(s);
-    std::printf("revoked %s\n", words[2].c_str());
-  } else if ((command == "cordon" || command == "uncordon" || command == "undrain") &&
-             words.size() == 2) {
-    if (absl::Status s = cordon(words[1], command == "cordon"); !s.ok()) return Fail(s);
-    std::printf("%s %s\n", command == "cordon" ? "cordoned" : "uncordoned", words[1].c_str());
-  } else if (command == "drain" && words.size() == 2) {
+    std::printf("deleted tenant %s\n", argument.c_str());
+  } else if (command == "lease revoke") {
+    if (absl::Status s = revoke(argument); !s.ok()) return Fail(s);
+    std::printf("revoked %s\n", argument.c_str());
+  } else if (command == "cordon" || command == "uncordon" || command == "undrain") {
+    if (absl::Status s = cordon(argument, command == "cordon"); !s.ok()) return Fail(s);
+    std::printf("%s %s\n", command == "cordon" ? "cordoned" : "uncordoned", argument.c_str());
+  } else if (command == "drain") {
     // Cordoned first, so that nothing new lands there while its leases go.
-    if (absl::Status s = cordon(words[1], true); !s.ok()) return Fail(s);
+    if (absl::Status s = cordon(argument, true); !s.ok()) return Fail(s);
     v1::ListLeasesResponse r;
     if (absl::Status s = list_leases(r); !s.ok()) return Fail(s);
     int revoked = 0;
     for (const v1::LeaseInfo& l : r.leases()) {
       // A gang across nodes is on the node if any of its devices is.
       if (std::none_of(l.devices().begin(), l.devices().end(),
-                       [&](const v1::LeasedDevice& d) { return d.device().node() == words[1]; })) {
+                       [&](const v1::LeasedDevice& d) { return d.device().node() == argument; })) {
         continue;
       }
       absl::Status s = revoke(l.lease_id());
       if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(s);  // gone already: fine
       revoked += s.ok();
     }
-    std::printf("drained %s: cordoned, %d lease(s) revoked\n", words[1].c_str(), revoked);
-  } else if (command == "top" && words.size() % 2 == 1) {
-    double interval = 2;
-    long iterations = -1;  // until interrupted
-    for (size_t i = 1; i + 1 < words.size(); i += 2) {
-      if (words[i] == "--interval") {
-        interval = std::atof(words[i + 1].c_str());
-      } else if (words[i] == "--iterations") {
-        iterations = std::atol(words[i + 1].c_str());
-      } else {
-        return Usage();
-      }
-    }
-    if (interval <= 0) return Usage();
+    std::printf("drained %s: cordoned, %d lease(s) revoked\n", argument.c_str(), revoked);
+  } else if (command == "top") {
+    const double interval = cl.interval_seconds;
+    const int64_t iterations = cl.iterations;
     const bool terminal = isatty(STDOUT_FILENO);
-    for (long n = 0; iterations < 0 || n < iterations; ++n) {
+    for (int64_t n = 0; iterations < 0 || n < iterations; ++n) {
       if (n > 0) std::this_thread::sleep_for(std::chrono::duration<double>(interval));
       v1::ListDevicesResponse r;
       if (absl::Status s = list_devices(r); !s.ok()) return Fail(s);
@@ -532,7 +424,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   } else {
-    return Usage();
+    return Fail(absl::InternalError(absl::StrCat("no code for verb '", command, "'")));
   }
   return 0;
 }
