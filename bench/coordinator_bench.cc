@@ -112,6 +112,31 @@ Result Run(int threads, int per_thread, const std::function<bool(int)>& op) {
   return Summarize(std::move(all), seconds);
 }
 
+// A coordinator of this process served by the Coordinator gRPC service on
+// loopback, and a client of it.
+struct Served {
+  explicit Served(accel::pool::Coordinator& coordinator)
+      // Not owned: the coordinator lives on the caller's stack.
+      : leadership(std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator),
+                   "bench"),
+        service(leadership, std::chrono::seconds(1)) {
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+    Check(server != nullptr, "cannot start the gRPC server");
+    stub = v1::Coordinator::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  ~Served() { server->Shutdown(); }
+
+  accel::pool::Leadership leadership;
+  accel::pool::CoordinatorService service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<v1::Coordinator::Stub> stub;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,20 +269,8 @@ int main(int argc, char** argv) {
   Result empty_rpcs;
   const Measured in_memory =
       measure(nullptr, kThreads, grants, [&](accel::pool::Coordinator& coordinator) {
-        // Not owned: the coordinator lives on this stack.
-        accel::pool::Leadership leadership(
-            std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator),
-            "bench");
-        accel::pool::CoordinatorService service(leadership, std::chrono::seconds(1));
-        int port = 0;
-        grpc::ServerBuilder builder;
-        builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-        builder.RegisterService(&service);
-        std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-        Check(server != nullptr, "cannot start the gRPC server");
-        auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                           grpc::InsecureChannelCredentials());
-        auto stub = v1::Coordinator::NewStub(channel);
+        Served served(coordinator);
+        v1::Coordinator::Stub* stub = served.stub.get();
         std::tie(rpc.grants, rpc.releases) = cycles(
             kThreads, grants / 4,  // RPCs are slower; keep the run short
             [&](int, v1::LeaseResponse& out) {
@@ -278,7 +291,6 @@ int main(int argc, char** argv) {
           v1::VersionResponse version;
           return stub->GetVersion(&context, {}, &version).ok();
         });
-        server->Shutdown();
       });
 
   // A listing of a pool with 100k leases (10k with --short) over gRPC,
@@ -305,27 +317,16 @@ int main(int argc, char** argv) {
       absl::StatusOr<v1::LeaseResponse> lease = coordinator.Lease(small, accel::pool::Caller{});
       Check(lease.ok(), "cannot fill the pool to list: " + lease.status().ToString());
     }
-    accel::pool::Leadership leadership(
-        std::shared_ptr<accel::pool::Coordinator>(std::shared_ptr<void>(), &coordinator), "bench");
-    accel::pool::CoordinatorService service(leadership, std::chrono::seconds(1));
-    int port = 0;
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    Check(server != nullptr, "cannot start the gRPC server");
-    auto stub = v1::Coordinator::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    Served served(coordinator);
     const auto start = Clock::now();
     absl::StatusOr<v1::ListLeasesResponse> all = accel::pool::ListAllLeases(
         [&](const v1::ListLeasesRequest& page_request, v1::ListLeasesResponse* page) {
           grpc::ClientContext context;
-          return accel::pool::FromGrpc(stub->ListLeases(&context, page_request, page),
+          return accel::pool::FromGrpc(served.stub->ListLeases(&context, page_request, page),
                                        "ListLeases");
         });
     listing_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     Check(all.ok() && all->leases_size() == listed, "the listing is not whole");
-    server->Shutdown();
     coordinator.Stop();
   }
 

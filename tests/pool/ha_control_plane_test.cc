@@ -65,6 +65,14 @@ absl::StatusOr<int64_t> PutFenceKey(pool::EtcdClient& etcd, const std::string& k
   return done->header().revision();
 }
 
+// `store` writes as the leader of a fence key of the test's own.
+absl::Status FenceAsLeader(pool::EtcdClient& etcd, pool::EtcdStateStore& store) {
+  absl::StatusOr<int64_t> revision = PutFenceKey(etcd, "/store-test/leader/me");
+  if (!revision.ok()) return revision.status();
+  store.Fence("/store-test/leader/me", *revision, *revision, nullptr);
+  return absl::OkStatus();
+}
+
 TEST(EtcdStateStoreTest, WritesCommitOnlyWhileTheWritersFenceHolds) {
   START_ETCD_OR_SKIP(cluster, 1);
   std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
@@ -119,8 +127,7 @@ TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {
   std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
   ASSERT_NE(etcd, nullptr);
   pool::EtcdStateStore store(*etcd);
-  ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*etcd, "/store-test/leader/me"));
-  store.Fence("/store-test/leader/me", revision, revision, nullptr);
+  ASSERT_OK(FenceAsLeader(*etcd, store));
   constexpr int kLeases = 1500;  // pages of 1000
   for (int i = 0; i < kLeases; ++i) {
     pool::StoredLease lease;
@@ -142,8 +149,7 @@ TEST(EtcdStateStoreTest, QueuedWritesOfManyThreadsAreKeptAndFlushWaitsForDeletes
   std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
   ASSERT_NE(etcd, nullptr);
   pool::EtcdStateStore store(*etcd);
-  ASSERT_OK_AND_ASSIGN(const int64_t revision, PutFenceKey(*etcd, "/store-test/leader/me"));
-  store.Fence("/store-test/leader/me", revision, revision, nullptr);
+  ASSERT_OK(FenceAsLeader(*etcd, store));
   constexpr int kThreads = 16, kEach = 20;
   std::vector<std::thread> threads;
   std::vector<absl::Status> failures(kThreads);
