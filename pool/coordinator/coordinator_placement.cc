@@ -86,11 +86,12 @@ absl::Status Coordinator::CheckRequest(const v1::LeaseRequest& request) const {
 absl::StatusOr<v1::LeaseResponse> Coordinator::Lease(const v1::LeaseRequest& request,
                                                      const Caller& caller,
                                                      const std::function<bool()>& cancelled) {
+  const absl::Status valid = CheckRequest(request);  // needs no lock
   StateStore::Ticket ticket = 0;
   absl::StatusOr<v1::LeaseResponse> result;
   {
     absl::MutexLock lock(&mu_);
-    result = PlaceLocked(CheckRequest(request), request, caller, cancelled, ticket);
+    result = PlaceLocked(valid, request, caller, cancelled, ticket);
   }
   if (result.ok() && ticket != 0) {
     // Granted once the store has kept it, waited for outside the lock:
