@@ -21,53 +21,20 @@ Server StartServer(const std::vector<grpc::Service*>& services,
 absl::StatusOr<std::unique_ptr<InProcessPool>> InProcessPool::Start(int devices,
                                                                     uint64_t device_memory,
                                                                     const pool::TlsFiles& tls) {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      pool::ServerCredentials(tls);
-  if (!credentials.ok()) return credentials.status();
-  std::unique_ptr<InProcessPool> p(new InProcessPool());
-  hal::RegistryOptions registry_options;
-  registry_options.only = {"host"};
-  registry_options.backend_options["host"] = {{"devices", absl::StrCat(devices)},
-                                              {"device_memory", absl::StrCat(device_memory)}};
-  absl::StatusOr<std::unique_ptr<hal::Registry>> registry = hal::Registry::Create(registry_options);
-  if (!registry.ok()) return registry.status();
-  p->registry_ = *std::move(registry);
-  p->local_ = p->registry_->Devices();
-  p->coordinator_ = std::make_shared<pool::Coordinator>(pool::Coordinator::Options{});
-  p->leadership_ = std::make_unique<pool::Leadership>(p->coordinator_, "memory");
-  pool::NodeAgent::Options node_options;
-  node_options.name = "bench";
-  node_options.allow_host_kernels = true;
-  node_options.backend_options = registry_options.backend_options;
-  p->agent_ = std::make_unique<pool::NodeAgent>(node_options, p->local_, *p->coordinator_);
-  p->coordinator_service_ =
-      std::make_unique<pool::CoordinatorService>(*p->leadership_, std::chrono::seconds(1));
-  p->node_service_ = std::make_unique<pool::NodeService>(*p->agent_);
-  pool::NodeAgent* agent = p->agent_.get();
-  std::unique_ptr<pool::BulkTlsServer> bulk_tls;
-  if (!tls.empty()) {
-    absl::StatusOr<std::unique_ptr<pool::BulkTlsServer>> made = pool::BulkTlsServer::Create(tls);
-    if (!made.ok()) return made.status();
-    bulk_tls = *std::move(made);
-  }
-  absl::StatusOr<std::unique_ptr<pool::BulkListener>> bulk = pool::BulkListener::Start(
-      "127.0.0.1", 0, std::move(bulk_tls),
-      [agent](const std::string& key, std::unique_ptr<pool::BulkSocket>& s) {
-        return agent->AttachBulk(key, s);
-      });
-  if (!bulk.ok()) return bulk.status();
-  p->bulk_listener_ = *std::move(bulk);
-  p->agent_->OfferBulkChannel(p->bulk_listener_->port());
-  p->server_ = StartServer({p->coordinator_service_.get(), p->node_service_.get()}, *credentials);
-  p->coordinator_->AddNode("bench", p->server_.address, {}, p->agent_->DeviceInfos(),
-                           p->agent_.get());
-  return p;
-}
-
-InProcessPool::~InProcessPool() {
-  // Clients are gone by now; stop serving before the objects behind it go.
-  if (server_.server != nullptr) server_.server->Shutdown();
-  if (coordinator_ != nullptr) coordinator_->Stop();
+  pool::PooldOptions options;
+  options.listen = "127.0.0.1:0";
+  options.backends = "host";
+  options.host_devices = devices;
+  options.host_device_memory = absl::StrCat(device_memory);
+  options.allow_host_kernels = true;
+  options.node_name = "bench";
+  options.admin_socket = "none";
+  options.tls_cert = tls.cert;
+  options.tls_key = tls.key;
+  options.tls_client_ca = tls.ca;
+  absl::StatusOr<std::unique_ptr<pool::Poold>> poold = pool::Poold::Start(std::move(options));
+  if (!poold.ok()) return poold.status();
+  return std::unique_ptr<InProcessPool>(new InProcessPool(*std::move(poold)));
 }
 
 }  // namespace accel::bench

@@ -1,6 +1,6 @@
-// A standalone pool inside the benchmark's own process: coordinator, node
-// agent with its bulk channel, and a gRPC server on 127.0.0.1, serving host
-// backend devices. Everything a client meets is real, each session's worker
+// A standalone pool inside the benchmark's own process, started as poold
+// starts one (pool/poold/poold.h) on 127.0.0.1, serving host backend
+// devices. Everything a client meets is real, each session's worker
 // process included; only poold's own process boundary is left out, so that
 // no further process competes for this machine's two cores in ways the run
 // cannot see.
@@ -16,11 +16,7 @@
 #include "absl/status/statusor.h"
 #include "accel/hal/hal.h"
 #include "pool/common/tls.h"
-#include "pool/coordinator/coordinator.h"
-#include "pool/coordinator/coordinator_service.h"
-#include "pool/node/bulk_listener.h"
-#include "pool/node/node_agent.h"
-#include "pool/node/node_service.h"
+#include "pool/poold/poold.h"
 
 namespace accel::bench {
 
@@ -40,23 +36,14 @@ class InProcessPool {
   // included.
   static absl::StatusOr<std::unique_ptr<InProcessPool>> Start(int devices, uint64_t device_memory,
                                                               const pool::TlsFiles& tls = {});
-  ~InProcessPool();
 
-  const std::string& address() const { return server_.address; }
+  const std::string& address() const { return poold_->address(); }
   // The devices as the node serves them, for local baselines.
-  const std::vector<hal::Device>& local_devices() const { return local_; }
+  const std::vector<hal::Device>& local_devices() const { return poold_->devices(); }
 
  private:
-  InProcessPool() = default;
-  std::unique_ptr<hal::Registry> registry_;
-  std::vector<hal::Device> local_;
-  std::shared_ptr<pool::Coordinator> coordinator_;
-  std::unique_ptr<pool::Leadership> leadership_;
-  std::unique_ptr<pool::NodeAgent> agent_;
-  std::unique_ptr<pool::CoordinatorService> coordinator_service_;
-  std::unique_ptr<pool::NodeService> node_service_;
-  std::unique_ptr<pool::BulkListener> bulk_listener_;
-  Server server_;
+  explicit InProcessPool(std::unique_ptr<pool::Poold> poold) : poold_(std::move(poold)) {}
+  std::unique_ptr<pool::Poold> poold_;
 };
 
 }  // namespace accel::bench

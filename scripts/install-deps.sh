@@ -11,6 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # the pool's protocol
   libssl-dev openssl     # SHA-256 digests, lease tokens, TLS; the CA of scripts/make-ca.sh
   prometheus-cpp-dev     # poold's metrics endpoint
+  libcivetweb-dev        # poold's web dashboard (--http_listen)
   libsqlite3-dev         # the coordinator's state (--state)
   libseccomp-dev         # the session worker's sandbox for host kernels
   libcli11-dev           # poolctl's command line: per-verb help, completion

@@ -9,6 +9,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "pool/poold/poold.h"
 
 // serving
 ABSL_DECLARE_FLAG(std::string, listen);
@@ -16,6 +17,7 @@ ABSL_DECLARE_FLAG(std::string, advertise_address);
 ABSL_DECLARE_FLAG(bool, bulk_channel);
 ABSL_DECLARE_FLAG(int32_t, bulk_port);
 ABSL_DECLARE_FLAG(std::string, metrics_listen);
+ABSL_DECLARE_FLAG(std::string, http_listen);
 ABSL_DECLARE_FLAG(double, handshake_seconds);
 
 // node
@@ -43,6 +45,7 @@ ABSL_DECLARE_FLAG(std::string, state);
 ABSL_DECLARE_FLAG(int, election_ttl);
 ABSL_DECLARE_FLAG(std::string, placement);
 ABSL_DECLARE_FLAG(int, queue_starvation_after_ms);
+ABSL_DECLARE_FLAG(int, dashboard_sample_seconds);
 
 // security
 ABSL_DECLARE_FLAG(std::string, join_token_file);
@@ -62,5 +65,10 @@ ABSL_DECLARE_FLAG(std::string, etcd_tls_cert);
 ABSL_DECLARE_FLAG(std::string, etcd_tls_key);
 ABSL_DECLARE_FLAG(std::string, etcd_user);
 ABSL_DECLARE_FLAG(std::string, etcd_password_file);
+
+namespace accel::pool {
+// The options the flags give.
+PooldOptions PooldOptionsFromFlags();
+}  // namespace accel::pool
 
 #endif  // ACCEL_POOL_POOLD_FLAGS_H_

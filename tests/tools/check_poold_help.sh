@@ -9,7 +9,7 @@ grep -q "No flags matched" <<<"$help" && fail "--help matched no flags"
 for group in serving node coordinator security; do
   grep -q "Flags from pool/poold/flags_$group.cc:" <<<"$help" || fail "no $group group"
 done
-for flag in listen coordinator state tls_cert join_token_file max_sessions etcd_user; do
+for flag in listen http_listen coordinator state tls_cert join_token_file max_sessions etcd_user; do
   grep -q -- "--$flag " <<<"$help" || fail "--$flag is not listed"
 done
 # Libraries' flags stay under --helpfull.

@@ -1,0 +1,89 @@
+// One poold started in process from options, as main, the benchmarks and
+// these tests start it: a bad option is a clear error naming its flag and
+// leaves nothing serving; a good start leases, and Shutdown() ends it all.
+#include "pool/poold/poold.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "accel/client/lease.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+
+namespace accel::pool {
+namespace {
+
+using ::testing::HasSubstr;
+
+PooldOptions Loopback() {
+  PooldOptions options;
+  options.listen = "127.0.0.1:0";
+  options.backends = "host";
+  options.host_devices = 1;
+  options.host_device_memory = "64MiB";
+  options.admin_socket = "none";
+  options.node_name = "inproc";
+  return options;
+}
+
+void ExpectRefused(PooldOptions options, absl::StatusCode code, const std::string& names) {
+  absl::StatusOr<std::unique_ptr<Poold>> poold = Poold::Start(std::move(options));
+  ASSERT_FALSE(poold.ok());
+  EXPECT_EQ(poold.status().code(), code) << poold.status();
+  EXPECT_THAT(poold.status().message(), HasSubstr(names));
+}
+
+TEST(PooldStartTest, ABadOptionIsAClearErrorNamingItsFlag) {
+  PooldOptions o = Loopback();
+  o.lease_ttl = 0;
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--lease_ttl");
+  o = Loopback();
+  o.placement = "random";
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--placement");
+  o = Loopback();
+  o.bulk_port = 70000;
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--bulk_port");
+  o = Loopback();
+  o.max_sessions = 0;
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--max_sessions");
+  o = Loopback();
+  o.host_device_memory = "lots";
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "lots");
+  o = Loopback();
+  o.listen = "0.0.0.0:0";
+  o.coordinator = "127.0.0.1:1";
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--advertise_address");
+  o = Loopback();
+  o.coordinator = "127.0.0.1:1";
+  o.http_listen = "127.0.0.1:0";
+  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--http_listen");
+}
+
+TEST(PooldStartTest, AStartedPoolLeasesAndShutsDownCleanly) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Poold> poold, Poold::Start(Loopback()));
+  EXPECT_EQ(poold->node_name(), "inproc");
+  ASSERT_EQ(poold->devices().size(), 1u);
+  EXPECT_TRUE(poold->admin_socket_path().empty());
+  EXPECT_TRUE(poold->dashboard_url().empty());
+  const std::string address = poold->address();
+  {
+    client::LeaseRequest request;
+    request.holder = "poold test";
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<client::Lease> lease,
+                         client::AcquireLease(address, request));
+    ASSERT_EQ(lease->devices().size(), 1u);
+    ASSERT_OK_AND_ASSIGN(hal::Buffer buffer, lease->devices()[0].Allocate(4096));
+    EXPECT_OK(lease->devices()[0].Fill(buffer, "\x5a", 1));
+    EXPECT_OK(lease->Release());
+  }
+  poold->Shutdown();
+  poold->Shutdown();  // a second time does nothing
+  client::LeaseRequest after;
+  after.holder = "after shutdown";
+  EXPECT_STATUS(client::AcquireLease(address, after), kUnavailable);
+}
+
+}  // namespace
+}  // namespace accel::pool
