@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The dashboard's browser test: Chromium, and playwright-core from npm.
+scripts/install-browser-deps.sh build/browser
 
 scripts/build.sh build
 (cd build && ctest -j 2 --output-on-failure --timeout 600)

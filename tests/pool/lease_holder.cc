@@ -1,6 +1,8 @@
 // A client process for fault tests: leases one device, allocates memory,
 // prints "ready <lease id>", then holds the lease until killed (or 60 s).
-//   lease_holder POOL TTL_SECONDS BYTES
+//   lease_holder POOL TTL_SECONDS BYTES [HOLDER]
+// HOLDER is what the lease says holds it (default "lease_holder"): any
+// text, as a hostile client's may be.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,10 +11,10 @@
 #include "accel/client/lease.h"
 
 int main(int argc, char** argv) {
-  if (argc != 4) return 2;
+  if (argc != 4 && argc != 5) return 2;
   accel::client::LeaseRequest request;
   request.ttl_seconds = static_cast<uint32_t>(std::atoi(argv[2]));
-  request.holder = "lease_holder";
+  request.holder = argc == 5 ? argv[4] : "lease_holder";
   auto lease = accel::client::AcquireLease(argv[1], request);
   if (!lease.ok()) {
     std::fprintf(stderr, "lease: %s\n", lease.status().ToString().c_str());
