@@ -242,8 +242,17 @@ absl::Status Poold::Parts::SelectDevices() {
   registry_options.backend_options["host"] = {{"devices", std::to_string(o.host_devices)},
                                               {"device_memory", o.host_device_memory}};
   // poold serves local devices; it never leases from another pool itself.
-  for (const char* name : {"host", "cuda", "rocm", "levelzero"}) {
-    registry_options.only.emplace_back(name);
+  // Named backends are the only ones loaded: no other vendor's runtime
+  // starts in this process.
+  if (o.backends == "auto" || o.backends == "none") {
+    for (const char* name : {"host", "cuda", "rocm", "levelzero"}) {
+      registry_options.only.emplace_back(name);
+    }
+  } else {
+    for (absl::string_view name : absl::StrSplit(o.backends, ',', absl::SkipEmpty())) {
+      if (name == "remote") return Invalid("--backends: poold serves no remote devices");
+      registry_options.only.emplace_back(name);
+    }
   }
   absl::StatusOr<std::unique_ptr<hal::Registry>> created = hal::Registry::Create(registry_options);
   if (!created.ok()) return created.status();
@@ -525,7 +534,6 @@ absl::Status Poold::Parts::Serve(const std::shared_ptr<grpc::ServerCredentials>&
   // bounded (a call beyond them is RESOURCE_EXHAUSTED, poold never aborts
   // for want of a thread): a session holds one, so room for every session
   // and the calls beside them.
-  if (o.handshake_seconds <= 0) return Invalid("--handshake_seconds must be positive");
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                              static_cast<int>(o.handshake_seconds * 1000));
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
@@ -577,7 +585,7 @@ absl::Status Poold::Parts::Join() {
   absl::Status joined = link->Start(std::move(view), std::chrono::seconds(5));
   if (!joined.ok() && joined.code() != absl::StatusCode::kUnavailable) {
     return absl::Status(joined.code(), absl::StrCat("coordinator ", options.coordinator,
-                                                    " refused this node: ", joined.ToString()));
+                                                    " refused this node: ", joined.message()));
   }
   // Unreachable for now: the link keeps trying.
   if (!joined.ok()) std::fprintf(stderr, "poold: %s\n", joined.ToString().c_str());
@@ -724,6 +732,14 @@ absl::StatusOr<std::unique_ptr<Poold>> Poold::Start(PooldOptions options) {
   const PooldOptions& o = p.options;
   if (o.lease_ttl <= 0) return Invalid("--lease_ttl must be positive");
   if (o.node_heartbeat_ms < 50) return Invalid("--node_heartbeat_ms below 50");
+  if (o.handshake_seconds <= 0) return Invalid("--handshake_seconds must be positive");
+  for (const auto& [flag, listen] :
+       {std::pair<const char*, const std::string&>{"--metrics_listen", o.metrics_listen},
+        {"--http_listen", o.http_listen}}) {
+    if (!listen.empty() && listen.find(':') == std::string::npos) {
+      return Invalid(absl::StrCat(flag, " ", listen, " is not HOST:PORT"));
+    }
+  }
   const bool node_mode = !o.coordinator.empty();
   // What only a coordinator does, checked before a node starts joining.
   for (const auto& [flag, value] :

@@ -80,9 +80,10 @@ struct PooldOptions {
 class Poold {
  public:
   // Checks the options, then starts everything they ask for and serves
-  // until Shutdown(). A bad option is INVALID_ARGUMENT (or FAILED_PRECONDITION
-  // for what this build or host lacks) naming the flag; nothing is left
-  // running then.
+  // until Shutdown(). A bad flag value is INVALID_ARGUMENT naming the flag
+  // (FAILED_PRECONDITION for what this build or host lacks, UNAVAILABLE
+  // for an address it cannot serve); a start that fails stops what it
+  // started.
   static absl::StatusOr<std::unique_ptr<Poold>> Start(PooldOptions options);
   ~Poold();  // Shutdown(), if not done
 

@@ -13,8 +13,10 @@ set -uo pipefail
 poold=$1 poolctl=$2 lease_holder=$3 browser_dir=$4 artifacts=$5
 
 chromium=${CHROMIUM:-/usr/bin/chromium}
-# Installs what is missing, and copies this test's script there afresh.
-"$(dirname "$0")/../../scripts/install-browser-deps.sh" "$browser_dir" ||
+# Installs what is missing (scripts/test.sh did already, unless ctest runs
+# alone), and copies this test's script there afresh; bounded, so that an
+# unreachable registry is a skip, not a hang.
+timeout 180 "$(dirname "$0")/../../scripts/install-browser-deps.sh" "$browser_dir" ||
   echo "dashboard_browser_test: installing Chromium and playwright-core failed"
 if [ ! -x "$chromium" ]; then
   echo "SKIPPED: no Chromium at $chromium, and Debian's chromium package could not be installed"

@@ -1,5 +1,5 @@
 // A client process for fault tests: leases one device, allocates memory,
-// prints "ready <lease id>", then holds the lease until killed (or 60 s).
+// prints "ready <lease id>", then holds the lease until killed (or 180 s).
 //   lease_holder POOL TTL_SECONDS BYTES [HOLDER]
 // HOLDER is what the lease says holds it (default "lease_holder"): any
 // text, as a hostile client's may be.
@@ -25,6 +25,6 @@ int main(int argc, char** argv) {
   if (!buffer.ok() || !device.Fill(*buffer, "\x5a", 1).ok()) return 1;
   std::printf("ready %s\n", (*lease)->id().c_str());
   std::fflush(stdout);
-  std::this_thread::sleep_for(std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::seconds(180));
   return 0;
 }

@@ -10,19 +10,19 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pool/common/sha256.h"
-#include "pool/coordinator/dashboard/pool_history.h"
+#include "pool/common/wire.h"
 #include "pool/poold/poold.h"
 #include "pool/proto/dashboard.pb.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/poold/http_get.h"
-
-#include "absl/strings/escaping.h"
+#include "tests/poold/loopback_poold.h"
 
 namespace accel::pool {
 namespace {
@@ -42,13 +42,7 @@ class DashboardTest : public ::testing::Test {
     std::ofstream(dir_.Path("tenants"))
         << "tenant risk priority=1 devices=2 memory=1GiB leases=4 token_sha256="
         << absl::BytesToHexString(Sha256(kTenantToken)) << "\n";
-    PooldOptions options;
-    options.listen = "127.0.0.1:0";
-    options.backends = "host";
-    options.host_devices = 2;
-    options.host_device_memory = "64MiB";
-    options.admin_socket = "none";
-    options.node_name = "dash";
+    PooldOptions options = ::accel::testing::LoopbackPoold("dash", 2);
     options.http_listen = "127.0.0.1:0";
     options.dashboard_sample_seconds = 1;
     options.operator_token_file = dir_.Path("operator_token");
@@ -120,6 +114,19 @@ TEST_F(DashboardTest, OnlyReadsAreServed) {
                                      absl::StrCat("Authorization: Bearer ", kOperatorToken)));
     EXPECT_EQ(answer.code, 405) << method;
   }
+  // A preflight from another site is refused like any other method: no
+  // origin but the page's own may call the API.
+  ASSERT_OK_AND_ASSIGN(
+      HttpAnswer preflight,
+      HttpRequest("OPTIONS", poold_->dashboard_url() + "api/pool",
+                  "Origin: http://evil.example\r\nAccess-Control-Request-Method: GET\r\n"
+                  "Access-Control-Request-Headers: authorization"));
+  EXPECT_EQ(preflight.code, 405);
+  EXPECT_EQ(preflight.headers.count("access-control-allow-origin"), 0u);
+  EXPECT_EQ(Get("api/pool", absl::StrCat("Origin: http://evil.example\r\nAuthorization: Bearer ",
+                                         kOperatorToken))
+                .headers.count("access-control-allow-origin"),
+            0u);
   ASSERT_OK_AND_ASSIGN(HttpAnswer head, HttpRequest("HEAD", poold_->dashboard_url()));
   EXPECT_EQ(head.code, 200);
   EXPECT_TRUE(head.body.empty());
@@ -181,11 +188,7 @@ TEST_F(DashboardTest, TheHistorySamplesAtItsIntervalOldestFirst) {
 }
 
 TEST(DashboardOptionsTest, TheDashboardNeedsTheOperatorsTokenAndAnAddressItCanServe) {
-  PooldOptions options;
-  options.listen = "127.0.0.1:0";
-  options.backends = "host";
-  options.host_devices = 1;
-  options.admin_socket = "none";
+  PooldOptions options = ::accel::testing::LoopbackPoold("dash", 1);
   options.http_listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<Poold>> poold = Poold::Start(options);
   ASSERT_FALSE(poold.ok());
@@ -194,6 +197,10 @@ TEST(DashboardOptionsTest, TheDashboardNeedsTheOperatorsTokenAndAnAddressItCanSe
   ::accel::testing::ScopedTempDir dir;
   std::ofstream(dir.Path("operator_token")) << kOperatorToken << "\n";
   options.operator_token_file = dir.Path("operator_token");
+  options.http_listen = "8080";
+  poold = Poold::Start(options);
+  ASSERT_FALSE(poold.ok());
+  EXPECT_THAT(poold.status().message(), HasSubstr("--http_listen 8080 is not HOST:PORT"));
   options.http_listen = "256.0.0.1:1";
   poold = Poold::Start(options);
   ASSERT_FALSE(poold.ok());

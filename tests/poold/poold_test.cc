@@ -11,22 +11,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/status_matchers.h"
+#include "tests/poold/loopback_poold.h"
 
 namespace accel::pool {
 namespace {
 
 using ::testing::HasSubstr;
 
-PooldOptions Loopback() {
-  PooldOptions options;
-  options.listen = "127.0.0.1:0";
-  options.backends = "host";
-  options.host_devices = 1;
-  options.host_device_memory = "64MiB";
-  options.admin_socket = "none";
-  options.node_name = "inproc";
-  return options;
-}
+PooldOptions Loopback() { return ::accel::testing::LoopbackPoold("inproc", 1); }
 
 void ExpectRefused(PooldOptions options, absl::StatusCode code, const std::string& names) {
   absl::StatusOr<std::unique_ptr<Poold>> poold = Poold::Start(std::move(options));

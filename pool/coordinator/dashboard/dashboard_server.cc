@@ -41,7 +41,8 @@ int Respond(mg_connection* connection, int code, absl::string_view content_type,
   const mg_request_info* request = mg_get_request_info(connection);
   const std::string head = absl::StrCat(
       "HTTP/1.1 ", code, " ", mg_get_response_code_text(connection, code), "\r\n",
-      "Content-Type: ", content_type, "\r\n", "Content-Length: ", body.size(), "\r\n",
+      "Content-Type: ", content_type, "\r\n",
+      code == 204 ? "" : absl::StrCat("Content-Length: ", body.size(), "\r\n"),
       "Cache-Control: ", cacheable ? "max-age=60" : "no-store", "\r\n", kSecurityHeaders,
       code == 401 ? "WWW-Authenticate: Bearer realm=\"accelpool dashboard\"\r\n" : "",
       code == 405 ? "Allow: GET, HEAD\r\n" : "", "\r\n");
@@ -73,17 +74,12 @@ absl::string_view BearerToken(mg_connection* connection) {
   return absl::StripAsciiWhitespace(value.substr(kScheme.size()));
 }
 
-// Opens and closes a connection to HOST:PORT, whatever comes of it.
-void Knock(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
-  if (const int fd = socket(found->ai_family, SOCK_STREAM, 0); fd >= 0) {
-    (void)connect(fd, found->ai_addr, found->ai_addrlen);  // only to wake the listener
+// Opens and closes a connection to `address`, whatever comes of it.
+void Knock(const addrinfo& address) {
+  if (const int fd = socket(address.ai_family, SOCK_STREAM, 0); fd >= 0) {
+    (void)connect(fd, address.ai_addr, address.ai_addrlen);  // only to wake the listener
     close(fd);
   }
-  freeaddrinfo(found);
 }
 
 }  // namespace
@@ -95,15 +91,23 @@ absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(
   }
   std::unique_ptr<DashboardServer> server(
       new DashboardServer(std::move(options), leadership, history));
-  // Two threads: a dashboard has few viewers, and each answer is quick.
+  // A dashboard has few viewers and each answer is quick; a client that
+  // sends nothing holds a thread for 3 s at most. civetweb's own CORS
+  // answers are off: no other origin is allowed anything.
   const char* config[] = {"listening_ports",
                           server->options_.listen.c_str(),
                           "num_threads",
-                          "2",
+                          "8",
                           "request_timeout_ms",
-                          "10000",
+                          "3000",
                           "enable_directory_listing",
                           "no",
+                          "access_control_allow_origin",
+                          "",
+                          "access_control_allow_methods",
+                          "",
+                          "access_control_allow_headers",
+                          "",
                           nullptr};
   mg_callbacks callbacks{};
   mg_init_data init{};
@@ -137,10 +141,18 @@ DashboardServer::~DashboardServer() {
     stopped = true;
   });
   std::string host = HostOfAddress(options_.listen);
-  if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-  for (int i = 0; i < 40 && !stopped; ++i) {  // 2 s at most, as without
-    Knock(host, port_);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;  // the address it listens on; no lookup
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port_).c_str(), &hints, &found) == 0) {
+    for (int i = 0; i < 40 && !stopped; ++i) {  // 2 s at most, as without
+      Knock(*found);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    freeaddrinfo(found);
   }
   stopper.join();
 }
