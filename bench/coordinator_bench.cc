@@ -38,6 +38,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "pool/common/lease_pages.h"
+#include "pool/common/malloc_tuning.h"
+#include "pool/common/mutex_tuning.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/wire.h"
 #include "pool/coordinator/coordinator.h"
@@ -140,6 +142,9 @@ struct Served {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The coordinator runs as it does in poold.
+  accel::pool::TuneMallocForBulkTransfers();
+  accel::pool::DisableMutexDeadlockDetection();
   int nodes = 1000, per_node = 10, grants = 20000, store_grants = 2000;
   std::string etcd_url;
   if (const char* env = std::getenv("ACCEL_ETCD"); env != nullptr) etcd_url = env;
