@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/remote/remote_backend.h"
 #include "pool/common/bearer_token.h"
+#include "pool/common/lease_pages.h"
 #include "pool/common/status_convert.h"
 
 namespace accel::client {
@@ -105,6 +106,21 @@ absl::Status PoolClient::Release(const std::string& lease_id, const std::string&
         return stub.Release(&c, request, &response);
       });
   return pool::FromGrpc(status, "Release");
+}
+
+absl::StatusOr<std::vector<v1::LeaseInfo>> PoolClient::ListLeases(const std::string& tenant_token) {
+  absl::StatusOr<v1::ListLeasesResponse> all =
+      pool::ListAllLeases([&](const v1::ListLeasesRequest& request, v1::ListLeasesResponse* page) {
+        grpc::Status status = coordinators_->CallLeader(
+            std::chrono::system_clock::now() + std::chrono::seconds(10), kPerCoordinator,
+            [&](grpc::ClientContext& c) { pool::AttachBearerToken(c, tenant_token); },
+            [&](v1::Coordinator::Stub& stub, grpc::ClientContext& c) {
+              return stub.ListLeases(&c, request, page);
+            });
+        return pool::FromGrpc(status, absl::StrCat("list leases at ", address_));
+      });
+  if (!all.ok()) return all.status();
+  return std::vector<v1::LeaseInfo>(all->leases().begin(), all->leases().end());
 }
 
 }  // namespace accel::client

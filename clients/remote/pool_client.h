@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -53,6 +54,8 @@ class PoolClient {
                                 const std::string& tenant_token, std::chrono::milliseconds within);
   absl::Status Release(const std::string& lease_id, const std::string& token,
                        const std::string& tenant_token);
+  // Every live and queued lease this tenant's token may see, page by page.
+  absl::StatusOr<std::vector<v1::LeaseInfo>> ListLeases(const std::string& tenant_token);
 
  private:
   PoolClient(std::string address, std::shared_ptr<pool::CoordinatorList> coordinators,

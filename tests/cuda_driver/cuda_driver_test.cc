@@ -78,6 +78,12 @@ TEST_F(CudaDriverTest, ADriverApiProgramIsServedAndFindsEveryExportedName) {
   EXPECT_TRUE(absl::StrContains(output, "PASSED")) << output;
 }
 
+TEST_F(CudaDriverTest, NvmlInTheProgramShowsItsLeasedDeviceAndItsUse) {
+  auto [code, output] = Run(ACCEL_TEST_NVML_PROGRAM, {std::to_string(kQuota), "8388608"});
+  EXPECT_EQ(code, 0) << output << poold_->log();
+  EXPECT_TRUE(absl::StrContains(output, "PASSED")) << output;
+}
+
 bool HaveNvcc() { return ACCEL_TEST_HAVE_NVCC; }
 
 TEST_F(CudaDriverTest, AnNvccBuiltRuntimeProgramRunsThroughAccelRun) {
