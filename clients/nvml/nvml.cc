@@ -1,9 +1,9 @@
 // accelpool's libnvidia-ml.so.1: NVML's basic queries (devices, names,
-// UUIDs, memory) answered for the devices the caller's leases hold, so that
-// monitoring tools in a GPU-less container see the devices it leased. It
+// UUIDs, memory) answered for the devices of a tenant's leases, so that
+// monitoring tools in a GPU-less container see what its tenant leased. It
 // leases nothing itself: it lists the live leases that ACCEL_POOL_TOKEN
-// sees at ACCEL_POOL (TLS from ACCEL_POOL_TLS_*), at nvmlInit, and reads
-// their memory again at most once a second.
+// sees at ACCEL_POOL (TLS from ACCEL_POOL_TLS_*), again at most once a
+// second. An operator's token, which sees every tenant's, is refused.
 //
 // Utilisation is not measured by the pool, so nvmlDeviceGetUtilizationRates
 // answers NVML_ERROR_NOT_SUPPORTED rather than a number it does not know.
@@ -35,10 +35,24 @@ struct nvmlDevice_st {
 namespace accel::nvml {
 namespace {
 
+// How old the figures may be before a call reads the pool again, how long
+// one read may take, and the longest pause after reads that failed.
 constexpr absl::Duration kFreshFor = absl::Seconds(1);
+constexpr std::chrono::milliseconds kListWithin{2000};
+constexpr absl::Duration kLongestBackOff = absl::Seconds(30);
 
 void Log(const std::string& message) {
   std::fprintf(stderr, "accelpool nvml: %s\n", message.c_str());
+}
+
+nvmlReturn_t FromStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return NVML_ERROR_NO_PERMISSION;
+    default:
+      return NVML_ERROR_DRIVER_NOT_LOADED;
+  }
 }
 
 // NVML is a C interface whose state lives between nvmlInit and
@@ -69,18 +83,18 @@ class Library {
     }
     pool_ = *std::move(made);
     token_ = client::TenantToken("");
-    absl::StatusOr<std::vector<LeasedDevice>> devices = List();
-    if (!devices.ok()) {
-      Log(devices.status().ToString());
-      pool_.reset();
-      return NVML_ERROR_DRIVER_NOT_LOADED;
-    }
+    failures_ = 0;
+    next_read_ = absl::InfinitePast();
+    // A new session (perhaps another pool or token) starts with no devices.
+    // The last one's records are kept, never freed: their handles stay
+    // memory this library owns, and are refused as not its own.
+    for (std::unique_ptr<nvmlDevice_st>& d : devices_) retired_.push_back(std::move(d));
     devices_.clear();
-    for (LeasedDevice& d : *devices) {
-      devices_.push_back(std::make_unique<nvmlDevice_st>(
-          nvmlDevice_st{static_cast<unsigned>(devices_.size()), std::move(d)}));
+    if (absl::Status read = Refresh(); !read.ok()) {
+      Log(read.ToString());
+      pool_.reset();
+      return FromStatus(read);
     }
-    refreshed_ = absl::Now();
     inits_ = 1;
     return NVML_SUCCESS;
   }
@@ -88,16 +102,17 @@ class Library {
   nvmlReturn_t Shutdown() {
     absl::MutexLock lock(&mu_);
     if (inits_ == 0) return NVML_ERROR_UNINITIALIZED;
-    // Handles stay valid memory after the last shutdown (NVML's users keep
-    // them around); the connection goes.
     if (--inits_ == 0) pool_.reset();
     return NVML_SUCCESS;
   }
 
+  // Devices leased since the last read show up here too (a program may
+  // call nvmlInit before cuInit takes its lease).
   nvmlReturn_t Count(unsigned int* count) {
     if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
     absl::MutexLock lock(&mu_);
     if (inits_ == 0) return NVML_ERROR_UNINITIALIZED;
+    RefreshIfStale();
     *count = static_cast<unsigned int>(devices_.size());
     return NVML_SUCCESS;
   }
@@ -125,13 +140,14 @@ class Library {
   }
 
   // A copy of `device` as it is now; `memory` reads the pool again if the
-  // last read is older than a second.
+  // last read is older than a second. A device whose leases ended is lost.
   nvmlReturn_t Read(nvmlDevice_t device, bool memory, nvmlDevice_st* out) {
     if (device == nullptr || out == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
     absl::MutexLock lock(&mu_);
     if (inits_ == 0) return NVML_ERROR_UNINITIALIZED;
     if (!Known(device)) return NVML_ERROR_INVALID_ARGUMENT;
-    if (memory && absl::Now() - refreshed_ > kFreshFor) Refresh();
+    if (memory) RefreshIfStale();
+    if (device->gone) return NVML_ERROR_GPU_IS_LOST;
     *out = *device;
     return NVML_SUCCESS;
   }
@@ -146,33 +162,61 @@ class Library {
     return false;
   }
 
-  absl::StatusOr<std::vector<LeasedDevice>> List() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    absl::StatusOr<std::vector<accelpool::v1::LeaseInfo>> leases = pool_->ListLeases(token_);
-    if (!leases.ok()) return leases.status();
-    return LeasedDevices(*leases);
+  // Reads no more often than once a second, and after failures backs off
+  // (2 s, 4 s, ... 30 s) keeping the last figures.
+  void RefreshIfStale() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (absl::Now() < next_read_) return;
+    if (absl::Status read = Refresh(); !read.ok()) {
+      if (failures_ == 1) Log(read.ToString() + " (showing the last figures)");
+    }
   }
 
-  // New figures for the devices known since nvmlInit (NVML's device set
-  // does not change while it runs); one whose leases ended is gone. A pool
-  // out of reach keeps the last figures, and says so once.
-  void Refresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    absl::StatusOr<std::vector<LeasedDevice>> now = List();
-    refreshed_ = absl::Now();
-    if (!now.ok()) {
-      if (!stale_) Log(now.status().ToString() + " (showing the last figures)");
-      stale_ = true;
-      return;
-    }
-    stale_ = false;
-    for (const std::unique_ptr<nvmlDevice_st>& d : devices_) {
-      d->gone = true;
-      for (const LeasedDevice& n : *now) {
-        if (n.id == d->device.id) {
-          d->device = n;
-          d->gone = false;
+  // The devices of the leases the token sees now. Records are never freed,
+  // so a handle stays valid memory for the process's life: within a
+  // session a device seen before keeps its index (and is lost while none
+  // of the leases holds it), a new one is added at the end. Each read takes at most kListWithin, with the
+  // lock held: the figures are the same for every caller.
+  absl::Status Refresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::StatusOr<std::vector<accelpool::v1::LeaseInfo>> leases =
+        pool_->ListLeases(token_, kListWithin);
+    absl::Status status = leases.status();
+    if (status.ok()) {
+      // An operator's token sees every tenant's leases: those are not the
+      // devices of whoever asks.
+      for (const accelpool::v1::LeaseInfo& l : *leases) {
+        if (l.tenant() != leases->front().tenant()) {
+          status = absl::PermissionDeniedError(
+              "this token sees several tenants' leases (an operator's?): NVML shows the "
+              "devices of one tenant's leases; use that tenant's token");
+          break;
         }
       }
     }
+    if (!status.ok()) {
+      ++failures_;
+      next_read_ =
+          absl::Now() + std::min(kLongestBackOff, kFreshFor * (1 << std::min(failures_, 5)));
+      return status;
+    }
+    failures_ = 0;
+    next_read_ = absl::Now() + kFreshFor;
+    std::vector<LeasedDevice> now = LeasedDevices(*leases);
+    for (const std::unique_ptr<nvmlDevice_st>& d : devices_) d->gone = true;
+    for (LeasedDevice& n : now) {
+      nvmlDevice_st* record = nullptr;
+      for (const std::unique_ptr<nvmlDevice_st>& d : devices_) {
+        if (d->device.id == n.id) record = d.get();
+      }
+      if (record == nullptr) {
+        record = devices_
+                     .emplace_back(std::make_unique<nvmlDevice_st>(
+                         nvmlDevice_st{static_cast<unsigned>(devices_.size()), {}}))
+                     .get();
+      }
+      record->device = std::move(n);
+      record->gone = false;
+    }
+    return absl::OkStatus();
   }
 
   absl::Mutex mu_;
@@ -180,8 +224,9 @@ class Library {
   std::shared_ptr<client::PoolClient> pool_ ABSL_GUARDED_BY(mu_);
   std::string token_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<nvmlDevice_st>> devices_ ABSL_GUARDED_BY(mu_);
-  absl::Time refreshed_ ABSL_GUARDED_BY(mu_);
-  bool stale_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<nvmlDevice_st>> retired_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_read_ ABSL_GUARDED_BY(mu_);
+  int failures_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 nvmlReturn_t CopyText(const std::string& text, char* out, unsigned int length) {
@@ -234,11 +279,12 @@ ACCEL_NVML_EXPORT const char* nvmlErrorString(nvmlReturn_t result) {
   }
 }
 
+// accelpool's version, in the numeric form tools parse.
 ACCEL_NVML_EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char* version, unsigned int length) {
-  return accel::nvml::CopyText("accelpool", version, length);
+  return accel::nvml::CopyText(ACCEL_NVML_VERSION, version, length);
 }
 ACCEL_NVML_EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char* version, unsigned int length) {
-  return accel::nvml::CopyText("accelpool", version, length);
+  return accel::nvml::CopyText(ACCEL_NVML_VERSION, version, length);
 }
 // The CUDA version accelpool's libcuda.so.1 reports, built from the same cuda.h.
 ACCEL_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
@@ -294,7 +340,6 @@ ACCEL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvml
   nvmlDevice_st d;
   const nvmlReturn_t r = Library::Get().Read(device, true, &d);
   if (r != NVML_SUCCESS) return r;
-  if (d.gone) return NVML_ERROR_GPU_IS_LOST;
   memory->total = d.device.total_memory;
   memory->used = d.device.used_memory;
   memory->free = d.device.total_memory - d.device.used_memory;
@@ -321,3 +366,18 @@ ACCEL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device
   const nvmlReturn_t r = Library::Get().Read(device, false, &d);
   return r == NVML_SUCCESS ? NVML_ERROR_NOT_SUPPORTED : r;
 }
+
+// What the pool does not know of its devices, for programs that link
+// against these names: an answer, never a missing symbol.
+#define ACCEL_NVML_NOT_SUPPORTED(name, ...)                               \
+  ACCEL_NVML_EXPORT nvmlReturn_t name(nvmlDevice_t device, __VA_ARGS__) { \
+    nvmlDevice_st d;                                                      \
+    const nvmlReturn_t r = Library::Get().Read(device, false, &d);        \
+    return r == NVML_SUCCESS ? NVML_ERROR_NOT_SUPPORTED : r;              \
+  }
+ACCEL_NVML_NOT_SUPPORTED(nvmlDeviceGetPciInfo_v3, void*)
+ACCEL_NVML_NOT_SUPPORTED(nvmlDeviceGetComputeRunningProcesses_v3, unsigned int*, void*)
+ACCEL_NVML_NOT_SUPPORTED(nvmlDeviceGetTemperature, int, unsigned int*)
+ACCEL_NVML_NOT_SUPPORTED(nvmlDeviceGetPowerUsage, unsigned int*)
+ACCEL_NVML_NOT_SUPPORTED(nvmlDeviceGetMinorNumber, unsigned int*)
+ACCEL_NVML_NOT_SUPPORTED(nvmlDeviceGetCudaComputeCapability, int*, int*)

@@ -108,11 +108,13 @@ absl::Status PoolClient::Release(const std::string& lease_id, const std::string&
   return pool::FromGrpc(status, "Release");
 }
 
-absl::StatusOr<std::vector<v1::LeaseInfo>> PoolClient::ListLeases(const std::string& tenant_token) {
+absl::StatusOr<std::vector<v1::LeaseInfo>> PoolClient::ListLeases(
+    const std::string& tenant_token, std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::system_clock::now() + within;
   absl::StatusOr<v1::ListLeasesResponse> all =
       pool::ListAllLeases([&](const v1::ListLeasesRequest& request, v1::ListLeasesResponse* page) {
         grpc::Status status = coordinators_->CallLeader(
-            std::chrono::system_clock::now() + std::chrono::seconds(10), kPerCoordinator,
+            deadline, std::min<std::chrono::milliseconds>(within, kPerCoordinator),
             [&](grpc::ClientContext& c) { pool::AttachBearerToken(c, tenant_token); },
             [&](v1::Coordinator::Stub& stub, grpc::ClientContext& c) {
               return stub.ListLeases(&c, request, page);

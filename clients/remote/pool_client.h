@@ -54,8 +54,10 @@ class PoolClient {
                                 const std::string& tenant_token, std::chrono::milliseconds within);
   absl::Status Release(const std::string& lease_id, const std::string& token,
                        const std::string& tenant_token);
-  // Every live and queued lease this tenant's token may see, page by page.
-  absl::StatusOr<std::vector<v1::LeaseInfo>> ListLeases(const std::string& tenant_token);
+  // Every live and queued lease this tenant's token may see, page by page,
+  // all of them within `within`.
+  absl::StatusOr<std::vector<v1::LeaseInfo>> ListLeases(const std::string& tenant_token,
+                                                        std::chrono::milliseconds within);
 
  private:
   PoolClient(std::string address, std::shared_ptr<pool::CoordinatorList> coordinators,

@@ -29,6 +29,7 @@ namespace {
 
 constexpr char kRisk[] = "tenant-risk-token-0123456789abcd";
 constexpr char kOps[] = "tenant-ops-token-0123456789abcde";
+constexpr char kOperator[] = "operator-token-0123456789abcdefg";
 
 // NVML's entry points, from the library as a tool would dlopen it.
 struct Nvml {
@@ -59,8 +60,10 @@ class NvmlTest : public ::testing::Test {
     std::ofstream(dir_.Path("tenants"))
         << "tenant risk token_sha256=" << absl::BytesToHexString(pool::Sha256(kRisk)) << "\n"
         << "tenant ops token_sha256=" << absl::BytesToHexString(pool::Sha256(kOps)) << "\n";
+    std::ofstream(dir_.Path("operator")) << kOperator << "\n";
     pool::PooldOptions options = ::accel::testing::LoopbackPoold("nvml", 2);
     options.tenants = dir_.Path("tenants");
+    options.operator_token_file = dir_.Path("operator");
     ASSERT_OK_AND_ASSIGN(poold_, pool::Poold::Start(options));
     nvml_.library = dlopen(ACCEL_TEST_NVML, RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(nvml_.library, nullptr) << dlerror();
@@ -78,6 +81,9 @@ class NvmlTest : public ::testing::Test {
     setenv("ACCEL_POOL", poold_->address().c_str(), 1);
   }
   void TearDown() override {
+    // The library's state is the process's: leave it uninitialised.
+    for (int i = 0; i < 8 && nvml_.shutdown != nullptr && nvml_.shutdown() == NVML_SUCCESS; ++i) {
+    }
     unsetenv("ACCEL_POOL");
     unsetenv("ACCEL_POOL_TOKEN");
   }
@@ -91,11 +97,18 @@ class NvmlTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(lease_, client::AcquireLease(poold_->address(), request));
     ASSERT_OK_AND_ASSIGN(buffer_, lease_->devices().at(0).Allocate(used));
   }
+  // A whole device for `token`, held until the test ends.
+  void LeaseAnother(const char* token) {
+    client::LeaseRequest request;
+    request.token = token;
+    request.holder = "nvml test";
+    ASSERT_OK_AND_ASSIGN(other_, client::AcquireLease(poold_->address(), request));
+  }
 
   ::accel::testing::ScopedTempDir dir_;
   std::unique_ptr<pool::Poold> poold_;
   Nvml nvml_;
-  std::unique_ptr<client::Lease> lease_;
+  std::unique_ptr<client::Lease> lease_, other_;
   hal::Buffer buffer_;
 };
 
@@ -141,6 +154,9 @@ TEST_F(NvmlTest, ShowsTheDevicesOfTheTenantsLeasesWithTheirMemory) {
   v2.version = nvmlMemory_v2;
   ASSERT_EQ(nvml_.memory_v2(device, &v2), NVML_SUCCESS);
   EXPECT_EQ(v2.total, kQuota);
+  EXPECT_EQ(v2.reserved, 0u);
+  EXPECT_GE(v2.used, kUsed);
+  EXPECT_EQ(v2.free, v2.total - v2.used);
   nvmlUtilization_t utilization{};
   EXPECT_EQ(nvml_.utilization(device, &utilization), NVML_ERROR_NOT_SUPPORTED);
   EXPECT_STREQ(nvml_.error(NVML_ERROR_NOT_SUPPORTED), "Not Supported");
@@ -150,28 +166,50 @@ TEST_F(NvmlTest, ShowsTheDevicesOfTheTenantsLeasesWithTheirMemory) {
   // The lease ends: its device is lost to NVML at the next read.
   buffer_ = hal::Buffer();
   ASSERT_OK(lease_->Release());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  EXPECT_EQ(nvml_.memory(device, &memory), NVML_ERROR_GPU_IS_LOST);
+  nvmlReturn_t after = NVML_SUCCESS;
+  for (int i = 0; i < 30 && after == NVML_SUCCESS; ++i) {  // the next read, within 3 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = nvml_.memory(device, &memory);
+  }
+  EXPECT_EQ(after, NVML_ERROR_GPU_IS_LOST);
+  EXPECT_EQ(nvml_.name(device, text, sizeof(text)), NVML_ERROR_GPU_IS_LOST);
   EXPECT_EQ(nvml_.shutdown(), NVML_SUCCESS);
   EXPECT_EQ(nvml_.shutdown(), NVML_ERROR_UNINITIALIZED);
 }
 
-TEST_F(NvmlTest, AnotherTenantSeesNoneOfThem) {
+TEST_F(NvmlTest, EachTenantSeesOnlyItsOwnAndAnOperatorTokenIsRefused) {
   ASSERT_NO_FATAL_FAILURE(Lease(kRisk, 32 << 20, 1 << 20));
   setenv("ACCEL_POOL_TOKEN", kOps, 1);
   ASSERT_EQ(nvml_.init(), NVML_SUCCESS);
   unsigned int count = 99;
   ASSERT_EQ(nvml_.count(&count), NVML_SUCCESS);
   EXPECT_EQ(count, 0u);
+  // A lease taken after nvmlInit (a program's cuInit after it) shows up.
+  ASSERT_NO_FATAL_FAILURE(LeaseAnother(kOps));
+  for (int i = 0; i < 30 && count == 0; ++i) {  // the next read, within 3 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(nvml_.count(&count), NVML_SUCCESS);
+  }
+  ASSERT_EQ(count, 1u);
+  nvmlDevice_t device = nullptr;
+  ASSERT_EQ(nvml_.by_index(0, &device), NVML_SUCCESS);
+  nvmlMemory_t memory{};
+  ASSERT_EQ(nvml_.memory(device, &memory), NVML_SUCCESS);
+  EXPECT_EQ(memory.total, 64u << 20);  // its whole device, not risk's fraction
   EXPECT_EQ(nvml_.shutdown(), NVML_SUCCESS);
+
+  // The operator's token sees both tenants' leases: not one tenant's devices.
+  setenv("ACCEL_POOL_TOKEN", kOperator, 1);
+  EXPECT_EQ(nvml_.init(), NVML_ERROR_NO_PERMISSION);
+  EXPECT_EQ(nvml_.count(&count), NVML_ERROR_UNINITIALIZED);
 }
 
-TEST_F(NvmlTest, NoPoolOrAWrongTokenIsDriverNotLoaded) {
+TEST_F(NvmlTest, NoPoolIsDriverNotLoadedAndAWrongTokenNoPermission) {
   unsetenv("ACCEL_POOL");
   EXPECT_EQ(nvml_.init(), NVML_ERROR_DRIVER_NOT_LOADED);
   setenv("ACCEL_POOL", poold_->address().c_str(), 1);
   setenv("ACCEL_POOL_TOKEN", "not-a-tenant-token-000000000000", 1);
-  EXPECT_EQ(nvml_.init(), NVML_ERROR_DRIVER_NOT_LOADED);
+  EXPECT_EQ(nvml_.init(), NVML_ERROR_NO_PERMISSION);
   unsigned int count = 0;
   EXPECT_EQ(nvml_.count(&count), NVML_ERROR_UNINITIALIZED);
 }
@@ -196,14 +234,21 @@ TEST(LeasedDevicesTest, SharedDevicesAddUpAndALeasesUseSplitsByQuota) {
   AddDevice(leases[1], "n/cuda:1", 500);
   leases[2].set_state("queued");  // holds nothing yet
   AddDevice(leases[2], "n/cuda:2", 500);
+  leases.emplace_back().set_state("active");
+  AddDevice(leases.back(), "n/rocm:0", 100)->mutable_device()->clear_uuid();
   const std::vector<LeasedDevice> devices = LeasedDevices(leases);
-  ASSERT_EQ(devices.size(), 2u);
+  ASSERT_GE(devices.size(), 2u);
   EXPECT_EQ(devices[0].id, "n/cuda:0");
   EXPECT_EQ(devices[0].uuid, "GPU-1234");
   EXPECT_EQ(devices[0].total_memory, 1000u);
   EXPECT_EQ(devices[0].used_memory, 100u);
   EXPECT_EQ(devices[1].total_memory, 2500u);
   EXPECT_EQ(devices[1].used_memory, 250u);
+  // No UUID of its own: one made from its id, in NVML's form.
+  ASSERT_EQ(devices.size(), 3u);
+  EXPECT_EQ(devices[2].uuid.size(), 4u + 36u);
+  EXPECT_NE(devices[2].uuid, LeasedDevices(leases)[0].uuid);
+  EXPECT_EQ(devices[2].uuid, LeasedDevices(leases)[2].uuid);  // stable
 }
 
 }  // namespace
