@@ -2,10 +2,6 @@
 // parsed as the text exposition format: every sample line is well formed,
 // and the values follow the pool's state (nodes, device memory, leases,
 // grants, refusals, ends).
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <map>
 #include <regex>
@@ -16,6 +12,7 @@
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
+#include "tests/common/http_get.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
@@ -26,32 +23,15 @@ namespace accel::testing {
 namespace {
 
 // GET http://127.0.0.1:port/metrics (with `authorization`, a header value);
-// returns the body, after checking that the status line says `code`.
-std::string Scrape(int port, const std::string& authorization = "",
-                   const std::string& code = "200") {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n";
-  if (!authorization.empty()) request += "Authorization: " + authorization + "\r\n";
-  request += "\r\n";
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, n);
-  close(fd);
-  size_t body = response.find("\r\n\r\n");
-  EXPECT_EQ(response.rfind("HTTP/1.", 0), 0u) << response;
-  EXPECT_NE(response.find(" " + code + " "), std::string::npos) << response.substr(0, 200);
-  return body == std::string::npos ? "" : response.substr(body + 4);
+// returns the body, after checking that the status is `code`.
+std::string Scrape(int port, const std::string& authorization = "", int code = 200) {
+  absl::StatusOr<HttpAnswer> answer =
+      HttpRequest("GET", absl::StrCat("http://127.0.0.1:", port, "/metrics"),
+                  authorization.empty() ? "" : "Authorization: " + authorization);
+  EXPECT_TRUE(answer.ok()) << answer.status();
+  if (!answer.ok()) return "";
+  EXPECT_EQ(answer->code, code) << answer->body.substr(0, 200);
+  return answer->body;
 }
 
 // Parses the text exposition format: "name{labels} value" per sample,
@@ -198,10 +178,9 @@ TEST(MetricsTest, APasswordGuardsTheEndpointWhenGiven) {
                        PooldProcess::Start({"--host_devices=1", "--metrics_listen=127.0.0.1:0",
                                             "--metrics_password_file=" + dir.Path("password")}));
   ASSERT_OK_AND_ASSIGN(const int port, MetricsPort(*poold));
-  EXPECT_EQ(Scrape(port, "", "401").find("accelpool_"), std::string::npos);
-  EXPECT_EQ(
-      Scrape(port, "Basic " + absl::Base64Escape("prometheus:wrong"), "401").find("accelpool_"),
-      std::string::npos);
+  EXPECT_EQ(Scrape(port, "", 401).find("accelpool_"), std::string::npos);
+  EXPECT_EQ(Scrape(port, "Basic " + absl::Base64Escape("prometheus:wrong"), 401).find("accelpool_"),
+            std::string::npos);
   const std::string body =
       Scrape(port, "Basic " + absl::Base64Escape("prometheus:scrape-me-9f8e7d"));
   EXPECT_NE(body.find("accelpool_node_up"), std::string::npos) << body;

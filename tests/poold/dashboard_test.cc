@@ -21,7 +21,7 @@
 #include "pool/proto/dashboard.pb.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
-#include "tests/poold/http_get.h"
+#include "tests/common/http_get.h"
 #include "tests/poold/loopback_poold.h"
 
 namespace accel::pool {

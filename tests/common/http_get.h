@@ -1,7 +1,7 @@
 // A plain HTTP/1.0 request to a loopback server, for tests of poold's web
 // endpoints: the answer's status code, headers and body.
-#ifndef ACCEL_TESTS_POOLD_HTTP_GET_H_
-#define ACCEL_TESTS_POOLD_HTTP_GET_H_
+#ifndef ACCEL_TESTS_COMMON_HTTP_GET_H_
+#define ACCEL_TESTS_COMMON_HTTP_GET_H_
 
 #include <map>
 #include <string>
@@ -22,4 +22,4 @@ absl::StatusOr<HttpAnswer> HttpRequest(const std::string& method, const std::str
 
 }  // namespace accel::testing
 
-#endif  // ACCEL_TESTS_POOLD_HTTP_GET_H_
+#endif  // ACCEL_TESTS_COMMON_HTTP_GET_H_

@@ -1,4 +1,4 @@
-#include "tests/poold/http_get.h"
+#include "tests/common/http_get.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
