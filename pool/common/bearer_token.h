@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 
 namespace accel::pool {
 
@@ -18,16 +19,20 @@ inline void AttachBearerToken(grpc::ClientContext& context, const std::string& t
   if (!token.empty()) context.AddMetadata(kAuthorizationMetadata, "Bearer " + token);
 }
 
-// The token a call carries, or "" if it has none. Metadata in another
-// scheme comes back whole, so it is refused as an unknown token rather than
-// taken for no token at all.
+// The token in an authorization value (gRPC metadata or an HTTP header).
+// A value in another scheme, or a bare token, is "-": a token no one has,
+// refused as unknown rather than taken for no token at all.
+inline std::string BearerTokenOf(absl::string_view value) {
+  constexpr absl::string_view kScheme = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(value, kScheme)) return "-";
+  return std::string(value.substr(kScheme.size()));
+}
+
+// The token a call carries, or "" if it has none.
 inline std::string BearerToken(const grpc::ServerContext& context) {
   auto it = context.client_metadata().find(kAuthorizationMetadata);
   if (it == context.client_metadata().end()) return "";
-  const std::string value(it->second.data(), it->second.size());
-  constexpr char kScheme[] = "Bearer ";
-  if (!absl::StartsWithIgnoreCase(value, kScheme)) return value.empty() ? "-" : value;
-  return value.substr(sizeof(kScheme) - 1);
+  return BearerTokenOf(absl::string_view(it->second.data(), it->second.size()));
 }
 
 }  // namespace accel::pool

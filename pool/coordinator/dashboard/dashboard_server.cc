@@ -14,9 +14,9 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "pool/common/bearer_token.h"
 #include "pool/common/bulk_socket.h"
 #include "pool/common/random_token.h"
 #include "pool/coordinator/dashboard/dashboard_assets.h"
@@ -59,19 +59,6 @@ int RespondError(mg_connection* connection, int code, absl::string_view message)
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(text, &json);  // a string always converts
   return Respond(connection, code, "application/json", absl::StrCat("{\"error\":", json, "}"));
-}
-
-// The bearer token of the request, "" if it has none.
-absl::string_view BearerToken(mg_connection* connection) {
-  const char* header = mg_get_header(connection, "Authorization");
-  if (header == nullptr) return {};
-  absl::string_view value(header);
-  constexpr absl::string_view kScheme = "Bearer ";
-  if (value.size() <= kScheme.size() ||
-      !absl::EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme)) {
-    return {};
-  }
-  return absl::StripAsciiWhitespace(value.substr(kScheme.size()));
 }
 
 // Opens and closes a connection to `address`, whatever comes of it.
@@ -179,7 +166,8 @@ int DashboardServer::Handle(mg_connection* connection) {
 }
 
 int DashboardServer::ServePool(mg_connection* connection) {
-  const absl::string_view token = BearerToken(connection);
+  const char* authorization = mg_get_header(connection, "Authorization");
+  const std::string token = authorization == nullptr ? "" : BearerTokenOf(authorization);
   if (token.empty() ||
       !SecretsEqual(TenantRegistry::HashToken(token), options_.operator_token_sha256)) {
     // Who tried, never what they presented.
