@@ -3,8 +3,11 @@
 // leaves nothing serving; a good start leases, and Shutdown() ends it all.
 #include "pool/poold/poold.h"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "accel/client/lease.h"
@@ -28,29 +31,30 @@ void ExpectRefused(PooldOptions options, absl::StatusCode code, const std::strin
 }
 
 TEST(PooldStartTest, ABadOptionIsAClearErrorNamingItsFlag) {
-  PooldOptions o = Loopback();
-  o.lease_ttl = 0;
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--lease_ttl");
-  o = Loopback();
-  o.placement = "random";
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--placement");
-  o = Loopback();
-  o.bulk_port = 70000;
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--bulk_port");
-  o = Loopback();
-  o.max_sessions = 0;
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--max_sessions");
-  o = Loopback();
-  o.host_device_memory = "lots";
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "lots");
-  o = Loopback();
-  o.listen = "0.0.0.0:0";
-  o.coordinator = "127.0.0.1:1";
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--advertise_address");
-  o = Loopback();
-  o.coordinator = "127.0.0.1:1";
-  o.http_listen = "127.0.0.1:0";
-  ExpectRefused(o, absl::StatusCode::kInvalidArgument, "--http_listen");
+  // Each: what is wrong, and what the error must name. All are
+  // INVALID_ARGUMENT, found before anything starts.
+  const std::vector<std::pair<std::function<void(PooldOptions&)>, std::string>> bad = {
+      {[](PooldOptions& o) { o.lease_ttl = 0; }, "--lease_ttl"},
+      {[](PooldOptions& o) { o.placement = "random"; }, "--placement"},
+      {[](PooldOptions& o) { o.bulk_port = 70000; }, "--bulk_port"},
+      {[](PooldOptions& o) { o.max_sessions = 0; }, "--max_sessions"},
+      {[](PooldOptions& o) { o.host_device_memory = "lots"; }, "lots"},
+      {[](PooldOptions& o) {
+         o.listen = "0.0.0.0:0";
+         o.coordinator = "127.0.0.1:1";
+       },
+       "--advertise_address"},
+      {[](PooldOptions& o) {
+         o.coordinator = "127.0.0.1:1";
+         o.http_listen = "127.0.0.1:0";
+       },
+       "--http_listen"},
+  };
+  for (const auto& [spoil, names] : bad) {
+    PooldOptions o = Loopback();
+    spoil(o);
+    ExpectRefused(o, absl::StatusCode::kInvalidArgument, names);
+  }
 }
 
 TEST(PooldStartTest, AStartedPoolLeasesAndShutsDownCleanly) {
