@@ -35,21 +35,15 @@ absl::StatusOr<std::shared_ptr<Coordinator>> CoordinatorService::Leading(
 grpc::Status CoordinatorService::GetControlPlane(grpc::ServerContext* context,
                                                  const v1::ControlPlaneRequest*,
                                                  v1::ControlPlaneResponse* response) {
-  const ControlPlaneView view = leadership_.view();
-  response->set_role(view.role);
-  response->set_leader_address(view.leader_address);
   // Where the state is, and who the other coordinators are, is for
   // operators; where the leader is, every caller is told anyway.
-  absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = leadership_.Current();
-  if (!coordinator.ok()) return grpc::Status::OK;
-  if (absl::StatusOr<Caller> caller = Identify(**coordinator, context);
-      !caller.ok() || !caller->is_operator) {
-    return grpc::Status::OK;
+  bool for_operator = false;
+  if (absl::StatusOr<std::shared_ptr<Coordinator>> coordinator = leadership_.Current();
+      coordinator.ok()) {
+    absl::StatusOr<Caller> caller = Identify(**coordinator, context);
+    for_operator = caller.ok() && caller->is_operator;
   }
-  response->set_state_store(view.state_store);
-  if (!view.store_health.ok()) response->set_store_status(view.store_health.ToString());
-  response->set_store_round_trip_us(view.store_round_trip.count());
-  for (const std::string& address : view.coordinators) response->add_coordinators(address);
+  *response = ControlPlaneAnswer(leadership_.view(), for_operator);
   return grpc::Status::OK;
 }
 

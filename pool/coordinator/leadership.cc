@@ -4,6 +4,18 @@
 
 namespace accel::pool {
 
+v1::ControlPlaneResponse ControlPlaneAnswer(const ControlPlaneView& view, bool for_operator) {
+  v1::ControlPlaneResponse out;
+  out.set_role(view.role);
+  out.set_leader_address(view.leader_address);
+  if (!for_operator) return out;
+  out.set_state_store(view.state_store);
+  if (!view.store_health.ok()) out.set_store_status(view.store_health.ToString());
+  out.set_store_round_trip_us(view.store_round_trip.count());
+  for (const std::string& address : view.coordinators) out.add_coordinators(address);
+  return out;
+}
+
 Leadership::Leadership(std::shared_ptr<Coordinator> coordinator, std::string state_store)
     : fixed_store_(std::move(state_store)), current_(std::move(coordinator)) {}
 

@@ -30,6 +30,10 @@ struct ControlPlaneView {
   std::vector<std::string> coordinators;
 };
 
+// The view as GetControlPlane answers it: where the leader is, for every
+// caller; the state store and the other coordinators only for operators.
+v1::ControlPlaneResponse ControlPlaneAnswer(const ControlPlaneView& view, bool for_operator);
+
 // It is also the authority of this process's own sessions, if it serves
 // devices: whichever coordinator leads admits them.
 class Leadership final : public LeaseAuthority {

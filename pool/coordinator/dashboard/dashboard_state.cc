@@ -7,17 +7,6 @@
 namespace accel::pool {
 namespace {
 
-v1::ControlPlaneResponse ControlPlane(const ControlPlaneView& view) {
-  v1::ControlPlaneResponse out;
-  out.set_role(view.role);
-  out.set_leader_address(view.leader_address);
-  out.set_state_store(view.state_store);
-  if (!view.store_health.ok()) out.set_store_status(view.store_health.ToString());
-  out.set_store_round_trip_us(view.store_round_trip.count());
-  for (const std::string& c : view.coordinators) out.add_coordinators(c);
-  return out;
-}
-
 // Up to `limit` leases from `page_token` on, stopping where the state
 // changes (live leases are listed before queued ones).
 void AddLeases(Coordinator& coordinator, const Caller& caller, const char* page_token,
@@ -37,7 +26,8 @@ v1::DashboardState ReadDashboardState(Leadership& leadership, const PoolHistory&
                                       uint32_t lease_limit) {
   v1::DashboardState state;
   state.set_generated_unix_ms(absl::ToUnixMillis(absl::Now()));
-  *state.mutable_control_plane() = ControlPlane(leadership.view());
+  // The dashboard is the operator's.
+  *state.mutable_control_plane() = ControlPlaneAnswer(leadership.view(), /*for_operator=*/true);
   state.set_lease_limit(lease_limit);
   state.set_history_interval_seconds(static_cast<uint32_t>(history.interval().count()));
   absl::StatusOr<std::shared_ptr<Coordinator>> leading = leadership.Current();
