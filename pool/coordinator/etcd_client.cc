@@ -1,6 +1,8 @@
 #include "pool/coordinator/etcd_client.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -101,6 +103,8 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(Options options)
     m.auth = etcdserverpb::Auth::NewStub(m.channel);
     m.election = v3electionpb::Election::NewStub(m.channel);
     m.watch = etcdserverpb::Watch::NewStub(m.channel);
+    m.maintenance = etcdserverpb::Maintenance::NewStub(m.channel);
+    m.cluster = etcdserverpb::Cluster::NewStub(m.channel);
     client->members_.push_back(std::move(m));
   }
   return client;
@@ -144,7 +148,8 @@ absl::Status EtcdClient::Authenticate(Member& member) {
 }
 
 absl::Status EtcdClient::Call(
-    const char* what, const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call) {
+    const char* what, const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call,
+    const etcdserverpb::ResponseHeader* header) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + options_.call_timeout;
   // Each member gets its share of the time, so a member that is up but cut
@@ -156,6 +161,7 @@ absl::Status EtcdClient::Call(
     absl::MutexLock lock(&mu_);
     index = current_;
   }
+  const size_t first = index;
   bool authenticated = false;
   std::vector<std::string> failures;
   size_t tried = 0;
@@ -211,10 +217,44 @@ absl::Status EtcdClient::Call(
     const auto sent = std::chrono::steady_clock::now();
     grpc::Status status = call(member, context);
     if (status.ok()) {
-      absl::MutexLock lock(&mu_);
-      current_ = index;
-      round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - sent);
+      bool look_up;
+      {
+        absl::MutexLock lock(&mu_);
+        round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - sent);
+        // This call moved to another member, or etcd elected a leader since
+        // the last look: the current member may not lead. One caller looks
+        // it up.
+        if (index != first) {
+          current_ = index;
+          leader_unknown_ = true;
+        }
+        if (header != nullptr && header->raft_term() != raft_term_) leader_unknown_ = true;
+        look_up = leader_unknown_ && members_.size() > 1;
+        if (look_up) {
+          leader_unknown_ = false;
+          if (header != nullptr) raft_term_ = header->raft_term();
+        }
+      }
+      if (look_up) {
+        absl::StatusOr<std::optional<size_t>> leader = FindRaftLeader(index);
+        // (Another call may have moved on meanwhile; the leader is still it.)
+        absl::MutexLock lock(&mu_);
+        if (leader.ok()) {
+          leader_lookup_failure_.clear();
+          if (!leader->has_value()) {
+            leader_unknown_ = true;  // etcd is electing one: the next call looks again
+          } else if (**leader != current_) {
+            current_ = **leader;
+            auth_token_.clear();  // tokens are each member's
+          }
+        } else if (leader.status().ToString() != leader_lookup_failure_) {
+          // Calls still work through a follower, at twice the round trips.
+          leader_lookup_failure_ = leader.status().ToString();
+          std::fprintf(stderr, "poold: etcd: calls go to %s, which may not be etcd's leader: %s\n",
+                       members_[current_].address.c_str(), leader_lookup_failure_.c_str());
+        }
+      }
       return absl::OkStatus();
     }
     if (!options_.user.empty() && !authenticated && TokenLapsed(status)) {
@@ -233,12 +273,54 @@ absl::Status EtcdClient::Call(
       failures.empty() ? "no member tried" : absl::StrJoin(failures, "; "), ")"));
 }
 
+absl::StatusOr<std::optional<size_t>> EtcdClient::FindRaftLeader(size_t asked) {
+  Member& member = members_[asked];
+  auto prepare = [&](grpc::ClientContext& context) {
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    Prepare(context);
+  };
+  etcdserverpb::StatusResponse status;
+  {
+    grpc::ClientContext context;
+    prepare(context);
+    grpc::Status s = member.maintenance->Status(&context, {}, &status);
+    if (!s.ok()) return FromGrpc(s, absl::StrCat("etcd ", member.address, ": Status"));
+  }
+  if (status.leader() == 0) return std::nullopt;
+  if (status.leader() == status.header().member_id()) return asked;
+  etcdserverpb::MemberListResponse list;
+  {
+    grpc::ClientContext context;
+    prepare(context);
+    grpc::Status s = member.cluster->MemberList(&context, {}, &list);
+    if (!s.ok()) return FromGrpc(s, absl::StrCat("etcd ", member.address, ": MemberList"));
+  }
+  for (const etcdserverpb::Member& m : list.members()) {
+    if (m.id() != status.leader()) continue;
+    for (absl::string_view url : m.clienturls()) {
+      // "http://127.0.0.1:2379" is the endpoint "127.0.0.1:2379".
+      if (const size_t scheme = url.find("://"); scheme != absl::string_view::npos) {
+        url.remove_prefix(scheme + 3);
+      }
+      absl::ConsumeSuffix(&url, "/");
+      for (size_t i = 0; i < members_.size(); ++i) {
+        if (members_[i].address == url) return i;
+      }
+    }
+    return absl::NotFoundError(absl::StrCat("etcd's leader, member ", m.name(), " (",
+                                            absl::StrJoin(m.clienturls(), ", "),
+                                            "), is none of the endpoints given"));
+  }
+  return absl::NotFoundError("etcd's leader is not in its own member list");
+}
+
 absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
     const etcdserverpb::RangeRequest& request) {
   etcdserverpb::RangeResponse response;
-  absl::Status s = Call("Range", [&](Member& m, grpc::ClientContext& c) {
-    return m.kv->Range(&c, request, &response);
-  });
+  absl::Status s = Call(
+      "Range",
+      [&](Member& m, grpc::ClientContext& c) { return m.kv->Range(&c, request, &response); },
+      response.mutable_header());
   if (!s.ok()) return s;
   return response;
 }
@@ -266,18 +348,38 @@ absl::StatusOr<int64_t> EtcdClient::RangePrefix(
 absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::TxnRequest& request) {
   etcdserverpb::TxnResponse response;
   absl::Status s = Call(
-      "Txn", [&](Member& m, grpc::ClientContext& c) { return m.kv->Txn(&c, request, &response); });
+      "Txn", [&](Member& m, grpc::ClientContext& c) { return m.kv->Txn(&c, request, &response); },
+      response.mutable_header());
   if (!s.ok()) return s;
   return response;
+}
+
+absl::Status EtcdClient::Compact(int64_t revision) {
+  etcdserverpb::CompactionRequest request;
+  request.set_revision(revision);
+  etcdserverpb::CompactionResponse response;
+  absl::Status s = Call(
+      "Compact",
+      [&](Member& m, grpc::ClientContext& c) { return m.kv->Compact(&c, request, &response); },
+      response.mutable_header());
+  // etcd refuses a revision compacted already (another compactor, or etcd's
+  // own --auto-compaction): what was asked for is done.
+  if (!s.ok() && absl::StrContains(s.message(), "required revision has been compacted")) {
+    return absl::OkStatus();
+  }
+  return s;
 }
 
 absl::StatusOr<etcdserverpb::LeaseGrantResponse> EtcdClient::LeaseGrant(int64_t ttl_seconds) {
   etcdserverpb::LeaseGrantRequest request;
   request.set_ttl(ttl_seconds);
   etcdserverpb::LeaseGrantResponse response;
-  absl::Status s = Call("LeaseGrant", [&](Member& m, grpc::ClientContext& c) {
-    return m.lease->LeaseGrant(&c, request, &response);
-  });
+  absl::Status s = Call(
+      "LeaseGrant",
+      [&](Member& m, grpc::ClientContext& c) {
+        return m.lease->LeaseGrant(&c, request, &response);
+      },
+      response.mutable_header());
   if (!s.ok()) return s;
   if (!response.error().empty()) {
     return absl::UnavailableError(absl::StrCat("etcd LeaseGrant: ", response.error()));
@@ -295,28 +397,29 @@ absl::Status EtcdClient::LeaseRevoke(int64_t lease) {
 }
 
 absl::StatusOr<int64_t> EtcdClient::LeaseKeepAlive(int64_t lease) {
-  int64_t ttl = 0;
-  absl::Status s = Call("LeaseKeepAlive", [&](Member& m, grpc::ClientContext& c) {
-    // The API is a stream of keep-alives; one request and its answer per
-    // call keeps a member change as simple as for unary calls.
-    auto stream = m.lease->LeaseKeepAlive(&c);
-    etcdserverpb::LeaseKeepAliveRequest request;
-    request.set_id(lease);
-    etcdserverpb::LeaseKeepAliveResponse response;
-    if (stream->Write(request) && stream->Read(&response)) {
-      ttl = response.ttl();
-      stream->WritesDone();
-      c.TryCancel();
-      stream->Finish().IgnoreError();
-      return grpc::Status::OK;
-    }
-    stream->WritesDone();
-    grpc::Status finished = stream->Finish();
-    return finished.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive unanswered")
-                         : finished;
-  });
+  etcdserverpb::LeaseKeepAliveResponse response;
+  absl::Status s = Call(
+      "LeaseKeepAlive",
+      [&](Member& m, grpc::ClientContext& c) {
+        // The API is a stream of keep-alives; one request and its answer per
+        // call keeps a member change as simple as for unary calls.
+        auto stream = m.lease->LeaseKeepAlive(&c);
+        etcdserverpb::LeaseKeepAliveRequest request;
+        request.set_id(lease);
+        if (stream->Write(request) && stream->Read(&response)) {
+          stream->WritesDone();
+          c.TryCancel();
+          stream->Finish().IgnoreError();
+          return grpc::Status::OK;
+        }
+        stream->WritesDone();
+        grpc::Status finished = stream->Finish();
+        return finished.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive unanswered")
+                             : finished;
+      },
+      response.mutable_header());
   if (!s.ok()) return s;
-  return ttl;
+  return response.ttl();
 }
 
 absl::Status EtcdClient::Resign(const v3electionpb::LeaderKey& leader) {
@@ -348,6 +451,7 @@ absl::StatusOr<v3electionpb::CampaignResponse> EtcdClient::Campaign(grpc::Client
     if (TryAnotherMember(status)) {
       absl::MutexLock lock(&mu_);
       current_ = (current_ + 1) % members_.size();
+      leader_unknown_ = true;
     }
     return FromGrpc(status, absl::StrCat("etcd ", member->address, ": Campaign"));
   }
@@ -368,6 +472,7 @@ EtcdClient::Watch(grpc::ClientContext& context) {
 void EtcdClient::MemberFailed() {
   absl::MutexLock lock(&mu_);
   current_ = (current_ + 1) % members_.size();
+  leader_unknown_ = true;
 }
 
 }  // namespace accel::pool

@@ -1,6 +1,9 @@
 // A connection to an etcd v3 cluster, for the coordinator's state store and
 // its leader election: the members' addresses, TLS and user/password, and
 // unary calls that move on to the next member when one does not answer.
+// Calls go to the member that leads etcd's raft group when it is known: a
+// write sent to a follower is forwarded to the leader and its commit comes
+// back the same way, which costs twice the round trips.
 // The protocol itself is the client gRPC generates from etcd's own .proto
 // files (pool/CMakeLists.txt); nothing here re-states it.
 #ifndef ACCEL_POOL_COORDINATOR_ETCD_CLIENT_H_
@@ -9,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +50,9 @@ class EtcdClient {
   static absl::StatusOr<std::unique_ptr<EtcdClient>> Connect(Options options);
 
   const EtcdLocation& location() const { return options_.location; }
-  // The member calls go to now, "host:port".
+  // The member calls go to now, "host:port": the raft leader once a call
+  // has found it (after the first call, and after each change of etcd's
+  // leader or of the member answering).
   std::string endpoint() const;
 
   absl::StatusOr<etcdserverpb::RangeResponse> Range(const etcdserverpb::RangeRequest& request);
@@ -56,6 +62,10 @@ class EtcdClient {
   // and may stop the read with an error. Returns the snapshot's revision.
   absl::StatusOr<int64_t> RangePrefix(
       const std::string& prefix, const std::function<absl::Status(const mvccpb::KeyValue&)>& each);
+  // Drops etcd's history of every key (the whole keyspace, not the prefix's
+  // only) before `revision`; the values at and after it stay. OK when that
+  // much is compacted already.
+  absl::Status Compact(int64_t revision);
   absl::StatusOr<etcdserverpb::LeaseGrantResponse> LeaseGrant(int64_t ttl_seconds);
   absl::Status LeaseRevoke(int64_t lease);
   // One keep-alive of `lease`: its TTL left in seconds (0: it has lapsed).
@@ -88,13 +98,22 @@ class EtcdClient {
     std::unique_ptr<etcdserverpb::Auth::Stub> auth;
     std::unique_ptr<v3electionpb::Election::Stub> election;
     std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+    std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
+    std::unique_ptr<etcdserverpb::Cluster::Stub> cluster;
   };
   // Runs `call` on the current member; moves to the next one while members
   // are unreachable, re-authenticates once if the auth token lapsed.
   // UNAVAILABLE naming etcd and the member when none answers in time.
+  // `header`, where the call's response has one: its raft term tells when
+  // etcd's leader may have changed.
   absl::Status Call(const char* what,
-                    const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call);
+                    const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call,
+                    const etcdserverpb::ResponseHeader* header = nullptr);
   absl::Status Authenticate(Member& member) ABSL_LOCKS_EXCLUDED(mu_);
+  // Asks `member` (which just answered) which member leads etcd's raft
+  // group: its index; none while etcd elects one; NOT_FOUND when it is none
+  // of the configured endpoints.
+  absl::StatusOr<std::optional<size_t>> FindRaftLeader(size_t member) ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options options_;
   std::vector<Member> members_;
@@ -102,6 +121,11 @@ class EtcdClient {
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
   std::string auth_token_ ABSL_GUARDED_BY(mu_);
   std::chrono::microseconds round_trip_ ABSL_GUARDED_BY(mu_){0};
+  // Whether current_ may not be the raft leader, and the raft term it was
+  // last looked up in.
+  bool leader_unknown_ ABSL_GUARDED_BY(mu_) = true;
+  uint64_t raft_term_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string leader_lookup_failure_ ABSL_GUARDED_BY(mu_);  // last one printed
 };
 
 }  // namespace accel::pool

@@ -43,6 +43,7 @@ ABSL_DECLARE_FLAG(int, node_heartbeat_ms);
 ABSL_DECLARE_FLAG(std::string, tenants);
 ABSL_DECLARE_FLAG(std::string, state);
 ABSL_DECLARE_FLAG(int, election_ttl);
+ABSL_DECLARE_FLAG(int, etcd_compaction_minutes);
 ABSL_DECLARE_FLAG(std::string, placement);
 ABSL_DECLARE_FLAG(int, queue_starvation_after_ms);
 ABSL_DECLARE_FLAG(int, dashboard_sample_seconds);

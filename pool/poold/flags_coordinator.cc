@@ -23,6 +23,10 @@ ABSL_FLAG(std::string, state, accel::pool::PooldOptions().state,
 ABSL_FLAG(int, election_ttl, accel::pool::PooldOptions().election_ttl,
           "coordinator with --state etcd://: the leader's etcd lease in seconds; a leader "
           "that dies or loses etcd is replaced within about this long");
+ABSL_FLAG(int, etcd_compaction_minutes, accel::pool::PooldOptions().etcd_compaction_minutes,
+          "coordinator with --state etcd://: the leader compacts etcd's history (of every "
+          "key, not the pool's only) to what it was this many minutes ago, every this many "
+          "minutes; 0: never, for an etcd that compacts itself (--auto-compaction-retention)");
 ABSL_FLAG(std::string, placement, accel::pool::PooldOptions().placement,
           "coordinator: placement policy for requests that name none: binpack or spread");
 ABSL_FLAG(int, queue_starvation_after_ms, accel::pool::PooldOptions().queue_starvation_after_ms,

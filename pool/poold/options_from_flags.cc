@@ -18,6 +18,7 @@ PooldOptions PooldOptionsFromFlags() {
   o.tenants = absl::GetFlag(FLAGS_tenants);
   o.state = absl::GetFlag(FLAGS_state);
   o.election_ttl = absl::GetFlag(FLAGS_election_ttl);
+  o.etcd_compaction_minutes = absl::GetFlag(FLAGS_etcd_compaction_minutes);
   o.placement = absl::GetFlag(FLAGS_placement);
   o.queue_starvation_after_ms = absl::GetFlag(FLAGS_queue_starvation_after_ms);
   o.join_token_file = absl::GetFlag(FLAGS_join_token_file);

@@ -39,6 +39,7 @@
 #endif
 #ifdef ACCEL_POOLD_ETCD
 #include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_compactor.h"
 #include "pool/coordinator/etcd_state_mirror.h"
 #include "pool/coordinator/etcd_state_store.h"
 #include "pool/coordinator/leader_election.h"
@@ -179,6 +180,7 @@ struct Poold::Parts {
   std::unique_ptr<EtcdStateMirror> mirror;  // a standby's warm state
   EtcdStateStore* etcd_store = nullptr;     // owned by `store`
   std::unique_ptr<LeaderElection> election;
+  std::unique_ptr<EtcdCompactor> compactor;  // the leader's
 #endif
   std::unique_ptr<CoordinatorLink> link;  // node mode
   LeaseAuthority* authority = nullptr;
@@ -366,6 +368,9 @@ absl::Status Poold::Parts::SetUpCoordinator(const std::string& join_token,
     return Invalid(absl::StrCat("--min_fraction: ", min_fraction.status().message()));
   }
   coordinator_options.min_fraction_bytes = *min_fraction;
+  if (o.etcd_compaction_minutes < 0 || o.etcd_compaction_minutes > 1440) {
+    return Invalid("--etcd_compaction_minutes must be 0 (never) to 1440 (a day)");
+  }
   if (absl::Status opened = OpenStateStore(heartbeat); !opened.ok()) return opened;
   if (!o.tenants.empty()) {
     absl::StatusOr<std::vector<Tenant>> tenants = ReadTenantConfig(o.tenants);
@@ -620,6 +625,12 @@ void Poold::Parts::StartElection() {
   election_options.address = address;
   election = std::make_unique<LeaderElection>(*etcd, election_options, terms);
   election->Start();
+  if (options.etcd_compaction_minutes > 0) {
+    EtcdCompactor::Options compaction;
+    compaction.interval = std::chrono::minutes(options.etcd_compaction_minutes);
+    compaction.leading = [this] { return election->view().role == LeaderElection::Role::kLeader; };
+    compactor = std::make_unique<EtcdCompactor>(*etcd, std::move(compaction));
+  }
 #endif
 }
 
@@ -717,6 +728,7 @@ void Poold::Parts::Shutdown() {
   // still leads, so that its successor restores no released lease. Then
   // it resigns: a standby leads at once, not at the end of this one's lease.
   if (etcd_store != nullptr) etcd_store->Flush();
+  compactor.reset();  // it asks the election who leads
   if (election != nullptr) election->Stop();
   // Queued writes go out, and the watch ends, while etcd's client is here.
   store.reset();

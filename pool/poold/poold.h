@@ -53,6 +53,7 @@ struct PooldOptions {
   std::string tenants;
   std::string state;
   int election_ttl = 5;
+  int etcd_compaction_minutes = 5;
   std::string placement = "binpack";
   int queue_starvation_after_ms = 30000;
   int dashboard_sample_seconds = 10;

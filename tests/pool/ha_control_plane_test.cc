@@ -3,6 +3,7 @@
 // etcd://...) electing a leader, a leader killed while a client streams
 // lease requests, etcd members killed, and a coordinator started afresh.
 // Every wait is bounded; the tests skip, saying why, without etcd.
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "accel/client/lease.h"
 #include "gtest/gtest.h"
 #include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_compactor.h"
 #include "pool/coordinator/etcd_state_mirror.h"
 #include "pool/coordinator/etcd_state_store.h"
 #include "tests/common/scoped_temp_dir.h"
@@ -120,6 +122,93 @@ TEST(EtcdStateStoreTest, WritesCommitOnlyWhileTheWritersFenceHolds) {
   ASSERT_OK_AND_ASSIGN(state, store.Load());
   ASSERT_EQ(state.leases.size(), 1u);
   EXPECT_EQ(state.leases[0].info.lease_id(), "l-1");
+}
+
+// The member that leads etcd's raft group, asked of each of `alive` in
+// turn: its index in the cluster's endpoints.
+absl::StatusOr<size_t> RaftLeaderOf(const EtcdCluster& cluster, const std::set<size_t>& alive) {
+  for (size_t i : alive) {
+    auto maintenance = etcdserverpb::Maintenance::NewStub(
+        grpc::CreateChannel(cluster.endpoints()[i], grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    etcdserverpb::StatusResponse status;
+    if (maintenance->Status(&context, {}, &status).ok() && status.leader() != 0 &&
+        status.leader() == status.header().member_id()) {
+      return i;
+    }
+  }
+  return absl::UnavailableError("no member says it leads");
+}
+
+TEST(EtcdClientTest, CallsGoToTheRaftLeaderWhicheverMemberIsListedFirst) {
+  START_ETCD_OR_SKIP(cluster, 3);
+  ASSERT_OK_AND_ASSIGN(const size_t leader, RaftLeaderOf(*cluster, {0, 1, 2}));
+  // A follower first: its writes would be forwarded to the leader.
+  pool::EtcdClient::Options options;
+  for (size_t i = 1; i <= 3; ++i) {
+    options.location.endpoints.push_back(cluster->endpoints()[(leader + i) % 3]);
+  }
+  options.location.prefix = "/leader-test";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<pool::EtcdClient> etcd,
+                       pool::EtcdClient::Connect(std::move(options)));
+  ASSERT_OK(PutFenceKey(*etcd, "/leader-test/a").status());
+  EXPECT_EQ(etcd->endpoint(), cluster->endpoints()[leader]);
+
+  // The leader dies: calls move on, and then to the member elected next.
+  cluster->Kill(static_cast<int>(leader));
+  std::set<size_t> alive = {0, 1, 2};
+  alive.erase(leader);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string followed;
+  for (;;) {
+    ASSERT_OK(PutFenceKey(*etcd, "/leader-test/b").status());
+    absl::StatusOr<size_t> next = RaftLeaderOf(*cluster, alive);
+    followed = etcd->endpoint();
+    if (next.ok() && followed == cluster->endpoints()[*next]) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "calls still go to " << followed << ", not to etcd's new leader";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(followed, cluster->endpoints()[leader]);
+}
+
+TEST(EtcdCompactorTest, OnlyTheLeaderCompactsAndKeepsOneIntervalOfHistory) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
+  ASSERT_NE(etcd, nullptr);
+  ASSERT_OK_AND_ASSIGN(const int64_t first, PutFenceKey(*etcd, "/store-test/k"));
+  ASSERT_OK(PutFenceKey(*etcd, "/store-test/k").status());
+  auto read_at = [&](int64_t revision) {
+    etcdserverpb::RangeRequest read;
+    read.set_key("/store-test/k");
+    read.set_revision(revision);
+    return etcd->Range(read).status();
+  };
+  std::atomic<bool> leading{false};
+  pool::EtcdCompactor::Options options;
+  options.interval = std::chrono::milliseconds(200);
+  options.leading = [&] { return leading.load(); };
+  pool::EtcdCompactor compactor(*etcd, options);
+  // A standby compacts nothing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(compactor.compacted(), 0);
+  ASSERT_OK(read_at(first));
+
+  leading = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (compactor.compacted() <= first) {
+    ASSERT_OK(PutFenceKey(*etcd, "/store-test/k").status());  // history to compact
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "nothing was compacted";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // History before the compaction is gone; the value now, and the history
+  // since (one interval, for watches that lag), are not.
+  absl::Status old = read_at(first);
+  EXPECT_FALSE(old.ok());
+  EXPECT_TRUE(absl::StrContains(old.message(), "compacted")) << old;
+  ASSERT_OK(read_at(compactor.compacted()));
+  ASSERT_OK(read_at(0));
 }
 
 TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {

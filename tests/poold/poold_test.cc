@@ -39,6 +39,7 @@ TEST(PooldStartTest, ABadOptionIsAClearErrorNamingItsFlag) {
       {[](PooldOptions& o) { o.bulk_port = 70000; }, "--bulk_port"},
       {[](PooldOptions& o) { o.max_sessions = 0; }, "--max_sessions"},
       {[](PooldOptions& o) { o.host_device_memory = "lots"; }, "lots"},
+      {[](PooldOptions& o) { o.etcd_compaction_minutes = -1; }, "--etcd_compaction_minutes"},
       {[](PooldOptions& o) {
          o.listen = "0.0.0.0:0";
          o.coordinator = "127.0.0.1:1";
