@@ -9,7 +9,12 @@
 // as a highly available pool keeps it: every grant and release written
 // through, fenced on an election key of the bench's own. The store modes
 // measure --store-grants grants, from 64 client threads (a replicated
-// store's writes are batched, which pays when grants come at once).
+// store's writes are batched, which pays when grants come at once), in three
+// rounds that alternate SQLite and etcd (one with --short); the median round
+// of each is shown. After each etcd round the bench deletes what it wrote
+// and compacts etcd's history, as a pool's leader does (compaction is
+// etcd-wide: run it against an etcd of its own, as scripts/local-etcd.sh
+// starts).
 // The pool is simulated in this process: registrations of `nodes` nodes
 // with `devices-per-node` devices each (a quarter of them "hygon", the
 // rest "nvidia"), half of them leased before the measurement starts. Two
@@ -335,39 +340,91 @@ int main(int argc, char** argv) {
     coordinator.Stop();
   }
 
-  std::optional<Measured> sqlite, etcd;
-  std::optional<Result> etcd_alone_single, etcd_alone_batched;  // puts per second
+  // The store modes, in rounds that alternate SQLite and etcd so that both
+  // meet the same noise of this machine; each mode's median round is shown.
+  const int rounds = short_run ? 1 : 3;
+  std::function<Measured()> sqlite_round, etcd_round;  // empty: not measured
 #ifdef ACCEL_BENCH_STATE
-  {
+  sqlite_round = [&] {
     char path[] = "/tmp/coordinator-bench-XXXXXX";
     const int fd = mkstemp(path);
     Check(fd >= 0, "cannot make a temporary file for SQLite");
     close(fd);
     auto opened = accel::pool::SqliteStateStore::Open(path);
     Check(opened.ok(), opened.status().ToString());
-    sqlite = measure(opened->get(), kStoreThreads, store_grants, nullptr);
+    Measured m = measure(opened->get(), kStoreThreads, store_grants, nullptr);
     opened->reset();
     for (const char* suffix : {"", "-wal", "-shm"}) unlink(absl::StrCat(path, suffix).c_str());
-  }
+    return m;
+  };
 #endif
-  if (!etcd_url.empty()) {
+  std::optional<Result> etcd_alone_single, etcd_alone_batched;  // puts per second
 #ifdef ACCEL_BENCH_ETCD
+  std::unique_ptr<accel::pool::EtcdClient> etcd_client;
+  std::string prefix, fence;
+  int64_t fenced_at = 0;
+  // Deletes `under` (everything the bench wrote there) and compacts etcd's
+  // history, as a pool's leader does every few minutes: a round writes
+  // tens of thousands of revisions, and etcd slows as they pile up.
+  auto clean = [&](const std::string& under) {
+    etcdserverpb::TxnRequest txn;
+    etcdserverpb::DeleteRangeRequest* all = txn.add_success()->mutable_request_delete_range();
+    all->set_key(under);
+    all->set_range_end(accel::pool::PrefixEnd(under));
+    absl::StatusOr<etcdserverpb::TxnResponse> cleaned = etcd_client->Txn(txn);
+    Check(cleaned.ok(), "etcd: " + cleaned.status().ToString());
+    const absl::Status compacted = etcd_client->Compact(cleaned->header().revision());
+    Check(compacted.ok(), "etcd: " + compacted.ToString());
+  };
+  if (!etcd_url.empty()) {
     absl::StatusOr<accel::pool::EtcdLocation> location = accel::pool::ParseEtcdUrl(etcd_url);
     Check(location.ok(), location.status().ToString());
     accel::pool::EtcdClient::Options etcd_options;
     etcd_options.location = *std::move(location);
-    etcd_options.location.prefix = absl::StrCat("/coordinator-bench-", getpid());
+    etcd_options.location.prefix = prefix = absl::StrCat("/coordinator-bench-", getpid());
     auto client = accel::pool::EtcdClient::Connect(etcd_options);
     Check(client.ok(), client.status().ToString());
+    etcd_client = *std::move(client);
     // The bench is its own leader: a key to fence its writes on.
-    const std::string fence = etcd_options.location.prefix + "/leader/bench";
+    fence = prefix + "/leader/bench";
     etcdserverpb::TxnRequest put;
     put.add_success()->mutable_request_put()->set_key(fence);
-    absl::StatusOr<etcdserverpb::TxnResponse> made = (*client)->Txn(put);
+    absl::StatusOr<etcdserverpb::TxnResponse> made = etcd_client->Txn(put);
     Check(made.ok(), "etcd: " + made.status().ToString());
-    accel::pool::EtcdStateStore store(**client);
-    store.Fence(fence, made->header().revision(), made->header().revision(), nullptr);
-    etcd = measure(&store, kStoreThreads, store_grants, nullptr);
+    fenced_at = made->header().revision();
+    etcd_round = [&] {
+      std::optional<Measured> m;
+      {
+        accel::pool::EtcdStateStore store(*etcd_client);
+        store.Fence(fence, fenced_at, fenced_at, nullptr);
+        m = measure(&store, kStoreThreads, store_grants, nullptr);
+      }  // what it queued is written
+      clean(prefix + "/leases/");
+      return *m;
+    };
+  }
+#else
+  if (!etcd_url.empty()) {
+    std::fprintf(stderr, "coordinator-bench: built without etcd's client: no etcd mode\n");
+    return 1;
+  }
+#endif
+  std::vector<Measured> sqlite_rounds, etcd_rounds;
+  for (int r = 0; r < rounds; ++r) {
+    if (sqlite_round) sqlite_rounds.push_back(sqlite_round());
+    if (etcd_round) etcd_rounds.push_back(etcd_round());
+  }
+  // The round of median grant rate.
+  auto median = [](std::vector<Measured> all) -> std::optional<Measured> {
+    if (all.empty()) return std::nullopt;
+    std::sort(all.begin(), all.end(), [](const Measured& a, const Measured& b) {
+      return a.grants.per_second < b.grants.per_second;
+    });
+    return all[all.size() / 2];
+  };
+  const std::optional<Measured> sqlite = median(sqlite_rounds), etcd = median(etcd_rounds);
+#ifdef ACCEL_BENCH_ETCD
+  if (etcd_client != nullptr) {
     // Baselines, etcd alone: fenced transactions of puts as large as a
     // stored lease, one put each from every client thread (a store that
     // did not batch), and 64 each back to back from one thread (about the
@@ -378,13 +435,13 @@ int main(int argc, char** argv) {
       compare->set_key(fence);
       compare->set_target(etcdserverpb::Compare::CREATE);
       compare->set_result(etcdserverpb::Compare::EQUAL);
-      compare->set_create_revision(made->header().revision());
+      compare->set_create_revision(fenced_at);
       for (int i = 0; i < count; ++i) {
         etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
-        put->set_key(absl::StrCat(etcd_options.location.prefix, "/raw/", thread, "-", (*next)++));
+        put->set_key(absl::StrCat(prefix, "/raw/", thread, "-", (*next)++));
         put->set_value(std::string(kStoredLeaseBytes, 'x'));
       }
-      absl::StatusOr<etcdserverpb::TxnResponse> done = (*client)->Txn(txn);
+      absl::StatusOr<etcdserverpb::TxnResponse> done = etcd_client->Txn(txn);
       return done.ok() && done->succeeded();
     };
     std::vector<int> next(kStoreThreads, 0);
@@ -394,17 +451,9 @@ int main(int argc, char** argv) {
     etcd_alone_batched = Run(1, std::max(1, store_grants / kBatch),
                              [&](int) { return fenced_puts(kStoreThreads, kBatch, &next[0]); });
     etcd_alone_batched->per_second *= kBatch;
-    etcdserverpb::TxnRequest clean;  // everything the bench wrote
-    clean.add_success()->mutable_request_delete_range()->set_key(etcd_options.location.prefix +
-                                                                 "/");
-    clean.mutable_success(0)->mutable_request_delete_range()->set_range_end(
-        accel::pool::PrefixEnd(etcd_options.location.prefix + "/"));
-    (*client)->Txn(clean).IgnoreError();
-#else
-    std::fprintf(stderr, "coordinator-bench: built without etcd's client: no etcd mode\n");
-    return 1;
-#endif
+    clean(prefix + "/");
   }
+#endif
 
   std::printf(
       "coordinator-bench: %d nodes, %d devices, half to three quarters leased; %d "
@@ -424,7 +473,10 @@ int main(int argc, char** argv) {
   std::printf("%-44s %10.2f s (%.0f leases/s)\n",
               absl::StrCat("list ", listed, " leases over gRPC, in pages").c_str(), listing_seconds,
               listed / listing_seconds);
-  if (sqlite || etcd) std::printf("with the state in a store, %d client threads:\n", kStoreThreads);
+  if (sqlite || etcd) {
+    std::printf("with the state in a store, %d client threads (the median of %d rounds):\n",
+                kStoreThreads, rounds);
+  }
   if (sqlite) {
     row("grant, in process, state in SQLite", sqlite->grants, "-");
     row("release, in process, state in SQLite", sqlite->releases, "-");
@@ -438,8 +490,15 @@ int main(int argc, char** argv) {
     std::printf("%-44s %10.2f\n", "ratio: etcd grants / etcd alone, 64 per txn",
                 etcd->grants.per_second / etcd_alone_batched->per_second);
     if (sqlite) {
-      std::printf("%-44s %10.2f\n", "ratio: etcd grants / SQLite grants per second",
-                  etcd->grants.per_second / sqlite->grants.per_second);
+      double low = 1e9, high = 0;  // round by round
+      for (size_t r = 0; r < etcd_rounds.size() && r < sqlite_rounds.size(); ++r) {
+        const double ratio = etcd_rounds[r].grants.per_second / sqlite_rounds[r].grants.per_second;
+        low = std::min(low, ratio);
+        high = std::max(high, ratio);
+      }
+      std::printf("%-44s %10.2f (rounds %.2f-%.2f)\n",
+                  "ratio: etcd grants / SQLite grants per second",
+                  etcd->grants.per_second / sqlite->grants.per_second, low, high);
     }
   } else {
     std::printf(

@@ -25,6 +25,13 @@ constexpr std::chrono::seconds kMirrorWait{2};
 // A batch this large means load: the next one gathers for a moment.
 constexpr size_t kGatherAbove = 8;
 
+std::string Encode(StoredLease lease) {
+  accelpool::state::v1::StoredLease stored;
+  *stored.mutable_info() = std::move(lease.info);
+  stored.set_token_sha256(std::move(lease.token_sha256));
+  return stored.SerializeAsString();
+}
+
 }  // namespace
 
 EtcdStateStore::EtcdStateStore(EtcdClient& etcd)
@@ -187,34 +194,28 @@ absl::Status EtcdStateStore::SetDrained(const std::string& node, bool drained) {
 }
 
 absl::Status EtcdStateStore::PutLease(const StoredLease& lease) {
-  accelpool::state::v1::StoredLease stored;
-  *stored.mutable_info() = lease.info;
-  stored.set_token_sha256(lease.token_sha256);
-  return Put(Key(kLeases, lease.info.lease_id()), stored.SerializeAsString());
+  return Put(Key(kLeases, lease.info.lease_id()), Encode(lease));
 }
 
 absl::Status EtcdStateStore::DeleteLease(const std::string& lease_id) {
   return Delete(Key(kLeases, lease_id));
 }
 
-StateStore::Ticket EtcdStateStore::QueuePutLease(const StoredLease& lease) {
-  accelpool::state::v1::StoredLease stored;
-  *stored.mutable_info() = lease.info;
-  stored.set_token_sha256(lease.token_sha256);
+StateStore::Ticket EtcdStateStore::QueuePutLease(StoredLease lease) {
+  auto outcome = std::make_shared<Outcome>();
+  std::string id = lease.info.lease_id();
   absl::MutexLock lock(&queue_mu_);
   const Ticket ticket = next_ticket_++;
-  auto outcome = std::make_shared<Outcome>();
   outcomes_[ticket] = outcome;
   ++queued_;
-  queue_.push_back(
-      {Key(kLeases, lease.info.lease_id()), stored.SerializeAsString(), std::move(outcome)});
+  queue_.push_back({std::move(id), std::move(lease), std::move(outcome)});
   return ticket;
 }
 
 void EtcdStateStore::QueueDeleteLease(const std::string& lease_id) {
   absl::MutexLock lock(&queue_mu_);
   ++queued_;
-  queue_.push_back({Key(kLeases, lease_id), std::nullopt, nullptr});
+  queue_.push_back({lease_id, std::nullopt, nullptr});
 }
 
 void EtcdStateStore::Flush() {
@@ -272,32 +273,32 @@ void EtcdStateStore::CommitLoop() {
     // later write to a key replaces an earlier one (etcd refuses a
     // transaction naming a key twice); the earlier one's waiter learns the
     // batch's outcome, which includes its lease's last state.
-    std::vector<std::string> keys;
-    std::map<std::string, std::optional<std::string>> writes;
+    std::vector<std::string> ids;  // in the order first queued
+    std::map<std::string, std::optional<StoredLease>> writes;
     std::vector<std::shared_ptr<Outcome>> outcomes;
     size_t taken = 0;
     while (!queue_.empty()) {
       Queued& q = queue_.front();
-      if (writes.count(q.key) == 0) {
+      if (writes.count(q.lease_id) == 0) {
         if (writes.size() == kMaxTxnOps) break;
-        keys.push_back(q.key);
+        ids.push_back(q.lease_id);
       }
-      writes[q.key] = std::move(q.value);
+      writes[q.lease_id] = std::move(q.put);
       if (q.outcome != nullptr) outcomes.push_back(std::move(q.outcome));
       queue_.pop_front();
       ++taken;
     }
     batch_before = last_batch;
-    last_batch = keys.size();
+    last_batch = ids.size();
     queue_mu_.Unlock();
     std::vector<etcdserverpb::RequestOp> ops;
-    for (const std::string& key : keys) {
+    for (const std::string& id : ids) {
       etcdserverpb::RequestOp& op = ops.emplace_back();
-      if (const std::optional<std::string>& value = writes[key]) {
-        op.mutable_request_put()->set_key(key);
-        op.mutable_request_put()->set_value(*value);
+      if (std::optional<StoredLease>& put = writes[id]) {
+        op.mutable_request_put()->set_key(Key(kLeases, id));
+        op.mutable_request_put()->set_value(Encode(*std::move(put)));
       } else {
-        op.mutable_request_delete_range()->set_key(key);
+        op.mutable_request_delete_range()->set_key(Key(kLeases, id));
       }
     }
     const absl::Status committed = Commit(std::move(ops)).status();

@@ -66,7 +66,8 @@ class EtcdStateStore final : public StateStore {
   absl::Status SetDrained(const std::string& node, bool drained) override;
   absl::Status PutLease(const StoredLease& lease) override;
   absl::Status DeleteLease(const std::string& lease_id) override;
-  Ticket QueuePutLease(const StoredLease& lease) override;
+  // The lease is encoded by the committer, not under the caller's lock.
+  Ticket QueuePutLease(StoredLease lease) override;
   void QueueDeleteLease(const std::string& lease_id) override;
   absl::Status Wait(Ticket ticket) override;
   void Flush() override;
@@ -80,8 +81,8 @@ class EtcdStateStore final : public StateStore {
     absl::Status status;  // set before `done`
   };
   struct Queued {
-    std::string key;
-    std::optional<std::string> value;  // none: a delete
+    std::string lease_id;
+    std::optional<StoredLease> put;    // none: a delete
     std::shared_ptr<Outcome> outcome;  // puts
   };
   void CommitLoop();

@@ -49,7 +49,7 @@ class StateStore {
   // trip to a replicated store. Writes to one lease keep their order. The
   // embedded store writes at once.
   using Ticket = uint64_t;
-  virtual Ticket QueuePutLease(const StoredLease& lease) { return Done(PutLease(lease)); }
+  virtual Ticket QueuePutLease(StoredLease lease) { return Done(PutLease(lease)); }
   // Nobody waits for a delete: the store logs its failure (the next
   // leader ends a lease it restores whose session no node runs).
   virtual void QueueDeleteLease(const std::string& lease_id) {
