@@ -100,12 +100,23 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
     close(control_pair[0]);
   };
 
+  // The worker's stderr: a pipe whose lines poold relays into its log
+  // (WorkerLog), never poold's own stderr.
+  int log_pipe[2];
+  if (pipe2(log_pipe, O_CLOEXEC) != 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot make a pipe for the session worker's log: ", std::strerror(errno)));
+  }
+  absl::Cleanup close_log_writer = [&] { close(log_pipe[1]); };
+  absl::Cleanup close_log_reader = [&] { close(log_pipe[0]); };
+
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
-  // Not poold's terminal or output: only its log (stderr).
+  // Not poold's terminal, output or log.
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, log_pipe[1], STDERR_FILENO);
   posix_spawn_file_actions_adddup2(&actions, session_pair[1], kWorkerSessionFd);
   posix_spawn_file_actions_adddup2(&actions, control_pair[1], kWorkerControlFd);
   // Nothing else of the node's crosses: not its listeners, not other
@@ -136,6 +147,14 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> SessionProcess::Start(
   std::move(close_node_ends).Cancel();
   std::shared_ptr<SessionProcess> process(new SessionProcess(
       std::move(config), std::move(link), std::move(usage), pid, session_pair[0], control_pair[0]));
+  std::move(close_log_writer).Invoke();  // the worker's now
+  try {
+    process->log_ = std::make_unique<WorkerLog>(lease_id, log_pipe[0]);
+    std::move(close_log_reader).Cancel();
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the node cannot start a thread for this session: ", e.what()));
+  }
 
   // The worker opens its devices, then says whether it serves the lease.
   const auto timeout = absl::ToTimeval(absl::FromChrono(process->config_.start_timeout));

@@ -33,6 +33,7 @@
 #include "pool/common/wire.h"
 #include "pool/common/worker_wire.h"
 #include "pool/node/compute_shares.h"
+#include "pool/node/worker_log.h"
 
 namespace accel::pool {
 
@@ -138,6 +139,8 @@ class SessionProcess {
 
   std::thread relay_;
   std::thread reports_;
+  // Destroyed after the worker is reaped, so its last lines are relayed.
+  std::unique_ptr<WorkerLog> log_;
 };
 
 }  // namespace accel::pool

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "accel/client/lease.h"
 #include "accel/hal/hal.h"
 #include "gtest/gtest.h"
@@ -192,6 +193,43 @@ TEST_F(IsolationTest, AHostKernelCannotOpenFilesUseTheNetworkOrStartProcesses) {
   }
   // Bob, on the same device, never noticed.
   ASSERT_OK(RunSaxpy(bob->devices()[0], 4096));
+}
+
+TEST_F(IsolationTest, WhatAKernelWritesToStderrReachesPooldsLogMarkedAndLimited) {
+  StartPool({});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Lease> alice, LeaseAs(kAliceToken, 64 << 20));
+  const std::string id = alice->id();
+  {
+    ASSERT_OK_AND_ASSIGN(hal::Kernel forge, HostileKernel(alice->devices()[0], "forge_log"));
+    ASSERT_OK_AND_ASSIGN(hal::Stream stream, alice->devices()[0].CreateStream());
+    ASSERT_OK(stream.Launch(forge, kOneThread, {}));
+    ASSERT_OK(stream.Synchronize());
+  }
+  alice.reset();  // its worker ends: what it wrote is all relayed
+  const std::string marked = "poold: lease " + id + ": worker: ";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string log;
+  while ((log = poold_->log()).find("more lines not shown") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << log;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  int forged = 0, held_back = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, "l-forged")) {
+      ++forged;
+      EXPECT_EQ(line, marked + "poold: lease l-forged: granted\\x1b[2J");
+    } else if (absl::ConsumePrefix(&line, marked + "(")) {
+      int count = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(line.substr(0, line.find(' ')), &count)) << line;
+      held_back += count;
+    }
+  }
+  // The burst of 50 (and one more a tenth of a second, on a slow machine);
+  // the rest are counted.
+  EXPECT_GE(forged, 50);
+  EXPECT_LE(forged, 70);
+  EXPECT_EQ(forged + held_back, 200);
+  EXPECT_FALSE(absl::StrContains(log, "\x1b"));
 }
 
 TEST_F(IsolationTest, TheWatchdogEndsASpinningKernelOnASharedDevice) {

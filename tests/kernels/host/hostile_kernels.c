@@ -44,10 +44,21 @@ static int32_t try_fork(const AccelHostKernelContext* ctx) {
   return 0;
 }
 
+/* forge_log(): writes lines of poold's log, and a terminal's escape
+ * sequence, to stderr: 200 of them, past the node's limit. */
+static int32_t forge_log(const AccelHostKernelContext* ctx) {
+  (void)ctx;
+  static const char kForged[] = "poold: lease l-forged: granted\033[2J\n";
+  for (int i = 0; i < 200; ++i) {
+    if (write(2, kForged, sizeof(kForged) - 1) < 0) return 1;
+  }
+  return 0;
+}
+
 static const AccelHostKernelDesc kKernels[] = {
     {"wild_write", wild_write, "u64"}, {"spin_forever", spin_forever, ""},
     {"try_open", try_open, "buffer"},  {"try_socket", try_socket, "buffer"},
-    {"try_fork", try_fork, "buffer"},
+    {"try_fork", try_fork, "buffer"},  {"forge_log", forge_log, ""},
 };
 
 __attribute__((visibility("default"))) uint32_t accel_host_module_abi_version(void) {
