@@ -149,7 +149,7 @@ absl::Status EtcdClient::Authenticate(Member& member) {
 
 absl::Status EtcdClient::Call(
     const char* what, const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call,
-    const etcdserverpb::ResponseHeader* header) {
+    const std::function<uint64_t()>& raft_term) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + options_.call_timeout;
   // Each member gets its share of the time, so a member that is up but cut
@@ -229,11 +229,12 @@ absl::Status EtcdClient::Call(
           current_ = index;
           leader_unknown_ = true;
         }
-        if (header != nullptr && header->raft_term() != raft_term_) leader_unknown_ = true;
+        const uint64_t term = raft_term ? raft_term() : raft_term_;
+        if (term != raft_term_) leader_unknown_ = true;
         look_up = leader_unknown_ && members_.size() > 1;
         if (look_up) {
           leader_unknown_ = false;
-          if (header != nullptr) raft_term_ = header->raft_term();
+          raft_term_ = term;
         }
       }
       if (look_up) {
@@ -320,7 +321,7 @@ absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
   absl::Status s = Call(
       "Range",
       [&](Member& m, grpc::ClientContext& c) { return m.kv->Range(&c, request, &response); },
-      response.mutable_header());
+      [&] { return response.header().raft_term(); });
   if (!s.ok()) return s;
   return response;
 }
@@ -349,7 +350,7 @@ absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::Tx
   etcdserverpb::TxnResponse response;
   absl::Status s = Call(
       "Txn", [&](Member& m, grpc::ClientContext& c) { return m.kv->Txn(&c, request, &response); },
-      response.mutable_header());
+      [&] { return response.header().raft_term(); });
   if (!s.ok()) return s;
   return response;
 }
@@ -361,7 +362,7 @@ absl::Status EtcdClient::Compact(int64_t revision) {
   absl::Status s = Call(
       "Compact",
       [&](Member& m, grpc::ClientContext& c) { return m.kv->Compact(&c, request, &response); },
-      response.mutable_header());
+      [&] { return response.header().raft_term(); });
   // etcd refuses a revision compacted already (another compactor, or etcd's
   // own --auto-compaction): what was asked for is done.
   if (!s.ok() && absl::StrContains(s.message(), "required revision has been compacted")) {
@@ -379,7 +380,7 @@ absl::StatusOr<etcdserverpb::LeaseGrantResponse> EtcdClient::LeaseGrant(int64_t 
       [&](Member& m, grpc::ClientContext& c) {
         return m.lease->LeaseGrant(&c, request, &response);
       },
-      response.mutable_header());
+      [&] { return response.header().raft_term(); });
   if (!s.ok()) return s;
   if (!response.error().empty()) {
     return absl::UnavailableError(absl::StrCat("etcd LeaseGrant: ", response.error()));
@@ -417,7 +418,7 @@ absl::StatusOr<int64_t> EtcdClient::LeaseKeepAlive(int64_t lease) {
         return finished.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive unanswered")
                              : finished;
       },
-      response.mutable_header());
+      [&] { return response.header().raft_term(); });
   if (!s.ok()) return s;
   return response.ttl();
 }

@@ -104,11 +104,11 @@ class EtcdClient {
   // Runs `call` on the current member; moves to the next one while members
   // are unreachable, re-authenticates once if the auth token lapsed.
   // UNAVAILABLE naming etcd and the member when none answers in time.
-  // `header`, where the call's response has one: its raft term tells when
-  // etcd's leader may have changed.
+  // `raft_term`, where the call's response has a header: its raft term,
+  // read once the call answered, tells when etcd's leader may have changed.
   absl::Status Call(const char* what,
                     const std::function<grpc::Status(Member&, grpc::ClientContext&)>& call,
-                    const etcdserverpb::ResponseHeader* header = nullptr);
+                    const std::function<uint64_t()>& raft_term = nullptr);
   absl::Status Authenticate(Member& member) ABSL_LOCKS_EXCLUDED(mu_);
   // Asks `member` (which just answered) which member leads etcd's raft
   // group: its index; none while etcd elects one; NOT_FOUND when it is none
