@@ -29,7 +29,7 @@ std::string WorkerLogLine(absl::string_view lease_id, absl::string_view line, si
   return out;
 }
 
-bool LogLineBudget::Take(Clock::time_point now, uint64_t& dropped) {
+bool LogLineBudget::Take(Clock::time_point now) {
   if (last_) {
     const double seconds = std::chrono::duration<double>(now - *last_).count();
     tokens_ = std::min(kBurst, tokens_ + std::max(0.0, seconds) * kPerSecond);
@@ -40,8 +40,6 @@ bool LogLineBudget::Take(Clock::time_point now, uint64_t& dropped) {
     return false;
   }
   tokens_ -= 1;
-  dropped = dropped_;
-  dropped_ = 0;
   return true;
 }
 
@@ -55,28 +53,26 @@ WorkerLog::WorkerLog(std::string lease_id, int fd)
     : lease_id_(std::move(lease_id)), fd_(fd), thread_([this] { Relay(); }) {}
 
 WorkerLog::~WorkerLog() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
+  stopping_ = true;
   thread_.join();
   close(fd_);
 }
 
-std::string WorkerLog::DroppedLine(uint64_t dropped) const {
-  return absl::StrCat("poold: lease ", lease_id_, ": worker: (", dropped,
-                      " more lines not shown: a worker's log is limited to ",
-                      LogLineBudget::kPerSecond, " lines a second)\n");
+void WorkerLog::Write(std::string line) {
+  std::string out;
+  if (const uint64_t dropped = budget_.TakeDropped(); dropped > 0) {
+    out = absl::StrCat("poold: lease ", lease_id_, ": worker: (", dropped,
+                       " more lines not shown: a worker's log is limited to ",
+                       LogLineBudget::kPerSecond, " lines a second)\n");
+  }
+  out += line;
+  // One write: lines of several workers never interleave.
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
 }
 
 void WorkerLog::Emit(absl::string_view line, size_t more) {
-  uint64_t dropped = 0;
-  if (!budget_.Take(LogLineBudget::Clock::now(), dropped)) return;
-  std::string out = dropped > 0 ? DroppedLine(dropped) : "";
-  out += WorkerLogLine(lease_id_, line, more);
-  // One write a line: lines of several workers never interleave.
-  std::fwrite(out.data(), 1, out.size(), stderr);
-  std::fflush(stderr);
+  if (budget_.Take(LogLineBudget::Clock::now())) Write(WorkerLogLine(lease_id_, line, more));
 }
 
 void WorkerLog::Relay() {
@@ -88,7 +84,6 @@ void WorkerLog::Relay() {
     const int ready = poll(&readable, 1, 100);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      absl::MutexLock lock(&mu_);
       if (stopping_) break;
       continue;
     }
@@ -109,11 +104,7 @@ void WorkerLog::Relay() {
     }
   }
   if (!line.empty() || more > 0) Emit(line, more);
-  if (const uint64_t dropped = budget_.TakeDropped(); dropped > 0) {
-    const std::string out = DroppedLine(dropped);
-    std::fwrite(out.data(), 1, out.size(), stderr);
-    std::fflush(stderr);
-  }
+  Write("");  // says what was held back at the end
 }
 
 }  // namespace accel::pool

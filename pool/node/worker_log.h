@@ -9,6 +9,7 @@
 #ifndef ACCEL_POOL_NODE_WORKER_LOG_H_
 #define ACCEL_POOL_NODE_WORKER_LOG_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -16,7 +17,6 @@
 #include <thread>
 
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 
 namespace accel::pool {
 
@@ -31,10 +31,9 @@ class LogLineBudget {
   using Clock = std::chrono::steady_clock;
   static constexpr double kBurst = 50;
   static constexpr double kPerSecond = 10;
-  // Whether a line may go out at `now`; if so and lines were held back
-  // since the last one, `dropped` says how many.
-  bool Take(Clock::time_point now, uint64_t& dropped);
-  // The lines held back since the last that went out (and forgets them).
+  // Whether a line may go out at `now` (one that may not is counted).
+  bool Take(Clock::time_point now);
+  // The lines held back since this was last asked (and forgets them).
   uint64_t TakeDropped();
 
  private:
@@ -54,14 +53,14 @@ class WorkerLog {
  private:
   void Relay();
   void Emit(absl::string_view line, size_t more);
-  // The line that says `dropped` lines were held back.
-  std::string DroppedLine(uint64_t dropped) const;
+  // The lines held back since the last said, if any, then `line`
+  // (already a log line), in one write.
+  void Write(std::string line);
 
   const std::string lease_id_;
   const int fd_;
   LogLineBudget budget_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
