@@ -17,6 +17,8 @@ namespace {
 constexpr char kScheme[] = "etcd://";
 
 // A member that is down or cut off: another one may answer.
+constexpr int kMaxResponseBytes = 64 << 20;
+
 bool TryAnotherMember(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
          s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
@@ -95,6 +97,9 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(Options options)
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // Room for any value etcd takes (its --max-request-bytes, 1.5 MiB by
+    // default, bounds one), with pages of many (RangePrefix).
+    args.SetMaxReceiveMessageSize(kMaxResponseBytes);
     Member m;
     m.address = address;
     m.channel = grpc::CreateCustomChannel(address, *credentials, args);
@@ -329,13 +334,20 @@ absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
 absl::StatusOr<int64_t> EtcdClient::RangePrefix(
     const std::string& prefix, const std::function<absl::Status(const mvccpb::KeyValue&)>& each) {
   int64_t revision = 0;
+  // Pages of 1000 keys; a page over gRPC's message limit (large values:
+  // the lease journal's entries) is asked again in smaller ones.
+  int64_t limit = 1000;
   for (std::string from = prefix;;) {
     etcdserverpb::RangeRequest request;
     request.set_key(from);
     request.set_range_end(PrefixEnd(prefix));
-    request.set_limit(1000);  // never one response over gRPC's message limit
+    request.set_limit(limit);
     request.set_revision(revision);
     absl::StatusOr<etcdserverpb::RangeResponse> page = Range(request);
+    if (page.status().code() == absl::StatusCode::kResourceExhausted && limit > 1) {
+      limit = std::max<int64_t>(1, limit / 10);
+      continue;
+    }
     if (!page.ok()) return page.status();
     if (revision == 0) revision = page->header().revision();
     for (const mvccpb::KeyValue& kv : page->kvs()) {

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "pool/coordinator/etcd_state_store.h"
 
 namespace accel::pool {
 
@@ -90,6 +89,13 @@ absl::Status EtcdStateMirror::Mirror() {
 
 absl::StatusOr<PoolState> EtcdStateMirror::StateAt(int64_t revision,
                                                    std::chrono::milliseconds wait) {
+  absl::StatusOr<EtcdStateDecoder> records = RecordsAt(revision, wait);
+  if (!records.ok()) return records.status();
+  return records->Finish();
+}
+
+absl::StatusOr<EtcdStateDecoder> EtcdStateMirror::RecordsAt(int64_t revision,
+                                                            std::chrono::milliseconds wait) {
   std::pair<EtcdStateMirror*, int64_t> target(this, revision);
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(
@@ -102,11 +108,11 @@ absl::StatusOr<PoolState> EtcdStateMirror::StateAt(int64_t revision,
     return absl::DeadlineExceededError(absl::StrCat("the etcd watch reached revision ", revision_,
                                                     ", not ", revision, ", in time"));
   }
-  PoolState state;
+  EtcdStateDecoder records(root_);
   for (const auto& [key, value] : kvs_) {
-    if (absl::Status s = DecodeRecord(root_, key, value, state); !s.ok()) return s;
+    if (absl::Status s = records.Add(key, value); !s.ok()) return s;
   }
-  return state;
+  return records;
 }
 
 }  // namespace accel::pool

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "pool/coordinator/etcd_client.h"
+#include "pool/coordinator/etcd_state_layout.h"
 #include "pool/coordinator/state_store.h"
 
 namespace accel::pool {
@@ -37,6 +38,8 @@ class EtcdStateMirror {
   // event at `revision` or later (a write under the prefix);
   // DEADLINE_EXCEEDED if it has not within `wait`.
   absl::StatusOr<PoolState> StateAt(int64_t revision, std::chrono::milliseconds wait);
+  // The same, as the records it is made of (what the store's journal needs).
+  absl::StatusOr<EtcdStateDecoder> RecordsAt(int64_t revision, std::chrono::milliseconds wait);
   // The revision the copy is current through (0 before the first load).
   int64_t revision();
 

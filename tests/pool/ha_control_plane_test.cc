@@ -75,6 +75,23 @@ absl::Status FenceAsLeader(pool::EtcdClient& etcd, pool::EtcdStateStore& store) 
   return absl::OkStatus();
 }
 
+std::set<std::string> LeaseIds(const pool::PoolState& state) {
+  std::set<std::string> ids;
+  for (const pool::StoredLease& l : state.leases) ids.insert(l.info.lease_id());
+  return ids;
+}
+
+// The names of the keys under `prefix`, without it.
+std::set<std::string> KeysUnder(pool::EtcdClient& etcd, const std::string& prefix) {
+  std::set<std::string> keys;
+  absl::StatusOr<int64_t> read = etcd.RangePrefix(prefix, [&](const mvccpb::KeyValue& kv) {
+    keys.insert(kv.key().substr(prefix.size()));
+    return absl::OkStatus();
+  });
+  EXPECT_OK(read.status());
+  return keys;
+}
+
 TEST(EtcdStateStoreTest, WritesCommitOnlyWhileTheWritersFenceHolds) {
   START_ETCD_OR_SKIP(cluster, 1);
   std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
@@ -139,6 +156,33 @@ absl::StatusOr<size_t> RaftLeaderOf(const EtcdCluster& cluster, const std::set<s
     }
   }
   return absl::UnavailableError("no member says it leads");
+}
+
+// Values larger in all than one gRPC response holds (64 MiB): the pages
+// are asked again smaller, and every key is read once.
+TEST(EtcdClientTest, APrefixLargerThanOneResponseIsReadInSmallerPages) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
+  ASSERT_NE(etcd, nullptr);
+  constexpr int kKeys = 70;
+  const std::string value(1 << 20, 'v');  // within etcd's 1.5 MiB a request
+  for (int i = 0; i < kKeys; ++i) {
+    etcdserverpb::TxnRequest put;
+    etcdserverpb::PutRequest* request = put.add_success()->mutable_request_put();
+    request->set_key(absl::StrCat("/big/", 100 + i));
+    request->set_value(value);
+    ASSERT_OK(etcd->Txn(put).status());
+  }
+  int read = 0;
+  ASSERT_OK(etcd->RangePrefix("/big/",
+                              [&](const mvccpb::KeyValue& kv) {
+                                EXPECT_EQ(kv.key(), absl::StrCat("/big/", 100 + read));
+                                EXPECT_EQ(kv.value().size(), value.size());
+                                ++read;
+                                return absl::OkStatus();
+                              })
+                .status());
+  EXPECT_EQ(read, kKeys);
 }
 
 TEST(EtcdClientTest, CallsGoToTheRaftLeaderWhicheverMemberIsListedFirst) {
@@ -223,6 +267,9 @@ TEST(EtcdStateStoreTest, LoadReadsAPoolLargerThanOnePage) {
     lease.info.set_lease_id(absl::StrCat("l-", i));
     ASSERT_OK(store.PutLease(lease));
   }
+  // One write at a time: an entry each, yet the journal stays short (it
+  // folds between writes once it is long).
+  EXPECT_LE(KeysUnder(*etcd, "/store-test/journal/").size(), 300u);
   ASSERT_OK_AND_ASSIGN(pool::PoolState state, store.Load());
   EXPECT_EQ(state.leases.size(), static_cast<size_t>(kLeases));
   std::set<std::string> ids;
@@ -267,6 +314,99 @@ TEST(EtcdStateStoreTest, QueuedWritesOfManyThreadsAreKeptAndFlushWaitsForDeletes
   EXPECT_EQ(ids, expected);
   // A ticket the store never gave out is an error, not a wait forever.
   EXPECT_EQ(store.Wait(1u << 30).code(), absl::StatusCode::kInternal);
+}
+
+// Concurrent grants share journal entries (one key each, not one per
+// lease); a later leader reads them, and folding them leaves each live
+// lease in a key of its own and no journal, the state read back unchanged.
+TEST(EtcdStateStoreTest, GrantsShareJournalEntriesThatFoldIntoEachLeasesOwnKey) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
+  ASSERT_NE(etcd, nullptr);
+  constexpr int kThreads = 16, kEach = 20;
+  std::set<std::string> live;
+  {
+    pool::EtcdStateStore store(*etcd);
+    ASSERT_OK(FenceAsLeader(*etcd, store));
+    std::vector<std::thread> threads;
+    std::vector<absl::Status> failures(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach && failures[t].ok(); ++i) {
+          pool::StoredLease lease;
+          lease.info.set_lease_id(absl::StrCat("l-", t, "-", i));
+          failures[t] = store.Wait(store.QueuePutLease(lease));
+          if (i % 2 == 1) store.QueueDeleteLease(lease.info.lease_id());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const absl::Status& failure : failures) ASSERT_OK(failure);
+    store.Flush();
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kEach; i += 2) live.insert(absl::StrCat("l-", t, "-", i));
+    }
+    const size_t entries = KeysUnder(*etcd, "/store-test/journal/").size();
+    EXPECT_GT(entries, 0u);
+    EXPECT_LT(entries, static_cast<size_t>(kThreads * kEach * 3 / 2));  // writes shared keys
+  }
+  // A new term (its fence made again): the predecessor's journal is read,
+  // and folded by the new leader.
+  etcdserverpb::TxnRequest remove;
+  remove.add_success()->mutable_request_delete_range()->set_key("/store-test/leader/me");
+  ASSERT_OK(etcd->Txn(remove).status());
+  pool::EtcdStateStore next(*etcd);
+  ASSERT_OK(FenceAsLeader(*etcd, next));
+  ASSERT_OK_AND_ASSIGN(pool::PoolState before, next.Load());
+  EXPECT_EQ(LeaseIds(before), live);
+  ASSERT_OK(next.Fold());
+  EXPECT_TRUE(KeysUnder(*etcd, "/store-test/journal/").empty());
+  EXPECT_EQ(KeysUnder(*etcd, "/store-test/leases/"), live);
+  ASSERT_OK_AND_ASSIGN(pool::PoolState after, next.Load());
+  EXPECT_EQ(LeaseIds(after), live);
+
+  // A folded lease released: its key goes with the next fold, and until
+  // then the journal's release already counts.
+  ASSERT_OK(next.DeleteLease("l-0-0"));
+  live.erase("l-0-0");
+  ASSERT_OK_AND_ASSIGN(pool::PoolState released, next.Load());
+  EXPECT_EQ(LeaseIds(released), live);
+  ASSERT_OK(next.Fold());
+  EXPECT_EQ(KeysUnder(*etcd, "/store-test/leases/"), live);
+}
+
+// A leader whose term ended knows a journal that another leader may have
+// changed since: elected again, it folds nothing of it until it has loaded.
+TEST(EtcdStateStoreTest, ALeaderFoldsOnlyTheJournalOfATermItLoaded) {
+  START_ETCD_OR_SKIP(cluster, 1);
+  std::unique_ptr<pool::EtcdClient> etcd = ClientOf(*cluster);
+  ASSERT_NE(etcd, nullptr);
+  auto new_term = [&](pool::EtcdStateStore& store) {
+    etcdserverpb::TxnRequest remove;
+    remove.add_success()->mutable_request_delete_range()->set_key("/store-test/leader/me");
+    ASSERT_OK(etcd->Txn(remove).status());
+    ASSERT_OK(FenceAsLeader(*etcd, store));
+  };
+  pool::EtcdStateStore first(*etcd), second(*etcd);
+  ASSERT_OK(FenceAsLeader(*etcd, first));
+  pool::StoredLease lease;
+  lease.info.set_lease_id("l-1");
+  ASSERT_OK(first.PutLease(lease));
+  // Another leads, releases the lease and folds.
+  new_term(second);
+  ASSERT_OK(second.Load().status());
+  ASSERT_OK(second.DeleteLease("l-1"));
+  ASSERT_OK(second.Fold());
+  EXPECT_TRUE(KeysUnder(*etcd, "/store-test/leases/").empty());
+  // The first leads again: its old journal is not folded back in.
+  new_term(first);
+  EXPECT_EQ(first.Fold().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(KeysUnder(*etcd, "/store-test/leases/").empty());
+  ASSERT_OK_AND_ASSIGN(pool::PoolState state, first.Load());
+  EXPECT_TRUE(state.leases.empty());
+  ASSERT_OK(first.Fold());
+  EXPECT_TRUE(KeysUnder(*etcd, "/store-test/leases/").empty());
+  EXPECT_TRUE(KeysUnder(*etcd, "/store-test/journal/").empty());
 }
 
 // etcd's own authentication: a root user with its password, then on.
@@ -359,12 +499,6 @@ TEST(EtcdStateStoreTest, AnEtcdThatRequiresTlsIsReachedWithTheCoordinatorsCertif
                        connect({dir.Path("pki/ca.pem"), dir.Path("pki/coordinator.pem"),
                                 dir.Path("pki/coordinator.key")}));
   EXPECT_OK(coordinator->Range(read).status());
-}
-
-std::set<std::string> LeaseIds(const pool::PoolState& state) {
-  std::set<std::string> ids;
-  for (const pool::StoredLease& l : state.leases) ids.insert(l.info.lease_id());
-  return ids;
 }
 
 TEST(EtcdStateStoreTest, AStandbysWarmCopyFollowsTheLeadersWritesExactly) {
