@@ -765,14 +765,22 @@ absl::StatusOr<v1::LeaseInfo> Coordinator::ExplainLease(const std::string& lease
 }
 
 absl::StatusOr<bool> Coordinator::SeedTenant(const Tenant& tenant) {
-  absl::MutexLock lock(&mu_);
-  if (tenants_.Find(tenant.name) != nullptr) return false;
-  if (absl::Status s = tenants_.Define(tenant); !s.ok()) return s;
-  if (options_.store != nullptr) {
-    if (absl::Status s = options_.store->PutTenant(*tenants_.Find(tenant.name)); !s.ok()) {
-      return s;
-    }
+  absl::MutexLock admin(&admin_mu_);
+  Tenant checked;
+  {
+    absl::MutexLock lock(&mu_);
+    if (tenants_.Find(tenant.name) != nullptr) return false;
+    // Checked against the others (a token of another tenant's) before it
+    // is kept.
+    TenantRegistry updated = tenants_;
+    if (absl::Status s = updated.Define(tenant); !s.ok()) return s;
+    checked = *updated.Find(tenant.name);
   }
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->PutTenant(checked); !s.ok()) return s;
+  }
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = tenants_.Define(checked); !s.ok()) return s;
   return true;
 }
 
@@ -805,23 +813,35 @@ void Coordinator::EndTenantLeasesLocked(const std::string& tenant, const absl::S
 }
 
 absl::StatusOr<v1::PutTenantResponse> Coordinator::PutTenant(const v1::PutTenantRequest& request) {
+  absl::MutexLock admin(&admin_mu_);
+  const std::string& name = request.tenant().name();
+  Tenant tenant;
+  std::string token;
+  bool rotated = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // Decided on a copy, kept before it takes effect: a tenant the store
+    // lost would vanish at the next restart with its leases.
+    TenantRegistry updated = tenants_;
+    rotated = request.rotate_token() && tenants_.Find(name) != nullptr;
+    absl::StatusOr<std::string> put =
+        updated.Put(request.tenant(), request.create(), request.rotate_token());
+    if (!put.ok()) return put.status();
+    token = *std::move(put);
+    tenant = *updated.Find(name);
+  }
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->PutTenant(tenant); !s.ok()) return s;
+  }
   std::vector<Notice> notices;
   v1::PutTenantResponse response;
   {
     absl::MutexLock lock(&mu_);
-    // Kept before it takes effect: a tenant the store lost would vanish at
-    // the next restart with its leases.
-    TenantRegistry updated = tenants_;
-    const std::string& name = request.tenant().name();
-    const bool rotated = request.rotate_token() && tenants_.Find(name) != nullptr;
-    absl::StatusOr<std::string> token =
-        updated.Put(request.tenant(), request.create(), request.rotate_token());
-    if (!token.ok()) return token.status();
-    if (options_.store != nullptr) {
-      if (absl::Status s = options_.store->PutTenant(*updated.Find(name)); !s.ok()) return s;
-    }
-    tenants_ = std::move(updated);
-    // Whoever held the old token holds nothing any more.
+    // Only admin_mu_'s holders change tenants, so this applies to the
+    // registry the change was decided on; use counted meanwhile stays.
+    if (absl::Status s = tenants_.Define(tenant); !s.ok()) return s;
+    // Whoever held the old token holds nothing any more, including a lease
+    // granted to it while the store was written.
     if (rotated) {
       EndTenantLeasesLocked(
           name,
@@ -831,22 +851,26 @@ absl::StatusOr<v1::PutTenantResponse> Coordinator::PutTenant(const v1::PutTenant
           notices);
     }
     *response.mutable_tenant() = *tenants_.Describe(name);
-    response.set_token(*token);
+    response.set_token(token);
   }
   Deliver(notices);
   return response;
 }
 
 absl::Status Coordinator::DeleteTenant(const std::string& name) {
-  std::vector<Notice> notices;
+  absl::MutexLock admin(&admin_mu_);
   {
     absl::MutexLock lock(&mu_);
     if (tenants_.Find(name) == nullptr) {
       return absl::NotFoundError(absl::StrCat("no tenant named ", ClientText(name)));
     }
-    if (options_.store != nullptr) {
-      if (absl::Status s = options_.store->DeleteTenant(name); !s.ok()) return s;
-    }
+  }
+  if (options_.store != nullptr) {
+    if (absl::Status s = options_.store->DeleteTenant(name); !s.ok()) return s;
+  }
+  std::vector<Notice> notices;
+  {
+    absl::MutexLock lock(&mu_);
     EndTenantLeasesLocked(
         name,
         absl::UnauthenticatedError(absl::StrCat("tenant ", name, " was deleted: its leases ended")),
@@ -858,12 +882,18 @@ absl::Status Coordinator::DeleteTenant(const std::string& name) {
 }
 
 absl::Status Coordinator::Drain(const std::string& node, bool undrain) {
-  absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return absl::NotFoundError(absl::StrCat("no node named ", node));
+  absl::MutexLock admin(&admin_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (nodes_.count(node) == 0) return absl::NotFoundError(absl::StrCat("no node named ", node));
+  }
   if (options_.store != nullptr) {
     if (absl::Status s = options_.store->SetDrained(node, !undrain); !s.ok()) return s;
   }
+  absl::MutexLock lock(&mu_);
+  // Nodes stay known once seen (a lost one as "lost"), so it is still here.
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return absl::NotFoundError(absl::StrCat("no node named ", node));
   it->second.drained = !undrain;
   // A lost node stays lost until it registers again; then the drain applies.
   if (it->second.info.state() != "lost") {

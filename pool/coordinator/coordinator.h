@@ -387,6 +387,13 @@ class Coordinator : public LeaseAuthority {
   static int64_t NowUnixMs();
 
   const Options options_;
+  // Serialises the operator's changes to what the store keeps besides
+  // leases (tenants, drains). Each is decided under mu_, written to the
+  // store with mu_ released (a replicated store in trouble takes seconds to
+  // fail, and grants, renewals and heartbeats must not wait behind it),
+  // then applied under mu_ again; holding admin_mu_ throughout means no
+  // other such change comes between. Taken before mu_.
+  absl::Mutex admin_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Teardown> teardowns_ ABSL_GUARDED_BY(mu_);

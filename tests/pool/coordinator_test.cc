@@ -208,6 +208,120 @@ TEST(CoordinatorStoreTest, ALeaseTheStoreDoesNotKeepIsNotGrantedAndHoldsNothing)
   EXPECT_EQ(lease.lease().devices(0).device().id(), "a/host:0");
 }
 
+// A state store whose tenant and drain writes wait while held, as a call
+// to an etcd without quorum does until it times out; lease writes pass.
+class StallingStore final : public StateStore {
+ public:
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  // Lets the waiting writes go, failing them with `result`.
+  void Release(absl::Status result) {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+    result_ = std::move(result);
+  }
+  // Whether a write is waiting, within five seconds.
+  bool Stalled() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* n) { return *n > 0; }, &waiting_),
+                                absl::Seconds(5));
+  }
+  absl::StatusOr<PoolState> Load() override { return PoolState(); }
+  absl::Status PutTenant(const Tenant&) override { return Stall(); }
+  absl::Status DeleteTenant(const std::string&) override { return Stall(); }
+  absl::Status SetDrained(const std::string&, bool) override { return Stall(); }
+  absl::Status PutLease(const StoredLease&) override { return absl::OkStatus(); }
+  absl::Status DeleteLease(const std::string&) override { return absl::OkStatus(); }
+
+ private:
+  absl::Status Stall() {
+    absl::MutexLock lock(&mu_);
+    ++waiting_;
+    mu_.Await(absl::Condition(
+        +[](bool* held) { return !*held; }, &held_));
+    --waiting_;
+    return result_;
+  }
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status result_ ABSL_GUARDED_BY(mu_);
+};
+
+// Runs `call` on a thread of its own while `store` holds a write; whether
+// it returned within five seconds. If not, the store lets go, so that the
+// test fails rather than hangs.
+template <typename Call>
+bool ReturnsWhileHeld(StallingStore& store, Call call) {
+  auto done = std::async(std::launch::async, std::move(call));
+  if (done.wait_for(std::chrono::seconds(5)) == std::future_status::ready) return true;
+  store.Release(absl::AbortedError("the test gave up waiting"));
+  return false;
+}
+
+TEST(CoordinatorStoreTest, AnOperatorCallTheStoreHoldsUpStallsNoGrant) {
+  StallingStore store;
+  Coordinator::Options options;
+  options.store = &store;
+  Coordinator coordinator(options);
+  NullListener listener;
+  coordinator.AddNode("a", "a:1", {}, Devices(2), &listener);
+  const Caller op{"", true, "a test operator"};
+  v1::PutTenantRequest put;
+  put.set_create(true);
+  put.mutable_tenant()->set_name("risk");
+  ASSERT_OK_AND_ASSIGN(auto risk, coordinator.PutTenant(put));
+  ASSERT_OK_AND_ASSIGN(const Caller risk_caller, coordinator.Authenticate(risk.token(), false));
+  ASSERT_OK_AND_ASSIGN(auto before, coordinator.Lease(Request(), risk_caller));
+
+  // A rotation whose write waits: grants, listings and renewals go on, and
+  // the old token still leases until the rotation is kept.
+  store.Hold();
+  put.set_create(false);
+  put.set_rotate_token(true);
+  auto rotation = std::async(std::launch::async, [&] { return coordinator.PutTenant(put); });
+  ASSERT_TRUE(store.Stalled());
+  absl::StatusOr<v1::LeaseResponse> during;
+  EXPECT_TRUE(ReturnsWhileHeld(store, [&] { during = coordinator.Lease(Request(), risk_caller); }));
+  ASSERT_OK(during.status());
+  EXPECT_TRUE(ReturnsWhileHeld(store, [&] { return coordinator.ListLeases(op); }));
+  EXPECT_TRUE(ReturnsWhileHeld(store, [&] {
+    return coordinator.Renew(before.lease().lease_id(), before.token(), risk_caller);
+  }));
+  store.Release(absl::OkStatus());
+  ASSERT_OK_AND_ASSIGN(auto rotated, rotation.get());
+  // Kept, so applied: both leases of the old token end, the one granted
+  // while the write waited too.
+  EXPECT_THAT(coordinator.Authenticate(risk.token(), false),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_TRUE(coordinator.ListLeases(op).empty());
+  ASSERT_OK_AND_ASSIGN(const Caller rotated_caller,
+                       coordinator.Authenticate(rotated.token(), false));
+
+  // A drain and a deletion the store fails change nothing, and grants went
+  // on while they waited.
+  store.Hold();
+  auto drain = std::async(std::launch::async, [&] { return coordinator.Drain("a", false); });
+  ASSERT_TRUE(store.Stalled());
+  EXPECT_TRUE(
+      ReturnsWhileHeld(store, [&] { during = coordinator.Lease(Request(), rotated_caller); }));
+  ASSERT_OK(during.status());
+  store.Release(absl::UnavailableError("etcd has no quorum"));
+  EXPECT_THAT(drain.get(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("etcd")));
+  EXPECT_OK(coordinator.Lease(Request(), rotated_caller).status());  // not draining
+  store.Hold();
+  auto deletion = std::async(std::launch::async, [&] { return coordinator.DeleteTenant("risk"); });
+  ASSERT_TRUE(store.Stalled());
+  EXPECT_TRUE(ReturnsWhileHeld(store, [&] { return coordinator.ListTenants(op); }));
+  store.Release(absl::UnavailableError("etcd has no quorum"));
+  EXPECT_THAT(deletion.get(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_OK(coordinator.Authenticate(rotated.token(), false).status());
+  EXPECT_EQ(coordinator.ListLeases(op).size(), 2u);
+}
+
 // Counts what a node hears of its leases.
 class CountingListener : public LeaseListener {
  public:
