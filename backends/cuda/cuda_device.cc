@@ -137,6 +137,18 @@ absl::Status CudaDevice::Init() {
     shared_optin = 0;
   }
   compute_capability_ = major * 10 + minor;
+  // Every attribute the driver answers, for accelpool's libcuda.so.1 on the
+  // pool's clients. A driver newer than our cuda.h may know numbers beyond
+  // its CU_DEVICE_ATTRIBUTE_MAX, so a wider range is asked; a number the
+  // driver does not define answers CUDA_ERROR_INVALID_VALUE and is left out.
+  constexpr int kHighestAttributeAsked = 511;
+  for (int which = 1; which <= kHighestAttributeAsked; ++which) {
+    int value = 0;
+    if (driver_.cuDeviceGetAttribute(&value, static_cast<CUdevice_attribute>(which), device_) ==
+        CUDA_SUCCESS) {
+      attributes_.push_back({which, 0, value});
+    }
+  }
 
   char name[256] = {};
   if (absl::Status s = ToStatus(driver_, driver_.cuDeviceGetName(name, sizeof(name) - 1, device_),

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "accel/hal/plugin/backend_interface.h"
 #include "cuda_driver.h"
@@ -21,6 +22,7 @@ class CudaDevice : public hal::plugin::DeviceImpl {
   ~CudaDevice() override;
 
   AccelDeviceProperties Properties() override { return properties_; }
+  absl::Span<const AccelNativeAttribute> NativeAttributes() override { return attributes_; }
   absl::StatusOr<std::pair<uint64_t, uint64_t>> MemoryInfo() override;
   int32_t ImageScore(AccelImageFormat format, absl::string_view arch) override;
   absl::StatusOr<std::unique_ptr<hal::plugin::BufferImpl>> Allocate(uint64_t size) override;
@@ -45,6 +47,8 @@ class CudaDevice : public hal::plugin::DeviceImpl {
   std::string id_;
   int compute_capability_ = 0;  // major * 10 + minor
   AccelDeviceProperties properties_{};
+  // Every attribute the driver answers, by CUdevice_attribute number.
+  std::vector<AccelNativeAttribute> attributes_;
   // Zero-fills new allocations, then is synchronized: a stream of our own
   // rather than the legacy default stream, which does not order against the
   // non-blocking streams the HAL's streams are made of.

@@ -31,14 +31,96 @@ PciAddress ParsePci(const std::string& id) {
 
 ComputeCapability CapabilityOf(const hal::DeviceProperties& properties) {
   int number = 0;
-  if (properties.backend != "cuda" || !absl::StartsWith(properties.arch, "sm_") ||
+  // By the architecture alone: a leased device's backend is "remote", and
+  // only CUDA devices have sm_ architectures.
+  if (!absl::StartsWith(properties.arch, "sm_") ||
       !absl::SimpleAtoi(properties.arch.substr(3), &number) || number < 10) {
     return {};
   }
   return {number / 10, number % 10};
 }
 
-std::optional<int> DeviceAttribute(const hal::DeviceProperties& p, CUdevice_attribute attribute) {
+namespace {
+
+// Attributes that say what a program can do through this library rather
+// than what the device has: the node's own value would promise what no call
+// here serves (managed or mapped host memory, memory pools, virtual memory
+// management, IPC, stream memory operations, cooperative launches), or
+// describe the node's host (NUMA) rather than the program's. By number, so
+// that the table compiles against the cuda.h of any supported toolkit.
+struct Served {
+  int attribute;
+  int value;
+};
+constexpr Served kServedHere[] = {
+    {18, 0},                       // INTEGRATED: never with the program's host
+    {19, 0},                       // CAN_MAP_HOST_MEMORY
+    {20, CU_COMPUTEMODE_DEFAULT},  // COMPUTE_MODE: the pool decides who shares
+    {41, 1},                       // UNIFIED_ADDRESSING: this library's addresses
+    {83, 0},                       // MANAGED_MEMORY
+    {86, 0},                       // HOST_NATIVE_ATOMIC_SUPPORTED
+    {88, 0},                       // PAGEABLE_MEMORY_ACCESS
+    {89, 0},                       // CONCURRENT_MANAGED_ACCESS
+    {91, 0},                       // CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM
+    {92, 0},
+    {93, 0},
+    {94, 0},  // CAN_USE_STREAM_MEM_OPS_V1 and kin
+    {95, 0},
+    {96, 0},  // COOPERATIVE_(MULTI_DEVICE_)LAUNCH
+    {98, 0},  // CAN_FLUSH_REMOTE_WRITES
+    {99, 0},  // HOST_REGISTER_SUPPORTED
+    {100, 0},
+    {101, 0},  // PAGEABLE_..._HOST_PAGE_TABLES, DIRECT_MANAGED_...
+    {102, 0},  // VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED
+    {103, 0},
+    {104, 0},
+    {105, 0},  // HANDLE_TYPE_*_SUPPORTED
+    {110, 0},  // GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED
+    {113, 0},  // READ_ONLY_HOST_REGISTER_SUPPORTED
+    {114, 0},  // TIMELINE_SEMAPHORE_INTEROP_SUPPORTED
+    {115, 0},  // MEMORY_POOLS_SUPPORTED
+    {116, 0},
+    {117, 0},
+    {118, 0},  // GPU_DIRECT_RDMA_*
+    {119, 0},  // MEMPOOL_SUPPORTED_HANDLE_TYPES
+    {121, 0},  // DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED
+    {122, 0},
+    {123, 0},   // CAN_USE_64_BIT_STREAM_MEM_OPS, ..._WAIT_VALUE_NOR
+    {124, 0},   // DMA_BUF_SUPPORTED
+    {125, 0},   // IPC_EVENT_SUPPORTED
+    {128, 0},   // HANDLE_TYPE_FABRIC_SUPPORTED
+    {130, 0},   // NUMA_CONFIG
+    {131, -1},  // NUMA_ID
+    {132, 0},   // MULTICAST_SUPPORTED
+    {134, -1},  // HOST_NUMA_ID
+    {135, 0},   // D3D12_CIG_SUPPORTED
+    {138, 0},   // VULKAN_CIG_SUPPORTED
+    {141, 0},
+    {142, 0},
+    {143, 0},  // HOST_NUMA_*_SUPPORTED
+    {144, 0},
+    {145, 0},
+    {146, 0},  // HOST_MEMORY_POOLS, HOST_VMM, HOST_ALLOC_DMA_BUF
+};
+
+std::optional<int> ServedHere(CUdevice_attribute attribute) {
+  for (const Served& served : kServedHere) {
+    if (served.attribute == static_cast<int>(attribute)) return served.value;
+  }
+  return std::nullopt;
+}
+
+// A value before CUDA's int.
+int ClampSigned(int64_t value) {
+  return static_cast<int>(
+      std::clamp<int64_t>(value, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+}
+
+// For a node that reports no values of its driver's (a host device, an
+// older node): what its HAL properties say, else the value of a device
+// without the feature (0), or for limits what a CUDA device of the same
+// compute capability has.
+int FromProperties(const hal::DeviceProperties& p, CUdevice_attribute attribute) {
   const ComputeCapability cc = CapabilityOf(p);
   const PciAddress pci = ParsePci(p.pci_bus_id);
   switch (attribute) {
@@ -90,21 +172,34 @@ std::optional<int> DeviceAttribute(const hal::DeviceProperties& p, CUdevice_attr
     case CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT:
       return 32;
     // Features every device served through the pool has.
-    case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING:
     case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS:
     case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP:
     case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED:
       return 1;
     case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT:
       return 1;
-    case CU_DEVICE_ATTRIBUTE_COMPUTE_MODE:
-      return CU_COMPUTEMODE_DEFAULT;
     default:
       break;
   }
-  // Every other attribute CUDA defines: the feature is absent.
-  if (static_cast<int>(attribute) > 0 && attribute < CU_DEVICE_ATTRIBUTE_MAX) return 0;
-  return std::nullopt;
+  return 0;  // every other attribute: the feature is absent
+}
+
+}  // namespace
+
+std::optional<int> DeviceAttribute(const hal::DeviceProperties& p, CUdevice_attribute attribute) {
+  if (static_cast<int>(attribute) <= 0 || attribute >= CU_DEVICE_ATTRIBUTE_MAX) {
+    return std::nullopt;
+  }
+  if (std::optional<int> served = ServedHere(attribute)) return served;
+  // The node's driver's own value, where the node reports it in CUDA's
+  // numbering (a CUDA device's).
+  if (CapabilityOf(p).major != 0) {
+    if (auto it = p.native_attributes.find(static_cast<int32_t>(attribute));
+        it != p.native_attributes.end()) {
+      return ClampSigned(it->second);
+    }
+  }
+  return FromProperties(p, attribute);
 }
 
 }  // namespace accel::cuda_driver

@@ -1,8 +1,11 @@
-// cuDeviceGetAttribute for a leased device, from what the node reports of
-// it (its HAL properties). Attributes the properties do not carry get the
-// value of a device without the feature (0), or for limits a CUDA device
-// of the same compute capability has. The node does not yet report its
-// CUDA driver's own attribute values.
+// cuDeviceGetAttribute for a leased device. A cuda device's value is its
+// node's driver's own (the node reports every attribute its driver
+// answers), except for attributes that say what a program can do through
+// this library (managed or mapped host memory, memory pools, IPC, ...),
+// which answer what the library serves. Where the node reports no values
+// (a host device, an older node), the HAL properties give what they carry,
+// and other attributes the value of a device without the feature (0), or
+// for limits what a CUDA device of the same compute capability has.
 #ifndef ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_ATTRIBUTES_H_
 #define ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_ATTRIBUTES_H_
 

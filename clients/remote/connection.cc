@@ -82,11 +82,19 @@ absl::Status Connection::Start() {
     return failed;
   }
   ConnectBulk(answer);
+  native_attributes_ = std::move(*answer.mutable_native_attributes());
   writer_ = std::thread([this] { WriterLoop(); });
   reader_ = std::thread([this] { ReaderLoop(); });
   if (bulk_ != nullptr) bulk_reader_ = std::thread([this] { BulkReaderLoop(); });
   lease_subscription_ = held_->Subscribe([this](const absl::Status& why) { End(why); });
   return absl::OkStatus();
+}
+
+const google::protobuf::Map<int32_t, int64_t>& Connection::native_attributes(
+    const std::string& device_id) const {
+  static const auto* const kNone = new google::protobuf::Map<int32_t, int64_t>();
+  auto it = native_attributes_.find(device_id);
+  return it != native_attributes_.end() ? it->second.values() : *kNone;
 }
 
 void Connection::ConnectBulk(const v1::SessionResponse& hello) {

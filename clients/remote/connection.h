@@ -49,6 +49,10 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   const v1::LeaseInfo& lease() const { return held_->lease().lease(); }
+  // What the node's hello gave of its device `device_id`'s vendor
+  // attributes (empty when nothing).
+  const google::protobuf::Map<int32_t, int64_t>& native_attributes(
+      const std::string& device_id) const;
   uint64_t NewHandle() { return next_handle_.fetch_add(1); }
 
   // Queues a command that needs no answer.
@@ -132,6 +136,8 @@ class Connection {
   std::unique_ptr<v1::Node::Stub> node_;
   grpc::ClientContext session_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
+  // From the node's hello; read-only after Start.
+  google::protobuf::Map<std::string, v1::NativeAttributes> native_attributes_;
   std::atomic<uint64_t> next_handle_{1};
   std::atomic<uint64_t> next_reply_{1};
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "accel/hal/plugin/backend_interface.h"
@@ -131,6 +132,7 @@ class RemoteDevice : public plugin::DeviceImpl {
                const v1::LeasedDevice& leased);
 
   AccelDeviceProperties Properties() override { return properties_; }
+  absl::Span<const AccelNativeAttribute> NativeAttributes() override { return native_attributes_; }
   absl::StatusOr<std::pair<uint64_t, uint64_t>> MemoryInfo() override;
   int32_t ImageScore(AccelImageFormat format, absl::string_view arch) override;
   absl::StatusOr<std::unique_ptr<plugin::BufferImpl>> Allocate(uint64_t size) override;
@@ -145,6 +147,7 @@ class RemoteDevice : public plugin::DeviceImpl {
   const uint64_t quota_;
   std::atomic<uint64_t> used_{0};
   AccelDeviceProperties properties_;
+  std::vector<AccelNativeAttribute> native_attributes_;  // the node's device's
   absl::Mutex scores_mu_;
   std::map<std::pair<int32_t, std::string>, int32_t> scores_ ABSL_GUARDED_BY(scores_mu_);
 };

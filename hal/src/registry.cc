@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <set>
 
@@ -122,6 +123,18 @@ absl::StatusOr<Backend> OpenBackend(const std::string& name,
     if (s.ok()) s = library->TakeError(api.device_properties(device->handle, &props));
     if (!s.ok()) return s;
     device->properties = ConvertProperties(props, name, i);
+    if (library->Has(offsetof(AccelBackendApi, device_native_attributes))) {
+      const AccelNativeAttribute* attributes = nullptr;
+      size_t n = 0;
+      if (absl::Status got =
+              library->TakeError(api.device_native_attributes(device->handle, &attributes, &n));
+          !got.ok()) {
+        return got;
+      }
+      for (size_t a = 0; a < n; ++a) {
+        device->properties.native_attributes[attributes[a].id] = attributes[a].value;
+      }
+    }
     state->devices.emplace_back(std::move(device));
   }
   if (count == 0 && state->unavailable_reason.empty()) state->unavailable_reason = "no devices";

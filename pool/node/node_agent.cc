@@ -44,6 +44,21 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
   return out;
 }
 
+void NodeAgent::AddNativeAttributes(const v1::LeaseInfo& lease, v1::SessionResponse& hello) const {
+  for (const v1::LeasedDevice& leased : lease.devices()) {
+    if (leased.device().node() != options_.name) continue;
+    for (const hal::Device& device : devices_) {
+      const hal::DeviceProperties& p = device.properties();
+      if (p.backend != leased.device().backend() || p.index != leased.device().index() ||
+          p.native_attributes.empty()) {
+        continue;
+      }
+      (*hello.mutable_native_attributes())[leased.device().id()].mutable_values()->insert(
+          p.native_attributes.begin(), p.native_attributes.end());
+    }
+  }
+}
+
 absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::string& lease_id,
                                                                 const std::string& token,
                                                                 std::shared_ptr<SessionLink> link) {

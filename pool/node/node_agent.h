@@ -51,6 +51,9 @@ class NodeAgent : public LeaseListener {
 
   // The devices this node offers, for registration with the coordinator.
   std::vector<v1::DeviceInfo> DeviceInfos() const;
+  // The vendor's attributes of the lease's devices on this node, into a
+  // session's first answer (SessionResponse.native_attributes).
+  void AddNativeAttributes(const v1::LeaseInfo& lease, v1::SessionResponse& hello) const;
 
   // Admits a session for the lease, talking to the client through `link`.
   absl::StatusOr<std::shared_ptr<SessionProcess>> Open(const std::string& lease_id,

@@ -78,6 +78,7 @@ grpc::Status NodeService::Session(
     hello.set_bulk_port(agent_.bulk_port());
     hello.set_bulk_key((*session)->bulk_key());
   }
+  agent_.AddNativeAttributes((*session)->lease(), hello);
   link->Send(hello);
 
   v1::SessionRequest request;

@@ -87,6 +87,7 @@ class SessionProcess {
   void Fail(const absl::Status& why);
 
   const std::string& lease_id() const { return config_.init.lease().lease_id(); }
+  const v1::LeaseInfo& lease() const { return config_.init.lease(); }
   const std::string& bulk_key() const { return config_.bulk_key; }
   pid_t pid() const { return pid_; }
 

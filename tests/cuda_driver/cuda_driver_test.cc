@@ -3,6 +3,7 @@
 // ordinary CUDA runtime programs built by nvcc (static cudart), a kernel
 // launch's clean failure on host devices, and a killed program's lease
 // freed at once. Tests that need nvcc skip without it.
+#include <cuda.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,21 +11,27 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/scoped_temp_dir.h"
 #include "tests/common/status_matchers.h"
 #include "tests/pool/pool_test_util.h"
 #include "tests/pool/poold_process.h"
+#include "tests/vendor/fake_cuda_attributes.h"
 
 namespace accel::testing {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr uint64_t kQuota = 256ull << 20;
 
@@ -128,6 +135,62 @@ TEST_F(CudaDriverTest, AKilledProgramsLeaseIsFreedAtOnce) {
   close(out[0]);
   EXPECT_TRUE(Eventually([&] { return Leases(poold_->address()).leases_size() == 0; }, 5));
   EXPECT_TRUE(Eventually([&] { return DevicesIdle(poold_->address()); }, 5));
+}
+
+// A node serving a CUDA device (the fake libcuda's, which can be opened and
+// described but runs nothing): the program sees the node's driver's own
+// attribute values, except where an attribute says what the program can do
+// through accelpool's library.
+TEST(CudaDriverAttributesTest, AProgramSeesTheNodesOwnAttributeValues) {
+  setenv("ACCEL_CUDA_LIBRARY", ACCEL_TEST_FAKE_CUDA_DRIVER, 1);
+  setenv("ACCEL_FAKE_CUDA_DEVICES", "1", 1);
+  absl::StatusOr<std::unique_ptr<PooldProcess>> poold = PooldProcess::Start({"--backends=cuda"});
+  unsetenv("ACCEL_CUDA_LIBRARY");
+  unsetenv("ACCEL_FAKE_CUDA_DEVICES");
+  ASSERT_OK(poold.status());
+  absl::StatusOr<std::pair<int, std::string>> run =
+      RunProgram(ACCEL_TEST_ACCEL_RUN,
+                 {"--pool", (*poold)->address(), "--backend", "cuda", "--memory", "1GiB", "--",
+                  ACCEL_TEST_ATTRIBUTE_PROGRAM},
+                 60);
+  ASSERT_OK(run.status());
+  auto [code, output] = *run;
+  ASSERT_EQ(code, 0) << output << (*poold)->log();
+  std::map<int, std::string> seen;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    std::vector<std::string> words = absl::StrSplit(line, ' ');
+    int attribute = 0;
+    if (words.size() == 3 && words[0] == "attribute" && absl::SimpleAtoi(words[1], &attribute)) {
+      seen[attribute] = words[2];
+    }
+  }
+  ASSERT_EQ(seen.size(), static_cast<size_t>(CU_DEVICE_ATTRIBUTE_MAX - 1)) << output;
+  EXPECT_THAT(output, HasSubstr("name Fake CUDA Device"));
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("total ", 1ull << 30)));  // the lease's quota
+  // The node's values, including those no fallback would give.
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT], "132");
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR], "9");
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_CLOCK_RATE], std::to_string(FakeAttribute(13)));
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE], std::to_string(FakeAttribute(38)));
+  // What the library serves, whatever the node's driver says.
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING], "1");
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY], "0");
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY], "0");
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_INTEGRATED], "0");
+  EXPECT_EQ(seen[CU_DEVICE_ATTRIBUTE_COMPUTE_MODE], "0");
+  // An attribute the node's driver does not answer: the feature is absent.
+  EXPECT_EQ(seen[kFakeUnansweredAttribute], "0");
+  // Every other value is the node's, or one the library decides (0, 1, -1).
+  int from_the_node = 0;
+  for (const auto& [attribute, value] : seen) {
+    if (value == std::to_string(FakeAttribute(attribute))) {
+      ++from_the_node;
+    } else {
+      EXPECT_TRUE(value == "0" || value == "1" || value == "-1")
+          << "attribute " << attribute << ": " << value;
+    }
+  }
+  EXPECT_GT(from_the_node, 90);
 }
 
 }  // namespace

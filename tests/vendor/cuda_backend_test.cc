@@ -3,13 +3,18 @@
 //
 // Built twice (see tests/CMakeLists.txt): as the test, and with
 // ACCEL_FAKE_CUDA_DRIVER as a stand-in libcuda whose cuInit result is chosen
-// by the test and which reports no devices. With the toolkit's stub
-// libcuda.so (where installed) the "init failed" path is also tested against
-// NVIDIA's own library.
+// by the test and which reports no devices, or with
+// ACCEL_FAKE_CUDA_DEVICES=1 one device that can be opened and described
+// (its attributes are FakeAttribute's) but allocates and runs nothing. With
+// the toolkit's stub libcuda.so (where installed) the "init failed" path is
+// also tested against NVIDIA's own library.
 #ifdef ACCEL_FAKE_CUDA_DRIVER
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+
+#include "tests/vendor/fake_cuda_attributes.h"
 
 // Only the entry points the backend calls while opening need their real
 // signatures; the rest exist, under the versioned names cuda.h selects, so
@@ -26,36 +31,75 @@ FAKE_EXPORT int cuDriverGetVersion(int* version) {
   return 0;
 }
 FAKE_EXPORT int cuDeviceGetCount(int* count) {
-  *count = 0;
+  const char* devices = std::getenv("ACCEL_FAKE_CUDA_DEVICES");
+  *count = devices != nullptr ? static_cast<int>(std::strtol(devices, nullptr, 10)) : 0;
   return 0;
 }
+
+// The device: enough of the driver for the backend to open and describe it.
+constexpr int kInvalidValue = 1;
+FAKE_EXPORT int cuDeviceGet(int* device, int ordinal) {
+  *device = ordinal;
+  return 0;
+}
+FAKE_EXPORT int cuDeviceGetName(char* name, int length, int /*device*/) {
+  std::snprintf(name, static_cast<size_t>(length), "Fake CUDA Device");
+  return 0;
+}
+FAKE_EXPORT int cuDeviceGetAttribute(int* value, int attribute, int /*device*/) {
+  const int answer = FakeAttribute(attribute);
+  if (answer < 0) return kInvalidValue;
+  *value = answer;
+  return 0;
+}
+FAKE_EXPORT int cuDeviceTotalMem_v2(size_t* bytes, int /*device*/) {
+  *bytes = size_t{80} << 30;
+  return 0;
+}
+FAKE_EXPORT int cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
+  *free_bytes = *total = size_t{80} << 30;
+  return 0;
+}
+FAKE_EXPORT int cuDeviceGetPCIBusId(char* id, int length, int /*device*/) {
+  std::snprintf(id, static_cast<size_t>(length), "0000:3B:00.0");
+  return 0;
+}
+static int fake_context;  // the primary context's handle points here
+static thread_local void* current_context = nullptr;
+FAKE_EXPORT int cuDevicePrimaryCtxRetain(void** context, int /*device*/) {
+  *context = &fake_context;
+  return 0;
+}
+FAKE_EXPORT int cuDevicePrimaryCtxRelease_v2(int /*device*/) { return 0; }
+FAKE_EXPORT int cuCtxGetCurrent(void** context) {
+  *context = current_context;
+  return 0;
+}
+FAKE_EXPORT int cuCtxSetCurrent(void* context) {
+  current_context = context;
+  return 0;
+}
+FAKE_EXPORT int cuCtxSynchronize() { return 0; }
+static int fake_stream;
+FAKE_EXPORT int cuStreamCreate(void** stream, unsigned int /*flags*/) {
+  *stream = &fake_stream;
+  return 0;
+}
+FAKE_EXPORT int cuStreamDestroy_v2(void* /*stream*/) { return 0; }
+FAKE_EXPORT int cuStreamSynchronize(void* /*stream*/) { return 0; }
 
 #define FAKE_STUB(name) \
   FAKE_EXPORT int name() { return kNotSupported; }
 FAKE_STUB(cuGetErrorName)
 FAKE_STUB(cuGetErrorString)
-FAKE_STUB(cuDeviceGet)
-FAKE_STUB(cuDeviceGetName)
-FAKE_STUB(cuDeviceGetAttribute)
-FAKE_STUB(cuDeviceTotalMem_v2)
-FAKE_STUB(cuDeviceGetPCIBusId)
-FAKE_STUB(cuDevicePrimaryCtxRetain)
-FAKE_STUB(cuDevicePrimaryCtxRelease_v2)
-FAKE_STUB(cuCtxGetCurrent)
-FAKE_STUB(cuCtxSetCurrent)
-FAKE_STUB(cuCtxSynchronize)
 FAKE_STUB(cuMemAlloc_v2)
 FAKE_STUB(cuMemFree_v2)
-FAKE_STUB(cuMemGetInfo_v2)
 FAKE_STUB(cuMemsetD8Async)
 FAKE_STUB(cuMemsetD16Async)
 FAKE_STUB(cuMemsetD32Async)
 FAKE_STUB(cuMemcpyHtoDAsync_v2)
 FAKE_STUB(cuMemcpyDtoHAsync_v2)
 FAKE_STUB(cuMemcpyDtoDAsync_v2)
-FAKE_STUB(cuStreamCreate)
-FAKE_STUB(cuStreamDestroy_v2)
-FAKE_STUB(cuStreamSynchronize)
 FAKE_STUB(cuStreamQuery)
 FAKE_STUB(cuStreamWaitEvent)
 FAKE_STUB(cuEventCreate)
@@ -74,6 +118,7 @@ FAKE_STUB(cuFuncSetAttribute)
 #else  // the test
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -83,6 +128,7 @@ FAKE_STUB(cuFuncSetAttribute)
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/status_matchers.h"
+#include "tests/vendor/fake_cuda_attributes.h"
 
 namespace accel::hal {
 namespace {
@@ -159,6 +205,34 @@ TEST(CudaBackendTest, ReasonsAreDistinct) {
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"no driver", "unsupported driver", "init failed",
                                           "driver present but no device"}));
+}
+
+TEST(CudaBackendTest, ADeviceCarriesEveryAttributeItsDriverAnswers) {
+  setenv("ACCEL_CUDA_LIBRARY", ACCEL_TEST_FAKE_CUDA_DRIVER, 1);
+  setenv("ACCEL_FAKE_CUDA_INIT_RESULT", "0", 1);
+  setenv("ACCEL_FAKE_CUDA_DEVICES", "1", 1);
+  RegistryOptions options;
+  options.search_path = {ACCEL_TEST_BACKEND_DIR};
+  options.only = {"cuda"};
+  absl::StatusOr<std::unique_ptr<Registry> > registry = Registry::Create(options);
+  unsetenv("ACCEL_CUDA_LIBRARY");
+  unsetenv("ACCEL_FAKE_CUDA_INIT_RESULT");
+  unsetenv("ACCEL_FAKE_CUDA_DEVICES");
+  ASSERT_OK(registry.status());
+  ASSERT_OK_AND_ASSIGN(Backend backend, (*registry)->GetBackend("cuda"));
+  ASSERT_TRUE(backend.available()) << backend.unavailable_reason();
+  ASSERT_EQ(backend.devices().size(), 1u);
+  const DeviceProperties& p = backend.devices()[0].properties();
+  EXPECT_EQ(p.name, "Fake CUDA Device");
+  EXPECT_EQ(p.arch, "sm_90");
+  EXPECT_EQ(p.compute_units, 132u);
+  // Every number the driver answers, with its value; none it refuses.
+  std::map<int32_t, int64_t> answered;
+  for (int attribute = 1; attribute <= 511; ++attribute) {
+    if (FakeAttribute(attribute) >= 0) answered[attribute] = FakeAttribute(attribute);
+  }
+  EXPECT_EQ(p.native_attributes, answered);
+  EXPECT_EQ(p.native_attributes.count(kFakeUnansweredAttribute), 0u);
 }
 
 TEST(CudaBackendTest, DefaultLibraryLoadsWithoutCrashing) {

@@ -101,6 +101,15 @@ AccelError* DeviceProperties(AccelDevice* d, AccelDeviceProperties* out) {
     return absl::OkStatus();
   });
 }
+AccelError* DeviceNativeAttributes(AccelDevice* d, const AccelNativeAttribute** out,
+                                   size_t* count) {
+  return Guard([&]() -> absl::Status {
+    absl::Span<const AccelNativeAttribute> attributes = Impl<DeviceImpl>(d)->NativeAttributes();
+    *out = attributes.data();
+    *count = attributes.size();
+    return absl::OkStatus();
+  });
+}
 AccelError* DeviceMemoryInfo(AccelDevice* d, uint64_t* free_bytes, uint64_t* total_bytes) {
   return Guard([&]() -> absl::Status {
     auto info = Impl<DeviceImpl>(d)->MemoryInfo();
@@ -331,6 +340,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.module_get_kernel = ModuleGetKernel;
     t.error_is_stream_failure = ErrorIsStreamFailure;
     t.buffer_map_host = BufferMapHost;
+    t.device_native_attributes = DeviceNativeAttributes;
     return t;
   }();
   return &api;

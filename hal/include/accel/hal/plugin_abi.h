@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define ACCEL_PLUGIN_ABI_MAJOR 1
-#define ACCEL_PLUGIN_ABI_MINOR 1
+#define ACCEL_PLUGIN_ABI_MINOR 2
 #define ACCEL_PLUGIN_ENTRY_POINT "accel_backend_get_api"
 
 /* Canonical status codes (same values as absl::StatusCode). */
@@ -131,6 +131,13 @@ typedef struct AccelDeviceProperties {
   uint32_t max_block[3];
   uint64_t max_shared_memory_per_block;
 } AccelDeviceProperties;
+
+/* One device attribute in its vendor's own numbering (ABI 1.2). */
+typedef struct AccelNativeAttribute {
+  int32_t id;
+  int32_t reserved;
+  int64_t value;
+} AccelNativeAttribute;
 
 typedef struct AccelLaunchConfig {
   size_t struct_size;
@@ -239,6 +246,15 @@ typedef struct AccelBackendApi {
    * byte, valid until buffer_free. Accesses through it are ordered with no
    * stream. UNIMPLEMENTED (or absent) where the host cannot address it. */
   AccelError* (*buffer_map_host)(AccelBuffer* buffer, void** out);
+  /* ABI 1.2, optional. The device's attributes in its vendor's own
+   * numbering, for a library that presents the vendor's API to unmodified
+   * programs (the cuda backend: every CUdevice_attribute its driver
+   * answers, by number, so that cuDeviceGetAttribute on a leased device
+   * gives the node's values). *count pairs at *out, in ascending id order,
+   * owned by the device and valid until backend_close. Absent, or a count
+   * of 0, where the vendor has no such numbering. */
+  AccelError* (*device_native_attributes)(AccelDevice* device, const AccelNativeAttribute** out,
+                                          size_t* count);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,10 @@ struct DeviceProperties {
   Dim3 max_grid;
   Dim3 max_block;
   uint64_t max_shared_memory_per_block = 0;
+  // The device's attributes in its vendor's own numbering, where the
+  // backend has one (cuda: CUdevice_attribute number -> value), for
+  // libraries that present the vendor's API to unmodified programs.
+  std::map<int32_t, int64_t> native_attributes;
 };
 
 struct MemoryInfo {

@@ -92,6 +92,10 @@ class DeviceImpl {
  public:
   virtual ~DeviceImpl() = default;
   virtual AccelDeviceProperties Properties() = 0;
+  // The vendor's numbered attributes, in ascending id order (see
+  // device_native_attributes in plugin_abi.h); the span stays valid as long
+  // as the device. None by default.
+  virtual absl::Span<const AccelNativeAttribute> NativeAttributes() { return {}; }
   // {free, total}
   virtual absl::StatusOr<std::pair<uint64_t, uint64_t>> MemoryInfo() = 0;
   virtual int32_t ImageScore(AccelImageFormat format, absl::string_view arch) = 0;
