@@ -62,45 +62,45 @@ constexpr Served kServedHere[] = {
     {88, 0},                       // PAGEABLE_MEMORY_ACCESS
     {89, 0},                       // CONCURRENT_MANAGED_ACCESS
     {91, 0},                       // CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM
-    {92, 0},
-    {93, 0},
-    {94, 0},  // CAN_USE_STREAM_MEM_OPS_V1 and kin
-    {95, 0},
-    {96, 0},  // COOPERATIVE_(MULTI_DEVICE_)LAUNCH
-    {98, 0},  // CAN_FLUSH_REMOTE_WRITES
-    {99, 0},  // HOST_REGISTER_SUPPORTED
-    {100, 0},
-    {101, 0},  // PAGEABLE_..._HOST_PAGE_TABLES, DIRECT_MANAGED_...
-    {102, 0},  // VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED
-    {103, 0},
-    {104, 0},
-    {105, 0},  // HANDLE_TYPE_*_SUPPORTED
-    {110, 0},  // GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED
-    {113, 0},  // READ_ONLY_HOST_REGISTER_SUPPORTED
-    {114, 0},  // TIMELINE_SEMAPHORE_INTEROP_SUPPORTED
-    {115, 0},  // MEMORY_POOLS_SUPPORTED
-    {116, 0},
-    {117, 0},
-    {118, 0},  // GPU_DIRECT_RDMA_*
-    {119, 0},  // MEMPOOL_SUPPORTED_HANDLE_TYPES
-    {121, 0},  // DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED
-    {122, 0},
-    {123, 0},   // CAN_USE_64_BIT_STREAM_MEM_OPS, ..._WAIT_VALUE_NOR
-    {124, 0},   // DMA_BUF_SUPPORTED
-    {125, 0},   // IPC_EVENT_SUPPORTED
-    {128, 0},   // HANDLE_TYPE_FABRIC_SUPPORTED
-    {130, 0},   // NUMA_CONFIG
-    {131, -1},  // NUMA_ID
-    {132, 0},   // MULTICAST_SUPPORTED
-    {134, -1},  // HOST_NUMA_ID
-    {135, 0},   // D3D12_CIG_SUPPORTED
-    {138, 0},   // VULKAN_CIG_SUPPORTED
-    {141, 0},
-    {142, 0},
-    {143, 0},  // HOST_NUMA_*_SUPPORTED
-    {144, 0},
-    {145, 0},
-    {146, 0},  // HOST_MEMORY_POOLS, HOST_VMM, HOST_ALLOC_DMA_BUF
+    {92, 0},                       // CAN_USE_STREAM_MEM_OPS_V1
+    {93, 0},                       // CAN_USE_64_BIT_STREAM_MEM_OPS_V1
+    {94, 0},                       // CAN_USE_STREAM_WAIT_VALUE_NOR_V1
+    {95, 0},                       // COOPERATIVE_LAUNCH
+    {96, 0},                       // COOPERATIVE_MULTI_DEVICE_LAUNCH
+    {98, 0},                       // CAN_FLUSH_REMOTE_WRITES
+    {99, 0},                       // HOST_REGISTER_SUPPORTED
+    {100, 0},                      // PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES
+    {101, 0},                      // DIRECT_MANAGED_MEM_ACCESS_FROM_HOST
+    {102, 0},                      // VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED
+    {103, 0},                      // HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED
+    {104, 0},                      // HANDLE_TYPE_WIN32_HANDLE_SUPPORTED
+    {105, 0},                      // HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED
+    {110, 0},                      // GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED
+    {113, 0},                      // READ_ONLY_HOST_REGISTER_SUPPORTED
+    {114, 0},                      // TIMELINE_SEMAPHORE_INTEROP_SUPPORTED
+    {115, 0},                      // MEMORY_POOLS_SUPPORTED
+    {116, 0},                      // GPU_DIRECT_RDMA_SUPPORTED
+    {117, 0},                      // GPU_DIRECT_RDMA_FLUSH_WRITES_OPTIONS
+    {118, 0},                      // GPU_DIRECT_RDMA_WRITES_ORDERING
+    {119, 0},                      // MEMPOOL_SUPPORTED_HANDLE_TYPES
+    {121, 0},                      // DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED
+    {122, 0},                      // CAN_USE_64_BIT_STREAM_MEM_OPS
+    {123, 0},                      // CAN_USE_STREAM_WAIT_VALUE_NOR
+    {124, 0},                      // DMA_BUF_SUPPORTED
+    {125, 0},                      // IPC_EVENT_SUPPORTED
+    {128, 0},                      // HANDLE_TYPE_FABRIC_SUPPORTED
+    {130, 0},                      // NUMA_CONFIG
+    {131, -1},                     // NUMA_ID
+    {132, 0},                      // MULTICAST_SUPPORTED
+    {134, -1},                     // HOST_NUMA_ID
+    {135, 0},                      // D3D12_CIG_SUPPORTED
+    {138, 0},                      // VULKAN_CIG_SUPPORTED
+    {141, 0},                      // HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED
+    {142, 0},                      // HOST_NUMA_MEMORY_POOLS_SUPPORTED
+    {143, 0},                      // HOST_NUMA_MULTINODE_IPC_SUPPORTED
+    {144, 0},                      // HOST_MEMORY_POOLS_SUPPORTED
+    {145, 0},                      // HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED
+    {146, 0},                      // HOST_ALLOC_DMA_BUF_SUPPORTED
 };
 
 std::optional<int> ServedHere(CUdevice_attribute attribute) {

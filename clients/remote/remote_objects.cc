@@ -279,11 +279,10 @@ RemoteDevice::RemoteDevice(std::shared_ptr<Connection> connection, uint32_t inde
   properties_.max_block[1] = d.max_block().y();
   properties_.max_block[2] = d.max_block().z();
   properties_.max_shared_memory_per_block = d.max_shared_memory_per_block();
-  // In id order, as the plugin ABI asks. A node's values are only numbers
-  // the program reads.
-  const google::protobuf::Map<int32_t, int64_t>& reported = connection_->native_attributes(d.id());
-  const std::map<int32_t, int64_t> ordered(reported.begin(), reported.end());
-  for (const auto& [id, value] : ordered) native_attributes_.push_back({id, 0, value});
+  // A node's values are only numbers the program reads.
+  for (const auto& [id, value] : connection_->native_attributes(d.id())) {
+    native_attributes_.push_back({id, 0, value});
+  }
 }
 
 absl::StatusOr<std::pair<uint64_t, uint64_t>> RemoteDevice::MemoryInfo() {

@@ -44,18 +44,25 @@ std::vector<v1::DeviceInfo> NodeAgent::DeviceInfos() const {
   return out;
 }
 
+std::optional<size_t> NodeAgent::LocalIndex(const v1::DeviceInfo& device) const {
+  if (device.node() != options_.name) return std::nullopt;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    if (devices_[i].properties().backend == device.backend() &&
+        devices_[i].properties().index == device.index()) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
 void NodeAgent::AddNativeAttributes(const v1::LeaseInfo& lease, v1::SessionResponse& hello) const {
   for (const v1::LeasedDevice& leased : lease.devices()) {
-    if (leased.device().node() != options_.name) continue;
-    for (const hal::Device& device : devices_) {
-      const hal::DeviceProperties& p = device.properties();
-      if (p.backend != leased.device().backend() || p.index != leased.device().index() ||
-          p.native_attributes.empty()) {
-        continue;
-      }
-      (*hello.mutable_native_attributes())[leased.device().id()].mutable_values()->insert(
-          p.native_attributes.begin(), p.native_attributes.end());
-    }
+    const std::optional<size_t> local = LocalIndex(leased.device());
+    if (!local) continue;
+    const std::map<int32_t, int64_t>& attributes = devices_[*local].properties().native_attributes;
+    if (attributes.empty()) continue;
+    (*hello.mutable_native_attributes())[leased.device().id()].mutable_values()->insert(
+        attributes.begin(), attributes.end());
   }
 }
 
@@ -98,19 +105,12 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::strin
       config.kernel_limits.emplace_back(0);
       continue;
     }
-    const hal::Device* local = nullptr;
-    size_t local_index = 0;
-    for (size_t i = 0; i < devices_.size(); ++i) {
-      if (devices_[i].properties().backend == leased.device().backend() &&
-          devices_[i].properties().index == leased.device().index()) {
-        local = &devices_[i];
-        local_index = i;
-      }
-    }
-    if (local == nullptr) {
+    const std::optional<size_t> local_index = LocalIndex(leased.device());
+    if (!local_index) {
       return absl::InternalError(absl::StrCat("lease names device ", leased.device().id(),
                                               " that this node does not serve"));
     }
+    const hal::Device* local = &devices_[*local_index];
     // The tenant's own limit, where the operator gave it one, else the pool's.
     const std::chrono::milliseconds limit = lease->max_kernel_ms() != 0
                                                 ? std::chrono::milliseconds(lease->max_kernel_ms())
@@ -121,7 +121,7 @@ absl::StatusOr<std::shared_ptr<SessionProcess>> NodeAgent::Open(const std::strin
     // Launches ask the node for their turn where the device is shared, or
     // where the watchdog times them.
     device->set_shared(leased.shared() || limit.count() > 0);
-    config.shares.push_back(leased.shared() ? shares_[local_index] : nullptr);
+    config.shares.push_back(leased.shared() ? shares_[*local_index] : nullptr);
     config.weights.push_back(leased.compute_weight());
     config.kernel_limits.push_back(limit);
   }

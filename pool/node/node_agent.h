@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -91,6 +92,8 @@ class NodeAgent : public LeaseListener {
   std::set<std::string> ended_unopened_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_unopened_order_ ABSL_GUARDED_BY(mu_);
   bool closing();
+  // The index in devices_ of `device`, where it is one of this node's.
+  std::optional<size_t> LocalIndex(const v1::DeviceInfo& device) const;
   // RESOURCE_EXHAUSTED when the node serves its maximum of sessions.
   absl::Status RoomForASessionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };

@@ -250,8 +250,8 @@ typedef struct AccelBackendApi {
    * numbering, for a library that presents the vendor's API to unmodified
    * programs (the cuda backend: every CUdevice_attribute its driver
    * answers, by number, so that cuDeviceGetAttribute on a leased device
-   * gives the node's values). *count pairs at *out, in ascending id order,
-   * owned by the device and valid until backend_close. Absent, or a count
+   * gives the node's values). *count pairs at *out, in any order, owned by
+   * the device and valid until backend_close. Absent, or a count
    * of 0, where the vendor has no such numbering. */
   AccelError* (*device_native_attributes)(AccelDevice* device, const AccelNativeAttribute** out,
                                           size_t* count);

@@ -92,7 +92,7 @@ class DeviceImpl {
  public:
   virtual ~DeviceImpl() = default;
   virtual AccelDeviceProperties Properties() = 0;
-  // The vendor's numbered attributes, in ascending id order (see
+  // The vendor's numbered attributes, in any order (see
   // device_native_attributes in plugin_abi.h); the span stays valid as long
   // as the device. None by default.
   virtual absl::Span<const AccelNativeAttribute> NativeAttributes() { return {}; }
