@@ -23,6 +23,7 @@ class CudaBuffer : public hal::plugin::BufferImpl {
   CUdeviceptr ptr() const { return ptr_; }
   uint64_t size() const { return size_; }
   CudaDevice& device() const { return device_; }
+  absl::StatusOr<uint64_t> DeviceAddress() override { return ptr_; }
 
  private:
   CudaDevice& device_;

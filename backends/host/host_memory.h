@@ -54,6 +54,10 @@ class HostBuffer : public hal::plugin::BufferImpl {
   const std::shared_ptr<HostMemory>& memory() const { return memory_; }
   // A host device's memory is the host's.
   absl::StatusOr<void*> MapHost() override { return memory_->data(); }
+  // Host kernels take the host address.
+  absl::StatusOr<uint64_t> DeviceAddress() override {
+    return reinterpret_cast<uint64_t>(memory_->data());
+  }
 
  private:
   std::shared_ptr<HostMemory> memory_;

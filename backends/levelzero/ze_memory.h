@@ -43,6 +43,10 @@ class ZeBuffer : public hal::plugin::BufferImpl {
  public:
   explicit ZeBuffer(std::shared_ptr<ZeAllocation> memory) : memory_(std::move(memory)) {}
   const std::shared_ptr<ZeAllocation>& memory() const { return memory_; }
+  // A USM device pointer, which the device's kernels take as it is.
+  absl::StatusOr<uint64_t> DeviceAddress() override {
+    return reinterpret_cast<uint64_t>(memory_->ptr());
+  }
 
  private:
   std::shared_ptr<ZeAllocation> memory_;

@@ -25,6 +25,7 @@ class RocmBuffer : public hal::plugin::BufferImpl {
 
   // The device address `offset` bytes in.
   hipDeviceptr_t at(uint64_t offset) const { return static_cast<char*>(pointer_) + offset; }
+  absl::StatusOr<uint64_t> DeviceAddress() override { return reinterpret_cast<uint64_t>(pointer_); }
 
  private:
   RocmBuffer(const RocmDevice& device, void* pointer) : device_(device), pointer_(pointer) {}

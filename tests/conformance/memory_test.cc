@@ -1,6 +1,7 @@
 // Allocation, capacity accounting, out-of-memory and freed buffers.
 #include <vector>
 
+#include "accel/hal/device_address.h"
 #include "tests/conformance/fixture.h"
 
 namespace accel::conformance {
@@ -154,6 +155,31 @@ TEST_P(MemoryTest, AMappedViewIsTheBuffersOwnBytes) {
   EXPECT_EQ(back[1024 + 2], 0x5a);
   ASSERT_OK(b.Free());
   EXPECT_STATUS(middle.MapToHost().status(), kFailedPrecondition);
+}
+
+TEST_P(MemoryTest, EachBufferHasItsOwnStableDeviceAddress) {
+  ASSERT_OK_AND_ASSIGN(hal::Buffer a, device_.Allocate(4096));
+  ASSERT_OK_AND_ASSIGN(hal::Buffer b, device_.Allocate(100));
+  absl::StatusOr<uint64_t> at_a = hal::DeviceAddressOf(a);
+  if (absl::IsUnimplemented(at_a.status())) {
+    GTEST_SKIP() << GetParam() << ": " << at_a.status().message();
+  }
+  ASSERT_OK(at_a.status());
+  ASSERT_OK_AND_ASSIGN(uint64_t at_b, hal::DeviceAddressOf(b));
+  EXPECT_NE(*at_a, 0u);
+  EXPECT_NE(at_b, 0u);
+  EXPECT_TRUE(*at_a + a.size() <= at_b || at_b + b.size() <= *at_a)  // no overlap
+      << std::hex << *at_a << " and " << at_b;
+  EXPECT_EQ(hal::DeviceAddressOf(a).value_or(0), *at_a);  // stable
+  ASSERT_OK_AND_ASSIGN(hal::BufferView middle, a.View(1000, 24));
+  EXPECT_EQ(hal::DeviceAddressOf(middle).value_or(0), *at_a + 1000);
+  // Where the host addresses the device's memory, it is the same memory.
+  if (absl::StatusOr<absl::Span<std::byte>> mapped = a.All().MapToHost(); mapped.ok()) {
+    EXPECT_EQ(*at_a, reinterpret_cast<uint64_t>(mapped->data()));
+  }
+  ASSERT_OK(a.Free());
+  EXPECT_STATUS(hal::DeviceAddressOf(middle).status(), kFailedPrecondition);
+  EXPECT_STATUS(hal::DeviceAddressOf(hal::Buffer()).status(), kInvalidArgument);
 }
 
 TEST_P(MemoryTest, ManySmallAllocations) {

@@ -146,6 +146,14 @@ AccelError* BufferMapHost(AccelBuffer* b, void** out) {
     return absl::OkStatus();
   });
 }
+AccelError* BufferDeviceAddress(AccelBuffer* b, uint64_t* out) {
+  return Guard([&]() -> absl::Status {
+    absl::StatusOr<uint64_t> address = Impl<BufferImpl>(b)->DeviceAddress();
+    if (!address.ok()) return address.status();
+    *out = *address;
+    return absl::OkStatus();
+  });
+}
 
 AccelError* StreamCreate(AccelDevice* d, AccelStream** out) {
   return Guard([&] { return Emit(Impl<DeviceImpl>(d)->CreateStream(), out); });
@@ -341,6 +349,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.error_is_stream_failure = ErrorIsStreamFailure;
     t.buffer_map_host = BufferMapHost;
     t.device_native_attributes = DeviceNativeAttributes;
+    t.buffer_device_address = BufferDeviceAddress;
     return t;
   }();
   return &api;

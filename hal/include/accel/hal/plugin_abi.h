@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define ACCEL_PLUGIN_ABI_MAJOR 1
-#define ACCEL_PLUGIN_ABI_MINOR 2
+#define ACCEL_PLUGIN_ABI_MINOR 3
 #define ACCEL_PLUGIN_ENTRY_POINT "accel_backend_get_api"
 
 /* Canonical status codes (same values as absl::StatusCode). */
@@ -255,6 +255,14 @@ typedef struct AccelBackendApi {
    * of 0, where the vendor has no such numbering. */
   AccelError* (*device_native_attributes)(AccelDevice* device, const AccelNativeAttribute** out,
                                           size_t* count);
+  /* ABI 1.3, optional. The address by which the device's own kernels name
+   * the buffer's first byte (a CUdeviceptr, a hipDeviceptr_t, a USM
+   * pointer, a host device's host address), for a library that presents
+   * the vendor's API to unmodified programs, whose kernels follow pointers
+   * stored anywhere in their arguments. Stable for the buffer's life. The
+   * HAL never dereferences it. UNIMPLEMENTED (or absent) where the device
+   * has no such addresses. */
+  AccelError* (*buffer_device_address)(AccelBuffer* buffer, uint64_t* out);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

@@ -29,6 +29,11 @@ class BufferImpl {
   virtual absl::StatusOr<void*> MapHost() {
     return absl::UnimplementedError("the host cannot address this device's memory");
   }
+  // The device's own address of the buffer (see buffer_device_address in
+  // plugin_abi.h).
+  virtual absl::StatusOr<uint64_t> DeviceAddress() {
+    return absl::UnimplementedError("this device's memory has no device addresses");
+  }
 };
 
 class EventImpl {
