@@ -40,6 +40,16 @@ RemoteBuffer::~RemoteBuffer() {
   used_ -= size_;
 }
 
+absl::StatusOr<uint64_t> RemoteBuffer::DeviceAddress() {
+  if (const uint64_t known = address_.load(); known != 0) return known;
+  v1::Command command;
+  command.mutable_buffer_address()->set_buffer(handle_);
+  absl::StatusOr<v1::Reply> reply = connection_->Call(std::move(command));
+  if (!reply.ok()) return reply.status();
+  address_ = reply->device_address();
+  return reply->device_address();
+}
+
 // ----------------------------------------------------------------- events --
 
 absl::Status RemoteEvent::Synchronize() {

@@ -42,10 +42,14 @@ class RemoteBuffer : public plugin::BufferImpl, public RemoteHandle {
                std::atomic<uint64_t>& used)
       : RemoteHandle(std::move(connection), handle), size_(size), used_(used) {}
   ~RemoteBuffer() override;
+  // The node's device's address of it: asked once (a round trip behind the
+  // commands already sent, its allocation among them), then remembered.
+  absl::StatusOr<uint64_t> DeviceAddress() override;
 
  private:
   const uint64_t size_;
-  std::atomic<uint64_t>& used_;  // the device's local quota accounting
+  std::atomic<uint64_t>& used_;       // the device's local quota accounting
+  std::atomic<uint64_t> address_{0};  // 0: not asked yet
 };
 
 class RemoteEvent : public plugin::EventImpl, public RemoteHandle {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "accel/hal/device_address.h"
 #include "pool/common/status_convert.h"
 #include "pool/common/version.h"
 
@@ -234,6 +235,15 @@ void Session::Execute(v1::Command& command) {
         r.set_image_score(
             device->ImageScore(static_cast<hal::ImageFormat>(op.format()), op.arch()));
       });
+      break;
+    }
+    case v1::Command::kBufferAddress: {
+      absl::StatusOr<BufferEntry> buffer =
+          Lookup<BufferEntry>(command.buffer_address().buffer(), "buffer");
+      absl::StatusOr<uint64_t> address =
+          buffer.ok() ? hal::DeviceAddressOf(buffer->buffer) : buffer.status();
+      Reply(reply_id, address.status(),
+            [&](v1::Reply& r) { r.set_device_address(address.value_or(0)); });
       break;
     }
     case v1::Command::kStream:

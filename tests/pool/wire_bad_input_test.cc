@@ -238,11 +238,16 @@ TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
   kernel.mutable_get_kernel()->set_module(777);
   kernel.mutable_get_kernel()->set_name("saxpy");
   EXPECT_STATUS(s.Call(kernel), kInvalidArgument);
+  v1::Command address;
+  address.mutable_buffer_address()->set_buffer(4242);
+  EXPECT_STATUS(s.Call(address), kInvalidArgument);
   // A handle of the wrong kind is as unknown as a missing one.
   ASSERT_OK(s.Call(CreateStream(1)));
   v1::Command wrong_kind;
   wrong_kind.mutable_synchronize_event()->set_event(1);
   EXPECT_STATUS(s.Call(wrong_kind), kInvalidArgument);
+  address.mutable_buffer_address()->set_buffer(1);
+  EXPECT_STATUS(s.Call(address), kInvalidArgument);
   ExpectGoodTenantWorks();
 }
 
