@@ -1,62 +1,100 @@
 #include "clients/cuda_driver/device_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace accel::cuda_driver {
 namespace {
 
-// cudaMalloc's alignment.
-constexpr uint64_t kAlignment = 512;
+uint64_t PageSize() {
+  static const uint64_t size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
 
-// Reserves the largest of a few sizes the address-space limit allows.
-std::pair<void*, uint64_t> Reserve() {
-  for (uint64_t bytes : {uint64_t{1} << 40, uint64_t{1} << 36, uint64_t{1} << 32}) {
-    void* at = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (at != MAP_FAILED) return {at, bytes};
+// The pages [begin, end) reserved with no access, only where nothing is
+// mapped yet.
+bool MapNoAccess(uint64_t begin, uint64_t end) {
+  void* wanted = reinterpret_cast<void*>(begin);
+  void* at = mmap(wanted, end - begin, PROT_NONE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (at == MAP_FAILED) return false;
+  if (at != wanted) {  // a kernel older than MAP_FIXED_NOREPLACE took it as a hint
+    munmap(at, end - begin);
+    return false;
   }
-  return {nullptr, 0};
+  return true;
 }
 
 }  // namespace
 
-DeviceMemory::DeviceMemory() : DeviceMemory(Reserve()) {}
-
-DeviceMemory::DeviceMemory(std::pair<void*, uint64_t> reserved)
-    : reserved_(reserved.first),
-      reserved_bytes_(reserved.second),
-      next_(reinterpret_cast<uint64_t>(reserved.first)) {}
-
 DeviceMemory::~DeviceMemory() {
-  if (reserved_ != nullptr) munmap(reserved_, reserved_bytes_);
+  absl::MutexLock lock(&mu_);
+  for (const auto& [begin, end] : reserved_) {
+    munmap(reinterpret_cast<void*>(begin), end - begin);
+  }
 }
 
-absl::StatusOr<uint64_t> DeviceMemory::Add(hal::Buffer buffer, int device) {
-  const uint64_t size = buffer.size();
-  const uint64_t span = (std::max<uint64_t>(size, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  const uint64_t begin = reinterpret_cast<uint64_t>(reserved_);
-  const uint64_t end = begin + reserved_bytes_;
-  absl::MutexLock lock(&mu_);
-  uint64_t at = next_;
-  if (end - at < span) {
-    // Past the end: the first gap between live allocations that fits.
-    at = begin;
-    for (const auto& [base, entry] : live_) {
-      if (base - at >= span) break;
-      at = base + (entry.size + kAlignment - 1) / kAlignment * kAlignment;
-    }
-    if (end - at < span) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("no device address range of ", size, " bytes is left"));
+bool DeviceMemory::ReserveLocked(uint64_t begin, uint64_t end) {
+  // The gaps between the ranges reserved already, each mapped in turn; all
+  // undone if one cannot be.
+  std::vector<std::pair<uint64_t, uint64_t>> gaps;
+  uint64_t at = begin;
+  auto it = reserved_.upper_bound(begin);
+  if (it != reserved_.begin() && std::prev(it)->second > begin) at = std::prev(it)->second;
+  for (; at < end; ++it) {
+    const uint64_t next = it != reserved_.end() ? std::min(it->first, end) : end;
+    if (next > at) gaps.emplace_back(at, next);
+    if (it == reserved_.end()) break;
+    at = std::max(at, it->second);
+  }
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    if (!MapNoAccess(gaps[i].first, gaps[i].second)) {
+      for (size_t j = 0; j < i; ++j) {
+        munmap(reinterpret_cast<void*>(gaps[j].first), gaps[j].second - gaps[j].first);
+      }
+      return false;
     }
   }
-  live_.emplace(at, Entry{std::move(buffer), size, device});
-  next_ = std::max(next_, at + span);
-  return at;
+  // Merged into one range with every reserved range it touches.
+  uint64_t merged_begin = begin, merged_end = end;
+  it = reserved_.upper_bound(begin);
+  if (it != reserved_.begin() && std::prev(it)->second >= begin) --it;
+  while (it != reserved_.end() && it->first <= end) {
+    merged_begin = std::min(merged_begin, it->first);
+    merged_end = std::max(merged_end, it->second);
+    it = reserved_.erase(it);
+  }
+  reserved_.emplace(merged_begin, merged_end);
+  return true;
+}
+
+absl::Status DeviceMemory::Add(const hal::Buffer& buffer, uint64_t at, int device) {
+  const uint64_t size = buffer.size();
+  if (at == 0 || size > ~uint64_t{0} - at - PageSize()) {
+    return absl::InternalError(absl::StrCat("the node gave the impossible device address 0x",
+                                            absl::Hex(at), " for ", size, " bytes"));
+  }
+  absl::MutexLock lock(&mu_);
+  // Another device's live allocation there: both cannot be the program's.
+  auto next = live_.lower_bound(at);
+  if ((next != live_.end() && next->first < at + size) ||
+      (next != live_.begin() && std::prev(next)->first + std::prev(next)->second.size > at)) {
+    return absl::AlreadyExistsError(absl::StrCat("device address 0x", absl::Hex(at),
+                                                 " is taken by another device's allocation"));
+  }
+  const uint64_t page = PageSize();
+  if (!ReserveLocked(at / page * page, (at + size + page - 1) / page * page)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("device address 0x", absl::Hex(at), " is this process's memory"));
+  }
+  live_.emplace(at, Entry{buffer, size, device});
+  return absl::OkStatus();
 }
 
 absl::StatusOr<hal::Buffer> DeviceMemory::Remove(uint64_t address) {
@@ -97,8 +135,9 @@ absl::StatusOr<DeviceMemory::Range> DeviceMemory::Find(uint64_t address, uint64_
 }
 
 bool DeviceMemory::IsDeviceAddress(uint64_t address) const {
-  const uint64_t begin = reinterpret_cast<uint64_t>(reserved_);
-  return reserved_ != nullptr && address >= begin && address - begin < reserved_bytes_;
+  absl::MutexLock lock(&mu_);
+  auto it = reserved_.upper_bound(address);
+  return it != reserved_.begin() && std::prev(it)->second > address;
 }
 
 }  // namespace accel::cuda_driver

@@ -1,23 +1,18 @@
-// The device address space of accelpool's libcuda.so.1: every allocation
-// the program makes on a leased device gets an address of its own, so that
-// pointer arithmetic works and a pointer names one allocation and an offset
-// in it. Addresses come from a range of the process's own address space
-// reserved with no access, so no host pointer can ever equal a device
-// pointer (as under CUDA's unified addressing) and a host dereference of
-// one faults. An address that is not inside a live allocation, or a range
-// that runs past its end, is CUDA_ERROR_INVALID_VALUE; the node checks the
-// same bounds again on every command.
-//
-// These are this library's addresses for the node's buffers; a kernel that
-// follows a pointer stored in its arguments needs the node's own device
-// addresses, which the protocol does not carry yet.
+// The device address space of accelpool's libcuda.so.1. A program's device
+// pointers are the node's own device addresses (hal/device_address.h), so
+// that kernels can follow pointers stored anywhere in their arguments, as
+// they do on a local GPU. Each allocation's pages are reserved here with no
+// access, so no host pointer of the program can equal a device pointer (as
+// under CUDA's unified addressing) and a host dereference of one faults. An
+// address that is not inside a live allocation, or a range that runs past
+// its end, is CUDA_ERROR_INVALID_VALUE; the node checks every range again,
+// by the session's own buffers.
 #ifndef ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_MEMORY_H_
 #define ACCEL_CLIENTS_CUDA_DRIVER_DEVICE_MEMORY_H_
 
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -27,14 +22,17 @@ namespace accel::cuda_driver {
 
 class DeviceMemory {
  public:
-  DeviceMemory();
+  DeviceMemory() = default;
   ~DeviceMemory();
   DeviceMemory(const DeviceMemory&) = delete;
   DeviceMemory& operator=(const DeviceMemory&) = delete;
 
-  // Gives `buffer` (of leased device `device`) an address; RESOURCE_EXHAUSTED
-  // when the reserved range is full.
-  absl::StatusOr<uint64_t> Add(hal::Buffer buffer, int device);
+  // Gives `buffer` (of leased device `device`) `address`, its node's
+  // address of it (hal::DeviceAddressOf). ALREADY_EXISTS when that range
+  // cannot be the program's here: it holds memory of this process, or
+  // overlaps a live allocation (another node's addresses); the caller
+  // allocates again.
+  absl::Status Add(const hal::Buffer& buffer, uint64_t address, int device);
   // The allocation at exactly `address`, taken out of the space; the caller
   // frees it. INVALID_ARGUMENT for any other address.
   absl::StatusOr<hal::Buffer> Remove(uint64_t address);
@@ -52,22 +50,25 @@ class DeviceMemory {
     int device = 0;
   };
   std::optional<Allocation> Containing(uint64_t address) const;
-  // Whether `address` lies in the reserved range (a device address,
-  // live or not).
+  // Whether `address` is a device address, live or freed: a freed
+  // allocation's pages stay reserved, so a stale pointer is never taken for
+  // host memory.
   bool IsDeviceAddress(uint64_t address) const;
 
  private:
-  explicit DeviceMemory(std::pair<void*, uint64_t> reserved);
   struct Entry {
     hal::Buffer buffer;
     uint64_t size;
     int device;
   };
-  void* const reserved_;
-  const uint64_t reserved_bytes_;
+  // Reserves the pages of [begin, end) that are not reserved yet; false
+  // (nothing reserved) when some of them are this process's memory.
+  bool ReserveLocked(uint64_t begin, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   std::map<uint64_t, Entry> live_ ABSL_GUARDED_BY(mu_);  // by base address
-  uint64_t next_ ABSL_GUARDED_BY(mu_);                   // bump pointer
+  // The reserved page ranges, disjoint and merged: start -> end.
+  std::map<uint64_t, uint64_t> reserved_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accel::cuda_driver

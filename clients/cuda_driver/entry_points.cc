@@ -14,7 +14,9 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "accel/hal/device_address.h"
 #include "backends/cuda/cuda_results.h"
 #include "clients/cuda_driver/cuda_result.h"
 #include "clients/cuda_driver/device_attributes.h"
@@ -502,12 +504,28 @@ ACCEL_EXPORT CUresult CUDAAPI cuMemGetInfo(size_t* free, size_t* total) {
 ACCEL_EXPORT CUresult CUDAAPI cuMemAlloc(CUdeviceptr* dptr, size_t bytes) {
   ACCEL_REQUIRE_CONTEXT();
   if (dptr == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-  absl::StatusOr<accel::hal::Buffer> buffer = D().device(current->device)->Allocate(bytes);
-  if (!buffer.ok()) return ToResult(buffer.status(), "cuMemAlloc");
-  absl::StatusOr<uint64_t> address = D().memory().Add(*std::move(buffer), current->device);
-  if (!address.ok()) return ToResult(address.status(), "cuMemAlloc");
-  *dptr = *address;
-  return CUDA_SUCCESS;
+  // An allocation whose node address cannot be the program's here is held
+  // until one that can comes, so that the node does not hand the same
+  // address back; then they are freed.
+  constexpr int kAttempts = 8;
+  std::vector<accel::hal::Buffer> unusable;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    absl::StatusOr<accel::hal::Buffer> buffer = D().device(current->device)->Allocate(bytes);
+    if (!buffer.ok()) return ToResult(buffer.status(), "cuMemAlloc");
+    absl::StatusOr<uint64_t> address = accel::hal::DeviceAddressOf(*buffer);
+    if (!address.ok()) return ToResult(address.status(), "cuMemAlloc");
+    const absl::Status added = D().memory().Add(*buffer, *address, current->device);
+    if (added.ok()) {
+      *dptr = *address;
+      return CUDA_SUCCESS;
+    }
+    if (added.code() != absl::StatusCode::kAlreadyExists) return ToResult(added, "cuMemAlloc");
+    unusable.push_back(*std::move(buffer));
+  }
+  return ToResult(absl::ResourceExhaustedError(absl::StrCat(
+                      "no usable device address in ", kAttempts, " allocations of ", bytes,
+                      " bytes: the node's addresses are this process's memory")),
+                  "cuMemAlloc");
 }
 
 ACCEL_EXPORT CUresult CUDAAPI cuMemAllocPitch(CUdeviceptr* dptr, size_t* pitch, size_t width,

@@ -219,9 +219,11 @@ ACCEL_EXPORT CUresult CUDAAPI cuKernelGetParamInfo(CUkernel kernel, size_t index
 namespace {
 
 // The launch's arguments as the HAL takes them: a parameter of pointer size
-// whose value is inside a live allocation becomes that buffer (the node
-// passes its own device address of it); every other parameter goes as its
-// bytes. (A pointer stored inside a struct argument is not seen.)
+// whose value is inside a live allocation becomes that buffer, so that the
+// node checks it is one of the session's and alive (a freed one is refused
+// here); every other parameter goes as its bytes. A pointer stored inside a
+// struct argument goes as bytes too: it is the node's own address of the
+// memory, so the kernel follows it.
 absl::StatusOr<std::vector<hal::KernelArg>> LaunchArgs(const ParamLayout& layout,
                                                        const std::string& packed) {
   std::vector<hal::KernelArg> args;
@@ -289,7 +291,8 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
     absl::MutexLock lock(&m.mu);
     auto it = m.functions.find(function);
     if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
-    if (on.properties().backend != "cuda") return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device
+    // By the architecture, as a leased device's backend is "remote".
+    if (CapabilityOf(on.properties()).major == 0) return CUDA_ERROR_NO_BINARY_FOR_GPU;
     if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
     FunctionObject& f = *it->second;
     if (f.layout == nullptr) {

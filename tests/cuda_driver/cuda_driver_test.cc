@@ -137,16 +137,22 @@ TEST_F(CudaDriverTest, AKilledProgramsLeaseIsFreedAtOnce) {
   EXPECT_TRUE(Eventually([&] { return DevicesIdle(poold_->address()); }, 5));
 }
 
-// A node serving a CUDA device (the fake libcuda's, which can be opened and
-// described but runs nothing): the program sees the node's driver's own
-// attribute values, except where an attribute says what the program can do
-// through accelpool's library.
-TEST(CudaDriverAttributesTest, AProgramSeesTheNodesOwnAttributeValues) {
+// A poold serving the fake libcuda's one CUDA device (its memory is the
+// host's, its kernels host functions: tests/vendor/fake_cuda_driver.cc).
+absl::StatusOr<std::unique_ptr<PooldProcess>> StartFakeCudaPoold() {
   setenv("ACCEL_CUDA_LIBRARY", ACCEL_TEST_FAKE_CUDA_DRIVER, 1);
   setenv("ACCEL_FAKE_CUDA_DEVICES", "1", 1);
   absl::StatusOr<std::unique_ptr<PooldProcess>> poold = PooldProcess::Start({"--backends=cuda"});
   unsetenv("ACCEL_CUDA_LIBRARY");
   unsetenv("ACCEL_FAKE_CUDA_DEVICES");
+  return poold;
+}
+
+// A node serving a CUDA device: the program sees the node's driver's own
+// attribute values, except where an attribute says what the program can do
+// through accelpool's library.
+TEST(CudaDriverAttributesTest, AProgramSeesTheNodesOwnAttributeValues) {
+  absl::StatusOr<std::unique_ptr<PooldProcess>> poold = StartFakeCudaPoold();
   ASSERT_OK(poold.status());
   absl::StatusOr<std::pair<int, std::string>> run =
       RunProgram(ACCEL_TEST_ACCEL_RUN,
@@ -191,6 +197,23 @@ TEST(CudaDriverAttributesTest, AProgramSeesTheNodesOwnAttributeValues) {
     }
   }
   EXPECT_GT(from_the_node, 90);
+}
+
+// An unmodified CUDA program's kernels on a pooled CUDA device: launched
+// through accelpool's library, the node's cuda backend and its driver, with
+// pointers into an allocation and a pointer inside a struct argument.
+TEST(CudaDriverKernelTest, AProgramsKernelsRunOnAPooledCudaDevice) {
+  if (!HaveNvcc()) GTEST_SKIP() << "nvcc was not found at build time: no CUDA program to run";
+  absl::StatusOr<std::unique_ptr<PooldProcess>> poold = StartFakeCudaPoold();
+  ASSERT_OK(poold.status());
+  absl::StatusOr<std::pair<int, std::string>> run =
+      RunProgram(ACCEL_TEST_ACCEL_RUN,
+                 {"--pool", (*poold)->address(), "--backend", "cuda", "--memory", "64MiB", "--",
+                  ACCEL_TEST_KERNEL_PROGRAM},
+                 60);
+  ASSERT_OK(run.status());
+  EXPECT_EQ(run->first, 0) << run->second << (*poold)->log();
+  EXPECT_THAT(run->second, HasSubstr("kernels: ok"));
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // Pieces of accelpool's libcuda.so.1 on their own: MD2 against RFC 1319's
 // test vectors (the runtime's integrity check is built on it), the answers
 // that are constants, and the device address space's bounds.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -65,13 +69,34 @@ class DeviceMemoryTest : public ::testing::Test {
   hal::Device device_;
 };
 
+// Addresses nothing in this process uses: a range mapped and given back, as
+// a node's device addresses are to the program.
+uint64_t FreeAddressRange(uint64_t bytes) {
+  void* at = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  EXPECT_NE(at, MAP_FAILED);
+  munmap(at, bytes);
+  return reinterpret_cast<uint64_t>(at);
+}
+
+// Whether the page at `address` is mapped in this process.
+bool Mapped(uint64_t address) {
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  void* at = mmap(reinterpret_cast<void*>(address / page * page), page, PROT_NONE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (at == MAP_FAILED) return true;
+  munmap(at, page);
+  return false;
+}
+
 TEST_F(DeviceMemoryTest, AddressesNameOneAllocationAndAnOffsetInIt) {
   DeviceMemory memory;
-  ASSERT_OK_AND_ASSIGN(uint64_t a, memory.Add(Allocate(1000), 0));
-  ASSERT_OK_AND_ASSIGN(uint64_t b, memory.Add(Allocate(4096), 0));
-  EXPECT_EQ(a % 512, 0u);
-  EXPECT_GE(b, a + 1000);
+  const uint64_t a = FreeAddressRange(1 << 20);
+  const uint64_t b = a + 1024;  // in the same page: the node packs small allocations
+  ASSERT_OK(memory.Add(Allocate(1000), a, 0));
+  ASSERT_OK(memory.Add(Allocate(4096), b, 0));
   EXPECT_TRUE(memory.IsDeviceAddress(a));
+  EXPECT_TRUE(memory.IsDeviceAddress(b + 4095));
+  EXPECT_TRUE(Mapped(b + 4095));  // reserved: no host memory can land there
   EXPECT_FALSE(memory.IsDeviceAddress(reinterpret_cast<uint64_t>(&memory)));
   ASSERT_OK_AND_ASSIGN(DeviceMemory::Range inside, memory.Find(a + 10, 990));
   EXPECT_EQ(inside.view.offset(), 10u);
@@ -87,6 +112,37 @@ TEST_F(DeviceMemoryTest, AddressesNameOneAllocationAndAnOffsetInIt) {
   ASSERT_OK(memory.Remove(a).status());
   EXPECT_STATUS(memory.Find(a, 1), kInvalidArgument);  // freed
   EXPECT_STATUS(memory.Remove(a), kInvalidArgument);   // twice
+  // A freed address is still a device address, never host memory; the
+  // node may hand it out again.
+  EXPECT_TRUE(memory.IsDeviceAddress(a));
+  ASSERT_OK(memory.Add(Allocate(512), a, 0));
+  EXPECT_TRUE(memory.Containing(a + 511).has_value());
+}
+
+TEST_F(DeviceMemoryTest, AnAddressThatCannotBeTheProgramsIsRefused) {
+  DeviceMemory memory;
+  // This process's own memory.
+  const auto local = std::make_unique<char[]>(1 << 16);
+  EXPECT_STATUS(memory.Add(Allocate(64), reinterpret_cast<uint64_t>(local.get()), 0),
+                kAlreadyExists);
+  EXPECT_FALSE(memory.IsDeviceAddress(reinterpret_cast<uint64_t>(local.get())));
+  // Another device's live allocation, wholly or in part.
+  const uint64_t a = FreeAddressRange(1 << 20);
+  ASSERT_OK(memory.Add(Allocate(8192), a + 4096, 0));
+  EXPECT_STATUS(memory.Add(Allocate(64), a + 8192, 1), kAlreadyExists);
+  EXPECT_STATUS(memory.Add(Allocate(8192), a, 1), kAlreadyExists);
+  EXPECT_EQ(memory.Containing(a + 8192)->device, 0);
+  // A range only partly this process's: nothing of it is kept.
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t c = FreeAddressRange(16 * page);
+  void* taken = mmap(reinterpret_cast<void*>(c + 8 * page), page, PROT_READ,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  ASSERT_NE(taken, MAP_FAILED);
+  EXPECT_STATUS(memory.Add(Allocate(16 * page), c, 0), kAlreadyExists);
+  EXPECT_FALSE(memory.IsDeviceAddress(c));
+  EXPECT_FALSE(Mapped(c));
+  munmap(taken, page);
+  EXPECT_STATUS(memory.Add(Allocate(64), 0, 0), kInternal);  // no device has address 0
 }
 
 }  // namespace

@@ -1,121 +1,11 @@
 // The cuda backend on hosts without an NVIDIA GPU: each way of having no
 // device gives its own, exact reason, and the backend still loads.
 //
-// Built twice (see tests/CMakeLists.txt): as the test, and with
-// ACCEL_FAKE_CUDA_DRIVER as a stand-in libcuda whose cuInit result is chosen
-// by the test and which reports no devices, or with
-// ACCEL_FAKE_CUDA_DEVICES=1 one device that can be opened and described
-// (its attributes are FakeAttribute's) but allocates and runs nothing. With
-// the toolkit's stub libcuda.so (where installed) the "init failed" path is
-// also tested against NVIDIA's own library.
-#ifdef ACCEL_FAKE_CUDA_DRIVER
-
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-
-#include "tests/vendor/fake_cuda_attributes.h"
-
-// Only the entry points the backend calls while opening need their real
-// signatures; the rest exist, under the versioned names cuda.h selects, so
-// the backend finds a complete table. They answer CUDA_ERROR_NOT_SUPPORTED.
-#define FAKE_EXPORT extern "C" __attribute__((visibility("default")))
-constexpr int kNotSupported = 801;
-
-FAKE_EXPORT int cuInit(unsigned int /*flags*/) {
-  const char* result = std::getenv("ACCEL_FAKE_CUDA_INIT_RESULT");
-  return result != nullptr ? static_cast<int>(std::strtol(result, nullptr, 0)) : 0;
-}
-FAKE_EXPORT int cuDriverGetVersion(int* version) {
-  *version = 12040;
-  return 0;
-}
-FAKE_EXPORT int cuDeviceGetCount(int* count) {
-  const char* devices = std::getenv("ACCEL_FAKE_CUDA_DEVICES");
-  *count = devices != nullptr ? static_cast<int>(std::strtol(devices, nullptr, 10)) : 0;
-  return 0;
-}
-
-// The device: enough of the driver for the backend to open and describe it.
-constexpr int kInvalidValue = 1;
-FAKE_EXPORT int cuDeviceGet(int* device, int ordinal) {
-  *device = ordinal;
-  return 0;
-}
-FAKE_EXPORT int cuDeviceGetName(char* name, int length, int /*device*/) {
-  std::snprintf(name, static_cast<size_t>(length), "Fake CUDA Device");
-  return 0;
-}
-FAKE_EXPORT int cuDeviceGetAttribute(int* value, int attribute, int /*device*/) {
-  const int answer = FakeAttribute(attribute);
-  if (answer < 0) return kInvalidValue;
-  *value = answer;
-  return 0;
-}
-FAKE_EXPORT int cuDeviceTotalMem_v2(size_t* bytes, int /*device*/) {
-  *bytes = size_t{80} << 30;
-  return 0;
-}
-FAKE_EXPORT int cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
-  *free_bytes = *total = size_t{80} << 30;
-  return 0;
-}
-FAKE_EXPORT int cuDeviceGetPCIBusId(char* id, int length, int /*device*/) {
-  std::snprintf(id, static_cast<size_t>(length), "0000:3B:00.0");
-  return 0;
-}
-static int fake_context;  // the primary context's handle points here
-static thread_local void* current_context = nullptr;
-FAKE_EXPORT int cuDevicePrimaryCtxRetain(void** context, int /*device*/) {
-  *context = &fake_context;
-  return 0;
-}
-FAKE_EXPORT int cuDevicePrimaryCtxRelease_v2(int /*device*/) { return 0; }
-FAKE_EXPORT int cuCtxGetCurrent(void** context) {
-  *context = current_context;
-  return 0;
-}
-FAKE_EXPORT int cuCtxSetCurrent(void* context) {
-  current_context = context;
-  return 0;
-}
-FAKE_EXPORT int cuCtxSynchronize() { return 0; }
-static int fake_stream;
-FAKE_EXPORT int cuStreamCreate(void** stream, unsigned int /*flags*/) {
-  *stream = &fake_stream;
-  return 0;
-}
-FAKE_EXPORT int cuStreamDestroy_v2(void* /*stream*/) { return 0; }
-FAKE_EXPORT int cuStreamSynchronize(void* /*stream*/) { return 0; }
-
-#define FAKE_STUB(name) \
-  FAKE_EXPORT int name() { return kNotSupported; }
-FAKE_STUB(cuGetErrorName)
-FAKE_STUB(cuGetErrorString)
-FAKE_STUB(cuMemAlloc_v2)
-FAKE_STUB(cuMemFree_v2)
-FAKE_STUB(cuMemsetD8Async)
-FAKE_STUB(cuMemsetD16Async)
-FAKE_STUB(cuMemsetD32Async)
-FAKE_STUB(cuMemcpyHtoDAsync_v2)
-FAKE_STUB(cuMemcpyDtoHAsync_v2)
-FAKE_STUB(cuMemcpyDtoDAsync_v2)
-FAKE_STUB(cuStreamQuery)
-FAKE_STUB(cuStreamWaitEvent)
-FAKE_STUB(cuEventCreate)
-FAKE_STUB(cuEventDestroy_v2)
-FAKE_STUB(cuEventRecord)
-FAKE_STUB(cuEventSynchronize)
-FAKE_STUB(cuEventQuery)
-// Only the pre-12.8 name: the backend must fall back to it.
-FAKE_STUB(cuEventElapsedTime)
-FAKE_STUB(cuModuleLoadData)
-FAKE_STUB(cuModuleUnload)
-FAKE_STUB(cuModuleGetFunction)
-FAKE_STUB(cuLaunchKernel)
-FAKE_STUB(cuFuncSetAttribute)
-
-#else  // the test
+// The driver is the stand-in libcuda of fake_cuda_driver.cc, whose cuInit
+// result the test chooses and which has no devices, or one that the backend
+// opens, describes and runs on. With the toolkit's stub libcuda.so (where
+// installed) the "init failed" path is also tested against NVIDIA's own
+// library.
 
 #include <cstdlib>
 #include <map>
@@ -253,5 +143,3 @@ TEST(CudaBackendTest, DefaultLibraryLoadsWithoutCrashing) {
 
 }  // namespace
 }  // namespace accel::hal
-
-#endif  // ACCEL_FAKE_CUDA_DRIVER

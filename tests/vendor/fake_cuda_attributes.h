@@ -1,6 +1,6 @@
-// The attributes of the fake libcuda's device (tests/vendor/cuda_backend_test.cc
-// built with ACCEL_FAKE_CUDA_DRIVER), shared with the tests that check them
-// on the far side of the backend, a node and accelpool's libcuda.so.1.
+// The attributes of the fake libcuda's device (tests/vendor/fake_cuda_driver.cc),
+// shared with the tests that check them on the far side of the backend, a
+// node and accelpool's libcuda.so.1.
 #ifndef ACCEL_TESTS_VENDOR_FAKE_CUDA_ATTRIBUTES_H_
 #define ACCEL_TESTS_VENDOR_FAKE_CUDA_ATTRIBUTES_H_
 

@@ -1,0 +1,99 @@
+// A CUDA program whose kernels run on a pooled CUDA device, built by plain
+// nvcc: it scales a vector, adds two through pointers offset into one
+// allocation, and fills memory through a pointer carried inside a struct
+// argument; every result is checked on the host. Prints "kernels: ok" and
+// exits 0 when all are right; otherwise says what was wrong and exits 1.
+// On a machine without a GPU the node's device is the fake libcuda's
+// (tests/vendor/fake_cuda_kernels.h runs these kernels under their names).
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <vector>
+
+struct Span {
+  float* data;
+  int n;
+};
+
+__global__ void scale(float* x, float a, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] *= a;
+}
+
+__global__ void add(const float* a, const float* b, float* c, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) c[i] = a[i] + b[i];
+}
+
+__global__ void fill(Span s, float v) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < s.n) s.data[i] = v;
+}
+
+namespace {
+
+bool Check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return true;
+  std::printf("%s: %s (%s)\n", what, cudaGetErrorName(e), cudaGetErrorString(e));
+  return false;
+}
+
+// Whether `got` holds `expected(i)` at every i, saying where not.
+template <typename F>
+bool Expect(const std::vector<float>& got, F expected, const char* what) {
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i] != expected(static_cast<int>(i))) {
+      std::printf("%s: element %zu is %g, not %g\n", what, i, got[i],
+                  expected(static_cast<int>(i)));
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  constexpr int n = 1000;  // not a multiple of the block: the bound matters
+  constexpr size_t bytes = n * sizeof(float);
+  std::vector<float> host(n);
+  for (int i = 0; i < n; ++i) host[i] = static_cast<float>(i);
+
+  // One allocation of three vectors: the kernels get pointers into it.
+  float* d = nullptr;
+  if (!Check(cudaMalloc(&d, 3 * bytes), "cudaMalloc")) return 1;
+  float* const a = d;
+  float* const b = d + n;
+  float* const c = d + 2 * n;
+  if (!Check(cudaMemcpy(a, host.data(), bytes, cudaMemcpyHostToDevice), "copy a")) return 1;
+  if (!Check(cudaMemcpy(b, host.data(), bytes, cudaMemcpyHostToDevice), "copy b")) return 1;
+
+  scale<<<(n + 255) / 256, 256>>>(a, 2.0f, n);  // a[i] = 2i
+  if (!Check(cudaGetLastError(), "scale")) return 1;
+  add<<<(n + 255) / 256, 256>>>(a, b, c, n);  // c[i] = 3i
+  if (!Check(cudaGetLastError(), "add")) return 1;
+  if (!Check(cudaDeviceSynchronize(), "synchronize")) return 1;
+  std::vector<float> got(n);
+  if (!Check(cudaMemcpy(got.data(), c, bytes, cudaMemcpyDeviceToHost), "copy c")) return 1;
+  if (!Expect(
+          got, [](int i) { return 3.0f * i; }, "a + b"))
+    return 1;
+  if (!Check(cudaMemcpy(got.data(), a, bytes, cudaMemcpyDeviceToHost), "copy a back")) return 1;
+  if (!Expect(
+          got, [](int i) { return 2.0f * i; }, "2a"))
+    return 1;
+
+  // The kernel follows the pointer inside its struct argument: only the
+  // node's own address of b works there.
+  fill<<<(n + 255) / 256, 256>>>(Span{b, n / 2}, 7.0f);
+  if (!Check(cudaGetLastError(), "fill")) return 1;
+  if (!Check(cudaMemcpy(got.data(), b, bytes, cudaMemcpyDeviceToHost), "copy b back")) return 1;
+  if (!Expect(
+          got, [](int i) { return i < n / 2 ? 7.0f : static_cast<float>(i); }, "fill")) {
+    return 1;
+  }
+
+  if (!Check(cudaFree(d), "cudaFree")) return 1;
+  std::printf("kernels: ok\n");
+  return 0;
+}
