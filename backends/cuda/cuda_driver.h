@@ -65,14 +65,15 @@ namespace accel::cuda {
   X(cuFuncSetAttribute)
 
 // Entry points used when present: error texts (a stub or a foreign stack may
-// not answer them), the UUID, kernel parameter layouts (CUDA 12.4+) and pinned
-// host memory (benchmarks only).
+// not answer them), the UUID, kernel parameter layouts (CUDA 12.4+), pinned
+// host memory (benchmarks only) and modules' globals.
 #define ACCEL_CUDA_OPTIONAL_FUNCTIONS_BASE(X) \
   X(cuGetErrorName)                           \
   X(cuGetErrorString)                         \
   X(cuDeviceGetUuid)                          \
   X(cuMemAllocHost)                           \
-  X(cuMemFreeHost)
+  X(cuMemFreeHost)                            \
+  X(cuModuleGetGlobal)
 #if CUDA_VERSION >= 12040
 #define ACCEL_CUDA_OPTIONAL_FUNCTIONS(X) ACCEL_CUDA_OPTIONAL_FUNCTIONS_BASE(X) X(cuFuncGetParamInfo)
 #else

@@ -6,6 +6,7 @@
 namespace accel::cuda {
 
 CudaBuffer::~CudaBuffer() {
+  if (ownership_ == Ownership::kModuleGlobal) return;
   const Driver& driver = device_.driver();
   ContextGuard guard(driver, device_.context());
   // buffer_free has no way to report an error; a context that cannot be

@@ -14,8 +14,12 @@ class CudaDevice;
 
 class CudaBuffer : public hal::plugin::BufferImpl {
  public:
-  CudaBuffer(CudaDevice& device, CUdeviceptr ptr, uint64_t size)
-      : device_(device), ptr_(ptr), size_(size) {}
+  // An allocation of its own (freed with the buffer), or a module's global
+  // (memory the module frees).
+  enum class Ownership { kAllocation, kModuleGlobal };
+  CudaBuffer(CudaDevice& device, CUdeviceptr ptr, uint64_t size,
+             Ownership ownership = Ownership::kAllocation)
+      : device_(device), ptr_(ptr), size_(size), ownership_(ownership) {}
   ~CudaBuffer() override;
   CudaBuffer(const CudaBuffer&) = delete;
   CudaBuffer& operator=(const CudaBuffer&) = delete;
@@ -29,6 +33,7 @@ class CudaBuffer : public hal::plugin::BufferImpl {
   CudaDevice& device_;
   CUdeviceptr ptr_;
   uint64_t size_;
+  Ownership ownership_;
 };
 
 }  // namespace accel::cuda

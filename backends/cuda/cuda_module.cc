@@ -7,6 +7,7 @@
 #include "cuda_device.h"
 #include "cuda_errors.h"
 #include "cuda_image.h"
+#include "cuda_memory.h"
 
 namespace accel::cuda {
 namespace {
@@ -116,6 +117,28 @@ absl::StatusOr<hal::plugin::KernelImpl*> CudaModule::GetKernel(absl::string_view
   CudaKernel* raw = kernel.get();
   kernels_.emplace(std::move(key), std::move(kernel));
   return raw;
+}
+
+absl::StatusOr<hal::plugin::ModuleGlobal> CudaModule::GetGlobal(absl::string_view name) {
+  const Driver& driver = device_.driver();
+  if (driver.cuModuleGetGlobal == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(driver.library, " does not export cuModuleGetGlobal"));
+  }
+  if (name.empty()) return absl::NotFoundError("no global has an empty name");
+  ContextGuard guard(driver, device_.context());
+  if (!guard.ok()) return guard.status();
+  const std::string key(name);
+  CUdeviceptr ptr = 0;
+  size_t bytes = 0;
+  CUresult r = driver.cuModuleGetGlobal(&ptr, &bytes, module_, key.c_str());
+  if (r != CUDA_SUCCESS) {
+    absl::Status s = ToStatus(driver, r, "cuModuleGetGlobal");
+    return absl::Status(s.code(), absl::StrCat("global '", key, "': ", s.message()));
+  }
+  return hal::plugin::ModuleGlobal{
+      std::make_unique<CudaBuffer>(device_, ptr, bytes, CudaBuffer::Ownership::kModuleGlobal),
+      bytes};
 }
 
 }  // namespace accel::cuda

@@ -60,6 +60,8 @@ class CudaModule : public hal::plugin::ModuleImpl {
   ~CudaModule() override;
 
   absl::StatusOr<hal::plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+  // A __device__ or __constant__ variable (cuModuleGetGlobal).
+  absl::StatusOr<hal::plugin::ModuleGlobal> GetGlobal(absl::string_view name) override;
 
  private:
   CudaModule(CudaDevice& device, CUmodule module) : device_(device), module_(module) {}

@@ -108,6 +108,12 @@ void* ElfImage::Symbol(absl::string_view name) const {
   return it == exports_.end() ? nullptr : base_ + it->second;
 }
 
+absl::Span<std::byte> ElfImage::Global(absl::string_view name) const {
+  auto it = globals_.find(name);
+  if (it == globals_.end()) return {};
+  return absl::MakeSpan(reinterpret_cast<std::byte*>(base_ + it->second.vaddr), it->second.size);
+}
+
 absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image) {
   if (absl::Status s = CheckElf(image); !s.ok()) return s;
   const auto header = At<Elf64_Ehdr>(image, 0);
@@ -226,6 +232,10 @@ absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image)
     const char* name = name_of(sym);
     if (name == nullptr || mapped(sym.st_value, 1) == nullptr) return Bad("has a bad symbol");
     out->exports_.emplace(name, sym.st_value);
+    if (type == STT_OBJECT && sym.st_size > 0 && mapped(sym.st_value, sym.st_size) != nullptr) {
+      out->globals_.emplace(name,
+                            GlobalRange{sym.st_value, sym.st_size});  // kept if writable, below
+    }
   }
 
   // Relocations: the image's own addresses, and the process's libraries'
@@ -290,6 +300,15 @@ absl::StatusOr<std::unique_ptr<ElfImage>> ElfImage::Map(absl::string_view image)
     for (uint64_t p = first; p < end && p >= low / page && p - low / page < pages.size(); ++p) {
       pages[p - low / page] &= ~PROT_WRITE;
     }
+  }
+  // Globals are the objects whose every page stays writable.
+  for (auto it = out->globals_.begin(); it != out->globals_.end();) {
+    bool writable = true;
+    for (uint64_t p = it->second.vaddr / page;
+         p < (it->second.vaddr + it->second.size + page - 1) / page; ++p) {
+      writable = writable && (pages[p - low / page] & PROT_WRITE) != 0;
+    }
+    it = writable ? std::next(it) : out->globals_.erase(it);
   }
   for (size_t p = 0; p < pages.size();) {
     size_t q = p;

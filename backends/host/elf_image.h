@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace accel::host {
 
@@ -43,6 +44,9 @@ class ElfImage {
 
   // The address of a symbol the image defines and exports, or null.
   void* Symbol(absl::string_view name) const;
+  // The bytes of an object the image exports in writable memory (its
+  // global variable), or an empty span.
+  absl::Span<std::byte> Global(absl::string_view name) const;
 
  private:
   ElfImage() = default;
@@ -50,6 +54,11 @@ class ElfImage {
   size_t span_ = 0;
   uint8_t* base_ = nullptr;  // the image's address 0
   std::map<std::string, uint64_t, std::less<>> exports_;
+  struct GlobalRange {
+    uint64_t vaddr;
+    uint64_t size;
+  };
+  std::map<std::string, GlobalRange, std::less<>> globals_;
 };
 
 }  // namespace accel::host

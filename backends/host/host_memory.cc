@@ -30,7 +30,15 @@ std::shared_ptr<HostMemory> HostMemory::Allocate(std::shared_ptr<MemoryPool> poo
       new HostMemory(std::move(pool), static_cast<std::byte*>(data), size));
 }
 
+std::shared_ptr<HostMemory> HostMemory::Borrow(std::shared_ptr<const void> owner,
+                                               absl::Span<std::byte> bytes) {
+  auto memory = std::shared_ptr<HostMemory>(new HostMemory(nullptr, bytes.data(), bytes.size()));
+  memory->owner_ = std::move(owner);
+  return memory;
+}
+
 HostMemory::~HostMemory() {
+  if (owner_ != nullptr) return;
   std::free(data_);
   pool_->Release(size_);
 }

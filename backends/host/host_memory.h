@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/types/span.h"
 #include "accel/hal/plugin/backend_interface.h"
 
 namespace accel::host {
@@ -31,6 +32,10 @@ class HostMemory {
  public:
   // Reserves from `pool` and allocates; null when either fails.
   static std::shared_ptr<HostMemory> Allocate(std::shared_ptr<MemoryPool> pool, uint64_t size);
+  // Memory that `owner` holds (a module's global), kept alive by it: not
+  // counted against the device, and not freed here.
+  static std::shared_ptr<HostMemory> Borrow(std::shared_ptr<const void> owner,
+                                            absl::Span<std::byte> bytes);
   ~HostMemory();
   HostMemory(const HostMemory&) = delete;
   HostMemory& operator=(const HostMemory&) = delete;
@@ -41,7 +46,8 @@ class HostMemory {
  private:
   HostMemory(std::shared_ptr<MemoryPool> pool, std::byte* data, uint64_t size)
       : pool_(std::move(pool)), data_(data), size_(size) {}
-  std::shared_ptr<MemoryPool> pool_;
+  std::shared_ptr<MemoryPool> pool_;   // null when borrowed
+  std::shared_ptr<const void> owner_;  // set when borrowed
   std::byte* data_;
   uint64_t size_;
 };

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "host_memory.h"
 
 namespace accel::host {
 
@@ -50,6 +51,16 @@ absl::StatusOr<hal::plugin::KernelImpl*> HostModule::GetKernel(absl::string_view
     return absl::NotFoundError(absl::StrCat("module has no kernel named '", name, "'"));
   }
   return it->second.get();
+}
+
+absl::StatusOr<hal::plugin::ModuleGlobal> HostModule::GetGlobal(absl::string_view name) {
+  absl::Span<std::byte> bytes = library_->Global(name);
+  if (bytes.empty()) {
+    return absl::NotFoundError(absl::StrCat("module has no writable global named '", name, "'"));
+  }
+  // Queued work on the global holds the image, as launches do.
+  return hal::plugin::ModuleGlobal{
+      std::make_unique<HostBuffer>(HostMemory::Borrow(library_, bytes)), bytes.size()};
 }
 
 }  // namespace accel::host

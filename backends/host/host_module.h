@@ -40,6 +40,8 @@ class HostModule : public hal::plugin::ModuleImpl {
   // INVALID_ARGUMENT for an image that is not a loadable host-elf module.
   static absl::StatusOr<std::unique_ptr<HostModule>> Load(absl::string_view image);
   absl::StatusOr<hal::plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+  // An object the image exports in writable memory.
+  absl::StatusOr<hal::plugin::ModuleGlobal> GetGlobal(absl::string_view name) override;
 
  private:
   std::shared_ptr<LoadedLibrary> library_;

@@ -52,7 +52,7 @@ namespace accel::levelzero {
   X(zeKernelSetArgumentValue)
 
 // Extensions and later additions: null when the loader predates them.
-#define ACCEL_ZE_OPTIONAL_FUNCTIONS(X) X(zeDevicePciGetPropertiesExt)
+#define ACCEL_ZE_OPTIONAL_FUNCTIONS(X) X(zeDevicePciGetPropertiesExt) X(zeModuleGetGlobalPointer)
 
 struct ZeApi {
 #define ACCEL_ZE_MEMBER(name) decltype(&::name) name = nullptr;

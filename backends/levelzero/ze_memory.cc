@@ -3,6 +3,7 @@
 namespace accel::levelzero {
 
 ZeAllocation::~ZeAllocation() {
+  if (owner_ != nullptr) return;
   // Every command that used this memory has completed (or the device is
   // lost): the streams drop their references only then. zeMemFree can only
   // fail for a bad handle or a lost device; there is nobody to report it to

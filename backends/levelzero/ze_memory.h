@@ -22,6 +22,10 @@ class ZeAllocation {
   ZeAllocation(const ZeApi* api, ze_context_handle_t context, void* ptr, uint64_t size,
                std::shared_ptr<std::atomic<uint64_t>> in_use)
       : api_(api), context_(context), ptr_(ptr), size_(size), in_use_(std::move(in_use)) {}
+  // Memory that `owner` holds (a module's global), kept alive by it: not
+  // counted, and not freed here.
+  ZeAllocation(void* ptr, uint64_t size, std::shared_ptr<const void> owner)
+      : api_(nullptr), context_(nullptr), ptr_(ptr), size_(size), owner_(std::move(owner)) {}
   ~ZeAllocation();
   ZeAllocation(const ZeAllocation&) = delete;
   ZeAllocation& operator=(const ZeAllocation&) = delete;
@@ -37,6 +41,7 @@ class ZeAllocation {
   void* ptr_;
   uint64_t size_;
   std::shared_ptr<std::atomic<uint64_t>> in_use_;
+  std::shared_ptr<const void> owner_;  // set when borrowed
 };
 
 class ZeBuffer : public hal::plugin::BufferImpl {

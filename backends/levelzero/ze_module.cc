@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "spirv_image.h"
 #include "ze_error.h"
+#include "ze_memory.h"
 
 namespace accel::levelzero {
 namespace {
@@ -85,6 +86,27 @@ absl::StatusOr<hal::plugin::KernelImpl*> ZeModule::GetKernel(absl::string_view n
       std::make_shared<ZeKernelCore>(api_, core_, kernel, kernel_name, properties.numKernelArgs);
   auto it = kernels_.emplace(kernel_name, std::make_unique<ZeKernel>(std::move(core))).first;
   return it->second.get();
+}
+
+absl::StatusOr<hal::plugin::ModuleGlobal> ZeModule::GetGlobal(absl::string_view name) {
+  if (api_->zeModuleGetGlobalPointer == nullptr) {
+    return absl::UnimplementedError("this Level Zero loader has no zeModuleGetGlobalPointer");
+  }
+  if (name.empty()) return absl::NotFoundError("global name is empty");
+  const std::string key(name);
+  size_t size = 0;
+  void* pointer = nullptr;
+  ze_result_t result =
+      api_->zeModuleGetGlobalPointer(core_->handle(), key.c_str(), &size, &pointer);
+  if (result == ZE_RESULT_ERROR_INVALID_GLOBAL_NAME) {
+    return absl::NotFoundError(absl::StrCat("the module has no global '", key, "'"));
+  }
+  if (result != ZE_RESULT_SUCCESS) {
+    return ZeStatus("zeModuleGetGlobalPointer", result, absl::StrCat("global '", key, "'"));
+  }
+  // Queued commands hold the allocation, and through it the module.
+  return hal::plugin::ModuleGlobal{
+      std::make_unique<ZeBuffer>(std::make_shared<ZeAllocation>(pointer, size, core_)), size};
 }
 
 }  // namespace accel::levelzero

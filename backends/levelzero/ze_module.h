@@ -88,6 +88,8 @@ class ZeModule : public hal::plugin::ModuleImpl {
                                                         ze_device_handle_t device,
                                                         absl::string_view image);
   absl::StatusOr<hal::plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+  // A program-scope global variable (zeModuleGetGlobalPointer).
+  absl::StatusOr<hal::plugin::ModuleGlobal> GetGlobal(absl::string_view name) override;
 
  private:
   ZeModule(const ZeApi* api, std::shared_ptr<ZeModuleCore> core)

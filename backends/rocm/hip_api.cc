@@ -70,6 +70,7 @@ absl::StatusOr<std::unique_ptr<HipApi>> HipApi::Load(const std::string& library)
   required("hipModuleGetFunction", api->hipModuleGetFunction);
   required("hipModuleLaunchKernel", api->hipModuleLaunchKernel);
   Resolve(handle, "hipDeviceGetUuid", api->hipDeviceGetUuid, /*required=*/false, &missing);
+  Resolve(handle, "hipModuleGetGlobal", api->hipModuleGetGlobal, /*required=*/false, &missing);
   // ROCm 6 exports the old layout as ...R0000 (and still under the plain
   // name); ROCm 5 only has the plain name, with the old layout.
   Resolve(handle, "hipGetDevicePropertiesR0000", api->hipGetDevicePropertiesLegacy,

@@ -91,6 +91,9 @@ struct HipApi {
   hipError_t (*hipModuleUnload)(hipModule_t module) = nullptr;
   hipError_t (*hipModuleGetFunction)(hipFunction_t* function, hipModule_t module,
                                      const char* name) = nullptr;
+  // Optional: a module's __device__ variable.
+  hipError_t (*hipModuleGetGlobal)(void** pointer, size_t* bytes, hipModule_t module,
+                                   const char* name) = nullptr;
   hipError_t (*hipModuleLaunchKernel)(hipFunction_t function, unsigned int grid_x,
                                       unsigned int grid_y, unsigned int grid_z,
                                       unsigned int block_x, unsigned int block_y,

@@ -15,7 +15,7 @@ absl::StatusOr<std::unique_ptr<RocmBuffer>> RocmBuffer::Allocate(const RocmDevic
   absl::Status status =
       HipStatus(api, api.hipMalloc(&pointer, size), absl::StrCat("hipMalloc(", size, ")"));
   if (!status.ok()) return status;
-  std::unique_ptr<RocmBuffer> buffer(new RocmBuffer(device, pointer));
+  std::unique_ptr<RocmBuffer> buffer(new RocmBuffer(device, pointer, /*owned=*/true));
   if (size == 0) return buffer;
   // No tenant may see another's bytes. The memset runs on the null stream;
   // waiting for it keeps it ordered before work on our non-blocking streams.
@@ -27,8 +27,12 @@ absl::StatusOr<std::unique_ptr<RocmBuffer>> RocmBuffer::Allocate(const RocmDevic
   return buffer;
 }
 
+std::unique_ptr<RocmBuffer> RocmBuffer::ModuleGlobal(const RocmDevice& device, void* pointer) {
+  return std::unique_ptr<RocmBuffer>(new RocmBuffer(device, pointer, /*owned=*/false));
+}
+
 RocmBuffer::~RocmBuffer() {
-  if (pointer_ == nullptr) return;
+  if (pointer_ == nullptr || !owned_) return;
   const HipApi& api = device_.api();
   ScopedDevice scoped(device_);
   // A failure here belongs to the work that failed: its stream reports it at

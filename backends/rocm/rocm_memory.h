@@ -16,6 +16,8 @@ class RocmBuffer : public hal::plugin::BufferImpl {
   // RESOURCE_EXHAUSTED when the device is out of memory.
   static absl::StatusOr<std::unique_ptr<RocmBuffer>> Allocate(const RocmDevice& device,
                                                               uint64_t size);
+  // A module's global at `pointer`: memory the module frees, not this buffer.
+  static std::unique_ptr<RocmBuffer> ModuleGlobal(const RocmDevice& device, void* pointer);
   // The HAL may free a buffer that queued work still uses. hipFree only waits
   // for the null stream, not for our non-blocking streams, so the device is
   // synchronized first.
@@ -28,9 +30,11 @@ class RocmBuffer : public hal::plugin::BufferImpl {
   absl::StatusOr<uint64_t> DeviceAddress() override { return reinterpret_cast<uint64_t>(pointer_); }
 
  private:
-  RocmBuffer(const RocmDevice& device, void* pointer) : device_(device), pointer_(pointer) {}
+  RocmBuffer(const RocmDevice& device, void* pointer, bool owned)
+      : device_(device), pointer_(pointer), owned_(owned) {}
   const RocmDevice& device_;
   void* pointer_;
+  bool owned_;
 };
 
 }  // namespace accel::rocm

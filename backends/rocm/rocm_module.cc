@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "hip_error.h"
 #include "hsaco_image.h"
+#include "rocm_memory.h"
 
 namespace accel::rocm {
 
@@ -51,6 +52,26 @@ absl::StatusOr<hal::plugin::KernelImpl*> RocmModule::GetKernel(absl::string_view
   RocmKernel* raw = kernel.get();
   kernels_.emplace(std::move(key), std::move(kernel));
   return raw;
+}
+
+absl::StatusOr<hal::plugin::ModuleGlobal> RocmModule::GetGlobal(absl::string_view name) {
+  const HipApi& api = device_.api();
+  if (api.hipModuleGetGlobal == nullptr) {
+    return absl::UnimplementedError("this HIP runtime does not export hipModuleGetGlobal");
+  }
+  ScopedDevice scoped(device_);
+  if (!scoped.ok()) return scoped.status();
+  const std::string key(name);
+  void* pointer = nullptr;
+  size_t bytes = 0;
+  hipError_t error = api.hipModuleGetGlobal(&pointer, &bytes, module_, key.c_str());
+  if (error == hipErrorNotFound) {
+    return absl::NotFoundError(absl::StrCat("no global '", name, "' in the hsaco module (",
+                                            "hipModuleGetGlobal: ", Describe(api, error), ")"));
+  }
+  absl::Status status = HipStatus(api, error, absl::StrCat("hipModuleGetGlobal(", name, ")"));
+  if (!status.ok()) return status;
+  return hal::plugin::ModuleGlobal{RocmBuffer::ModuleGlobal(device_, pointer), bytes};
 }
 
 }  // namespace accel::rocm

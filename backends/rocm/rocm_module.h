@@ -41,6 +41,8 @@ class RocmModule : public hal::plugin::ModuleImpl {
   RocmModule& operator=(const RocmModule&) = delete;
 
   absl::StatusOr<hal::plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+  // A __device__ variable (hipModuleGetGlobal).
+  absl::StatusOr<hal::plugin::ModuleGlobal> GetGlobal(absl::string_view name) override;
 
  private:
   RocmModule(const RocmDevice& device, std::string image, hipModule_t module)

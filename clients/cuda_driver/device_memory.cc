@@ -74,7 +74,7 @@ bool DeviceMemory::ReserveLocked(uint64_t begin, uint64_t end) {
   return true;
 }
 
-absl::Status DeviceMemory::Add(const hal::Buffer& buffer, uint64_t at, int device) {
+absl::Status DeviceMemory::Add(const hal::Buffer& buffer, uint64_t at, int device, Kind kind) {
   const uint64_t size = buffer.size();
   if (at == 0 || size > ~uint64_t{0} - at - PageSize()) {
     return absl::InternalError(absl::StrCat("the node gave the impossible device address 0x",
@@ -93,16 +93,17 @@ absl::Status DeviceMemory::Add(const hal::Buffer& buffer, uint64_t at, int devic
     return absl::AlreadyExistsError(
         absl::StrCat("device address 0x", absl::Hex(at), " is this process's memory"));
   }
-  live_.emplace(at, Entry{buffer, size, device});
+  live_.emplace(at, Entry{buffer, size, device, kind});
   return absl::OkStatus();
 }
 
-absl::StatusOr<hal::Buffer> DeviceMemory::Remove(uint64_t address) {
+absl::StatusOr<hal::Buffer> DeviceMemory::Remove(uint64_t address, Kind kind) {
   absl::MutexLock lock(&mu_);
   auto it = live_.find(address);
-  if (it == live_.end()) {
+  if (it == live_.end() || it->second.kind != kind) {
     return absl::InvalidArgumentError(
-        absl::StrCat("0x", absl::Hex(address), " is not the start of a live allocation"));
+        absl::StrCat("0x", absl::Hex(address), " is not the start of a live ",
+                     kind == Kind::kAllocation ? "allocation" : "module global"));
   }
   hal::Buffer buffer = std::move(it->second.buffer);
   live_.erase(it);

@@ -27,15 +27,20 @@ class DeviceMemory {
   DeviceMemory(const DeviceMemory&) = delete;
   DeviceMemory& operator=(const DeviceMemory&) = delete;
 
+  // What an address range is: memory the program allocated (cuMemFree
+  // frees it), or a module's global (it goes with its module).
+  enum class Kind { kAllocation, kModuleGlobal };
+
   // Gives `buffer` (of leased device `device`) `address`, its node's
   // address of it (hal::DeviceAddressOf). ALREADY_EXISTS when that range
   // cannot be the program's here: it holds memory of this process, or
   // overlaps a live allocation (another node's addresses); the caller
   // allocates again.
-  absl::Status Add(const hal::Buffer& buffer, uint64_t address, int device);
-  // The allocation at exactly `address`, taken out of the space; the caller
-  // frees it. INVALID_ARGUMENT for any other address.
-  absl::StatusOr<hal::Buffer> Remove(uint64_t address);
+  absl::Status Add(const hal::Buffer& buffer, uint64_t address, int device,
+                   Kind kind = Kind::kAllocation);
+  // The range of that kind at exactly `address`, taken out of the space;
+  // the caller frees it. INVALID_ARGUMENT for any other address.
+  absl::StatusOr<hal::Buffer> Remove(uint64_t address, Kind kind = Kind::kAllocation);
 
   struct Range {
     hal::BufferView view;
@@ -60,6 +65,7 @@ class DeviceMemory {
     hal::Buffer buffer;
     uint64_t size;
     int device;
+    Kind kind;
   };
   // Reserves the pages of [begin, end) that are not reserved yet; false
   // (nothing reserved) when some of them are this process's memory.

@@ -153,9 +153,18 @@ absl::StatusOr<ParamLayouts> ParamLayoutsFromCubin(absl::string_view elf) {
   auto section = [&](uint16_t i, uint32_t* name, absl::string_view* body) -> bool {
     const size_t at = shoff + size_t{i} * shentsize;
     uint64_t offset = 0, size = 0;
+    uint32_t type = 0;
     Read(elf, at, name);
+    Read(elf, at + 0x04, &type);
     Read(elf, at + 0x18, &offset);
     Read(elf, at + 0x20, &size);
+    // A section of no bytes in the file (.nv.global: a __device__
+    // variable's zero-filled memory) has nothing to read.
+    constexpr uint32_t kNoBits = 8;  // SHT_NOBITS
+    if (type == kNoBits) {
+      *body = absl::string_view();
+      return true;
+    }
     if (offset > elf.size() || elf.size() - offset < size) return false;
     *body = elf.substr(offset, size);
     return true;

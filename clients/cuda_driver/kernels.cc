@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "accel/hal/device_address.h"
 #include "accel/hal/hal.h"
 #include "clients/cuda_driver/cuda_result.h"
 #include "clients/cuda_driver/device_attributes.h"
@@ -44,8 +45,14 @@ struct ModuleObject {
   // The parameter layouts its image declares; empty when it declares none
   // this library can read (entries compressed, say).
   ParamLayouts layouts;
-  // Loaded on a leased device at its first launch there.
+  // Loaded on a leased device at its first launch (or global lookup) there.
   std::map<int, hal::Module> loaded;
+  // Its globals looked up so far, by device and name: their addresses.
+  struct Global {
+    CUdeviceptr address;
+    size_t size;
+  };
+  std::map<std::pair<int, std::string>, Global> globals;
 };
 struct FunctionObject {
   ModuleObject* module;
@@ -79,6 +86,34 @@ Modules& AllModules() {
   return *modules;
 }
 
+// `module` loaded on leased device `device` (once), or why not. A device
+// that is no CUDA device runs no CUDA image: CUDA_ERROR_NO_BINARY_FOR_GPU.
+CUresult LoadOn(ModuleObject& module, int device, const hal::Module** loaded, const char* call) {
+  const hal::Device& on = *Driver::Get().device(device);
+  // By the architecture, as a leased device's backend is "remote".
+  if (CapabilityOf(on.properties()).major == 0) return CUDA_ERROR_NO_BINARY_FOR_GPU;
+  auto it = module.loaded.find(device);
+  if (it == module.loaded.end()) {
+    absl::StatusOr<hal::Module> made = on.LoadModule(module.format, module.bytes);
+    if (!made.ok()) {
+      return made.status().code() == absl::StatusCode::kUnimplemented
+                 ? CUDA_ERROR_NO_BINARY_FOR_GPU
+                 : ToResult(made.status(), absl::StrCat(call, " (loading the module)").c_str());
+    }
+    it = module.loaded.emplace(device, *std::move(made)).first;
+  }
+  *loaded = &it->second;
+  return CUDA_SUCCESS;
+}
+
+// The current context's device, or nullopt without one.
+std::optional<int> CurrentDevice() {
+  CUcontext context = nullptr;
+  cuCtxGetCurrent(&context);
+  if (context == nullptr) return std::nullopt;
+  return reinterpret_cast<Context*>(context)->device;
+}
+
 CUresult AddModule(CUmodule* module, const void* image) {
   if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // The runtime hands over its fatbins in their wrapper, here as through
@@ -93,7 +128,7 @@ CUresult AddModule(CUmodule* module, const void* image) {
   absl::StatusOr<absl::string_view> extent = ImageExtent(image, kMaxImageBytes);
   if (!extent.ok()) return ToResult(extent.status(), "cuModuleLoadData");
   auto made =
-      std::make_unique<ModuleObject>(ModuleObject{image, *extent, FormatOf(*extent), {}, {}});
+      std::make_unique<ModuleObject>(ModuleObject{image, *extent, FormatOf(*extent), {}, {}, {}});
   absl::StatusOr<ParamLayouts> layouts = ParamLayoutsOf(*extent);
   if (!layouts.ok()) return ToResult(layouts.status(), "cuModuleLoadData");
   made->layouts = *std::move(layouts);
@@ -127,7 +162,12 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleLoadFatBinary(CUmodule* module, const void
 ACCEL_EXPORT CUresult CUDAAPI cuModuleUnload(CUmodule module) {
   Modules& m = AllModules();
   absl::MutexLock lock(&m.mu);
-  if (m.modules.erase(module) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  auto found = m.modules.find(module);
+  if (found == m.modules.end()) return CUDA_ERROR_INVALID_HANDLE;
+  for (const auto& [key, global] : found->second->globals) {
+    Driver::Get().memory().Remove(global.address, DeviceMemory::Kind::kModuleGlobal).IgnoreError();
+  }
+  m.modules.erase(found);
   for (auto it = m.functions.begin(); it != m.functions.end();) {
     it = reinterpret_cast<CUmodule>(it->second->module) == module ? m.functions.erase(it)
                                                                   : std::next(it);
@@ -183,6 +223,51 @@ ACCEL_EXPORT CUresult CUDAAPI cuLibraryGetKernel(CUkernel* kernel, CUlibrary lib
   const CUresult found = cuModuleGetFunction(&function, reinterpret_cast<CUmodule>(library), name);
   *kernel = reinterpret_cast<CUkernel>(function);
   return found;
+}
+
+// A module's __device__ or __constant__ variable, on the current device: the
+// module is loaded there, and the global's memory gets the node's address
+// like an allocation, so copies, memsets and kernels reach it (cuMemFree
+// does not: it goes with the module).
+ACCEL_EXPORT CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUmodule module,
+                                                const char* name) {
+  if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const std::optional<int> device = CurrentDevice();
+  if (!device.has_value()) return CUDA_ERROR_INVALID_CONTEXT;
+  Modules& m = AllModules();
+  absl::MutexLock lock(&m.mu);
+  auto it = m.modules.find(module);
+  if (it == m.modules.end()) return CUDA_ERROR_INVALID_HANDLE;
+  ModuleObject& object = *it->second;
+  auto known = object.globals.find({*device, name});
+  if (known == object.globals.end()) {
+    const hal::Module* loaded = nullptr;
+    if (CUresult r = LoadOn(object, *device, &loaded, "cuModuleGetGlobal"); r != CUDA_SUCCESS) {
+      return r;
+    }
+    absl::StatusOr<hal::Buffer> global = loaded->GetGlobal(name);
+    if (!global.ok()) return ToResult(global.status(), "cuModuleGetGlobal");
+    absl::StatusOr<uint64_t> address = hal::DeviceAddressOf(*global);
+    if (!address.ok()) return ToResult(address.status(), "cuModuleGetGlobal");
+    // The module's address cannot change: one that is this process's
+    // memory leaves the global unreachable.
+    absl::Status added =
+        Driver::Get().memory().Add(*global, *address, *device, DeviceMemory::Kind::kModuleGlobal);
+    if (!added.ok()) return ToResult(added, "cuModuleGetGlobal");
+    known = object.globals
+                .emplace(std::make_pair(*device, std::string(name)),
+                         ModuleObject::Global{*address, global->size()})
+                .first;
+  }
+  if (dptr != nullptr) *dptr = known->second.address;
+  if (bytes != nullptr) *bytes = known->second.size;
+  return CUDA_SUCCESS;
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* bytes,
+                                                 CUlibrary library, const char* name) {
+  return cuModuleGetGlobal(dptr, bytes, reinterpret_cast<CUmodule>(library), name);
 }
 
 ACCEL_EXPORT CUresult CUDAAPI cuKernelGetFunction(CUfunction* function, CUkernel kernel) {
@@ -279,11 +364,9 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
                                              unsigned int block_z, unsigned int shared_bytes,
                                              CUstream stream, void** params, void** extra) {
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
-  CUcontext context = nullptr;
-  cuCtxGetCurrent(&context);
-  if (context == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
-  const int device = reinterpret_cast<Context*>(context)->device;
-  const hal::Device& on = *Driver::Get().device(device);
+  const std::optional<int> current = CurrentDevice();
+  if (!current.has_value()) return CUDA_ERROR_INVALID_CONTEXT;
+  const int device = *current;
   hal::Kernel kernel;
   std::vector<hal::KernelArg> args;
   {
@@ -291,8 +374,9 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
     absl::MutexLock lock(&m.mu);
     auto it = m.functions.find(function);
     if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
-    // By the architecture, as a leased device's backend is "remote".
-    if (CapabilityOf(on.properties()).major == 0) return CUDA_ERROR_NO_BINARY_FOR_GPU;
+    if (CapabilityOf(Driver::Get().device(device)->properties()).major == 0) {
+      return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device: before the arguments are judged
+    }
     if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
     FunctionObject& f = *it->second;
     if (f.layout == nullptr) {
@@ -308,17 +392,11 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
     args = *std::move(converted);
     auto k = f.kernels.find(device);
     if (k == f.kernels.end()) {
-      auto loaded = f.module->loaded.find(device);
-      if (loaded == f.module->loaded.end()) {
-        absl::StatusOr<hal::Module> module = on.LoadModule(f.module->format, f.module->bytes);
-        if (!module.ok()) {
-          return module.status().code() == absl::StatusCode::kUnimplemented
-                     ? CUDA_ERROR_NO_BINARY_FOR_GPU
-                     : ToResult(module.status(), "cuLaunchKernel (loading the module)");
-        }
-        loaded = f.module->loaded.emplace(device, *std::move(module)).first;
+      const hal::Module* loaded = nullptr;
+      if (CUresult r = LoadOn(*f.module, device, &loaded, "cuLaunchKernel"); r != CUDA_SUCCESS) {
+        return r;
       }
-      absl::StatusOr<hal::Kernel> found = loaded->second.GetKernel(f.name);
+      absl::StatusOr<hal::Kernel> found = loaded->GetKernel(f.name);
       if (!found.ok()) return ToResult(found.status(), "cuLaunchKernel");
       k = f.kernels.emplace(device, *std::move(found)).first;
     }
@@ -395,10 +473,7 @@ CUresult FuncAttribute(int* value, CUfunction_attribute attribute, CUfunction fu
 
 ACCEL_EXPORT CUresult CUDAAPI cuFuncGetAttribute(int* value, CUfunction_attribute attribute,
                                                  CUfunction function) {
-  CUcontext context = nullptr;
-  cuCtxGetCurrent(&context);
-  const int device = context != nullptr ? reinterpret_cast<Context*>(context)->device : 0;
-  return FuncAttribute(value, attribute, function, device);
+  return FuncAttribute(value, attribute, function, CurrentDevice().value_or(0));
 }
 
 ACCEL_EXPORT CUresult CUDAAPI cuKernelGetAttribute(int* value, CUfunction_attribute attribute,

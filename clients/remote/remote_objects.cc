@@ -37,7 +37,7 @@ void RemoteHandle::SendDestroy() {
 
 RemoteBuffer::~RemoteBuffer() {
   SendDestroy();
-  used_ -= size_;
+  if (used_ != nullptr) *used_ -= size_;
 }
 
 absl::StatusOr<uint64_t> RemoteBuffer::DeviceAddress() {
@@ -100,6 +100,19 @@ absl::StatusOr<plugin::KernelImpl*> RemoteModule::GetKernel(absl::string_view na
   RemoteKernel* raw = kernel.get();
   kernels_.emplace(std::string(name), std::move(kernel));
   return raw;
+}
+
+absl::StatusOr<plugin::ModuleGlobal> RemoteModule::GetGlobal(absl::string_view name) {
+  v1::Command command;
+  const uint64_t handle = connection_->NewHandle();
+  command.mutable_get_global()->set_handle(handle);
+  command.mutable_get_global()->set_module(handle_);
+  command.mutable_get_global()->set_name(std::string(name));
+  absl::StatusOr<v1::Reply> reply = connection_->Call(std::move(command));
+  if (!reply.ok()) return reply.status();
+  return plugin::ModuleGlobal{
+      std::make_unique<RemoteBuffer>(connection_, handle, reply->global_size(), nullptr),
+      reply->global_size()};
 }
 
 // ---------------------------------------------------------------- streams --
@@ -342,7 +355,7 @@ absl::StatusOr<std::unique_ptr<plugin::BufferImpl>> RemoteDevice::Allocate(uint6
     used_ -= size;
     return s;
   }
-  return std::make_unique<RemoteBuffer>(connection_, handle, size, used_);
+  return std::make_unique<RemoteBuffer>(connection_, handle, size, &used_);
 }
 
 absl::StatusOr<std::unique_ptr<plugin::StreamImpl>> RemoteDevice::CreateStream() {

@@ -38,8 +38,10 @@ class RemoteHandle {
 
 class RemoteBuffer : public plugin::BufferImpl, public RemoteHandle {
  public:
+  // `size` bytes counted in `*used`, the device's local quota accounting,
+  // while it lives; none for a module's global (used == nullptr).
   RemoteBuffer(std::shared_ptr<Connection> connection, uint64_t handle, uint64_t size,
-               std::atomic<uint64_t>& used)
+               std::atomic<uint64_t>* used)
       : RemoteHandle(std::move(connection), handle), size_(size), used_(used) {}
   ~RemoteBuffer() override;
   // The node's device's address of it: asked once (a round trip behind the
@@ -48,7 +50,7 @@ class RemoteBuffer : public plugin::BufferImpl, public RemoteHandle {
 
  private:
   const uint64_t size_;
-  std::atomic<uint64_t>& used_;       // the device's local quota accounting
+  std::atomic<uint64_t>* const used_;
   std::atomic<uint64_t> address_{0};  // 0: not asked yet
 };
 
@@ -77,6 +79,8 @@ class RemoteModule : public plugin::ModuleImpl, public RemoteHandle {
   using RemoteHandle::RemoteHandle;
   ~RemoteModule() override;
   absl::StatusOr<plugin::KernelImpl*> GetKernel(absl::string_view name) override;
+  // A new buffer handle on the node over the module's global.
+  absl::StatusOr<plugin::ModuleGlobal> GetGlobal(absl::string_view name) override;
 
  private:
   absl::Mutex mu_;

@@ -1,5 +1,6 @@
 #include "accel/hal/module.h"
 
+#include <cstddef>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,30 @@ absl::StatusOr<Kernel> Module::GetKernel(absl::string_view name) const {
     kernel->signature = *std::move(parsed);
   }
   return Kernel(std::move(kernel));
+}
+
+absl::StatusOr<Buffer> Module::GetGlobal(absl::string_view name) const {
+  if (state_ == nullptr) return absl::InvalidArgumentError("empty module handle");
+  internal::DeviceState& device = *state_->device;
+  if (!device.core->library->Has(offsetof(AccelBackendApi, module_get_global))) {
+    return absl::UnimplementedError(
+        absl::StrCat("the ", device.api().name, " backend's modules have no globals"));
+  }
+  std::string name_string(name);
+  AccelBuffer* handle = nullptr;
+  uint64_t size = 0;
+  absl::Status s = device.TakeError(
+      device.api().module_get_global(state_->handle, name_string.c_str(), &handle, &size));
+  if (!s.ok()) return s;
+  auto buffer = std::make_shared<internal::BufferState>();
+  buffer->device = state_->device;
+  buffer->size = size;
+  buffer->module = state_;
+  {
+    absl::MutexLock lock(&buffer->mu);
+    buffer->handle = handle;
+  }
+  return Buffer(std::move(buffer));
 }
 
 }  // namespace accel::hal

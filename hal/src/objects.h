@@ -50,9 +50,13 @@ struct DeviceState {
   ~DeviceState();
 };
 
+struct ModuleState;
+
 struct BufferState {
   std::shared_ptr<DeviceState> device;
   uint64_t size = 0;
+  // A module's global: the module stays loaded while its buffer lives.
+  std::shared_ptr<ModuleState> module;
   // Readers: operations that pass the handle to the plugin. Writer: Free().
   absl::Mutex mu;
   AccelBuffer* handle ABSL_GUARDED_BY(mu) = nullptr;  // null once freed

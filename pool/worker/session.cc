@@ -160,6 +160,15 @@ void Session::Execute(v1::Command& command) {
       });
       break;
     }
+    case v1::Command::kGetGlobal: {
+      absl::StatusOr<hal::Buffer> global = GetGlobal(command.get_global());
+      if (!global.ok()) {
+        created(command.get_global().handle(), global.status());
+        break;
+      }
+      Reply(reply_id, absl::OkStatus(), [&](v1::Reply& r) { r.set_global_size(global->size()); });
+      break;
+    }
     case v1::Command::kDestroy: {
       absl::Status status = Destroy(command.destroy());
       if (reply_id != 0) Reply(reply_id, status);

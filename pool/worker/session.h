@@ -83,6 +83,7 @@ class Session {
   struct BufferEntry {
     hal::Buffer buffer;
     uint32_t device = 0;
+    uint64_t charged = 0;  // of the lease's memory: its size, or 0 for a module's global
   };
   struct EventEntry {
     hal::Event event;
@@ -103,6 +104,7 @@ class Session {
   absl::Status CreateEvent(const v1::CreateEvent& op);
   absl::Status LoadModule(v1::LoadModule& op);
   absl::StatusOr<hal::Kernel> GetKernel(const v1::GetKernel& op);
+  absl::StatusOr<hal::Buffer> GetGlobal(const v1::GetGlobal& op);
   absl::Status Destroy(const v1::Destroy& op);
   absl::Status AddHandle(uint64_t handle, Entry entry);
   // Takes `bytes` of the lease's memory on `device`, or says why not.

@@ -66,8 +66,9 @@ absl::Status Session::Allocate(const v1::AllocateBuffer& op) {
   }
   if (!reserved.ok()) return reserved;
   absl::StatusOr<hal::Buffer> buffer = device->Allocate(op.size());
-  absl::Status added =
-      buffer.ok() ? AddHandle(op.handle(), BufferEntry{*buffer, op.device()}) : buffer.status();
+  absl::Status added = buffer.ok()
+                           ? AddHandle(op.handle(), BufferEntry{*buffer, op.device(), op.size()})
+                           : buffer.status();
   if (!added.ok()) {
     used_[op.device()] -= op.size();
     return added;
@@ -241,6 +242,17 @@ absl::StatusOr<hal::Kernel> Session::GetKernel(const v1::GetKernel& op) {
   return kernel;
 }
 
+absl::StatusOr<hal::Buffer> Session::GetGlobal(const v1::GetGlobal& op) {
+  absl::StatusOr<ModuleEntry> module = Lookup<ModuleEntry>(op.module(), "module");
+  if (!module.ok()) return module.status();
+  absl::StatusOr<hal::Buffer> global = module->module.GetGlobal(op.name());
+  if (!global.ok()) return global.status();
+  if (absl::Status s = AddHandle(op.handle(), BufferEntry{*global, module->device, 0}); !s.ok()) {
+    return s;
+  }
+  return global;
+}
+
 absl::Status Session::Destroy(const v1::Destroy& op) {
   if (failed_.erase(op.handle()) != 0) return absl::OkStatus();
   auto it = handles_.find(op.handle());
@@ -268,7 +280,7 @@ absl::Status Session::Destroy(const v1::Destroy& op) {
     ReportMemory();
   }
   if (const BufferEntry* b = std::get_if<BufferEntry>(&it->second)) {
-    ReturnWhenUnused(b->device, b->buffer.size());
+    if (b->charged != 0) ReturnWhenUnused(b->device, b->charged);
   }
   handles_.erase(it);
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 // Modules: loading from an image or a bundle, kernels and their signatures,
 // and malformed images and bundles.
 #include <string>
+#include <vector>
 
 #include "tests/conformance/fixture.h"
 
@@ -169,6 +170,47 @@ TEST_P(ModuleTest, LoadingTheSameModuleTwiceGivesIndependentModules) {
   EXPECT_OK(s.Launch(kb, {{1, 1, 1}, {1, 1, 1}, 0}, {}));
   EXPECT_OK(s.Launch(ka, {{1, 1, 1}, {1, 1, 1}, 0}, {}));
   EXPECT_OK(s.Synchronize());
+}
+
+TEST_P(ModuleTest, AGlobalIsABufferOverTheModulesOwnMemory) {
+  hal::Buffer global;
+  hal::Kernel affine;
+  {
+    ASSERT_OK_AND_ASSIGN(hal::Module m, device_.LoadModule(bundle_));
+    absl::StatusOr<hal::Buffer> found = m.GetGlobal("accel_global_table");
+    if (absl::IsUnimplemented(found.status())) {
+      GTEST_SKIP() << GetParam() << ": " << found.status().message();
+    }
+    ASSERT_OK(found.status());
+    global = *found;
+    ASSERT_OK_AND_ASSIGN(affine, m.GetKernel("affine_u32"));
+    EXPECT_STATUS(m.GetGlobal("no_such_global"), kNotFound);
+    EXPECT_STATUS(m.GetGlobal("affine_u32"), kNotFound);  // a kernel is no global
+  }                                                       // the buffer keeps the module loaded
+  ASSERT_EQ(global.size(), 4 * sizeof(uint32_t));
+  std::vector<uint32_t> values(4);
+  ASSERT_OK(device_.CopyToHost(global, hal::AsWritableBytes(absl::MakeSpan(values))));
+  EXPECT_EQ(values, (std::vector<uint32_t>{1, 2, 3, 4}));  // the image's initial values
+  // Kernels see the global as launch arguments see any buffer.
+  ASSERT_OK_AND_ASSIGN(hal::Stream s, device_.CreateStream());
+  ASSERT_OK(s.Launch(affine, {{1, 1, 1}, {4, 1, 1}, 0}, {global, 10u, 1u, 4u}));
+  ASSERT_OK(s.Synchronize());
+  ASSERT_OK(device_.CopyToHost(global, hal::AsWritableBytes(absl::MakeSpan(values))));
+  EXPECT_EQ(values, (std::vector<uint32_t>{11, 21, 31, 41}));
+  // Another load of the image has a global of its own.
+  ASSERT_OK_AND_ASSIGN(hal::Module other, device_.LoadModule(bundle_));
+  ASSERT_OK_AND_ASSIGN(hal::Buffer other_global, other.GetGlobal("accel_global_table"));
+  ASSERT_OK(device_.CopyToHost(other_global, hal::AsWritableBytes(absl::MakeSpan(values))));
+  EXPECT_EQ(values, (std::vector<uint32_t>{1, 2, 3, 4}));
+  // Its memory is the module's: a global is no allocation of the device.
+  ASSERT_OK_AND_ASSIGN(hal::MemoryInfo before, device_.GetMemoryInfo());
+  ASSERT_OK(other_global.Free());
+  EXPECT_STATUS(device_.CopyToHost(other_global, hal::AsWritableBytes(absl::MakeSpan(values))),
+                kFailedPrecondition);
+  ASSERT_OK_AND_ASSIGN(hal::MemoryInfo after, device_.GetMemoryInfo());
+  EXPECT_LE(after.free_bytes, before.free_bytes + before.free_bytes / 100);
+  ASSERT_OK_AND_ASSIGN(other_global, other.GetGlobal("accel_global_table"));  // still there
+  EXPECT_EQ(other_global.size(), 4 * sizeof(uint32_t));
 }
 
 ACCEL_CONFORMANCE_SUITE(ModuleTest);

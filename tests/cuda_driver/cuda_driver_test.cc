@@ -148,6 +148,15 @@ absl::StatusOr<std::unique_ptr<PooldProcess>> StartFakeCudaPoold() {
   return poold;
 }
 
+// `program` through accel-run, leasing `memory` of `poold`'s CUDA device:
+// its exit status and output.
+absl::StatusOr<std::pair<int, std::string>> RunOnCuda(const PooldProcess& poold, const char* memory,
+                                                      const char* program) {
+  return RunProgram(
+      ACCEL_TEST_ACCEL_RUN,
+      {"--pool", poold.address(), "--backend", "cuda", "--memory", memory, "--", program}, 60);
+}
+
 // A node serving a CUDA device: the program sees the node's driver's own
 // attribute values, except where an attribute says what the program can do
 // through accelpool's library.
@@ -155,10 +164,7 @@ TEST(CudaDriverAttributesTest, AProgramSeesTheNodesOwnAttributeValues) {
   absl::StatusOr<std::unique_ptr<PooldProcess>> poold = StartFakeCudaPoold();
   ASSERT_OK(poold.status());
   absl::StatusOr<std::pair<int, std::string>> run =
-      RunProgram(ACCEL_TEST_ACCEL_RUN,
-                 {"--pool", (*poold)->address(), "--backend", "cuda", "--memory", "1GiB", "--",
-                  ACCEL_TEST_ATTRIBUTE_PROGRAM},
-                 60);
+      RunOnCuda(**poold, "1GiB", ACCEL_TEST_ATTRIBUTE_PROGRAM);
   ASSERT_OK(run.status());
   auto [code, output] = *run;
   ASSERT_EQ(code, 0) << output << (*poold)->log();
@@ -201,16 +207,14 @@ TEST(CudaDriverAttributesTest, AProgramSeesTheNodesOwnAttributeValues) {
 
 // An unmodified CUDA program's kernels on a pooled CUDA device: launched
 // through accelpool's library, the node's cuda backend and its driver, with
-// pointers into an allocation and a pointer inside a struct argument.
+// pointers into an allocation, a pointer inside a struct argument and a
+// module's __device__ array.
 TEST(CudaDriverKernelTest, AProgramsKernelsRunOnAPooledCudaDevice) {
   if (!HaveNvcc()) GTEST_SKIP() << "nvcc was not found at build time: no CUDA program to run";
   absl::StatusOr<std::unique_ptr<PooldProcess>> poold = StartFakeCudaPoold();
   ASSERT_OK(poold.status());
   absl::StatusOr<std::pair<int, std::string>> run =
-      RunProgram(ACCEL_TEST_ACCEL_RUN,
-                 {"--pool", (*poold)->address(), "--backend", "cuda", "--memory", "64MiB", "--",
-                  ACCEL_TEST_KERNEL_PROGRAM},
-                 60);
+      RunOnCuda(**poold, "64MiB", ACCEL_TEST_KERNEL_PROGRAM);
   ASSERT_OK(run.status());
   EXPECT_EQ(run->first, 0) << run->second << (*poold)->log();
   EXPECT_THAT(run->second, HasSubstr("kernels: ok"));

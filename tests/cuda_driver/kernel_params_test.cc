@@ -31,6 +31,7 @@ ParamLayouts Expected() {
        {{{0, sizeof(Pair)}, {16, sizeof(Small)}, {20, 1}, {24, sizeof(Pair)}}, 24 + sizeof(Pair)}},
       {"aligned", {{{0, 1}, {8, 8}, {16, 1}, {32, 16}}, 48}},
       {"none", {{}, 0}},
+      {"uses_scratch", {{{0, 4}}, 4}},
   };
 }
 

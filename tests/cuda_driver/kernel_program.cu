@@ -1,7 +1,8 @@
 // A CUDA program whose kernels run on a pooled CUDA device, built by plain
 // nvcc: it scales a vector, adds two through pointers offset into one
-// allocation, and fills memory through a pointer carried inside a struct
-// argument; every result is checked on the host. Prints "kernels: ok" and
+// allocation, fills memory through a pointer carried inside a struct
+// argument, and works on a module's __device__ array by symbol and by
+// address; every result is checked on the host. Prints "kernels: ok" and
 // exits 0 when all are right; otherwise says what was wrong and exits 1.
 // On a machine without a GPU the node's device is the fake libcuda's
 // (tests/vendor/fake_cuda_kernels.h runs these kernels under their names).
@@ -14,6 +15,10 @@ struct Span {
   float* data;
   int n;
 };
+
+// A global of the module: reached by symbol and, through its address, by a
+// kernel.
+__device__ float table[1000];
 
 __global__ void scale(float* x, float a, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -92,6 +97,27 @@ int main() {
           got, [](int i) { return i < n / 2 ? 7.0f : static_cast<float>(i); }, "fill")) {
     return 1;
   }
+
+  // The module's global: written by symbol, scaled by a kernel through its
+  // address, read back by symbol.
+  if (!Check(cudaMemcpyToSymbol(table, host.data(), bytes), "cudaMemcpyToSymbol")) return 1;
+  float* in_table = nullptr;
+  if (!Check(cudaGetSymbolAddress(reinterpret_cast<void**>(&in_table), table),
+             "cudaGetSymbolAddress")) {
+    return 1;
+  }
+  scale<<<(n + 255) / 256, 256>>>(in_table, 3.0f, n);
+  if (!Check(cudaGetLastError(), "scale table")) return 1;
+  if (!Check(cudaMemcpyFromSymbol(got.data(), table, bytes), "cudaMemcpyFromSymbol")) return 1;
+  if (!Expect(
+          got, [](int i) { return 3.0f * i; }, "3 table"))
+    return 1;
+  // A global is the module's: cudaFree refuses it.
+  if (cudaFree(in_table) == cudaSuccess) {
+    std::printf("cudaFree of a module's global succeeded\n");
+    return 1;
+  }
+  cudaGetLastError();  // clear it
 
   if (!Check(cudaFree(d), "cudaFree")) return 1;
   std::printf("kernels: ok\n");

@@ -8,3 +8,9 @@ extern "C" __global__ void pointers(float*, const int*, int) {}
 extern "C" __global__ void structs(Pair, Small, char, Pair) {}
 extern "C" __global__ void aligned(char, double, char, float4) {}
 extern "C" __global__ void none() {}
+
+// A __device__ variable puts a section of no file bytes (.nv.global) in the
+// cubin; one larger than the whole cubin "ends" past the file, and the
+// reader must step over it.
+__device__ float scratch[1 << 20];
+extern "C" __global__ void uses_scratch(int i) { scratch[i & ((1 << 20) - 1)] = 1.0f; }

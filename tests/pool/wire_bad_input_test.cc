@@ -241,6 +241,11 @@ TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
   v1::Command address;
   address.mutable_buffer_address()->set_buffer(4242);
   EXPECT_STATUS(s.Call(address), kInvalidArgument);
+  v1::Command global;
+  global.mutable_get_global()->set_handle(5);
+  global.mutable_get_global()->set_module(777);
+  global.mutable_get_global()->set_name("accel_global_table");
+  EXPECT_STATUS(s.Call(global), kInvalidArgument);
   // A handle of the wrong kind is as unknown as a missing one.
   ASSERT_OK(s.Call(CreateStream(1)));
   v1::Command wrong_kind;

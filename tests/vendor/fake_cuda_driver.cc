@@ -65,8 +65,10 @@ void* At(DevicePointer address) { return reinterpret_cast<void*>(address); }
 struct Event {
   std::chrono::steady_clock::time_point recorded;
 };
+// A module's globals: every module has kernel_program.cu's
+// `__device__ float table[1000]`, initially zero, in device memory.
 struct Module {
-  int loaded = 1;
+  alignas(256) float table[1000] = {};
 };
 
 }  // namespace
@@ -230,11 +232,28 @@ FAKE_EXPORT int cuEventElapsedTime(float* milliseconds, void* start, void* end) 
 
 FAKE_EXPORT int cuModuleLoadData(void** module, const void* image) {
   if (image == nullptr) return kInvalidValue;
-  *module = new Module();
+  auto* made = new Module();
+  *module = made;
+  std::lock_guard<std::mutex> lock(DeviceMemory().mu);
+  DeviceMemory().live[reinterpret_cast<DevicePointer>(made->table)] = sizeof(made->table);
   return kSuccess;
 }
 FAKE_EXPORT int cuModuleUnload(void* module) {
-  delete static_cast<Module*>(module);
+  auto* gone = static_cast<Module*>(module);
+  {
+    std::lock_guard<std::mutex> lock(DeviceMemory().mu);
+    DeviceMemory().live.erase(reinterpret_cast<DevicePointer>(gone->table));
+  }
+  delete gone;
+  return kSuccess;
+}
+FAKE_EXPORT int cuModuleGetGlobal_v2(DevicePointer* pointer, size_t* bytes, void* module,
+                                     const char* name) {
+  if (module == nullptr) return kInvalidHandle;
+  if (std::strcmp(name, "table") != 0) return kNotFound;
+  auto* m = static_cast<Module*>(module);
+  *pointer = reinterpret_cast<DevicePointer>(m->table);
+  *bytes = sizeof(m->table);
   return kSuccess;
 }
 FAKE_EXPORT int cuModuleGetFunction(void** function, void* module, const char* name) {

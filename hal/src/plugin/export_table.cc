@@ -289,6 +289,16 @@ AccelError* ModuleGetKernel(AccelModule* m, const char* name, AccelKernel** out,
   });
 }
 
+AccelError* ModuleGetGlobal(AccelModule* m, const char* name, AccelBuffer** out, uint64_t* size) {
+  return Guard([&]() -> absl::Status {
+    absl::StatusOr<ModuleGlobal> global = Impl<ModuleImpl>(m)->GetGlobal(name);
+    if (!global.ok()) return global.status();
+    *size = global->size;
+    *out = Handle<AccelBuffer>(global->buffer.release());
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -350,6 +360,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.buffer_map_host = BufferMapHost;
     t.device_native_attributes = DeviceNativeAttributes;
     t.buffer_device_address = BufferDeviceAddress;
+    t.module_get_global = ModuleGetGlobal;
     return t;
   }();
   return &api;

@@ -74,6 +74,11 @@ extern "C" __global__ void affine_u32(uint32_t* x, uint32_t a, uint32_t b, uint3
   if (i < n) x[i] = x[i] * a + b;
 }
 
+// A global variable of the module, {1, 2, 3, 4} when loaded: the
+// conformance suite reads and writes it through Module::GetGlobal, and runs
+// affine_u32 on it.
+extern "C" __device__ uint32_t accel_global_table[4] = {1, 2, 3, 4};
+
 // The raw-bytes argument of arg_probe: CUDA needs a fixed parameter size, and
 // the conformance suite passes a 16-byte struct.
 struct AccelProbeBytes {

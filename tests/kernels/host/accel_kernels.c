@@ -178,6 +178,11 @@ static int32_t spin(const AccelHostKernelContext* ctx) {
   return 0;
 }
 
+/* A global variable of the module, {1, 2, 3, 4} when loaded: the
+ * conformance suite reads and writes it through Module::GetGlobal, and runs
+ * affine_u32 on it. Exported, as host-elf globals must be to be found. */
+__attribute__((visibility("default"))) uint32_t accel_global_table[4] = {1, 2, 3, 4};
+
 /* empty(): does nothing; measures launch overhead. */
 static int32_t empty(const AccelHostKernelContext* ctx) {
   (void)ctx;

@@ -133,6 +133,11 @@ extern "C" __global__ void affine_u32(u32* x, u32 a, u32 b, u32 n) {
   if (i < n) x[i] = x[i] * a + b;
 }
 
+// A global variable of the module, {1, 2, 3, 4} when loaded: the
+// conformance suite reads and writes it through Module::GetGlobal, and runs
+// affine_u32 on it.
+extern "C" __device__ u32 accel_global_table[4] = {1, 2, 3, 4};
+
 // The raw-bytes argument of arg_probe: the 16-byte struct the conformance
 // suite passes (a GPU kernel's by-value parameters have a fixed size).
 struct ProbeBytes {

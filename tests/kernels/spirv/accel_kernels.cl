@@ -79,6 +79,11 @@ kernel void affine_u32(global uint* x, uint a, uint b, uint n) {
   if (i < n) x[i] = x[i] * a + b;
 }
 
+/* A program-scope global of the module, {1, 2, 3, 4} when loaded: the
+ * conformance suite reads and writes it through Module::GetGlobal, and runs
+ * affine_u32 on it. */
+global uint accel_global_table[4] = {1, 2, 3, 4};
+
 /* The raw-bytes argument of arg_probe: SPIR-V kernels need a fixed size, so
  * it is the 16 bytes the conformance test passes. The backend hands the
  * HAL's bytes to the driver by size; another size fails the launch with

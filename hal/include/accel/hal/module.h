@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "accel/hal/buffer.h"
 #include "accel/hal/types.h"
 
 namespace accel::hal {
@@ -51,6 +52,13 @@ class Module {
 
   // NOT_FOUND when the image has no kernel of that name.
   absl::StatusOr<Kernel> GetKernel(absl::string_view name) const;
+  // The module's global variable `name` (a CUDA __device__ variable, a
+  // host-elf image's exported writable object), as a buffer over the
+  // module's memory for it: the buffer keeps the module loaded, its Free()
+  // lets go of the handle only, and its bytes are no allocation of the
+  // device's. NOT_FOUND when the image has no such global; UNIMPLEMENTED
+  // where the backend's modules have none.
+  absl::StatusOr<Buffer> GetGlobal(absl::string_view name) const;
 
   const std::shared_ptr<internal::ModuleState>& state() const { return state_; }
   explicit Module(std::shared_ptr<internal::ModuleState> state) : state_(std::move(state)) {}

@@ -263,6 +263,14 @@ typedef struct AccelBackendApi {
    * HAL never dereferences it. UNIMPLEMENTED (or absent) where the device
    * has no such addresses. */
   AccelError* (*buffer_device_address)(AccelBuffer* buffer, uint64_t* out);
+  /* ABI 1.3, optional. The module's global variable `name` (a CUDA
+   * __device__ or __constant__ variable, a host-elf image's exported
+   * writable object): *out is a buffer over the module's own memory for it,
+   * *size its size. buffer_free releases only the handle: the memory is the
+   * module's, and the HAL keeps the module loaded while the buffer lives.
+   * NOT_FOUND when the module has no such global. */
+  AccelError* (*module_get_global)(AccelModule* module, const char* name, AccelBuffer** out,
+                                   uint64_t* size);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "accel/hal/plugin_abi.h"
@@ -51,11 +52,22 @@ class KernelImpl {
   virtual const std::string& signature() const = 0;
 };
 
+// A module's global variable: a buffer over the module's memory for it.
+struct ModuleGlobal {
+  std::unique_ptr<BufferImpl> buffer;  // frees nothing when destroyed
+  uint64_t size = 0;
+};
+
 class ModuleImpl {
  public:
   virtual ~ModuleImpl() = default;
   // The kernel is owned by the module. NOT_FOUND when absent.
   virtual absl::StatusOr<KernelImpl*> GetKernel(absl::string_view name) = 0;
+  // See module_get_global in plugin_abi.h. NOT_FOUND when absent.
+  virtual absl::StatusOr<ModuleGlobal> GetGlobal(absl::string_view name) {
+    return absl::UnimplementedError(
+        absl::StrCat("this backend's modules have no globals ('", name, "')"));
+  }
 };
 
 // One launch argument, with buffers resolved to the backend's objects.
