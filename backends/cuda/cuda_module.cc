@@ -12,30 +12,40 @@
 namespace accel::cuda {
 namespace {
 
-// Parameter sizes of `function`, when the driver can tell them.
-bool QueryLayout(const Driver& driver, CUfunction function, std::vector<size_t>* sizes) {
+// The parameter layout of `function`, when the driver can tell it.
+std::optional<std::vector<AccelKernelParameter>> QueryLayout(const Driver& driver,
+                                                             CUfunction function) {
 #if CUDA_VERSION >= 12040
-  if (driver.cuFuncGetParamInfo == nullptr) return false;
+  if (driver.cuFuncGetParamInfo == nullptr) return std::nullopt;
   constexpr size_t kMaxParams = 4096;  // kernel parameters are at most 32 KiB
+  std::vector<AccelKernelParameter> params;
   for (size_t i = 0; i < kMaxParams; ++i) {
     size_t offset = 0, size = 0;
     CUresult r = driver.cuFuncGetParamInfo(function, i, &offset, &size);
-    if (r == CUDA_ERROR_INVALID_VALUE) return true;  // past the last parameter
-    if (r != CUDA_SUCCESS) return false;             // not supported by this driver
-    sizes->push_back(size);
+    if (r == CUDA_ERROR_INVALID_VALUE) return params;  // past the last parameter
+    if (r != CUDA_SUCCESS) return std::nullopt;        // not supported by this driver
+    params.push_back({offset, size});
   }
-  return false;
+  return std::nullopt;
 #else
   (void)driver;
   (void)function;
-  (void)sizes;
-  return false;
+  return std::nullopt;
 #endif
 }
 
 }  // namespace
 
 const std::string CudaKernel::kNoSignature;
+
+absl::StatusOr<std::vector<AccelKernelParameter>> CudaKernel::Parameters() const {
+  if (!params_.has_value()) {
+    return absl::UnimplementedError(
+        absl::StrCat("the CUDA driver does not tell the parameters of '", name_,
+                     "' (cuFuncGetParamInfo needs CUDA 12.4)"));
+  }
+  return *params_;
+}
 
 absl::Status CudaKernel::EnsureSharedMemory(const Driver& driver, uint64_t bytes) {
   absl::MutexLock lock(&mu_);
@@ -111,9 +121,7 @@ absl::StatusOr<hal::plugin::KernelImpl*> CudaModule::GetKernel(absl::string_view
     absl::Status s = ToStatus(driver, r, "cuModuleGetFunction");
     return absl::Status(s.code(), absl::StrCat("kernel '", key, "': ", s.message()));
   }
-  std::vector<size_t> sizes;
-  bool known = QueryLayout(driver, function, &sizes);
-  auto kernel = std::make_unique<CudaKernel>(key, function, std::move(sizes), known);
+  auto kernel = std::make_unique<CudaKernel>(key, function, QueryLayout(driver, function));
   CudaKernel* raw = kernel.get();
   kernels_.emplace(std::move(key), std::move(kernel));
   return raw;

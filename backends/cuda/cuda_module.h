@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,19 +22,19 @@ class CudaDevice;
 
 class CudaKernel : public hal::plugin::KernelImpl {
  public:
-  CudaKernel(std::string name, CUfunction function, std::vector<size_t> param_sizes,
-             bool layout_known)
-      : name_(std::move(name)),
-        function_(function),
-        param_sizes_(std::move(param_sizes)),
-        layout_known_(layout_known) {}
+  // `params`: the parameter layout the driver reports, nullopt when it
+  // cannot tell.
+  CudaKernel(std::string name, CUfunction function,
+             std::optional<std::vector<AccelKernelParameter>> params)
+      : name_(std::move(name)), function_(function), params_(std::move(params)) {}
 
   const std::string& signature() const override { return kNoSignature; }
   const std::string& name() const { return name_; }
   CUfunction function() const { return function_; }
-  // Byte size of each parameter; meaningful only when layout_known().
-  const std::vector<size_t>& param_sizes() const { return param_sizes_; }
-  bool layout_known() const { return layout_known_; }
+  // Each parameter's place; meaningful only when layout_known().
+  const std::vector<AccelKernelParameter>& params() const { return *params_; }
+  bool layout_known() const { return params_.has_value(); }
+  absl::StatusOr<std::vector<AccelKernelParameter>> Parameters() const override;
 
   // Raises the kernel's dynamic shared memory limit to `bytes` if needed:
   // CUDA caps it at 48 KiB unless the function opts in to more.
@@ -43,8 +44,7 @@ class CudaKernel : public hal::plugin::KernelImpl {
   static const std::string kNoSignature;
   std::string name_;
   CUfunction function_;
-  std::vector<size_t> param_sizes_;
-  bool layout_known_;
+  std::optional<std::vector<AccelKernelParameter>> params_;
   absl::Mutex mu_;
   uint64_t shared_limit_ ABSL_GUARDED_BY(mu_) = 48 * 1024;
 };

@@ -188,18 +188,18 @@ absl::Status CudaStream::Launch(hal::plugin::KernelImpl& kernel_impl,
   auto& kernel = static_cast<CudaKernel&>(kernel_impl);
 
   if (kernel.layout_known()) {
-    const std::vector<size_t>& sizes = kernel.param_sizes();
-    if (args.size() != sizes.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("kernel '", kernel.name(), "' takes ",
-                                                     sizes.size(), " arguments, the launch passes ",
-                                                     args.size()));
+    const std::vector<AccelKernelParameter>& params = kernel.params();
+    if (args.size() != params.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kernel '", kernel.name(), "' takes ", params.size(),
+                       " arguments, the launch passes ", args.size()));
     }
     for (size_t i = 0; i < args.size(); ++i) {
       uint64_t given = args[i].kind == ACCEL_ARG_BUFFER ? sizeof(CUdeviceptr) : args[i].size;
-      if (given != sizes[i]) {
+      if (given != params[i].size) {
         return absl::InvalidArgumentError(absl::StrCat(
             "argument ", i, " of kernel '", kernel.name(), "' is ", given, " bytes (",
-            KindName(args[i].kind), "), the kernel's parameter is ", sizes[i], " bytes"));
+            KindName(args[i].kind), "), the kernel's parameter is ", params[i].size, " bytes"));
       }
     }
   }

@@ -23,6 +23,38 @@ Device Kernel::device() const {
   return state_ != nullptr ? Device(state_->module->device) : Device();
 }
 
+absl::StatusOr<std::vector<KernelParameter>> Kernel::Parameters() const {
+  if (state_ == nullptr) return absl::InvalidArgumentError("empty kernel handle");
+  internal::DeviceState& device = *state_->module->device;
+  if (!device.core->library->Has(offsetof(AccelBackendApi, kernel_parameters))) {
+    return absl::UnimplementedError(absl::StrCat(
+        "the ", device.api().name, " backend cannot tell a kernel's parameter layout"));
+  }
+  // CUDA's parameter buffer is at most 32 KiB, so no kernel has more.
+  constexpr uint32_t kMostParameters = 32 * 1024;
+  std::vector<AccelKernelParameter> found(16);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    uint32_t count = 0;
+    absl::Status s = device.TakeError(device.api().kernel_parameters(
+        state_->handle, found.data(), static_cast<uint32_t>(found.size()), &count));
+    if (!s.ok()) return s;
+    if (count > kMostParameters) {
+      return absl::InternalError(absl::StrCat("the ", device.api().name, " backend reports ", count,
+                                              " parameters for '", state_->name, "'"));
+    }
+    if (count <= found.size()) {
+      std::vector<KernelParameter> params;
+      params.reserve(count);
+      for (uint32_t i = 0; i < count; ++i) params.push_back({found[i].offset, found[i].size});
+      return params;
+    }
+    found.resize(count);
+  }
+  return absl::InternalError(absl::StrCat("the ", device.api().name,
+                                          " backend's parameter count for '", state_->name,
+                                          "' kept changing"));
+}
+
 ImageFormat Module::format() const {
   return state_ != nullptr ? state_->format : ImageFormat::kHostElf;
 }

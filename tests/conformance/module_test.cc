@@ -47,6 +47,28 @@ TEST_P(ModuleTest, LoadFromRawImage) {
   ASSERT_OK(s.Synchronize());
 }
 
+// Where the driver tells a kernel's parameter layout, it agrees with the
+// kernel's signature: one parameter per argument, each of its kind's size,
+// in order and apart. Elsewhere the backend says it cannot tell.
+TEST_P(ModuleTest, AKernelsParametersAreItsSignaturesLaidOut) {
+  ASSERT_OK_AND_ASSIGN(hal::Kernel saxpy, module_.GetKernel("saxpy"));
+  absl::StatusOr<std::vector<hal::KernelParameter>> params = saxpy.Parameters();
+  if (absl::IsUnimplemented(params.status())) {
+    GTEST_SKIP() << GetParam() << ": " << params.status().message();
+  }
+  ASSERT_OK(params.status());
+  // buffer, buffer, f32, u32
+  const std::vector<uint64_t> sizes = {8, 8, 4, 4};
+  ASSERT_EQ(params->size(), sizes.size());
+  uint64_t end = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ((*params)[i].size, sizes[i]) << "parameter " << i;
+    EXPECT_GE((*params)[i].offset, end) << "parameter " << i;
+    end = (*params)[i].offset + (*params)[i].size;
+  }
+  EXPECT_STATUS(hal::Kernel().Parameters(), kInvalidArgument);
+}
+
 TEST_P(ModuleTest, MissingKernelIsNotFound) {
   absl::StatusOr<hal::Kernel> k = module_.GetKernel("no_such_kernel");
   EXPECT_STATUS(k, kNotFound);

@@ -12,8 +12,11 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "accel/hal/device_address.h"
+#include "accel/hal/hal.h"
 #include "accel/hal/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -35,7 +38,7 @@ std::string ReasonWith(const std::string& library, const char* init_result = "0"
   RegistryOptions options;
   options.search_path = {ACCEL_TEST_BACKEND_DIR};
   options.only = {"cuda"};
-  absl::StatusOr<std::unique_ptr<Registry> > registry = Registry::Create(options);
+  absl::StatusOr<std::unique_ptr<Registry>> registry = Registry::Create(options);
   unsetenv("ACCEL_CUDA_LIBRARY");
   unsetenv("ACCEL_FAKE_CUDA_INIT_RESULT");
   EXPECT_TRUE(registry.ok()) << registry.status();
@@ -97,17 +100,23 @@ TEST(CudaBackendTest, ReasonsAreDistinct) {
                                           "driver present but no device"}));
 }
 
-TEST(CudaBackendTest, ADeviceCarriesEveryAttributeItsDriverAnswers) {
+// A registry whose cuda backend has the fake's one device.
+absl::StatusOr<std::unique_ptr<Registry>> FakeDeviceRegistry() {
   setenv("ACCEL_CUDA_LIBRARY", ACCEL_TEST_FAKE_CUDA_DRIVER, 1);
   setenv("ACCEL_FAKE_CUDA_INIT_RESULT", "0", 1);
   setenv("ACCEL_FAKE_CUDA_DEVICES", "1", 1);
   RegistryOptions options;
   options.search_path = {ACCEL_TEST_BACKEND_DIR};
   options.only = {"cuda"};
-  absl::StatusOr<std::unique_ptr<Registry> > registry = Registry::Create(options);
+  absl::StatusOr<std::unique_ptr<Registry>> registry = Registry::Create(options);
   unsetenv("ACCEL_CUDA_LIBRARY");
   unsetenv("ACCEL_FAKE_CUDA_INIT_RESULT");
   unsetenv("ACCEL_FAKE_CUDA_DEVICES");
+  return registry;
+}
+
+TEST(CudaBackendTest, ADeviceCarriesEveryAttributeItsDriverAnswers) {
+  absl::StatusOr<std::unique_ptr<Registry>> registry = FakeDeviceRegistry();
   ASSERT_OK(registry.status());
   ASSERT_OK_AND_ASSIGN(Backend backend, (*registry)->GetBackend("cuda"));
   ASSERT_TRUE(backend.available()) << backend.unavailable_reason();
@@ -123,6 +132,38 @@ TEST(CudaBackendTest, ADeviceCarriesEveryAttributeItsDriverAnswers) {
   }
   EXPECT_EQ(p.native_attributes, answered);
   EXPECT_EQ(p.native_attributes.count(kFakeUnansweredAttribute), 0u);
+}
+
+// What a library presenting CUDA to unmodified programs asks of a kernel
+// and a module: the driver's parameter layout (cuFuncGetParamInfo) and a
+// __device__ variable's memory (cuModuleGetGlobal), at the driver's address.
+TEST(CudaBackendTest, AKernelTellsItsDriversLayoutAndAGlobalIsTheModulesMemory) {
+  absl::StatusOr<std::unique_ptr<Registry>> registry = FakeDeviceRegistry();
+  ASSERT_OK(registry.status());
+  ASSERT_OK_AND_ASSIGN(Device device, (*registry)->GetDevice("cuda:0"));
+  // The stand-in driver takes any image and knows its kernels by name.
+  ASSERT_OK_AND_ASSIGN(Module module, device.LoadModule(ImageFormat::kPtx, ".version 8.0\n"));
+  ASSERT_OK_AND_ASSIGN(Kernel scale, module.GetKernel("_Z5scalePffi"));
+  ASSERT_OK_AND_ASSIGN(std::vector<KernelParameter> scale_params, scale.Parameters());
+  EXPECT_EQ(scale_params, (std::vector<KernelParameter>{{0, 8}, {8, 4}, {12, 4}}));
+  ASSERT_OK_AND_ASSIGN(Kernel fill, module.GetKernel("_Z4fill4Spanf"));
+  ASSERT_OK_AND_ASSIGN(std::vector<KernelParameter> fill_params, fill.Parameters());
+  EXPECT_EQ(fill_params, (std::vector<KernelParameter>{{0, 16}, {16, 4}}));
+
+  ASSERT_OK_AND_ASSIGN(Buffer table, module.GetGlobal("table"));
+  EXPECT_EQ(table.size(), 1000 * sizeof(uint32_t));
+  EXPECT_STATUS(module.GetGlobal("no_such_global"), kNotFound);
+  ASSERT_OK_AND_ASSIGN(Stream stream, device.CreateStream());
+  const std::vector<uint32_t> written = {7, 8, 9};
+  std::vector<uint32_t> read(3);
+  ASSERT_OK_AND_ASSIGN(BufferView head, table.View(4, 12));
+  ASSERT_OK(stream.CopyToDevice(AsBytes(absl::MakeConstSpan(written)), head));
+  ASSERT_OK(stream.CopyToHost(head, AsWritableBytes(absl::MakeSpan(read))));
+  ASSERT_OK(stream.Synchronize());
+  EXPECT_EQ(read, written);
+  // Its address is the module's own: the memory is not an allocation.
+  ASSERT_OK_AND_ASSIGN(uint64_t address, DeviceAddressOf(table));
+  EXPECT_NE(address, 0u);
 }
 
 TEST(CudaBackendTest, DefaultLibraryLoadsWithoutCrashing) {

@@ -2,6 +2,7 @@
 // Each opaque C handle is the corresponding C++ object; AccelError wraps a
 // Status. Nothing here throws across the boundary: C++ exceptions inside a
 // backend become INTERNAL errors.
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -299,6 +300,17 @@ AccelError* ModuleGetGlobal(AccelModule* m, const char* name, AccelBuffer** out,
   });
 }
 
+AccelError* KernelParameters(AccelKernel* k, AccelKernelParameter* out, uint32_t capacity,
+                             uint32_t* count) {
+  return Guard([&]() -> absl::Status {
+    absl::StatusOr<std::vector<AccelKernelParameter>> params = Impl<KernelImpl>(k)->Parameters();
+    if (!params.ok()) return params.status();
+    *count = static_cast<uint32_t>(params->size());
+    std::copy_n(params->begin(), std::min<size_t>(capacity, params->size()), out);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -361,6 +373,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.device_native_attributes = DeviceNativeAttributes;
     t.buffer_device_address = BufferDeviceAddress;
     t.module_get_global = ModuleGetGlobal;
+    t.kernel_parameters = KernelParameters;
     return t;
   }();
   return &api;

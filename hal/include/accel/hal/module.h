@@ -2,6 +2,7 @@
 #ifndef ACCEL_HAL_MODULE_H_
 #define ACCEL_HAL_MODULE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,13 @@ struct KernelState;
 
 class Device;
 
+// Where one parameter lies in a kernel's parameter buffer.
+struct KernelParameter {
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  bool operator==(const KernelParameter& o) const { return offset == o.offset && size == o.size; }
+};
+
 // An entry point of a loaded module. Holds its module alive.
 class Kernel {
  public:
@@ -32,6 +40,12 @@ class Kernel {
   // of a kernel with a signature are checked against it.
   const std::optional<std::vector<ArgKind>>& signature() const;
   Device device() const;
+  // Each parameter's offset and size in the kernel's parameter buffer, as
+  // the device's driver lays them out (CUDA: cuFuncGetParamInfo), for a
+  // library that presents the vendor's API to unmodified programs and must
+  // pack their untyped arguments. UNIMPLEMENTED where the backend or its
+  // driver cannot tell.
+  absl::StatusOr<std::vector<KernelParameter>> Parameters() const;
 
   const std::shared_ptr<internal::KernelState>& state() const { return state_; }
   explicit Kernel(std::shared_ptr<internal::KernelState> state) : state_(std::move(state)) {}

@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define ACCEL_PLUGIN_ABI_MAJOR 1
-#define ACCEL_PLUGIN_ABI_MINOR 3
+#define ACCEL_PLUGIN_ABI_MINOR 4
 #define ACCEL_PLUGIN_ENTRY_POINT "accel_backend_get_api"
 
 /* Canonical status codes (same values as absl::StatusCode). */
@@ -138,6 +138,12 @@ typedef struct AccelNativeAttribute {
   int32_t reserved;
   int64_t value;
 } AccelNativeAttribute;
+
+/* Where one kernel parameter lies in the kernel's parameter buffer (ABI 1.4). */
+typedef struct AccelKernelParameter {
+  uint64_t offset;
+  uint64_t size;
+} AccelKernelParameter;
 
 typedef struct AccelLaunchConfig {
   size_t struct_size;
@@ -271,6 +277,15 @@ typedef struct AccelBackendApi {
    * NOT_FOUND when the module has no such global. */
   AccelError* (*module_get_global)(AccelModule* module, const char* name, AccelBuffer** out,
                                    uint64_t* size);
+  /* ABI 1.4, optional. The kernel's parameters as its device's driver lays
+   * them out (CUDA's cuFuncGetParamInfo), for a library that presents the
+   * vendor's API to unmodified programs and must pack a launch's `void**`
+   * arguments when the program's image hides its layout (a compressed fat
+   * binary, say). *count is set to the number of parameters; the first
+   * min(capacity, *count) are written at *out. UNIMPLEMENTED (or absent)
+   * where the driver cannot tell. */
+  AccelError* (*kernel_parameters)(AccelKernel* kernel, AccelKernelParameter* out,
+                                   uint32_t capacity, uint32_t* count);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

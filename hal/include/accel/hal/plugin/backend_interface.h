@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,6 +51,10 @@ class KernelImpl {
   virtual ~KernelImpl() = default;
   // Argument kinds if the image declares them ("buffer,f32"), else "".
   virtual const std::string& signature() const = 0;
+  // See kernel_parameters in plugin_abi.h.
+  virtual absl::StatusOr<std::vector<AccelKernelParameter>> Parameters() const {
+    return absl::UnimplementedError("this backend cannot tell a kernel's parameter layout");
+  }
 };
 
 // A module's global variable: a buffer over the module's memory for it.
