@@ -50,6 +50,23 @@ absl::StatusOr<uint64_t> RemoteBuffer::DeviceAddress() {
   return reply->device_address();
 }
 
+// ---------------------------------------------------------------- kernels --
+
+absl::StatusOr<std::vector<AccelKernelParameter>> RemoteKernel::Parameters() const {
+  absl::MutexLock lock(&mu_);
+  if (params_.has_value()) return *params_;
+  v1::Command command;
+  command.mutable_kernel_parameters()->set_kernel(handle_);
+  absl::StatusOr<v1::Reply> reply = connection_->Call(std::move(command));
+  if (!reply.ok()) return reply.status();
+  std::vector<AccelKernelParameter> params;
+  for (const v1::KernelParameter& p : reply->kernel_parameters()) {
+    params.push_back({p.offset(), p.size()});
+  }
+  params_ = params;
+  return params;
+}
+
 // ----------------------------------------------------------------- events --
 
 absl::Status RemoteEvent::Synchronize() {

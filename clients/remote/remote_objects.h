@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,9 +70,13 @@ class RemoteKernel : public plugin::KernelImpl, public RemoteHandle {
       : RemoteHandle(std::move(connection), handle), signature_(std::move(signature)) {}
   ~RemoteKernel() override { SendDestroy(); }
   const std::string& signature() const override { return signature_; }
+  // Asked of the node once (a round trip), then known.
+  absl::StatusOr<std::vector<AccelKernelParameter>> Parameters() const override;
 
  private:
   std::string signature_;
+  mutable absl::Mutex mu_;
+  mutable std::optional<std::vector<AccelKernelParameter>> params_ ABSL_GUARDED_BY(mu_);
 };
 
 class RemoteModule : public plugin::ModuleImpl, public RemoteHandle {

@@ -255,6 +255,20 @@ void Session::Execute(v1::Command& command) {
             [&](v1::Reply& r) { r.set_device_address(address.value_or(0)); });
       break;
     }
+    case v1::Command::kKernelParameters: {
+      absl::StatusOr<hal::Kernel> kernel =
+          Lookup<hal::Kernel>(command.kernel_parameters().kernel(), "kernel");
+      absl::StatusOr<std::vector<hal::KernelParameter>> params =
+          kernel.ok() ? kernel->Parameters() : kernel.status();
+      Reply(reply_id, params.status(), [&](v1::Reply& r) {
+        for (const hal::KernelParameter& p : *params) {
+          v1::KernelParameter* out = r.add_kernel_parameters();
+          out->set_offset(p.offset);
+          out->set_size(p.size);
+        }
+      });
+      break;
+    }
     case v1::Command::kStream:
       ExecuteStreamCommand(command);
       break;

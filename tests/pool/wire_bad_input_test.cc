@@ -246,6 +246,9 @@ TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
   global.mutable_get_global()->set_module(777);
   global.mutable_get_global()->set_name("accel_global_table");
   EXPECT_STATUS(s.Call(global), kInvalidArgument);
+  v1::Command params;
+  params.mutable_kernel_parameters()->set_kernel(31337);
+  EXPECT_STATUS(s.Call(params), kInvalidArgument);
   // A handle of the wrong kind is as unknown as a missing one.
   ASSERT_OK(s.Call(CreateStream(1)));
   v1::Command wrong_kind;
@@ -253,6 +256,8 @@ TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
   EXPECT_STATUS(s.Call(wrong_kind), kInvalidArgument);
   address.mutable_buffer_address()->set_buffer(1);
   EXPECT_STATUS(s.Call(address), kInvalidArgument);
+  params.mutable_kernel_parameters()->set_kernel(1);
+  EXPECT_STATUS(s.Call(params), kInvalidArgument);
   ExpectGoodTenantWorks();
 }
 
