@@ -110,6 +110,10 @@ class Driver {
   std::map<void*, size_t> host_ ABSL_GUARDED_BY(mu_);
 };
 
+// The device of the calling thread's current context (cuCtxSetCurrent,
+// cuCtxPushCurrent), or -1 without one.
+int CurrentDevice();
+
 }  // namespace accel::cuda_driver
 
 #endif  // ACCEL_CLIENTS_CUDA_DRIVER_DRIVER_H_

@@ -34,8 +34,6 @@ Driver& D() { return Driver::Get(); }
 thread_local Context* current = nullptr;
 thread_local std::vector<Context*> pushed;
 
-int CurrentDevice() { return current != nullptr ? current->device : -1; }
-
 #define ACCEL_REQUIRE_INIT()                                               \
   do {                                                                     \
     if (CUresult ready = D().Ready(); ready != CUDA_SUCCESS) return ready; \
@@ -182,6 +180,9 @@ CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool wait, const cha
 }
 
 }  // namespace
+
+int CurrentDevice() { return current != nullptr ? current->device : -1; }
+
 }  // namespace accel::cuda_driver
 
 using namespace accel::cuda_driver;  // NOLINT: the entry points below are C

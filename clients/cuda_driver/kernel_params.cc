@@ -308,6 +308,24 @@ absl::StatusOr<ParamLayouts> ParamLayoutsOf(absl::string_view image) {
   return ParamLayoutsFromPtx(image);
 }
 
+absl::StatusOr<ParamLayout> ParamLayoutFromDriver(absl::Span<const hal::KernelParameter> params) {
+  // CUDA 12.1's limit for a kernel's parameters on Volta and later.
+  constexpr uint64_t kMostParamBytes = 32764;
+  ParamLayout layout;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const hal::KernelParameter& p = params[i];
+    if (p.size == 0 || p.offset < layout.total_size || p.offset > kMostParamBytes ||
+        p.size > kMostParamBytes - p.offset) {
+      return absl::InvalidArgumentError(absl::StrCat("the node reports parameter ", i,
+                                                     " at offset ", p.offset, " of ", p.size,
+                                                     " bytes, which no kernel has"));
+    }
+    layout.params.push_back({static_cast<uint32_t>(p.offset), static_cast<uint32_t>(p.size)});
+    layout.total_size = static_cast<uint32_t>(p.offset + p.size);
+  }
+  return layout;
+}
+
 absl::StatusOr<std::string> PackParams(const ParamLayout& layout, void* const* args) {
   std::string buffer(layout.total_size, '\0');
   if (layout.params.empty()) return buffer;

@@ -17,6 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "accel/hal/module.h"
 
 namespace accel::cuda_driver {
 
@@ -48,6 +50,12 @@ absl::StatusOr<ParamLayouts> ParamLayoutsFromFatbin(absl::string_view fatbin);
 absl::StatusOr<absl::string_view> ImageExtent(const void* image, size_t limit);
 // Layouts from an image of any of the three kinds.
 absl::StatusOr<ParamLayouts> ParamLayoutsOf(absl::string_view image);
+
+// The layout the node's driver reports for a kernel whose image hides it
+// (a compressed fat binary). Checked like an image's: every parameter has a
+// size, none overlaps the one before it, and all fit in CUDA's parameter
+// buffer; else INVALID_ARGUMENT.
+absl::StatusOr<ParamLayout> ParamLayoutFromDriver(absl::Span<const hal::KernelParameter> params);
 
 // The parameter buffer for one launch: each argument's bytes at its offset.
 // INVALID_ARGUMENT when an argument pointer is null.

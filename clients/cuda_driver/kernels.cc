@@ -7,6 +7,7 @@
 // runtime reports as cudaErrorNoKernelImageForDevice.
 #include <cuda.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -57,7 +58,10 @@ struct ModuleObject {
 struct FunctionObject {
   ModuleObject* module;
   std::string name;
-  const ParamLayout* layout;           // nullptr: unknown
+  // From the module's image, or else from the node's driver at the first
+  // launch (then in `from_node`); nullptr until known.
+  const ParamLayout* layout;
+  std::optional<ParamLayout> from_node;
   std::map<int, hal::Kernel> kernels;  // by device
 };
 
@@ -106,12 +110,41 @@ CUresult LoadOn(ModuleObject& module, int device, const hal::Module** loaded, co
   return CUDA_SUCCESS;
 }
 
-// The current context's device, or nullopt without one.
-std::optional<int> CurrentDevice() {
-  CUcontext context = nullptr;
-  cuCtxGetCurrent(&context);
-  if (context == nullptr) return std::nullopt;
-  return reinterpret_cast<Context*>(context)->device;
+// `f` on leased device `device` (its module loaded there at the first
+// call), or why not.
+CUresult KernelOn(FunctionObject& f, int device, hal::Kernel* out, const char* call) {
+  auto it = f.kernels.find(device);
+  if (it == f.kernels.end()) {
+    const hal::Module* loaded = nullptr;
+    if (CUresult r = LoadOn(*f.module, device, &loaded, call); r != CUDA_SUCCESS) return r;
+    absl::StatusOr<hal::Kernel> found = loaded->GetKernel(f.name);
+    if (!found.ok()) return ToResult(found.status(), call);
+    it = f.kernels.emplace(device, *std::move(found)).first;
+  }
+  *out = it->second;
+  return CUDA_SUCCESS;
+}
+
+// Makes `f.layout` known: the image's, or else the one the node's driver
+// reports for the kernel on `device` (asked once; a round trip).
+CUresult EnsureLayout(FunctionObject& f, int device, const char* call) {
+  if (f.layout != nullptr) return CUDA_SUCCESS;
+  hal::Kernel kernel;
+  if (CUresult r = KernelOn(f, device, &kernel, call); r != CUDA_SUCCESS) return r;
+  absl::StatusOr<std::vector<hal::KernelParameter>> reported = kernel.Parameters();
+  if (!reported.ok()) {
+    return reported.status().code() == absl::StatusCode::kUnimplemented
+               ? NotSupported(absl::StrCat(call,
+                                           " of a kernel whose parameter layout neither "
+                                           "its image nor the node's driver tells")
+                                  .c_str())
+               : ToResult(reported.status(), call);
+  }
+  absl::StatusOr<ParamLayout> layout = ParamLayoutFromDriver(*reported);
+  if (!layout.ok()) return ToResult(layout.status(), call);
+  f.from_node = *std::move(layout);
+  f.layout = &*f.from_node;
+  return CUDA_SUCCESS;
 }
 
 CUresult AddModule(CUmodule* module, const void* image) {
@@ -183,8 +216,12 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleGetFunction(CUfunction* function, CUmodule
   auto it = m.modules.find(module);
   if (it == m.modules.end()) return CUDA_ERROR_INVALID_HANDLE;
   auto layout = it->second->layouts.find(name);
-  auto made = std::make_unique<FunctionObject>(FunctionObject{
-      it->second.get(), name, layout != it->second->layouts.end() ? &layout->second : nullptr, {}});
+  auto made = std::make_unique<FunctionObject>(
+      FunctionObject{it->second.get(),
+                     name,
+                     layout != it->second->layouts.end() ? &layout->second : nullptr,
+                     {},
+                     {}});
   *function = reinterpret_cast<CUfunction>(made.get());
   m.functions[*function] = std::move(made);
   return CUDA_SUCCESS;
@@ -233,17 +270,17 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr* dptr, size_t* bytes
                                                 const char* name) {
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
   if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const std::optional<int> device = CurrentDevice();
-  if (!device.has_value()) return CUDA_ERROR_INVALID_CONTEXT;
+  const int device = CurrentDevice();
+  if (device < 0) return CUDA_ERROR_INVALID_CONTEXT;
   Modules& m = AllModules();
   absl::MutexLock lock(&m.mu);
   auto it = m.modules.find(module);
   if (it == m.modules.end()) return CUDA_ERROR_INVALID_HANDLE;
   ModuleObject& object = *it->second;
-  auto known = object.globals.find({*device, name});
+  auto known = object.globals.find({device, name});
   if (known == object.globals.end()) {
     const hal::Module* loaded = nullptr;
-    if (CUresult r = LoadOn(object, *device, &loaded, "cuModuleGetGlobal"); r != CUDA_SUCCESS) {
+    if (CUresult r = LoadOn(object, device, &loaded, "cuModuleGetGlobal"); r != CUDA_SUCCESS) {
       return r;
     }
     absl::StatusOr<hal::Buffer> global = loaded->GetGlobal(name);
@@ -253,10 +290,10 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr* dptr, size_t* bytes
     // The module's address cannot change: one that is this process's
     // memory leaves the global unreachable.
     absl::Status added =
-        Driver::Get().memory().Add(*global, *address, *device, DeviceMemory::Kind::kModuleGlobal);
+        Driver::Get().memory().Add(*global, *address, device, DeviceMemory::Kind::kModuleGlobal);
     if (!added.ok()) return ToResult(added, "cuModuleGetGlobal");
     known = object.globals
-                .emplace(std::make_pair(*device, std::string(name)),
+                .emplace(std::make_pair(device, std::string(name)),
                          ModuleObject::Global{*address, global->size()})
                 .first;
   }
@@ -288,8 +325,16 @@ ACCEL_EXPORT CUresult CUDAAPI cuFuncGetParamInfo(CUfunction function, size_t ind
   absl::MutexLock lock(&m.mu);
   auto it = m.functions.find(function);
   if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
+  if (it->second->layout == nullptr) {
+    // Only the node's driver can tell: on the current context's device.
+    if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
+    if (CurrentDevice() < 0) return CUDA_ERROR_INVALID_CONTEXT;
+    if (CUresult r = EnsureLayout(*it->second, CurrentDevice(), "cuFuncGetParamInfo");
+        r != CUDA_SUCCESS) {
+      return r;
+    }
+  }
   const ParamLayout* layout = it->second->layout;
-  if (layout == nullptr) return NotSupported("cuFuncGetParamInfo without a readable layout");
   if (index >= layout->params.size()) return CUDA_ERROR_INVALID_VALUE;
   *offset = layout->params[index].offset;
   *size = layout->params[index].size;
@@ -364,9 +409,8 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
                                              unsigned int block_z, unsigned int shared_bytes,
                                              CUstream stream, void** params, void** extra) {
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
-  const std::optional<int> current = CurrentDevice();
-  if (!current.has_value()) return CUDA_ERROR_INVALID_CONTEXT;
-  const int device = *current;
+  const int device = CurrentDevice();
+  if (device < 0) return CUDA_ERROR_INVALID_CONTEXT;
   hal::Kernel kernel;
   std::vector<hal::KernelArg> args;
   {
@@ -374,14 +418,12 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
     absl::MutexLock lock(&m.mu);
     auto it = m.functions.find(function);
     if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
-    if (CapabilityOf(Driver::Get().device(device)->properties()).major == 0) {
-      return CUDA_ERROR_NO_BINARY_FOR_GPU;  // a host device: before the arguments are judged
-    }
-    if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
     FunctionObject& f = *it->second;
-    if (f.layout == nullptr) {
-      return NotSupported("cuLaunchKernel of a kernel without a readable parameter layout");
-    }
+    // The kernel first: a device that runs no CUDA image says so before the
+    // arguments are judged.
+    if (CUresult r = KernelOn(f, device, &kernel, "cuLaunchKernel"); r != CUDA_SUCCESS) return r;
+    if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (CUresult r = EnsureLayout(f, device, "cuLaunchKernel"); r != CUDA_SUCCESS) return r;
     // The arguments become the kernel's parameter buffer here, then the
     // HAL's arguments; the node checks every buffer against the session's.
     absl::StatusOr<std::string> packed =
@@ -390,17 +432,6 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned int g
     absl::StatusOr<std::vector<hal::KernelArg>> converted = LaunchArgs(*f.layout, *packed);
     if (!converted.ok()) return ToResult(converted.status(), "cuLaunchKernel");
     args = *std::move(converted);
-    auto k = f.kernels.find(device);
-    if (k == f.kernels.end()) {
-      const hal::Module* loaded = nullptr;
-      if (CUresult r = LoadOn(*f.module, device, &loaded, "cuLaunchKernel"); r != CUDA_SUCCESS) {
-        return r;
-      }
-      absl::StatusOr<hal::Kernel> found = loaded->GetKernel(f.name);
-      if (!found.ok()) return ToResult(found.status(), "cuLaunchKernel");
-      k = f.kernels.emplace(device, *std::move(found)).first;
-    }
-    kernel = k->second;
   }
   StreamObject* queue = Driver::Get().FindStream(stream, device);
   if (queue == nullptr) return CUDA_ERROR_INVALID_HANDLE;
@@ -473,7 +504,7 @@ CUresult FuncAttribute(int* value, CUfunction_attribute attribute, CUfunction fu
 
 ACCEL_EXPORT CUresult CUDAAPI cuFuncGetAttribute(int* value, CUfunction_attribute attribute,
                                                  CUfunction function) {
-  return FuncAttribute(value, attribute, function, CurrentDevice().value_or(0));
+  return FuncAttribute(value, attribute, function, std::max(CurrentDevice(), 0));
 }
 
 ACCEL_EXPORT CUresult CUDAAPI cuKernelGetAttribute(int* value, CUfunction_attribute attribute,

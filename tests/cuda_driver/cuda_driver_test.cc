@@ -220,5 +220,19 @@ TEST(CudaDriverKernelTest, AProgramsKernelsRunOnAPooledCudaDevice) {
   EXPECT_THAT(run->second, HasSubstr("kernels: ok"));
 }
 
+// The same program with its fatbin entries compressed, as cuBLAS ships its
+// kernels: the library cannot read their parameter layouts, so it asks the
+// node's driver (cuFuncGetParamInfo) once per kernel.
+TEST(CudaDriverKernelTest, KernelsOfACompressedFatbinGetTheirLayoutFromTheNode) {
+  if (!HaveNvcc()) GTEST_SKIP() << "nvcc was not found at build time: no CUDA program to run";
+  absl::StatusOr<std::unique_ptr<PooldProcess>> poold = StartFakeCudaPoold();
+  ASSERT_OK(poold.status());
+  absl::StatusOr<std::pair<int, std::string>> run =
+      RunOnCuda(**poold, "64MiB", ACCEL_TEST_COMPRESSED_KERNEL_PROGRAM);
+  ASSERT_OK(run.status());
+  EXPECT_EQ(run->first, 0) << run->second << (*poold)->log();
+  EXPECT_THAT(run->second, HasSubstr("kernels: ok"));
+}
+
 }  // namespace
 }  // namespace accel::testing

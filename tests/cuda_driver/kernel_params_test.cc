@@ -120,5 +120,24 @@ TEST(KernelParamsBadInputTest, MalformedImagesAreRefused) {
   EXPECT_TRUE(none.empty());
 }
 
+// A layout from the node's driver, for a kernel whose image hides it.
+TEST(KernelParamsFromDriverTest, ADriversLayoutIsTakenAsReported) {
+  ASSERT_OK_AND_ASSIGN(ParamLayout layout, ParamLayoutFromDriver({{0, 8}, {8, 4}, {16, 16}}));
+  EXPECT_EQ(layout, (ParamLayout{{{0, 8}, {8, 4}, {16, 16}}, 32}));
+  ASSERT_OK_AND_ASSIGN(ParamLayout none, ParamLayoutFromDriver({}));
+  EXPECT_EQ(none, ParamLayout{});
+}
+
+// What a node may not report: its answer sizes the client's reads of the
+// program's arguments.
+TEST(KernelParamsBadInputTest, ADriversImpossibleLayoutIsRefused) {
+  EXPECT_STATUS(ParamLayoutFromDriver({{0, 0}}), kInvalidArgument);             // no size
+  EXPECT_STATUS(ParamLayoutFromDriver({{0, 8}, {4, 4}}), kInvalidArgument);     // overlapping
+  EXPECT_STATUS(ParamLayoutFromDriver({{8, 4}, {0, 4}}), kInvalidArgument);     // out of order
+  EXPECT_STATUS(ParamLayoutFromDriver({{32764, 1}}), kInvalidArgument);         // past 32764 bytes
+  EXPECT_STATUS(ParamLayoutFromDriver({{8, ~uint64_t{0}}}), kInvalidArgument);  // wrapping
+  EXPECT_STATUS(ParamLayoutFromDriver({{~uint64_t{0}, 8}}), kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace accel::cuda_driver
