@@ -62,4 +62,8 @@ CUresult NotSupported(const char* name) {
   return CUDA_ERROR_NOT_SUPPORTED;
 }
 
+void LogOnce(const std::string& message) {
+  if (FirstTime(message)) std::fprintf(stderr, "accelpool libcuda: %s\n", message.c_str());
+}
+
 }  // namespace accel::cuda_driver

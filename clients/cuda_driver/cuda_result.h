@@ -7,6 +7,8 @@
 
 #include <cuda.h>
 
+#include <string>
+
 #include "absl/status/status.h"
 
 namespace accel::cuda_driver {
@@ -16,6 +18,10 @@ CUresult ToResult(const absl::Status& status, const char* call);
 // Logs "accelpool libcuda: <name> is not supported" the first time, and
 // answers CUDA_ERROR_NOT_SUPPORTED.
 CUresult NotSupported(const char* name);
+
+// Logs "accelpool libcuda: <message>" the first time this message is seen:
+// for what the library works around rather than fails.
+void LogOnce(const std::string& message);
 
 }  // namespace accel::cuda_driver
 

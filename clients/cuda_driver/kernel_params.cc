@@ -42,15 +42,16 @@ absl::StatusOr<ParamLayout> ParseNvInfo(absl::string_view info) {
   for (size_t at = 0; at + 2 <= info.size();) {
     const uint8_t format = static_cast<uint8_t>(info[at]);
     const uint8_t attribute = static_cast<uint8_t>(info[at + 1]);
-    size_t payload_at = at + 2, payload_size = 0;
+    // Every record starts with four bytes: its format, its attribute and a
+    // 16-bit field that holds the value itself (a byte or a half word, or
+    // nothing) or, for a sized record, the size of the value that follows.
+    // nvcc pads a one-byte value to the full field (sm_100's cubins, and any
+    // kernel with a barrier, have such records).
+    size_t payload_at = at + 2, payload_size = 2;
     switch (format) {
       case 1:  // no value
-        break;
-      case 2:  // one byte
-        payload_size = 1;
-        break;
+      case 2:  // one byte, padded
       case 3:  // two bytes
-        payload_size = 2;
         break;
       case 4: {  // sized
         uint16_t size = 0;
@@ -245,8 +246,10 @@ absl::StatusOr<ParamLayouts> ParamLayoutsFromFatbin(absl::string_view fatbin) {
       absl::StatusOr<ParamLayouts> found =
           kind == kFatbinElf ? ParamLayoutsFromCubin(body)
                              : ParamLayoutsFromPtx(body.substr(0, body.find('\0')));
-      if (!found.ok()) return found.status();
-      layouts.insert(found->begin(), found->end());  // the first entry's layout stays
+      // An entry this reader cannot follow (a newer toolkit's metadata) is
+      // passed over like a compressed one: another entry, or the node's
+      // driver, tells its kernels' layouts.
+      if (found.ok()) layouts.insert(found->begin(), found->end());  // the first entry's stays
     }
     at += entry_header + payload;
   }

@@ -40,7 +40,8 @@ using ParamLayouts = std::map<std::string, ParamLayout>;
 absl::StatusOr<ParamLayouts> ParamLayoutsFromCubin(absl::string_view elf);
 absl::StatusOr<ParamLayouts> ParamLayoutsFromPtx(absl::string_view ptx);
 // Every uncompressed cubin and PTX entry of a fat binary; the first entry
-// that names a kernel gives its layout.
+// that names a kernel gives its layout. Entries that cannot be read are
+// passed over (only a fat binary's own structure must be sound).
 absl::StatusOr<ParamLayouts> ParamLayoutsFromFatbin(absl::string_view fatbin);
 
 // The bytes of an image that starts at `image` and does not say its own

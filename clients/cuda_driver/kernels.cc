@@ -44,7 +44,8 @@ struct ModuleObject {
   absl::string_view bytes;  // the whole image, in the program's memory
   hal::ImageFormat format;
   // The parameter layouts its image declares; empty when it declares none
-  // this library can read (entries compressed, say).
+  // this library can read (entries compressed, or a format it does not
+  // know).
   ParamLayouts layouts;
   // Loaded on a leased device at its first launch (or global lookup) there.
   std::map<int, hal::Module> loaded;
@@ -162,9 +163,17 @@ CUresult AddModule(CUmodule* module, const void* image) {
   if (!extent.ok()) return ToResult(extent.status(), "cuModuleLoadData");
   auto made =
       std::make_unique<ModuleObject>(ModuleObject{image, *extent, FormatOf(*extent), {}, {}, {}});
+  // The image's own metadata saves a round trip per kernel, but its format
+  // is NVIDIA's and changes with the toolkit: what this library cannot read
+  // is asked of the node's driver instead (EnsureLayout), which loads the
+  // image and is the authority on it.
   absl::StatusOr<ParamLayouts> layouts = ParamLayoutsOf(*extent);
-  if (!layouts.ok()) return ToResult(layouts.status(), "cuModuleLoadData");
-  made->layouts = *std::move(layouts);
+  if (layouts.ok()) {
+    made->layouts = *std::move(layouts);
+  } else {
+    LogOnce(absl::StrCat("cuModuleLoadData: ", layouts.status().message(),
+                         "; its kernels' parameter layouts come from the node's driver"));
+  }
   *module = reinterpret_cast<CUmodule>(made.get());
   Modules& m = AllModules();
   absl::MutexLock lock(&m.mu);

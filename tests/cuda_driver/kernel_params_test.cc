@@ -5,10 +5,16 @@
 #include "clients/cuda_driver/kernel_params.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/common/status_matchers.h"
 #include "tests/cuda_driver/param_kernel_types.h"
@@ -32,6 +38,7 @@ ParamLayouts Expected() {
       {"aligned", {{{0, 1}, {8, 8}, {16, 1}, {32, 16}}, 48}},
       {"none", {{}, 0}},
       {"uses_scratch", {{{0, 4}}, 4}},
+      {"tiled", {{{0, 8}, {8, 8}, {16, 4}}, 20}},
   };
 }
 
@@ -42,16 +49,29 @@ class KernelParamsTest : public ::testing::Test {
   }
 };
 
+// The cubin of each arch nvcc built here (ACCEL_TEST_PARAM_CUBIN_ARCHS).
+std::vector<std::pair<std::string, std::string>> Cubins() {
+  std::vector<std::pair<std::string, std::string>> cubins;
+  for (absl::string_view arch :
+       absl::StrSplit(ACCEL_TEST_PARAM_CUBIN_ARCHS, ',', absl::SkipEmpty())) {
+    cubins.emplace_back(
+        arch, ReadFile(absl::StrReplaceAll(ACCEL_TEST_PARAM_CUBINS, {{"{}", arch}}).c_str()));
+  }
+  return cubins;
+}
+
 TEST_F(KernelParamsTest, CubinLayoutsAreTheCppLayouts) {
-  ASSERT_OK_AND_ASSIGN(ParamLayouts layouts,
-                       ParamLayoutsFromCubin(ReadFile(ACCEL_TEST_PARAM_CUBIN)));
-  for (const auto& [name, expected] : Expected()) {
-    ASSERT_EQ(layouts.count(name), 1u) << name;
-    EXPECT_EQ(layouts[name].params, expected.params) << name;
-    // The cubin states the buffer's size; for a kernel without parameters it
-    // may say nothing.
-    if (!expected.params.empty()) {
-      EXPECT_EQ(layouts[name].total_size, expected.total_size) << name;
+  for (const auto& [arch, cubin] : Cubins()) {
+    ASSERT_FALSE(cubin.empty()) << arch;
+    ASSERT_OK_AND_ASSIGN(ParamLayouts layouts, ParamLayoutsFromCubin(cubin));
+    for (const auto& [name, expected] : Expected()) {
+      ASSERT_EQ(layouts.count(name), 1u) << arch << " " << name;
+      EXPECT_EQ(layouts[name].params, expected.params) << arch << " " << name;
+      // The cubin states the buffer's size; for a kernel without parameters
+      // it may say nothing.
+      if (!expected.params.empty()) {
+        EXPECT_EQ(layouts[name].total_size, expected.total_size) << arch << " " << name;
+      }
     }
   }
 }
@@ -71,9 +91,10 @@ TEST_F(KernelParamsTest, AFatBinaryHasTheSameLayouts) {
   // Its extent is read from its own header, as the runtime passes no size.
   ASSERT_OK_AND_ASSIGN(absl::string_view extent, ImageExtent(fatbin.data(), fatbin.size()));
   EXPECT_EQ(extent.size(), fatbin.size());
-  const std::string cubin = ReadFile(ACCEL_TEST_PARAM_CUBIN);
-  ASSERT_OK_AND_ASSIGN(extent, ImageExtent(cubin.data(), cubin.size()));
-  EXPECT_EQ(extent.size(), cubin.size());
+  for (const auto& [arch, cubin] : Cubins()) {
+    ASSERT_OK_AND_ASSIGN(extent, ImageExtent(cubin.data(), cubin.size()));
+    EXPECT_EQ(extent.size(), cubin.size()) << arch;
+  }
 }
 
 TEST_F(KernelParamsTest, PackingPutsEachArgumentAtItsOffset) {
@@ -118,6 +139,47 @@ TEST(KernelParamsBadInputTest, MalformedImagesAreRefused) {
   EXPECT_STATUS(ImageExtent(fatbin.data(), fatbin.size()), kInvalidArgument);
   ASSERT_OK_AND_ASSIGN(ParamLayouts none, ParamLayoutsFromPtx("// no kernels"));
   EXPECT_TRUE(none.empty());
+}
+
+// A fat binary of `entries`, each a kind (1 PTX, 2 ELF) and its payload,
+// laid out as nvcc lays one out: a 16-byte header, then entries with
+// 64-byte headers.
+std::string FatBinary(const std::vector<std::pair<uint16_t, std::string>>& entries) {
+  std::string body;
+  for (const auto& [kind, payload] : entries) {
+    std::string header(64, '\0');
+    const uint32_t header_size = 64;
+    const uint64_t payload_size = payload.size();
+    std::memcpy(&header[0], &kind, sizeof(kind));
+    std::memcpy(&header[4], &header_size, sizeof(header_size));
+    std::memcpy(&header[8], &payload_size, sizeof(payload_size));
+    body += header + payload;
+  }
+  std::string fatbin(16, '\0');
+  const uint32_t magic = 0xBA55ED50;
+  const uint16_t version = 1, header_size = 16;
+  const uint64_t size = body.size();
+  std::memcpy(&fatbin[0], &magic, sizeof(magic));
+  std::memcpy(&fatbin[4], &version, sizeof(version));
+  std::memcpy(&fatbin[6], &header_size, sizeof(header_size));
+  std::memcpy(&fatbin[8], &size, sizeof(size));
+  return fatbin + body;
+}
+
+// A cubin whose metadata this reader cannot follow (a newer toolkit's, say)
+// does not hide the PTX beside it; with nothing readable left the layouts
+// are empty, and the library asks the node's driver.
+TEST(KernelParamsBadInputTest, AFatBinaryEntryThatCannotBeReadIsPassedOver) {
+  const std::string unreadable_cubin =
+      "\x7f"
+      "ELF and then nothing an ELF reader can follow";
+  const std::string ptx = ".entry k ( .param .u64 a, .param .u32 b ) { ret; }";
+  EXPECT_STATUS(ParamLayoutsFromCubin(unreadable_cubin), kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(ParamLayouts layouts,
+                       ParamLayoutsFromFatbin(FatBinary({{2, unreadable_cubin}, {1, ptx}})));
+  EXPECT_EQ(layouts, (ParamLayouts{{"k", {{{0, 8}, {8, 4}}, 12}}}));
+  ASSERT_OK_AND_ASSIGN(layouts, ParamLayoutsFromFatbin(FatBinary({{2, unreadable_cubin}})));
+  EXPECT_TRUE(layouts.empty());
 }
 
 // A layout from the node's driver, for a kernel whose image hides it.
