@@ -6,6 +6,8 @@
 // Each line prints both and their ratio (HAL / raw; 1.00 is no overhead).
 // Exits 0 with a message when there is no CUDA device, so scripts can run it
 // anywhere.
+//
+//   cuda_overhead_bench [KERNEL_BUNDLE]   (default: this build's kernel set)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -58,7 +60,7 @@ void Report(const char* what, double hal_value, double raw_value, const char* un
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   cuda::DriverLoadResult loaded = cuda::LoadDriver();
   if (loaded.driver == nullptr) {
     std::printf("cuda_overhead_bench: skipped: %s\n", loaded.unavailable_reason.c_str());
@@ -76,7 +78,8 @@ int main() {
   std::printf("device: %s (%s, %s), driver %d, %s\n", props.name.c_str(), props.arch.c_str(),
               props.pci_bus_id.c_str(), cu.driver_version, cu.library.c_str());
 
-  absl::StatusOr<hal::ModuleBundle> bundle = hal::ModuleBundle::ReadFile(ACCEL_BENCH_KERNEL_BUNDLE);
+  absl::StatusOr<hal::ModuleBundle> bundle =
+      hal::ModuleBundle::ReadFile(argc > 1 ? argv[1] : ACCEL_BENCH_KERNEL_BUNDLE);
   BENCH_CHECK(bundle.status());
   absl::StatusOr<hal::Module> module = device->LoadModule(*bundle);
   BENCH_CHECK(module.status());

@@ -56,10 +56,33 @@ void Fill(void** params, Dim3 grid, Dim3 block) {
   });
 }
 
+// __global__ void matmul(const float* a, const float* b, float* c, int n) of
+// bench/gpu/programs/matrix_mul.cu: c = a x b, n x n, one thread an entry
+// (the device's tiles are its own business), so that run-on-gpu.sh can be
+// rehearsed without a GPU.
+void Matmul(void** params, Dim3 grid, Dim3 block) {
+  const auto* a = Param<const float*>(params, 0);
+  const auto* b = Param<const float*>(params, 1);
+  auto* c = Param<float*>(params, 2);
+  const auto n = static_cast<uint64_t>(Param<int>(params, 3));
+  ForEachThread(grid, block, [&](uint64_t i) {
+    if (i >= n * n) return;
+    float sum = 0;
+    for (uint64_t k = 0; k < n; ++k) sum += a[i / n * n + k] * b[k * n + i % n];
+    c[i] = sum;
+  });
+}
+
+// extern "C" __global__ void empty() of the accelpool kernel set, which
+// bench/gpu/cuda_overhead_bench launches.
+void Empty(void**, Dim3, Dim3) {}
+
 const FakeKernel kKernels[] = {
     {"_Z5scalePffi", {{0, 8}, {8, 4}, {12, 4}}, Scale},
     {"_Z3addPKfS0_Pfi", {{0, 8}, {8, 8}, {16, 8}, {24, 4}}, Add},
     {"_Z4fill4Spanf", {{0, 16}, {16, 4}}, Fill},
+    {"_Z6matmulPKfS0_Pfi", {{0, 8}, {8, 8}, {16, 8}, {24, 4}}, Matmul},
+    {"empty", {}, Empty},
 };
 
 }  // namespace

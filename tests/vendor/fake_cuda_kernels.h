@@ -1,8 +1,10 @@
 // The kernels the fake libcuda's device runs (tests/vendor/fake_cuda_driver.cc):
 // host functions under the mangled names nvcc gives the kernels of
-// tests/cuda_driver/kernel_program.cu, each with the parameter layout the
-// driver reports for it, so that a CUDA program's launches go all the way to
-// a node's cuda backend and back on a machine without a GPU.
+// tests/cuda_driver/kernel_program.cu, bench/gpu/programs/ and the kernel
+// set's empty() (for bench/gpu/cuda_overhead_bench), each with the
+// parameter layout the driver reports for it, so that a CUDA program's
+// launches go all the way to a node's cuda backend and back on a machine
+// without a GPU.
 #ifndef ACCEL_TESTS_VENDOR_FAKE_CUDA_KERNELS_H_
 #define ACCEL_TESTS_VENDOR_FAKE_CUDA_KERNELS_H_
 

@@ -1,0 +1,96 @@
+// A cuBLAS SGEMM program, written for accelpool's GPU runs: C = A x B for
+// square N x N matrices through cublasSgemm (column-major), checked on the
+// host at sampled entries. cuBLAS ships its kernels in compressed fat
+// binaries, so through accel-run their parameter layouts come from the
+// node's driver. Run as it is and through accel-run; run-on-gpu.sh
+// compares the two times.
+//
+//   sgemm [N [ITERATIONS]]   (default 4096 20)
+//
+// Prints "sgemm ok N total_ms X kernel_ms Y gflops Z" and exits 0, or says
+// what was wrong and exits 1.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+bool Ok(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return true;
+  std::printf("sgemm: %s: %s (%s)\n", what, cudaGetErrorName(e), cudaGetErrorString(e));
+  return false;
+}
+bool Ok(cublasStatus_t s, const char* what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return true;
+  std::printf("sgemm: %s: %s (%s)\n", what, cublasGetStatusName(s), cublasGetStatusString(s));
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 4096;
+  const int iterations = argc > 2 ? std::atoi(argv[2]) : 20;
+  if (n <= 0 || iterations <= 0) return 2;
+  const size_t count = static_cast<size_t>(n) * n;
+  const size_t bytes = count * sizeof(float);
+  std::vector<float> a(count), b(count), c(count);
+  for (size_t i = 0; i < count; ++i) {
+    a[i] = static_cast<float>((i * 7) % 13) / 13.0f - 0.5f;
+    b[i] = static_cast<float>((i * 5) % 11) / 11.0f - 0.5f;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  cublasHandle_t handle;
+  float *da = nullptr, *db = nullptr, *dc = nullptr;
+  cudaEvent_t before, after;
+  if (!Ok(cublasCreate(&handle), "cublasCreate") || !Ok(cudaMalloc(&da, bytes), "cudaMalloc a") ||
+      !Ok(cudaMalloc(&db, bytes), "cudaMalloc b") || !Ok(cudaMalloc(&dc, bytes), "cudaMalloc c") ||
+      !Ok(cudaEventCreate(&before), "event") || !Ok(cudaEventCreate(&after), "event") ||
+      !Ok(cublasSetMatrix(n, n, sizeof(float), a.data(), n, da, n), "cublasSetMatrix a") ||
+      !Ok(cublasSetMatrix(n, n, sizeof(float), b.data(), n, db, n), "cublasSetMatrix b")) {
+    return 1;
+  }
+  const float one = 1, zero = 0;
+  if (!Ok(cudaEventRecord(before), "record")) return 1;
+  for (int i = 0; i < iterations; ++i) {
+    if (!Ok(cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, da, n, db, n, &zero, dc,
+                        n),
+            "cublasSgemm")) {
+      return 1;
+    }
+  }
+  if (!Ok(cudaEventRecord(after), "record") ||
+      !Ok(cublasGetMatrix(n, n, sizeof(float), dc, n, c.data(), n), "cublasGetMatrix c")) {
+    return 1;
+  }
+  float kernel_ms = 0;
+  if (!Ok(cudaEventElapsedTime(&kernel_ms, before, after), "elapsed")) return 1;
+  const double total_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // Column-major: element (row, col) at col * n + row. TF32 is off by
+  // default, so single precision's error bound holds.
+  for (int s = 0; s < 512; ++s) {
+    const int row = s == 0 ? 0 : s == 1 ? n - 1 : static_cast<int>((s * 2654435761u) % n);
+    const int col = s == 0 ? 0 : s == 1 ? n - 1 : static_cast<int>((s * 40503u) % n);
+    double want = 0;
+    for (int k = 0; k < n; ++k) want += double{a[size_t(k) * n + row]} * b[size_t(col) * n + k];
+    const double got = c[size_t(col) * n + row];
+    if (std::fabs(got - want) > 1e-3 * (1 + std::fabs(want))) {
+      std::printf("sgemm: C(%d,%d) = %g, not %g\n", row, col, got, want);
+      return 1;
+    }
+  }
+  cublasDestroy(handle);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+  const double gflops = 2.0 * n * n * static_cast<double>(n) * iterations / (kernel_ms * 1e6);
+  std::printf("sgemm ok %d total_ms %.3f kernel_ms %.3f gflops %.1f\n", n, total_ms, kernel_ms,
+              gflops);
+  return 0;
+}
