@@ -66,14 +66,24 @@ namespace accel::cuda {
 
 // Entry points used when present: error texts (a stub or a foreign stack may
 // not answer them), the UUID, kernel parameter layouts (CUDA 12.4+), pinned
-// host memory (benchmarks only) and modules' globals.
+// host memory (benchmarks only), modules' globals, and kernel attributes
+// and occupancy (for programs that ask through accelpool's libcuda).
 #define ACCEL_CUDA_OPTIONAL_FUNCTIONS_BASE(X) \
   X(cuGetErrorName)                           \
   X(cuGetErrorString)                         \
   X(cuDeviceGetUuid)                          \
   X(cuMemAllocHost)                           \
   X(cuMemFreeHost)                            \
-  X(cuModuleGetGlobal)
+  X(cuModuleGetGlobal)                        \
+  X(cuFuncGetAttribute)                       \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
+  X(cuOccupancyAvailableDynamicSMemPerBlock)  \
+  ACCEL_CUDA_CLUSTER_FUNCTIONS(X)
+#if CUDA_VERSION >= 11080
+#define ACCEL_CUDA_CLUSTER_FUNCTIONS(X) X(cuOccupancyMaxActiveClusters)
+#else
+#define ACCEL_CUDA_CLUSTER_FUNCTIONS(X)
+#endif
 #if CUDA_VERSION >= 12040
 #define ACCEL_CUDA_OPTIONAL_FUNCTIONS(X) ACCEL_CUDA_OPTIONAL_FUNCTIONS_BASE(X) X(cuFuncGetParamInfo)
 #else

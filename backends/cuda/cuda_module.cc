@@ -1,6 +1,8 @@
 #include "cuda_module.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "cuda_context.h"
@@ -45,6 +47,92 @@ absl::StatusOr<std::vector<AccelKernelParameter>> CudaKernel::Parameters() const
                      "' (cuFuncGetParamInfo needs CUDA 12.4)"));
   }
   return *params_;
+}
+
+absl::StatusOr<int64_t> CudaKernel::Query(const AccelKernelQuery& query) {
+  const Driver& driver = device_.driver();
+  auto missing = [&](const char* name) {
+    return absl::UnimplementedError(absl::StrCat(driver.library, " does not export ", name));
+  };
+  // The driver takes these as int; a client's larger value is no question.
+  constexpr uint32_t kMostInt = static_cast<uint32_t>(std::numeric_limits<int>::max());
+  if (query.block[0] > kMostInt || query.blocks > kMostInt) {
+    return absl::InvalidArgumentError(
+        "a kernel query with more blocks or threads than any device has");
+  }
+  ContextGuard guard(driver, device_.context());
+  if (!guard.ok()) return guard.status();
+  // Occupancy beyond 48 KiB of dynamic shared memory counts only once the
+  // kernel has opted in to it, as a launch of it would.
+  if (query.kind != ACCEL_KERNEL_QUERY_ATTRIBUTE && query.dynamic_shared_bytes > 48 * 1024 &&
+      query.dynamic_shared_bytes <= kMostInt) {
+    if (absl::Status s = EnsureSharedMemory(driver, query.dynamic_shared_bytes); !s.ok()) return s;
+  }
+  switch (query.kind) {
+    case ACCEL_KERNEL_QUERY_ATTRIBUTE: {
+      if (driver.cuFuncGetAttribute == nullptr) return missing("cuFuncGetAttribute");
+      int value = 0;
+      CUresult r = driver.cuFuncGetAttribute(
+          &value, static_cast<CUfunction_attribute>(query.attribute), function_);
+      if (r != CUDA_SUCCESS) return ToStatus(driver, r, "cuFuncGetAttribute");
+      return value;
+    }
+    case ACCEL_KERNEL_QUERY_MAX_ACTIVE_BLOCKS: {
+      if (driver.cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags == nullptr) {
+        return missing("cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags");
+      }
+      int blocks = 0;
+      CUresult r = driver.cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+          &blocks, function_, static_cast<int>(query.block[0]), query.dynamic_shared_bytes,
+          query.flags);
+      if (r != CUDA_SUCCESS) {
+        return ToStatus(driver, r, "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags");
+      }
+      return blocks;
+    }
+    case ACCEL_KERNEL_QUERY_AVAILABLE_DYNAMIC_SHARED_MEMORY: {
+      if (driver.cuOccupancyAvailableDynamicSMemPerBlock == nullptr) {
+        return missing("cuOccupancyAvailableDynamicSMemPerBlock");
+      }
+      size_t bytes = 0;
+      CUresult r = driver.cuOccupancyAvailableDynamicSMemPerBlock(
+          &bytes, function_, static_cast<int>(query.blocks), static_cast<int>(query.block[0]));
+      if (r != CUDA_SUCCESS) return ToStatus(driver, r, "cuOccupancyAvailableDynamicSMemPerBlock");
+      return static_cast<int64_t>(bytes);
+    }
+    case ACCEL_KERNEL_QUERY_MAX_ACTIVE_CLUSTERS: {
+#if CUDA_VERSION >= 11080
+      if (driver.cuOccupancyMaxActiveClusters == nullptr) {
+        return missing("cuOccupancyMaxActiveClusters");
+      }
+      CUlaunchAttribute cluster{};
+      cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+      cluster.value.clusterDim.x = query.cluster[0];
+      cluster.value.clusterDim.y = query.cluster[1];
+      cluster.value.clusterDim.z = query.cluster[2];
+      CUlaunchConfig config{};
+      config.gridDimX = query.grid[0];
+      config.gridDimY = query.grid[1];
+      config.gridDimZ = query.grid[2];
+      config.blockDimX = query.block[0];
+      config.blockDimY = query.block[1];
+      config.blockDimZ = query.block[2];
+      config.sharedMemBytes = static_cast<unsigned int>(
+          std::min<uint64_t>(query.dynamic_shared_bytes, std::numeric_limits<unsigned int>::max()));
+      config.attrs = &cluster;
+      config.numAttrs = 1;
+      int clusters = 0;
+      CUresult r = driver.cuOccupancyMaxActiveClusters(&clusters, function_, &config);
+      if (r != CUDA_SUCCESS) return ToStatus(driver, r, "cuOccupancyMaxActiveClusters");
+      return clusters;
+#else
+      return missing("cuOccupancyMaxActiveClusters");
+#endif
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("a kernel query of kind ", query.kind, ", which no backend knows"));
+  }
 }
 
 absl::Status CudaKernel::EnsureSharedMemory(const Driver& driver, uint64_t bytes) {
@@ -121,7 +209,7 @@ absl::StatusOr<hal::plugin::KernelImpl*> CudaModule::GetKernel(absl::string_view
     absl::Status s = ToStatus(driver, r, "cuModuleGetFunction");
     return absl::Status(s.code(), absl::StrCat("kernel '", key, "': ", s.message()));
   }
-  auto kernel = std::make_unique<CudaKernel>(key, function, QueryLayout(driver, function));
+  auto kernel = std::make_unique<CudaKernel>(device_, key, function, QueryLayout(driver, function));
   CudaKernel* raw = kernel.get();
   kernels_.emplace(std::move(key), std::move(kernel));
   return raw;

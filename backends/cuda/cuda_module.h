@@ -24,9 +24,9 @@ class CudaKernel : public hal::plugin::KernelImpl {
  public:
   // `params`: the parameter layout the driver reports, nullopt when it
   // cannot tell.
-  CudaKernel(std::string name, CUfunction function,
+  CudaKernel(CudaDevice& device, std::string name, CUfunction function,
              std::optional<std::vector<AccelKernelParameter>> params)
-      : name_(std::move(name)), function_(function), params_(std::move(params)) {}
+      : device_(device), name_(std::move(name)), function_(function), params_(std::move(params)) {}
 
   const std::string& signature() const override { return kNoSignature; }
   const std::string& name() const { return name_; }
@@ -35,6 +35,8 @@ class CudaKernel : public hal::plugin::KernelImpl {
   const std::vector<AccelKernelParameter>& params() const { return *params_; }
   bool layout_known() const { return params_.has_value(); }
   absl::StatusOr<std::vector<AccelKernelParameter>> Parameters() const override;
+  // cuFuncGetAttribute and the cuOccupancy* queries, on the kernel's device.
+  absl::StatusOr<int64_t> Query(const AccelKernelQuery& query) override;
 
   // Raises the kernel's dynamic shared memory limit to `bytes` if needed:
   // CUDA caps it at 48 KiB unless the function opts in to more.
@@ -42,6 +44,7 @@ class CudaKernel : public hal::plugin::KernelImpl {
 
  private:
   static const std::string kNoSignature;
+  CudaDevice& device_;
   std::string name_;
   CUfunction function_;
   std::optional<std::vector<AccelKernelParameter>> params_;

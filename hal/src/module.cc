@@ -55,6 +55,33 @@ absl::StatusOr<std::vector<KernelParameter>> Kernel::Parameters() const {
                                           "' kept changing"));
 }
 
+absl::StatusOr<int64_t> Kernel::Query(const KernelQuery& query) const {
+  if (state_ == nullptr) return absl::InvalidArgumentError("empty kernel handle");
+  internal::DeviceState& device = *state_->module->device;
+  if (!device.core->library->Has(offsetof(AccelBackendApi, kernel_query))) {
+    return absl::UnimplementedError(
+        absl::StrCat("the ", device.api().name, " backend cannot answer questions about a kernel"));
+  }
+  AccelKernelQuery q{};
+  q.struct_size = sizeof(q);
+  q.kind = static_cast<uint32_t>(query.kind);
+  q.attribute = query.attribute;
+  q.flags = query.flags;
+  q.blocks = query.blocks;
+  const Dim3* dims[] = {&query.grid, &query.block, &query.cluster};
+  uint32_t* out_dims[] = {q.grid, q.block, q.cluster};
+  for (int i = 0; i < 3; ++i) {
+    out_dims[i][0] = dims[i]->x;
+    out_dims[i][1] = dims[i]->y;
+    out_dims[i][2] = dims[i]->z;
+  }
+  q.dynamic_shared_bytes = query.dynamic_shared_bytes;
+  int64_t answer = 0;
+  absl::Status s = device.TakeError(device.api().kernel_query(state_->handle, &q, &answer));
+  if (!s.ok()) return s;
+  return answer;
+}
+
 ImageFormat Module::format() const {
   return state_ != nullptr ? state_->format : ImageFormat::kHostElf;
 }

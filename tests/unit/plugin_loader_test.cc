@@ -40,7 +40,7 @@ TEST(PluginLoaderTest, RefusesIncompatibleLibrariesWithReasons) {
   // The real backends still load beside the broken ones.
   ASSERT_OK_AND_ASSIGN(Backend host, registry->GetBackend("host"));
   EXPECT_TRUE(host.available());
-  EXPECT_EQ(host.abi_version(), "1.4");
+  EXPECT_EQ(host.abi_version(), "1.5");
 }
 
 TEST(PluginLoaderTest, OnlyLoadsTheRequestedBackends) {

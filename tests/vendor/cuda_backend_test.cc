@@ -166,6 +166,44 @@ TEST(CudaBackendTest, AKernelTellsItsDriversLayoutAndAGlobalIsTheModulesMemory) 
   EXPECT_NE(address, 0u);
 }
 
+// A kernel's questions go to its driver (cuFuncGetAttribute, cuOccupancy*):
+// the stand-in's answers come back as they are, and a question no driver
+// could take is refused before it reaches one.
+TEST(CudaBackendTest, AKernelsAttributesAndOccupancyAreItsDriversAnswers) {
+  absl::StatusOr<std::unique_ptr<Registry>> registry = FakeDeviceRegistry();
+  ASSERT_OK(registry.status());
+  ASSERT_OK_AND_ASSIGN(Device device, (*registry)->GetDevice("cuda:0"));
+  ASSERT_OK_AND_ASSIGN(Module module, device.LoadModule(ImageFormat::kPtx, ".version 8.0\n"));
+  ASSERT_OK_AND_ASSIGN(Kernel scale, module.GetKernel("_Z5scalePffi"));
+  KernelQuery attribute;
+  attribute.attribute = 4;  // CU_FUNC_ATTRIBUTE_NUM_REGS
+  EXPECT_EQ(scale.Query(attribute).value_or(-1), FakeFunctionAttribute(4));
+  attribute.attribute = 9999;
+  EXPECT_STATUS(scale.Query(attribute), kInvalidArgument);
+  KernelQuery blocks;
+  blocks.kind = KernelQuery::Kind::kMaxActiveBlocksPerMultiprocessor;
+  blocks.block.x = 256;
+  blocks.dynamic_shared_bytes = 64 * 1024;  // past 48 KiB: the kernel opts in first
+  EXPECT_EQ(scale.Query(blocks).value_or(-1), FakeMaxActiveBlocks(256, 64 * 1024));
+  KernelQuery shared;
+  shared.kind = KernelQuery::Kind::kAvailableDynamicSharedMemoryPerBlock;
+  shared.blocks = 4;
+  shared.block.x = 256;
+  EXPECT_EQ(scale.Query(shared).value_or(-1), FakeAvailableDynamicSharedMemory(4));
+  KernelQuery clusters;
+  clusters.kind = KernelQuery::Kind::kMaxActiveClusters;
+  clusters.grid.x = 64;
+  clusters.block.x = 256;
+  clusters.cluster.x = 2;
+  EXPECT_EQ(scale.Query(clusters).value_or(-1), FakeMaxActiveClusters(2));
+  // Hostile values: more threads than an int holds, a kind nobody knows.
+  blocks.block.x = 0x80000000u;
+  EXPECT_STATUS(scale.Query(blocks), kInvalidArgument);
+  KernelQuery unknown;
+  unknown.kind = static_cast<KernelQuery::Kind>(77);
+  EXPECT_STATUS(scale.Query(unknown), kInvalidArgument);
+}
+
 TEST(CudaBackendTest, DefaultLibraryLoadsWithoutCrashing) {
   // Whatever this host has (libcuda.so.1 or not), opening the backend works;
   // with a GPU it has devices, without one it says why.

@@ -273,6 +273,53 @@ FAKE_EXPORT int cuFuncGetParamInfo(void* function, size_t index, size_t* offset,
 FAKE_EXPORT int cuFuncSetAttribute(void* /*function*/, int /*attribute*/, int /*value*/) {
   return kSuccess;
 }
+FAKE_EXPORT int cuFuncGetAttribute(int* value, int attribute, void* function) {
+  if (value == nullptr || function == nullptr) return kInvalidValue;
+  const int answer = FakeFunctionAttribute(attribute);
+  if (answer < 0) return kInvalidValue;
+  *value = answer;
+  return kSuccess;
+}
+FAKE_EXPORT int cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* blocks, void* function,
+                                                                     int threads,
+                                                                     size_t dynamic_shared,
+                                                                     unsigned int /*flags*/) {
+  if (blocks == nullptr || function == nullptr || threads <= 0 || threads > 1024) {
+    return kInvalidValue;
+  }
+  *blocks = FakeMaxActiveBlocks(threads, dynamic_shared);
+  return kSuccess;
+}
+FAKE_EXPORT int cuOccupancyAvailableDynamicSMemPerBlock(size_t* bytes, void* function, int blocks,
+                                                        int threads) {
+  if (bytes == nullptr || function == nullptr || blocks <= 0 || threads <= 0) return kInvalidValue;
+  *bytes = FakeAvailableDynamicSharedMemory(blocks);
+  return kSuccess;
+}
+// CUlaunchConfig as far as this fake reads it: the grid and block, then a
+// pointer to the attributes, of which the first is the cluster's shape.
+struct FakeLaunchAttribute {
+  int id;
+  char pad[4];
+  unsigned int x, y, z;
+  char rest[52];
+};
+struct FakeLaunchConfig {
+  unsigned int grid[3], block[3], shared, pad;
+  void* stream;
+  FakeLaunchAttribute* attrs;
+  unsigned int count;
+};
+FAKE_EXPORT int cuOccupancyMaxActiveClusters(int* clusters, void* function,
+                                             const FakeLaunchConfig* config) {
+  if (clusters == nullptr || function == nullptr || config == nullptr || config->count != 1 ||
+      config->attrs == nullptr || config->attrs[0].id != 4 /* CLUSTER_DIMENSION */) {
+    return kInvalidValue;
+  }
+  const FakeLaunchAttribute& c = config->attrs[0];
+  *clusters = FakeMaxActiveClusters(1ull * c.x * c.y * c.z);
+  return kSuccess;
+}
 FAKE_EXPORT int cuLaunchKernel(void* function, unsigned int grid_x, unsigned int grid_y,
                                unsigned int grid_z, unsigned int block_x, unsigned int block_y,
                                unsigned int block_z, unsigned int /*shared_bytes*/,

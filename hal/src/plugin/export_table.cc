@@ -311,6 +311,18 @@ AccelError* KernelParameters(AccelKernel* k, AccelKernelParameter* out, uint32_t
   });
 }
 
+AccelError* QueryKernel(AccelKernel* k, const AccelKernelQuery* query, int64_t* out) {
+  return Guard([&]() -> absl::Status {
+    if (query == nullptr || out == nullptr || query->struct_size < sizeof(AccelKernelQuery)) {
+      return absl::InvalidArgumentError("kernel_query: no query, no answer, or an older query");
+    }
+    absl::StatusOr<int64_t> answer = Impl<KernelImpl>(k)->Query(*query);
+    if (!answer.ok()) return answer.status();
+    *out = *answer;
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -374,6 +386,7 @@ const AccelBackendApi* ExportBackend(const char* name, BackendFactory factory,
     t.buffer_device_address = BufferDeviceAddress;
     t.module_get_global = ModuleGetGlobal;
     t.kernel_parameters = KernelParameters;
+    t.kernel_query = QueryKernel;
     return t;
   }();
   return &api;

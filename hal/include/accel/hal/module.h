@@ -29,6 +29,38 @@ struct KernelParameter {
   bool operator==(const KernelParameter& o) const { return offset == o.offset && size == o.size; }
 };
 
+// A question about a kernel for its device's driver, in the driver's own
+// terms, for a library that presents the vendor's API to unmodified
+// programs (accelpool's libcuda.so.1): such programs ask the driver what a
+// kernel uses and how many of its blocks fit, and only the device's driver
+// knows.
+struct KernelQuery {
+  enum class Kind : uint32_t {
+    // The driver's attribute `attribute` of the kernel (CUDA: a
+    // CUfunction_attribute for cuFuncGetAttribute).
+    kAttribute = 0,
+    // How many blocks of block[0] threads and dynamic_shared_bytes fit on
+    // one multiprocessor at once (cuOccupancyMaxActiveBlocksPerMultiprocessor
+    // WithFlags, with `flags`).
+    kMaxActiveBlocksPerMultiprocessor = 1,
+    // The dynamic shared memory each of `blocks` blocks of block[0] threads
+    // may have on one multiprocessor (cuOccupancyAvailableDynamicSMemPerBlock).
+    kAvailableDynamicSharedMemoryPerBlock = 2,
+    // How many clusters of `cluster` blocks of `block` threads fit at once
+    // for a launch of `grid` with dynamic_shared_bytes
+    // (cuOccupancyMaxActiveClusters).
+    kMaxActiveClusters = 3,
+  };
+  Kind kind = Kind::kAttribute;
+  int32_t attribute = 0;
+  uint32_t flags = 0;
+  uint32_t blocks = 0;
+  Dim3 grid;
+  Dim3 block;
+  Dim3 cluster;
+  uint64_t dynamic_shared_bytes = 0;
+};
+
 // An entry point of a loaded module. Holds its module alive.
 class Kernel {
  public:
@@ -46,6 +78,10 @@ class Kernel {
   // pack their untyped arguments. UNIMPLEMENTED where the backend or its
   // driver cannot tell.
   absl::StatusOr<std::vector<KernelParameter>> Parameters() const;
+  // The device's driver's answer to `query` (see KernelQuery); UNIMPLEMENTED
+  // where the backend or its driver cannot answer, INVALID_ARGUMENT for a
+  // question the driver refuses.
+  absl::StatusOr<int64_t> Query(const KernelQuery& query) const;
 
   const std::shared_ptr<internal::KernelState>& state() const { return state_; }
   explicit Kernel(std::shared_ptr<internal::KernelState> state) : state_(std::move(state)) {}

@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define ACCEL_PLUGIN_ABI_MAJOR 1
-#define ACCEL_PLUGIN_ABI_MINOR 4
+#define ACCEL_PLUGIN_ABI_MINOR 5
 #define ACCEL_PLUGIN_ENTRY_POINT "accel_backend_get_api"
 
 /* Canonical status codes (same values as absl::StatusCode). */
@@ -144,6 +144,24 @@ typedef struct AccelKernelParameter {
   uint64_t offset;
   uint64_t size;
 } AccelKernelParameter;
+
+/* A question about a kernel for its driver (ABI 1.5): accel::hal::KernelQuery
+ * in C. `kind` is one of ACCEL_KERNEL_QUERY_*. */
+#define ACCEL_KERNEL_QUERY_ATTRIBUTE 0
+#define ACCEL_KERNEL_QUERY_MAX_ACTIVE_BLOCKS 1
+#define ACCEL_KERNEL_QUERY_AVAILABLE_DYNAMIC_SHARED_MEMORY 2
+#define ACCEL_KERNEL_QUERY_MAX_ACTIVE_CLUSTERS 3
+typedef struct AccelKernelQuery {
+  size_t struct_size;
+  uint32_t kind;
+  int32_t attribute;
+  uint32_t flags;
+  uint32_t blocks;
+  uint32_t grid[3];
+  uint32_t block[3];
+  uint32_t cluster[3];
+  uint64_t dynamic_shared_bytes;
+} AccelKernelQuery;
 
 typedef struct AccelLaunchConfig {
   size_t struct_size;
@@ -286,6 +304,12 @@ typedef struct AccelBackendApi {
    * where the driver cannot tell. */
   AccelError* (*kernel_parameters)(AccelKernel* kernel, AccelKernelParameter* out,
                                    uint32_t capacity, uint32_t* count);
+  /* ABI 1.5, optional. The driver's answer to `query` about the kernel (an
+   * attribute, or how many of its blocks or clusters fit), for the same
+   * libraries: their programs ask the driver what a kernel uses and how
+   * many of its blocks fit. UNIMPLEMENTED (or absent) where the driver
+   * cannot answer; INVALID_ARGUMENT for a question it refuses. */
+  AccelError* (*kernel_query)(AccelKernel* kernel, const AccelKernelQuery* query, int64_t* out);
 } AccelBackendApi;
 
 /* The one symbol a backend exports. Returns NULL when the plugin cannot

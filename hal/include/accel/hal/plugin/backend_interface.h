@@ -55,6 +55,10 @@ class KernelImpl {
   virtual absl::StatusOr<std::vector<AccelKernelParameter>> Parameters() const {
     return absl::UnimplementedError("this backend cannot tell a kernel's parameter layout");
   }
+  // See kernel_query in plugin_abi.h; `query` is whole (struct_size checked).
+  virtual absl::StatusOr<int64_t> Query(const AccelKernelQuery& /*query*/) {
+    return absl::UnimplementedError("this backend cannot answer questions about a kernel");
+  }
 };
 
 // A module's global variable: a buffer over the module's memory for it.
