@@ -67,6 +67,23 @@ absl::StatusOr<std::vector<AccelKernelParameter>> RemoteKernel::Parameters() con
   return params;
 }
 
+absl::StatusOr<int64_t> RemoteKernel::Query(const AccelKernelQuery& query) {
+  v1::Command command;
+  v1::KernelQuery& q = *command.mutable_kernel_query();
+  q.set_kernel(handle_);
+  q.set_kind(query.kind);
+  q.set_attribute(query.attribute);
+  q.set_flags(query.flags);
+  q.set_blocks(query.blocks);
+  SetDim(q.mutable_grid(), query.grid);
+  SetDim(q.mutable_block(), query.block);
+  SetDim(q.mutable_cluster(), query.cluster);
+  q.set_dynamic_shared_bytes(query.dynamic_shared_bytes);
+  absl::StatusOr<v1::Reply> reply = connection_->Call(std::move(command));
+  if (!reply.ok()) return reply.status();
+  return reply->kernel_answer();
+}
+
 // ----------------------------------------------------------------- events --
 
 absl::Status RemoteEvent::Synchronize() {

@@ -72,6 +72,8 @@ class RemoteKernel : public plugin::KernelImpl, public RemoteHandle {
   const std::string& signature() const override { return signature_; }
   // Asked of the node once (a round trip), then known.
   absl::StatusOr<std::vector<AccelKernelParameter>> Parameters() const override;
+  // A round trip each: answers depend on the question.
+  absl::StatusOr<int64_t> Query(const AccelKernelQuery& query) override;
 
  private:
   std::string signature_;

@@ -8,7 +8,7 @@
 namespace accel::pool {
 
 inline constexpr uint32_t kProtocolMajor = 3;
-inline constexpr uint32_t kProtocolMinor = 4;
+inline constexpr uint32_t kProtocolMinor = 5;
 // gRPC's 4 MiB default is too small for bulk chunks plus framing.
 inline constexpr int kMaxMessageBytes = 64 << 20;
 // Bulk copies move in chunks of this size: large enough to amortise framing,

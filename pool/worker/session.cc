@@ -269,6 +269,27 @@ void Session::Execute(v1::Command& command) {
       });
       break;
     }
+    case v1::Command::kKernelQuery: {
+      const v1::KernelQuery& q = command.kernel_query();
+      absl::StatusOr<hal::Kernel> kernel = Lookup<hal::Kernel>(q.kernel(), "kernel");
+      absl::StatusOr<int64_t> answer = absl::UnknownError("unanswered");
+      if (!kernel.ok()) {
+        answer = kernel.status();
+      } else {
+        hal::KernelQuery query;
+        query.kind = static_cast<hal::KernelQuery::Kind>(q.kind());
+        query.attribute = q.attribute();
+        query.flags = q.flags();
+        query.blocks = q.blocks();
+        query.grid = ToDim3(q.grid());
+        query.block = ToDim3(q.block());
+        query.cluster = ToDim3(q.cluster());
+        query.dynamic_shared_bytes = q.dynamic_shared_bytes();
+        answer = kernel->Query(query);
+      }
+      Reply(reply_id, answer.status(), [&](v1::Reply& r) { r.set_kernel_answer(*answer); });
+      break;
+    }
     case v1::Command::kStream:
       ExecuteStreamCommand(command);
       break;

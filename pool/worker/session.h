@@ -35,6 +35,9 @@
 
 namespace accel::pool {
 
+// A launch's or a kernel query's dimensions off the wire (session_streams.cc).
+hal::Dim3 ToDim3(const v1::Dim3& d);
+
 class Session {
  public:
   // Told the lease's memory in use whenever it changes.

@@ -5,11 +5,8 @@
 #include "pool/worker/session.h"
 
 namespace accel::pool {
-namespace {
 
 hal::Dim3 ToDim3(const v1::Dim3& d) { return {d.x(), d.y(), d.z()}; }
-
-}  // namespace
 
 absl::StatusOr<Session::StreamOperation> Session::MakeStreamOperation(
     v1::Command& command, std::shared_ptr<const char[]> upload) {

@@ -258,6 +258,12 @@ TEST_F(WireBadInputTest, UnknownHandlesAreInvalidArgument) {
   EXPECT_STATUS(s.Call(address), kInvalidArgument);
   params.mutable_kernel_parameters()->set_kernel(1);
   EXPECT_STATUS(s.Call(params), kInvalidArgument);
+  v1::Command kernel_query;
+  kernel_query.mutable_kernel_query()->set_kernel(1);  // the stream
+  EXPECT_STATUS(s.Call(kernel_query), kInvalidArgument);
+  kernel_query.mutable_kernel_query()->set_kernel(31337);
+  kernel_query.mutable_kernel_query()->set_kind(0xffffffffu);
+  EXPECT_STATUS(s.Call(kernel_query), kInvalidArgument);
   ExpectGoodTenantWorks();
 }
 
