@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,6 +65,10 @@ struct FunctionObject {
   const ParamLayout* layout;
   std::optional<ParamLayout> from_node;
   std::map<int, hal::Kernel> kernels;  // by device
+  // What the program set with cuFuncSetAttribute, by attribute.
+  std::map<int, int> set_attributes;
+  // The node's answers so far (AskNode), by device and question.
+  std::map<std::string, int64_t> answers;
 };
 
 hal::ImageFormat FormatOf(absl::string_view image) {
@@ -229,6 +234,8 @@ ACCEL_EXPORT CUresult CUDAAPI cuModuleGetFunction(CUfunction* function, CUmodule
       FunctionObject{it->second.get(),
                      name,
                      layout != it->second->layouts.end() ? &layout->second : nullptr,
+                     {},
+                     {},
                      {},
                      {}});
   *function = reinterpret_cast<CUfunction>(made.get());
@@ -474,20 +481,93 @@ ACCEL_EXPORT CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig* config, CUf
 
 namespace {
 
-// What a kernel's attributes are known to be here: limits are those of the
-// device it would run on; what only the node's driver knows of the compiled
-// kernel (registers, static shared, local memory) reads 0.
+// The attributes a program sets (cuFuncSetAttribute) and reads back as set;
+// the node's backend raises the dynamic shared memory limit itself when a
+// launch asks for more, and the rest are hints.
+bool Settable(CUfunction_attribute attribute) {
+  switch (attribute) {
+    case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+    case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH:
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT:
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH:
+    case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
+    case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The node's driver's answer to `query` about `function` on `device`, kept:
+// a loaded kernel's answers do not change.
+CUresult AskNode(CUfunction function, int device, const hal::KernelQuery& query, int64_t* answer,
+                 const char* call) {
+  if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
+  if (Driver::Get().device(device) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  Modules& m = AllModules();
+  absl::MutexLock lock(&m.mu);
+  auto it = m.functions.find(function);
+  if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
+  FunctionObject& f = *it->second;
+  const std::string key =
+      absl::StrCat(device, " ", query.kind, " ", query.attribute, " ", query.flags, " ",
+                   query.blocks, " ", query.block.x, "x", query.block.y, "x", query.block.z, " ",
+                   query.grid.x, "x", query.grid.y, "x", query.grid.z, " ", query.cluster.x, "x",
+                   query.cluster.y, "x", query.cluster.z, " ", query.dynamic_shared_bytes);
+  if (auto known = f.answers.find(key); known != f.answers.end()) {
+    *answer = known->second;
+    return CUDA_SUCCESS;
+  }
+  hal::Kernel kernel;
+  if (CUresult r = KernelOn(f, device, &kernel, call); r != CUDA_SUCCESS) return r;
+  absl::StatusOr<int64_t> asked = kernel.Query(query);
+  if (!asked.ok()) return ToResult(asked.status(), call);
+  // The node's figures go into the program's ints and size_ts: none that
+  // no device has.
+  if (*asked < 0 || *asked > std::numeric_limits<int>::max()) {
+    return ToResult(absl::InternalError(absl::StrCat("the node answers ", *asked)), call);
+  }
+  f.answers.emplace(key, *asked);
+  *answer = *asked;
+  return CUDA_SUCCESS;
+}
+
+// A kernel's attribute: what the program set, else the node's driver's
+// answer for the compiled kernel. A device that is no CUDA device (a host
+// device) has no compiled kernel; its limits stand in and what only a
+// driver would know reads 0.
 CUresult FuncAttribute(int* value, CUfunction_attribute attribute, CUfunction function,
                        int device) {
   if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult ready = Driver::Get().Ready(); ready != CUDA_SUCCESS) return ready;
   if (Driver::Get().device(device) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  if (static_cast<int>(attribute) < 0 || attribute >= CU_FUNC_ATTRIBUTE_MAX) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   {
     Modules& m = AllModules();
     absl::MutexLock lock(&m.mu);
-    if (m.functions.count(function) == 0) return CUDA_ERROR_INVALID_HANDLE;
+    auto it = m.functions.find(function);
+    if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
+    if (auto set = it->second->set_attributes.find(attribute);
+        set != it->second->set_attributes.end()) {
+      *value = set->second;
+      return CUDA_SUCCESS;
+    }
   }
   const hal::DeviceProperties& p = Driver::Get().device(device)->properties();
+  if (CapabilityOf(p).major != 0) {
+    hal::KernelQuery query;
+    query.attribute = static_cast<int32_t>(attribute);
+    int64_t answer = 0;
+    if (CUresult r = AskNode(function, device, query, &answer, "cuFuncGetAttribute");
+        r != CUDA_SUCCESS) {
+      return r;
+    }
+    *value = static_cast<int>(answer);
+    return CUDA_SUCCESS;
+  }
   switch (attribute) {
     case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
       *value = static_cast<int>(p.max_threads_per_block);
@@ -503,10 +583,65 @@ CUresult FuncAttribute(int* value, CUfunction_attribute attribute, CUfunction fu
     }
     default:
       *value = 0;
-      return static_cast<int>(attribute) >= 0 && attribute < CU_FUNC_ATTRIBUTE_MAX
-                 ? CUDA_SUCCESS
-                 : CUDA_ERROR_INVALID_VALUE;
+      return CUDA_SUCCESS;
   }
+}
+
+// How many blocks fit on a multiprocessor, asked of the node.
+CUresult MaxActiveBlocks(int* blocks, CUfunction function, int block_size, size_t dynamic_shared,
+                         unsigned int flags, const char* call) {
+  if (blocks == nullptr || block_size <= 0) return CUDA_ERROR_INVALID_VALUE;
+  hal::KernelQuery query;
+  query.kind = hal::KernelQuery::Kind::kMaxActiveBlocksPerMultiprocessor;
+  query.block.x = static_cast<uint32_t>(block_size);
+  query.dynamic_shared_bytes = dynamic_shared;
+  query.flags = flags;
+  int64_t answer = 0;
+  const int device = std::max(CurrentDevice(), 0);
+  if (CUresult r = AskNode(function, device, query, &answer, call); r != CUDA_SUCCESS) return r;
+  *blocks = static_cast<int>(answer);
+  return CUDA_SUCCESS;
+}
+
+// The block size that keeps the most threads resident, as the CUDA
+// occupancy calculator picks it: every multiple of the warp up to the
+// kernel's limit, each asked of the node once (answers are kept).
+CUresult MaxPotentialBlockSize(int* min_grid_size, int* block_size, CUfunction function,
+                               CUoccupancyB2DSize dynamic_shared_of, size_t dynamic_shared,
+                               int block_size_limit, unsigned int flags, const char* call) {
+  if (min_grid_size == nullptr || block_size == nullptr || block_size_limit < 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const int device = std::max(CurrentDevice(), 0);
+  int limit = 0, multiprocessors = 0;
+  if (CUresult r = FuncAttribute(&limit, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, function, device);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (CUresult r =
+          cuDeviceGetAttribute(&multiprocessors, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (block_size_limit > 0) limit = std::min(limit, block_size_limit);
+  constexpr int kWarp = 32;
+  int best_threads = 0, best_size = 0, best_blocks = 0;
+  for (int size = (limit / kWarp) * kWarp; size > 0; size -= kWarp) {
+    const size_t shared = dynamic_shared_of != nullptr ? dynamic_shared_of(size) : dynamic_shared;
+    int blocks = 0;
+    if (CUresult r = MaxActiveBlocks(&blocks, function, size, shared, flags, call);
+        r != CUDA_SUCCESS) {
+      return r;
+    }
+    if (blocks * size > best_threads) {
+      best_threads = blocks * size;
+      best_size = size;
+      best_blocks = blocks;
+    }
+  }
+  *block_size = best_size;
+  *min_grid_size = best_blocks * multiprocessors;
+  return CUDA_SUCCESS;
 }
 
 }  // namespace
@@ -521,14 +656,114 @@ ACCEL_EXPORT CUresult CUDAAPI cuKernelGetAttribute(int* value, CUfunction_attrib
   return FuncAttribute(value, attribute, reinterpret_cast<CUfunction>(kernel), device);
 }
 
-// Limits the node's CUDA backend raises itself when a launch asks for more
-// dynamic shared memory, and cache hints: accepted.
-ACCEL_EXPORT CUresult CUDAAPI cuFuncSetAttribute(CUfunction function, CUfunction_attribute, int) {
+// What the program sets it reads back (FuncAttribute); the node's backend
+// raises a kernel's dynamic shared memory limit itself when a launch or an
+// occupancy question needs more, and the rest are hints.
+ACCEL_EXPORT CUresult CUDAAPI cuFuncSetAttribute(CUfunction function,
+                                                 CUfunction_attribute attribute, int value) {
+  if (!Settable(attribute) || value < 0) return CUDA_ERROR_INVALID_VALUE;
+  Modules& m = AllModules();
+  absl::MutexLock lock(&m.mu);
+  auto it = m.functions.find(function);
+  if (it == m.functions.end()) return CUDA_ERROR_INVALID_HANDLE;
+  it->second->set_attributes[attribute] = value;
+  return CUDA_SUCCESS;
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks,
+                                                                          CUfunction function,
+                                                                          int block_size,
+                                                                          size_t dynamic_shared) {
+  return MaxActiveBlocks(blocks, function, block_size, dynamic_shared, 0,
+                         "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+    int* blocks, CUfunction function, int block_size, size_t dynamic_shared, unsigned int flags) {
+  return MaxActiveBlocks(blocks, function, block_size, dynamic_shared, flags,
+                         "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags");
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuOccupancyAvailableDynamicSMemPerBlock(size_t* bytes,
+                                                                      CUfunction function,
+                                                                      int blocks, int block_size) {
+  if (bytes == nullptr || blocks <= 0 || block_size <= 0) return CUDA_ERROR_INVALID_VALUE;
+  hal::KernelQuery query;
+  query.kind = hal::KernelQuery::Kind::kAvailableDynamicSharedMemoryPerBlock;
+  query.blocks = static_cast<uint32_t>(blocks);
+  query.block.x = static_cast<uint32_t>(block_size);
+  int64_t answer = 0;
+  if (CUresult r = AskNode(function, std::max(CurrentDevice(), 0), query, &answer,
+                           "cuOccupancyAvailableDynamicSMemPerBlock");
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  *bytes = static_cast<size_t>(answer);
+  return CUDA_SUCCESS;
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuOccupancyMaxActiveClusters(int* clusters, CUfunction function,
+                                                           const CUlaunchConfig* config) {
+  if (clusters == nullptr || config == nullptr ||
+      (config->numAttrs != 0 && config->attrs == nullptr)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  hal::KernelQuery query;
+  query.kind = hal::KernelQuery::Kind::kMaxActiveClusters;
+  query.grid = {config->gridDimX, config->gridDimY, config->gridDimZ};
+  query.block = {config->blockDimX, config->blockDimY, config->blockDimZ};
+  query.dynamic_shared_bytes = config->sharedMemBytes;
+  // Only the cluster's shape travels: without one, the kernel's own.
+  query.cluster = {0, 0, 0};
+  for (unsigned int i = 0; i < config->numAttrs; ++i) {
+    if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION) {
+      const auto& c = config->attrs[i].value.clusterDim;
+      query.cluster = {c.x, c.y, c.z};
+    }
+  }
+  int64_t answer = 0;
+  if (CUresult r = AskNode(function, std::max(CurrentDevice(), 0), query, &answer,
+                           "cuOccupancyMaxActiveClusters");
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  *clusters = static_cast<int>(answer);
+  return CUDA_SUCCESS;
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuOccupancyMaxPotentialBlockSize(int* min_grid_size, int* block_size,
+                                                               CUfunction function,
+                                                               CUoccupancyB2DSize dynamic_shared_of,
+                                                               size_t dynamic_shared,
+                                                               int block_size_limit) {
+  return MaxPotentialBlockSize(min_grid_size, block_size, function, dynamic_shared_of,
+                               dynamic_shared, block_size_limit, 0,
+                               "cuOccupancyMaxPotentialBlockSize");
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuOccupancyMaxPotentialBlockSizeWithFlags(
+    int* min_grid_size, int* block_size, CUfunction function, CUoccupancyB2DSize dynamic_shared_of,
+    size_t dynamic_shared, int block_size_limit, unsigned int flags) {
+  return MaxPotentialBlockSize(min_grid_size, block_size, function, dynamic_shared_of,
+                               dynamic_shared, block_size_limit, flags,
+                               "cuOccupancyMaxPotentialBlockSizeWithFlags");
+}
+
+// A hint: taken, for a kernel this library knows.
+ACCEL_EXPORT CUresult CUDAAPI cuFuncSetCacheConfig(CUfunction function, CUfunc_cache) {
   Modules& m = AllModules();
   absl::MutexLock lock(&m.mu);
   return m.functions.count(function) != 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
-ACCEL_EXPORT CUresult CUDAAPI cuFuncSetCacheConfig(CUfunction function, CUfunc_cache) {
-  return cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_CACHE_MODE_CA, 0);
+// A library's kernel is its function here (cuKernelGetFunction), on every
+// device alike.
+ACCEL_EXPORT CUresult CUDAAPI cuKernelSetAttribute(CUfunction_attribute attribute, int value,
+                                                   CUkernel kernel, CUdevice) {
+  return cuFuncSetAttribute(reinterpret_cast<CUfunction>(kernel), attribute, value);
+}
+
+ACCEL_EXPORT CUresult CUDAAPI cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config,
+                                                     CUdevice) {
+  return cuFuncSetCacheConfig(reinterpret_cast<CUfunction>(kernel), config);
 }

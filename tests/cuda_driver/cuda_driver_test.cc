@@ -218,6 +218,17 @@ TEST(CudaDriverKernelTest, AProgramsKernelsRunOnAPooledCudaDevice) {
   ASSERT_OK(run.status());
   EXPECT_EQ(run->first, 0) << run->second << (*poold)->log();
   EXPECT_THAT(run->second, HasSubstr("kernels: ok"));
+  // The node driver's own answers (tests/vendor/fake_cuda_attributes.h), not
+  // figures made up from the device's limits: 768 threads at most, 40
+  // registers, and the block size that keeps the most threads resident on a
+  // multiprocessor of 2048 (512: four blocks), on 132 multiprocessors.
+  EXPECT_THAT(run->second,
+              HasSubstr(absl::StrCat(
+                  "occupancy: max_threads ", FakeFunctionAttribute(0), " regs ",
+                  FakeFunctionAttribute(4), " blocks_256 ", FakeMaxActiveBlocks(256, 0),
+                  " shared_4x256 ", FakeAvailableDynamicSharedMemory(4), " block 512 grid ",
+                  FakeMaxActiveBlocks(512, 0) * 132, " driver_block 512 driver_grid ",
+                  FakeMaxActiveBlocks(512, 0) * 132, " clusters_2 ", FakeMaxActiveClusters(2))));
 }
 
 // The same program with its fatbin entries compressed, as cuBLAS ships its

@@ -2,10 +2,12 @@
 // nvcc: it scales a vector, adds two through pointers offset into one
 // allocation, fills memory through a pointer carried inside a struct
 // argument, and works on a module's __device__ array by symbol and by
-// address; every result is checked on the host. Prints "kernels: ok" and
+// address; every result is checked on the host. It also asks the driver
+// for a kernel's attributes and occupancy, and prints the answers. Prints "kernels: ok" and
 // exits 0 when all are right; otherwise says what was wrong and exits 1.
 // On a machine without a GPU the node's device is the fake libcuda's
 // (tests/vendor/fake_cuda_kernels.h runs these kernels under their names).
+#include <cuda.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -118,6 +120,75 @@ int main() {
     return 1;
   }
   cudaGetLastError();  // clear it
+
+  // What the device's driver says of a kernel: its attributes and how many
+  // of its blocks fit, through the runtime and the driver API alike.
+  cudaFuncAttributes attributes{};
+  if (!Check(cudaFuncGetAttributes(&attributes, scale), "cudaFuncGetAttributes")) return 1;
+  int blocks = 0, block = 0, grid = 0, driver_block = 0, driver_grid = 0, clusters = 0;
+  size_t shared = 0;
+  if (!Check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, scale, 256, 0),
+             "cudaOccupancyMaxActiveBlocksPerMultiprocessor") ||
+      !Check(cudaOccupancyAvailableDynamicSMemPerBlock(&shared, scale, 4, 256),
+             "cudaOccupancyAvailableDynamicSMemPerBlock") ||
+      !Check(cudaOccupancyMaxPotentialBlockSize(&grid, &block, scale),
+             "cudaOccupancyMaxPotentialBlockSize")) {
+    return 1;
+  }
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(64);
+  config.blockDim = dim3(256);
+  cudaLaunchAttribute cluster{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = 2;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  if (!Check(cudaOccupancyMaxActiveClusters(&clusters, scale, &config),
+             "cudaOccupancyMaxActiveClusters")) {
+    return 1;
+  }
+  // The driver's own calculator, as a driver-API program calls it.
+  using PotentialBlockSize = CUresult (*)(int*, int*, CUfunction, CUoccupancyB2DSize, size_t, int);
+  void* entry = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  CUfunction function = nullptr;
+  if (!Check(cudaGetDriverEntryPointByVersion("cuOccupancyMaxPotentialBlockSize", &entry, 6050,
+                                              cudaEnableDefault, &found),
+             "cudaGetDriverEntryPointByVersion") ||
+      entry == nullptr ||
+      !Check(cudaGetFuncBySymbol(reinterpret_cast<cudaFunction_t*>(&function),
+                                 reinterpret_cast<const void*>(scale)),
+             "cudaGetFuncBySymbol") ||
+      reinterpret_cast<PotentialBlockSize>(entry)(&driver_grid, &driver_block, function, nullptr, 0,
+                                                  0) != CUDA_SUCCESS) {
+    std::printf("cuOccupancyMaxPotentialBlockSize failed\n");
+    return 1;
+  }
+  std::printf(
+      "occupancy: max_threads %d regs %d blocks_256 %d shared_4x256 %zu block %d grid %d "
+      "driver_block %d driver_grid %d clusters_2 %d\n",
+      attributes.maxThreadsPerBlock, attributes.numRegs, blocks, shared, block, grid, driver_block,
+      driver_grid, clusters);
+  // What a program sets, it reads back.
+  cudaFuncAttributes after{};
+  if (!Check(cudaFuncSetAttribute(scale, cudaFuncAttributeMaxDynamicSharedMemorySize, 65536),
+             "cudaFuncSetAttribute") ||
+      !Check(cudaFuncGetAttributes(&after, scale), "cudaFuncGetAttributes after the set")) {
+    return 1;
+  }
+  if (after.maxDynamicSharedSizeBytes != 65536) {
+    std::printf("maxDynamicSharedSizeBytes is %d after setting 65536\n",
+                after.maxDynamicSharedSizeBytes);
+    return 1;
+  }
+  if (attributes.maxThreadsPerBlock <= 0 || blocks <= 0 || shared == 0 || block <= 0 ||
+      block > attributes.maxThreadsPerBlock || grid <= 0 || driver_block != block ||
+      driver_grid != grid || clusters <= 0) {
+    std::printf("occupancy: an impossible answer\n");
+    return 1;
+  }
 
   if (!Check(cudaFree(d), "cudaFree")) return 1;
   std::printf("kernels: ok\n");
