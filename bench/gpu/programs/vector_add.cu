@@ -16,22 +16,17 @@
 #include <cstdlib>
 #include <vector>
 
+#include "gpu_program.h"
+
 __global__ void add(const float* a, const float* b, float* c, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) c[i] = a[i] + b[i];
 }
 
-namespace {
-
-bool Ok(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return true;
-  std::printf("vector_add: %s: %s (%s)\n", what, cudaGetErrorName(e), cudaGetErrorString(e));
-  return false;
-}
-
-}  // namespace
+using gpu_program::Ok;
 
 int main(int argc, char** argv) {
+  gpu_program::name = "vector_add";
   const int n = argc > 1 ? std::atoi(argv[1]) : 1 << 24;
   if (n <= 0) return 2;
   const size_t bytes = sizeof(float) * static_cast<size_t>(n);
